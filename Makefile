@@ -1,0 +1,60 @@
+# StockOps: `make up` runs the platform on its embedded defaults, `make test` runs the suite.
+# Both install what they need into .venv first (quick when already installed).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTHON ?= python3
+
+export STOCKOPS_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(STOCKOPS_DATA_DIR)/dagster
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export FEAST_USAGE := False
+export HF_HUB_OFFLINE := 1
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+
+.PHONY: install up test lint format bench clean-data feast-plan
+
+install: $(STAMP)
+
+# torch goes in first, pinned, so no later resolution can pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml requirements/lock.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" setuptools wheel
+	$(PY) -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e '.[dev]'
+	@touch $(STAMP)
+
+up: install
+	$(BIN)/stockops init
+	$(BIN)/stockops tickers add --defaults
+	@echo ""
+	@echo "  Dagster UI:  http://127.0.0.1:3000   (asset graph, runs, checks, sensors, schedules)"
+	@echo "  The new-ticker sensor now launches one run per default ticker; watch them under Runs."
+	@echo ""
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+test: install lint
+	$(BIN)/pytest
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(PY) bench/run_all.py
+
+clean-data:
+	rm -rf $(STOCKOPS_DATA_DIR)
+
+# What `feast apply` would change in the registry (the Dagster asset `feature_definitions` applies).
+feast-plan: install
+	$(BIN)/feast -c feature_repo plan

@@ -1,0 +1,1 @@
+"""The Dagster layer: partitions, resources, assets with their checks, jobs, schedules, sensors."""

@@ -1,0 +1,1 @@
+"""Feast: the feature definitions and the helpers that apply, materialize and read them."""

@@ -1,0 +1,117 @@
+"""Open the Feast store from settings-derived paths; write, materialize and read features.
+
+Feature rows are stamped at the US market close (16:00 New York) of their trading day: that is when
+the close they are computed from becomes known, so point-in-time joins never see a value early.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from feast import FeatureStore, RepoConfig
+
+from stock_assets.domain.feature_store.definitions import (
+    ENTITY_NAME,
+    INDICATOR_VIEW,
+    MODEL_SERVICE,
+    PROJECT,
+    SERVED_COLUMNS,
+    TIMESTAMP_FIELD,
+    FeatureDefinitions,
+)
+from stock_assets.domain.symbols import normalize_ticker
+
+MARKET_CLOSE = pd.Timedelta(hours=16)
+EXCHANGE_TZ = "America/New_York"
+
+# Feast phones home unless told not to; this platform runs offline by default.
+os.environ.setdefault("FEAST_USAGE", "False")
+
+
+def repo_config(feast_dir: Path) -> RepoConfig:
+    """Local provider, file offline store, SQLite online store, all under ``feast_dir``."""
+    feast_dir.mkdir(parents=True, exist_ok=True)
+    return RepoConfig(
+        project=PROJECT,
+        provider="local",
+        registry=str(feast_dir / "registry.db"),
+        online_store={"type": "sqlite", "path": str(feast_dir / "online_store.db")},
+        offline_store={"type": "file"},
+        entity_key_serialization_version=3,
+    )
+
+
+def open_store(feast_dir: Path, repo_path: Path | None = None) -> FeatureStore:
+    return FeatureStore(config=repo_config(feast_dir), repo_path=str(repo_path or feast_dir))
+
+
+def apply_definitions(store: FeatureStore, definitions: FeatureDefinitions) -> list[str]:
+    """Register (or update) every object in the registry; returns their names."""
+    store.apply(definitions.objects())  # type: ignore[arg-type]
+    return [obj.name for obj in definitions.objects()]  # type: ignore[attr-defined]
+
+
+def close_timestamps(dates: pd.Series) -> pd.Series:
+    """Trading dates -> UTC timestamps of that day's 16:00 New York close."""
+    local = pd.to_datetime(dates).dt.normalize() + MARKET_CLOSE
+    return local.dt.tz_localize(EXCHANGE_TZ).dt.tz_convert("UTC")
+
+
+def to_feature_rows(indicators: pd.DataFrame, ticker: str) -> pd.DataFrame:
+    """The indicator table as the Feast source reads it: ticker, event_timestamp, features."""
+    rows = pd.DataFrame(
+        {
+            ENTITY_NAME: normalize_ticker(ticker),
+            TIMESTAMP_FIELD: close_timestamps(indicators["date"]),
+        }
+    )
+    for col in SERVED_COLUMNS:
+        rows[col] = indicators[col].astype("float64").to_numpy()
+    return rows
+
+
+def write_latest_online(store: FeatureStore, feature_rows: pd.DataFrame) -> pd.Series:
+    """Materialize one ticker: its latest feature row goes to the online store; returns that row."""
+    latest = feature_rows.sort_values(TIMESTAMP_FIELD).tail(1).reset_index(drop=True)
+    store.write_to_online_store(INDICATOR_VIEW, latest)
+    return latest.iloc[0]
+
+
+def historical_features(
+    store: FeatureStore, entity_df: pd.DataFrame, service: str = MODEL_SERVICE
+) -> pd.DataFrame:
+    """Point-in-time join: per (ticker, event_timestamp), the latest features at or before it."""
+    if entity_df.empty:
+        raise ValueError("entity_df is empty: nothing to join features onto.")
+    job = store.get_historical_features(
+        entity_df=entity_df, features=store.get_feature_service(service)
+    )
+    frame = job.to_df()
+    return frame.sort_values([ENTITY_NAME, TIMESTAMP_FIELD]).reset_index(drop=True)
+
+
+def training_frame(
+    store: FeatureStore, ticker: str, timestamps: Sequence[pd.Timestamp] | pd.Series
+) -> pd.DataFrame:
+    """A ticker's training set from the offline store, point-in-time correct at each timestamp."""
+    entity_df = pd.DataFrame(
+        {
+            ENTITY_NAME: normalize_ticker(ticker),
+            TIMESTAMP_FIELD: pd.to_datetime(timestamps, utc=True),
+        }
+    )
+    return historical_features(store, entity_df)
+
+
+def online_features(
+    store: FeatureStore, tickers: Sequence[str], service: str = MODEL_SERVICE
+) -> pd.DataFrame:
+    """Latest served features per ticker from the online store (NaN where none is stored)."""
+    rows = [{ENTITY_NAME: normalize_ticker(t)} for t in tickers]
+    response = store.get_online_features(
+        features=store.get_feature_service(service), entity_rows=rows
+    )
+    return pd.DataFrame(response.to_dict())

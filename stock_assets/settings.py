@@ -1,0 +1,110 @@
+"""The one settings module: every knob of the platform, from ``STOCKOPS_*`` environment variables.
+
+All local state lives under one data directory (``STOCKOPS_DATA_DIR``, default ``./data``): the
+Dagster home, the MLflow store, the Feast registry and online store, the Qdrant folder and model
+``outputs/``. Each path can be overridden on its own for production (a server URI, a bucket, ...).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "STOCKOPS_"
+DEFAULT_TICKERS: tuple[str, ...] = ("^GSPC", "AAPL", "MSFT", "IBM", "GOOG")
+INDEX_TICKER = "^GSPC"
+
+MarketDataProviderName = Literal["sample", "yahoo", "files"]
+
+
+class Settings(BaseSettings):
+    """Platform configuration. Field ``foo_bar`` is read from ``STOCKOPS_FOO_BAR``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- local state ---------------------------------------------------------------------------
+    data_dir: Path = Field(default=Path("data"), description="Root of all local state.")
+    dagster_home: Path | None = Field(default=None, description="Default: <data_dir>/dagster.")
+    outputs_dir: Path | None = Field(default=None, description="Default: <data_dir>/outputs.")
+    feast_dir: Path | None = Field(
+        default=None, description="Feast registry, online store and offline files."
+    )
+    qdrant_path: Path | None = Field(default=None, description="Default: <data_dir>/qdrant.")
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="Default: SQLite under <data_dir>/mlflow."
+    )
+
+    # --- market data ---------------------------------------------------------------------------
+    market_data_provider: MarketDataProviderName = "sample"
+    market_data_dir: Path | None = Field(
+        default=None, description="Folder of <TICKER>.csv/.parquet files for the 'files' provider."
+    )
+    yahoo_timeout_s: float = Field(default=20.0, gt=0)
+    yahoo_retries: int = Field(default=3, ge=1, le=10)
+    yahoo_start: str = "2000-01-01"
+
+    # --- tickers -------------------------------------------------------------------------------
+    default_tickers: tuple[str, ...] = DEFAULT_TICKERS
+    index_ticker: str = INDEX_TICKER
+
+    # --- automation ----------------------------------------------------------------------------
+    daily_refresh_cron: str = Field(
+        default="30 17 * * 1-5", description="US/Eastern; after the 16:00 close."
+    )
+    schedule_timezone: str = "America/New_York"
+
+    @field_validator("default_tickers", mode="before")
+    @classmethod
+    def _split_tickers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(t.strip() for t in value.split(",") if t.strip())
+        return value
+
+    # --- derived paths -------------------------------------------------------------------------
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def resolved_dagster_home(self) -> Path:
+        return (self.dagster_home or self.resolved_data_dir / "dagster").expanduser().resolve()
+
+    @property
+    def resolved_outputs_dir(self) -> Path:
+        return (self.outputs_dir or self.resolved_data_dir / "outputs").expanduser().resolve()
+
+    @property
+    def resolved_feast_dir(self) -> Path:
+        return (self.feast_dir or self.resolved_data_dir / "feast").expanduser().resolve()
+
+    @property
+    def resolved_qdrant_path(self) -> Path:
+        return (self.qdrant_path or self.resolved_data_dir / "qdrant").expanduser().resolve()
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.resolved_data_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def tables_dir(self) -> Path:
+        """Asset tables: ``<tables_dir>/<asset>/<ticker slug>.parquet``."""
+        return self.resolved_data_dir / "tables"
+
+    @property
+    def indicators_dir(self) -> Path:
+        """Where each ticker's indicator table lands; the Feast ``FileSource`` reads this folder."""
+        return self.tables_dir / "indicators"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

@@ -1,0 +1,109 @@
+"""Ticker registration, the new-ticker sensor, the daily schedule and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from stock_assets.cli import main as cli_main
+from stock_assets.defs.assets.features import feature_definitions
+from stock_assets.defs.automation import (
+    daily_refresh_schedule,
+    new_ticker_sensor,
+    register_ticker,
+    ticker_job,
+)
+from stock_assets.defs.registry import register_tickers, registered_tickers, unregister_ticker
+from stock_assets.domain.market_data import OfflineSampleProvider, UnknownTickerError
+from stock_assets.domain.symbols import InvalidTickerError
+
+
+def test_register_validates_then_adds_only_new(dagster_instance) -> None:  # type: ignore[no-untyped-def]
+    provider = OfflineSampleProvider()
+    assert register_tickers(dagster_instance, provider, ["aapl", "^GSPC", "AAPL"]) == [
+        "AAPL",
+        "^GSPC",
+    ]
+    assert register_tickers(dagster_instance, provider, ["AAPL"]) == []
+    with pytest.raises(InvalidTickerError):
+        register_tickers(dagster_instance, provider, ["MSFT", "../etc"])
+    with pytest.raises(
+        UnknownTickerError, match=r"does not know TSLA\. Available: AAPL, GOOG, IBM, MSFT, \^GSPC"
+    ):
+        register_tickers(dagster_instance, provider, ["MSFT", "TSLA"])
+    # A bad ticker in a list leaves the set untouched.
+    assert sorted(registered_tickers(dagster_instance)) == ["AAPL", "^GSPC"]
+    assert unregister_ticker(dagster_instance, "aapl") is True
+    assert unregister_ticker(dagster_instance, "AAPL") is False
+
+
+def test_new_ticker_sensor_applies_feast_first_then_one_run_per_new_ticker(
+    dagster_instance, resources: dict
+) -> None:  # type: ignore[no-untyped-def]
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["AAPL", "IBM"])
+    first = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance))
+    assert [r.job_name for r in first] == ["apply_feature_definitions"]
+
+    dg.materialize([feature_definitions], instance=dagster_instance, resources=resources)
+    ctx = dg.build_sensor_context(instance=dagster_instance)
+    requests = list(new_ticker_sensor(ctx))
+    assert sorted(r.partition_key for r in requests) == ["AAPL", "IBM"]
+    assert {r.job_name for r in requests} == {ticker_job.name}
+
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["MSFT"])
+    again = list(
+        new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance, cursor=ctx.cursor))
+    )
+    assert [r.partition_key for r in again] == ["MSFT"]
+
+
+def test_daily_schedule_requests_every_registered_ticker(dagster_instance) -> None:  # type: ignore[no-untyped-def]
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["AAPL", "GOOG"])
+    when = dt.datetime(2026, 11, 24, 17, 30, tzinfo=dt.UTC)
+    ctx = dg.build_schedule_context(instance=dagster_instance, scheduled_execution_time=when)
+    requests = list(daily_refresh_schedule(ctx))
+    assert sorted(r.partition_key for r in requests) == ["AAPL", "GOOG"]
+    assert all(r.run_key.startswith("daily:2026-11-24:") for r in requests)
+    assert daily_refresh_schedule.execution_timezone == "America/New_York"
+
+
+def test_register_ticker_job_from_the_launchpad(dagster_instance, resources: dict) -> None:  # type: ignore[no-untyped-def]
+    config = {"ops": {"register_ticker_op": {"config": {"tickers": ["GOOG"]}}}}
+    ok = register_ticker.execute_in_process(
+        run_config=config,
+        instance=dagster_instance,
+        resources={"market_data": resources["market_data"]},
+    )
+    assert ok.success and registered_tickers(dagster_instance) == ["GOOG"]
+    bad = register_ticker.execute_in_process(
+        run_config={"ops": {"register_ticker_op": {"config": {"tickers": ["NOPE"]}}}},
+        instance=dagster_instance,
+        resources={"market_data": resources["market_data"]},
+        raise_on_error=False,
+    )
+    assert not bad.success
+    assert "does not know NOPE" in str(
+        bad.failure_data_for_node("register_ticker_op").user_failure_data.description
+    )
+
+
+def test_cli_adds_lists_and_rejects(
+    capsys: pytest.CaptureFixture[str], monkeypatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from stock_assets.settings import get_settings
+
+    monkeypatch.setenv("STOCKOPS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    try:
+        assert cli_main(["init"]) == 0
+        assert (tmp_path / "home" / "dagster.yaml").exists()
+        assert cli_main(["tickers", "add", "--defaults"]) == 0
+        assert cli_main(["tickers", "add", "../etc"]) == 2
+        assert "not a valid symbol" in capsys.readouterr().err
+        assert cli_main(["tickers", "list"]) == 0
+        assert capsys.readouterr().out.split() == ["^GSPC", "AAPL", "MSFT", "IBM", "GOOG"]
+    finally:
+        get_settings.cache_clear()
