@@ -5,8 +5,12 @@ import pandas as pd
 
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.resources import FeastResource
-from stock_assets.domain.feature_store.definitions import INDICATOR_VIEW, MODEL_SERVICE
-from stock_assets.domain.feature_store.store import apply_definitions, write_latest_online
+from stock_assets.domain.feature_store.definitions import INDICATOR_VIEW
+from stock_assets.domain.feature_store.store import (
+    OnlineFeatureReader,
+    apply_definitions,
+    write_latest_online,
+)
 
 FEATURE_DEFINITIONS_KEY = dg.AssetKey("feature_definitions")
 ONLINE_FEATURES_KEY = dg.AssetKey("online_features")
@@ -60,9 +64,7 @@ def online_features(
         )
     ticker = context.partition_key
     written = write_latest_online(store, indicators.drop(columns=["date"], errors="ignore"))
-    served = store.get_online_features(
-        features=store.get_feature_service(MODEL_SERVICE), entity_rows=[{"ticker": ticker}]
-    ).to_dict()
+    served = OnlineFeatureReader(store).read([ticker]).to_dict(orient="list")
     mismatched = [
         name
         for name, values in served.items()
