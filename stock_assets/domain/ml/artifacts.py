@@ -1,0 +1,293 @@
+"""Model bundles on disk: immutable versions written atomically.
+
+Layout::
+
+    <outputs_dir>/<ticker_slug>/<version>/
+        model.pt        state dict (torch.save; loaded with weights_only=True)
+        scaler.pkl      FeatureScaler (loaded with an allow-list unpickler)
+        config.json     ModelConfig.to_dict()
+        metadata.json   caller's metadata + ticker, version, created_at, sha256 of the files
+
+Writes go to a hidden temp dir (``.tmp-...``) next to the final one; every file and the dir are
+fsynced, then the dir is renamed into place in one ``rename`` (atomic on POSIX within a file
+system). A crash leaves at most a hidden temp dir, which is never listed as a version. An existing
+version is never overwritten (``FileExistsError``): versions are immutable.
+
+Ticker slug: the repo-wide scheme of ``stock_assets.domain.symbols`` (validated, upper-cased,
+percent-encoded: ``^GSPC`` -> ``%5EGSPC``, ``BRK-B`` -> ``BRK-B``), so model folders line up with
+the asset tables and market-data files of the same ticker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stock_assets.domain.ml.config import ModelConfig
+from stock_assets.domain.ml.dataset import FeatureScaler
+from stock_assets.domain.ml.model import LSTMForecaster, build_model
+from stock_assets.domain.symbols import normalize_ticker, ticker_from_slug, ticker_slug
+
+MODEL_FILE = "model.pt"
+SCALER_FILE = "scaler.pkl"
+CONFIG_FILE = "config.json"
+METADATA_FILE = "metadata.json"
+BUNDLE_FILES: tuple[str, ...] = (MODEL_FILE, SCALER_FILE, CONFIG_FILE, METADATA_FILE)
+BUNDLE_FORMAT = 1
+TEMP_PREFIX = ".tmp-"
+# Re-exported: callers of this module name bundle folders without reaching into ``symbols``.
+__all__ = [
+    "ModelBundle",
+    "cleanup_stale_temp_dirs",
+    "latest_version",
+    "list_versions",
+    "load_bundle",
+    "load_bundle_from_path",
+    "new_version",
+    "normalize_ticker",
+    "save_bundle",
+    "ticker_from_slug",
+    "ticker_slug",
+    "validate_version",
+]
+
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+# --------------------------------------------------------------------------------------------
+def new_version(now: datetime | None = None) -> str:
+    """A sortable version name from the UTC time, e.g. ``20240102T210000123456Z``."""
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def validate_version(version: str) -> str:
+    """Version names are plain, non-hidden path components."""
+    if not _VERSION_RE.match(version):
+        raise ValueError(f"invalid version {version!r}: use letters, digits, '.', '_', '-'")
+    return version
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+def _write_bytes(path: Path, payload: bytes) -> str:
+    """Write, flush and fsync one file; return its sha256."""
+    with path.open("wb") as fh:
+        fh.write(payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    """Persist a directory entry (a rename) itself; not possible on every platform."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _serialise_state_dict(state_dict: dict[str, torch.Tensor]) -> bytes:
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
+    return buf.getvalue()
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode()
+
+
+def save_bundle(
+    outputs_dir: str | Path,
+    ticker: str,
+    version: str,
+    *,
+    state_dict: dict[str, torch.Tensor],
+    scaler: FeatureScaler,
+    config: ModelConfig,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write a bundle to ``<outputs_dir>/<slug>/<version>/`` atomically; return that path.
+
+    Raises ``FileExistsError`` if the version exists. On any error the temp dir is removed and
+    nothing is visible; previous versions are untouched.
+    """
+    validate_version(version)
+    slug = ticker_slug(ticker)
+    parent = Path(outputs_dir) / slug
+    final = parent / version
+    if final.exists():
+        raise FileExistsError(f"model version already exists (versions are immutable): {final}")
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f"{TEMP_PREFIX}{version}-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        checksums = {
+            MODEL_FILE: _write_bytes(tmp / MODEL_FILE, _serialise_state_dict(state_dict)),
+            SCALER_FILE: _write_bytes(
+                tmp / SCALER_FILE, pickle.dumps(scaler, protocol=pickle.HIGHEST_PROTOCOL)
+            ),
+            CONFIG_FILE: _write_bytes(tmp / CONFIG_FILE, _json_bytes(config.to_dict())),
+        }
+        meta = {
+            **(metadata or {}),
+            "ticker": normalize_ticker(ticker),
+            "ticker_slug": slug,
+            "version": version,
+            "created_at": datetime.now(UTC).isoformat(),
+            "bundle_format": BUNDLE_FORMAT,
+            "sha256": checksums,
+        }
+        _write_bytes(tmp / METADATA_FILE, _json_bytes(meta))
+        _fsync_dir(tmp)
+        if final.exists():  # a concurrent writer won the race
+            raise FileExistsError(f"model version already exists: {final}")
+        try:
+            # One rename publishes the whole version. It fails on a non-empty target, so a
+            # version that appeared after the check above is not overwritten either.
+            tmp.replace(final)
+        except OSError as exc:
+            raise FileExistsError(f"could not publish {final}: {exc}") from exc
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def cleanup_stale_temp_dirs(
+    outputs_dir: str | Path, ticker: str, older_than_s: float = 3600
+) -> int:
+    """Remove temp dirs left by crashed writers (older than ``older_than_s``); return the count."""
+    parent = Path(outputs_dir) / ticker_slug(ticker)
+    if not parent.is_dir():
+        return 0
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for entry in parent.iterdir():
+        if entry.name.startswith(TEMP_PREFIX) and entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+def _is_complete(path: Path) -> bool:
+    return (
+        path.is_dir()
+        and not path.name.startswith(".")
+        and all((path / name).is_file() for name in BUNDLE_FILES)
+    )
+
+
+def list_versions(outputs_dir: str | Path, ticker: str) -> list[str]:
+    """Complete versions of a ticker, oldest first (by ``created_at``, then name)."""
+    parent = Path(outputs_dir) / ticker_slug(ticker)
+    if not parent.is_dir():
+        return []
+    keyed: list[tuple[str, str]] = []
+    for entry in parent.iterdir():
+        if not _is_complete(entry):
+            continue
+        try:
+            created = str(json.loads((entry / METADATA_FILE).read_text())["created_at"])
+        except (OSError, ValueError, KeyError):
+            continue  # unreadable metadata: not a usable version
+        keyed.append((created, entry.name))
+    return [name for _, name in sorted(keyed)]
+
+
+def latest_version(outputs_dir: str | Path, ticker: str) -> str | None:
+    """The newest complete version, or None."""
+    versions = list_versions(outputs_dir, ticker)
+    return versions[-1] if versions else None
+
+
+class _ScalerUnpickler(pickle.Unpickler):
+    """Only what a pickled ``FeatureScaler`` needs: no arbitrary code from a tampered file.
+
+    ``FeatureScaler`` pickles its arrays as plain lists, so the class itself is the only global.
+    """
+
+    _ALLOWED: frozenset[tuple[str, str]] = frozenset(
+        {("stock_assets.domain.ml.dataset", "FeatureScaler")}
+    )
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
+        return super().find_class(module, name)
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    model: LSTMForecaster
+    scaler: FeatureScaler
+    config: ModelConfig
+    metadata: dict[str, Any]
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return self.path.name
+
+    @property
+    def ticker(self) -> str:
+        return str(self.metadata["ticker"])
+
+
+def load_bundle_from_path(path: str | Path, verify: bool = True) -> ModelBundle:
+    """Load a bundle directory; ``verify`` checks the files' sha256 against the metadata."""
+    path = Path(path)
+    if not _is_complete(path):
+        raise FileNotFoundError(f"not a complete model bundle: {path}")
+    metadata = json.loads((path / METADATA_FILE).read_text())
+    if verify:
+        for name, digest in metadata.get("sha256", {}).items():
+            if hashlib.sha256((path / name).read_bytes()).hexdigest() != digest:
+                raise ValueError(f"checksum mismatch for {path / name}")
+    config = ModelConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()))
+    with (path / SCALER_FILE).open("rb") as fh:
+        scaler = _ScalerUnpickler(fh).load()
+    if not isinstance(scaler, FeatureScaler):
+        raise TypeError(f"{path / SCALER_FILE} does not hold a FeatureScaler")
+    state = torch.load(path / MODEL_FILE, weights_only=True, map_location="cpu")
+    model = build_model(config)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return ModelBundle(model=model, scaler=scaler, config=config, metadata=metadata, path=path)
+
+
+def load_bundle(outputs_dir: str | Path, ticker: str, version: str | None = None) -> ModelBundle:
+    """Load ``version`` (default: the latest complete one) of a ticker's model."""
+    if version is None:
+        version = latest_version(outputs_dir, ticker)
+        if version is None:
+            raise FileNotFoundError(f"no model version for {ticker!r} under {outputs_dir}")
+    return load_bundle_from_path(
+        Path(outputs_dir) / ticker_slug(ticker) / validate_version(version)
+    )

@@ -1,0 +1,59 @@
+"""Forecasts land on NYSE sessions, are ordered, and serialise."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+
+from stock_assets.domain.calendar import trading_days
+from stock_assets.domain.ml.config import TINY
+from stock_assets.domain.ml.dataset import prepare_data
+from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
+from stock_assets.domain.ml.model import build_model
+
+FrameFactory = Callable[..., pd.DataFrame]
+
+
+@pytest.mark.parametrize(
+    ("last_day", "expected_first_days"),
+    [
+        # Thanksgiving 2023-11-23 is skipped (the half-day 11-24 is a session).
+        ("2023-11-22", ["2023-11-24", "2023-11-27"]),
+        # Christmas 2023-12-25 and the weekend are skipped; so is New Year's Day.
+        ("2023-12-22", ["2023-12-26", "2023-12-27", "2023-12-28", "2023-12-29", "2024-01-02"]),
+    ],
+)
+def test_forecast_dates_are_nyse_sessions(
+    indicator_frame: FrameFactory, last_day: str, expected_first_days: list[str]
+) -> None:
+    frame = indicator_frame(300, seed=2, end=last_day)
+    data = prepare_data(frame, TINY)
+    result = forecast_next(build_model(TINY), data.scaler, frame, TINY, ticker="AAPL")
+    assert result.as_of == last_day
+    dates = [p.date for p in result.points]
+    assert len(dates) == TINY.horizon
+    assert dates[: len(expected_first_days)] == expected_first_days
+    sessions = set(trading_days(dates[0], dates[-1]).strftime("%Y-%m-%d"))
+    assert set(dates) <= sessions
+    for p in result.points:
+        assert p.lower <= p.median <= p.upper
+        assert list(p.quantile_prices) == sorted(p.quantile_prices)
+    assert result.last_close == pytest.approx(frame["close"].iloc[-1])
+    restored = ForecastResult.from_dict(json.loads(result.to_json()))
+    assert restored == result
+    assert list(result.to_frame()["horizon"]) == list(range(1, TINY.horizon + 1))
+
+
+def test_as_of_cuts_the_data(indicator_frame: FrameFactory) -> None:
+    frame = indicator_frame(300, seed=2, end="2023-12-29")
+    data = prepare_data(frame, TINY)
+    ts_frame = frame.rename(columns={"date": "event_timestamp"})
+    ts_frame["event_timestamp"] = pd.to_datetime(ts_frame["event_timestamp"]).dt.tz_localize("UTC")
+    result = forecast_next(build_model(TINY), data.scaler, ts_frame, TINY, as_of="2023-11-22")
+    assert result.as_of == "2023-11-22"
+    assert result.points[0].date == "2023-11-24"
+    expected_close = frame.loc[frame["date"] == "2023-11-22", "close"].iloc[0]
+    assert result.last_close == pytest.approx(expected_close)
