@@ -4,25 +4,49 @@ from __future__ import annotations
 
 import dagster as dg
 
+from stock_assets.defs.assets.evaluation import backtest, champion_model
 from stock_assets.defs.assets.features import feature_definitions, online_features
+from stock_assets.defs.assets.forecasting import forecast
 from stock_assets.defs.assets.market import indicators, ohlcv
+from stock_assets.defs.assets.models import child_model, parent_model
 from stock_assets.defs.automation import (
     daily_refresh_schedule,
     feature_definitions_job,
     new_ticker_sensor,
+    parent_training_job,
     register_ticker,
-    ticker_job,
+    ticker_data_job,
+    ticker_refresh_job,
+    ticker_training_job,
 )
 from stock_assets.defs.resources import resources_from_settings
 from stock_assets.settings import get_settings
 
-ASSETS = [ohlcv, indicators, feature_definitions, online_features]
+ASSETS = [
+    ohlcv,
+    indicators,
+    feature_definitions,
+    online_features,
+    parent_model,
+    child_model,
+    backtest,
+    champion_model,
+    forecast,
+]
+JOBS = [
+    feature_definitions_job,
+    ticker_data_job,
+    parent_training_job,
+    ticker_training_job,
+    ticker_refresh_job,
+    register_ticker,
+]
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
-        jobs=[ticker_job, feature_definitions_job, register_ticker],
+        jobs=JOBS,
         schedules=[daily_refresh_schedule],
         sensors=[new_ticker_sensor],
         resources=resources_from_settings(get_settings()),

@@ -10,13 +10,29 @@ from stock_assets.definitions import defs
 def test_definitions_load_and_resolve() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"ohlcv", "indicators", "feature_definitions", "online_features"} <= keys
+    assert {
+        "ohlcv", "indicators", "feature_definitions", "online_features", "parent_model",
+        "child_model", "backtest", "champion_model", "forecast",
+    } <= keys  # fmt: skip
     assert graph.get(dg.AssetKey("indicators")).parent_keys == {dg.AssetKey("ohlcv")}
     assert graph.get(dg.AssetKey("online_features")).parent_keys == {
         dg.AssetKey("indicators"),
         dg.AssetKey("feature_definitions"),
     }
-    assert defs.resolve_job_def("ticker_refresh") is not None
+    # data -> features -> parent -> child -> backtest -> champion -> forecast
+    assert dg.AssetKey("indicators") in graph.get(dg.AssetKey("parent_model")).parent_keys
+    assert dg.AssetKey("parent_model") in graph.get(dg.AssetKey("child_model")).parent_keys
+    assert dg.AssetKey("child_model") in graph.get(dg.AssetKey("backtest")).parent_keys
+    assert graph.get(dg.AssetKey("champion_model")).parent_keys == {dg.AssetKey("backtest")}
+    assert dg.AssetKey("champion_model") in graph.get(dg.AssetKey("forecast")).parent_keys
+    for job in ("ticker_data", "ticker_training", "ticker_refresh", "parent_training"):
+        assert defs.resolve_job_def(job) is not None
+
+
+def test_promotion_gate_is_a_blocking_check() -> None:
+    specs = defs.resolve_assets_def(dg.AssetKey("backtest")).check_specs_by_output_name.values()
+    gate = next(s for s in specs if s.name == "promotion_gate")
+    assert gate.blocking
 
 
 def test_every_asset_has_a_description() -> None:

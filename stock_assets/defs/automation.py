@@ -4,8 +4,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from stock_assets.defs.assets.evaluation import BACKTEST_KEY, CHAMPION_KEY
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY, ONLINE_FEATURES_KEY
+from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY, OHLCV_KEY
+from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
 from stock_assets.defs.partitions import TICKERS_PARTITION
 from stock_assets.defs.registry import register_tickers
 from stock_assets.defs.resources import MarketDataResource
@@ -13,14 +16,30 @@ from stock_assets.domain.market_data import MarketDataError
 from stock_assets.domain.symbols import InvalidTickerError
 from stock_assets.settings import get_settings
 
-TICKER_ASSETS = [OHLCV_KEY, INDICATORS_KEY, ONLINE_FEATURES_KEY]
+DATA_ASSETS = [OHLCV_KEY, INDICATORS_KEY, ONLINE_FEATURES_KEY]
+TRAINING_ASSETS = [CHILD_KEY, BACKTEST_KEY, CHAMPION_KEY, FORECAST_KEY]
 
-ticker_job = dg.define_asset_job(
-    name="ticker_refresh",
-    selection=dg.AssetSelection.assets(*TICKER_ASSETS),
-    description="Refresh one ticker: OHLCV -> indicators -> online features.",
+ticker_data_job = dg.define_asset_job(
+    name="ticker_data",
+    selection=dg.AssetSelection.assets(*DATA_ASSETS),
+    description="One ticker's data: OHLCV -> indicators -> online features.",
 )
-
+ticker_training_job = dg.define_asset_job(
+    name="ticker_training",
+    selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
+    description="Train one ticker's child from the parent, backtest it, promote it if it passes "
+    "the gate, forecast.",
+)
+ticker_refresh_job = dg.define_asset_job(
+    name="ticker_refresh",
+    selection=dg.AssetSelection.assets(*DATA_ASSETS, FORECAST_KEY),
+    description="Daily: refresh one ticker's data and features and its forecast.",
+)
+parent_training_job = dg.define_asset_job(
+    name="parent_training",
+    selection=dg.AssetSelection.assets(PARENT_KEY),
+    description="Train the parent LSTM on the index.",
+)
 feature_definitions_job = dg.define_asset_job(
     name="apply_feature_definitions",
     selection=dg.AssetSelection.assets(FEATURE_DEFINITIONS_KEY),
@@ -49,42 +68,86 @@ def register_ticker() -> None:
     register_ticker_op()
 
 
-def _feature_definitions_missing(instance: dg.DagsterInstance) -> bool:
-    return instance.get_latest_materialization_event(FEATURE_DEFINITIONS_KEY) is None
+def _materialized(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None
+) -> bool:
+    if partition is None:
+        return instance.get_latest_materialization_event(key) is not None
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    )
+    return bool(records.records)
+
+
+def _onboarding_requests(
+    instance: dg.DagsterInstance, seen: set[str], index_ticker: str
+) -> Iterator[dg.RunRequest]:
+    """What a newly registered ticker still needs, in order: Feast registry, data, parent, child.
+
+    Every request has a run key, so a step requested once is never requested again while its run
+    is queued, running or done.
+    """
+    if not _materialized(instance, FEATURE_DEFINITIONS_KEY):
+        # Ticker runs read the Feast registry: apply it first (once), then come back.
+        yield dg.RunRequest(run_key="feature_definitions", job_name=feature_definitions_job.name)
+        return
+    tickers = instance.get_dynamic_partitions(TICKERS_PARTITION)
+    for ticker in tickers:
+        if ticker not in seen:
+            yield dg.RunRequest(
+                run_key=f"data:{ticker}", partition_key=ticker, job_name=ticker_data_job.name
+            )
+    if index_ticker not in tickers or not _materialized(instance, INDICATORS_KEY, index_ticker):
+        return
+    if not _materialized(instance, PARENT_KEY):
+        yield dg.RunRequest(run_key="parent:initial", job_name=parent_training_job.name)
+        return
+    for ticker in tickers:
+        if (
+            ticker != index_ticker
+            and _materialized(instance, INDICATORS_KEY, ticker)
+            and not _materialized(instance, CHILD_KEY, ticker)
+        ):
+            yield dg.RunRequest(
+                run_key=f"train:{ticker}", partition_key=ticker, job_name=ticker_training_job.name
+            )
 
 
 @dg.sensor(
-    jobs=[ticker_job, feature_definitions_job],
+    jobs=[feature_definitions_job, ticker_data_job, parent_training_job, ticker_training_job],
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launch a refresh run for every ticker partition added since the last tick.",
+    description="Onboard every new ticker partition: data and features, then (once the parent "
+    "exists) its child model, backtest, promotion and forecast.",
 )
 def new_ticker_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.RunRequest]:
-    if _feature_definitions_missing(context.instance):
-        # The ticker runs read the Feast registry: apply it first (once), then come back.
-        yield dg.RunRequest(run_key="feature_definitions", job_name=feature_definitions_job.name)
-        return
     seen = set(context.cursor.split(",")) if context.cursor else set()
-    current = context.instance.get_dynamic_partitions(TICKERS_PARTITION)
-    for ticker in current:
-        if ticker not in seen:
-            yield dg.RunRequest(
-                run_key=f"new-ticker:{ticker}", partition_key=ticker, job_name=ticker_job.name
-            )
-    context.update_cursor(",".join(sorted(current)))
+    yield from _onboarding_requests(context.instance, seen, get_settings().index_ticker)
+    if _materialized(context.instance, FEATURE_DEFINITIONS_KEY):
+        context.update_cursor(
+            ",".join(sorted(context.instance.get_dynamic_partitions(TICKERS_PARTITION)))
+        )
 
 
 _settings = get_settings()
 
 
 @dg.schedule(
-    job=ticker_job,
     cron_schedule=_settings.daily_refresh_cron,
     execution_timezone=_settings.schedule_timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="After the US close on weekdays: refresh data and features of every ticker.",
+    job=ticker_refresh_job,
+    description="After the US close on weekdays: refresh every ticker's data, features and "
+    "forecast.",
 )
 def daily_refresh_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
+    """Tickers with a model refresh data and forecast; the others (e.g. the index) data only."""
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
     for ticker in context.instance.get_dynamic_partitions(TICKERS_PARTITION):
-        yield dg.RunRequest(run_key=f"daily:{day}:{ticker}", partition_key=ticker)
+        has_model = _materialized(context.instance, CHILD_KEY, ticker)
+        yield dg.RunRequest(
+            run_key=f"daily:{day}:{ticker}",
+            partition_key=ticker,
+            # A ticker without a model (e.g. the index) refreshes its data only.
+            asset_selection=None if has_model else DATA_ASSETS,
+        )

@@ -19,6 +19,7 @@ from stock_assets.domain.market_data import (
 )
 from stock_assets.domain.storage import atomic_write_parquet
 from stock_assets.domain.symbols import ticker_slug
+from stock_assets.domain.tracking import EXPERIMENT, ModelTracker
 from stock_assets.settings import Settings
 
 
@@ -119,6 +120,35 @@ class TableIOManager(dg.ConfigurableIOManager):
         return pd.read_parquet(path)
 
 
+class MLflowResource(dg.ConfigurableResource):
+    """MLflow tracking and model registry (SQLite by default, a tracking server in production)."""
+
+    tracking_uri: str
+    experiment: str = EXPERIMENT
+
+    def tracker(self) -> ModelTracker:
+        return ModelTracker(self.tracking_uri, self.experiment)
+
+
+class ModelStoreResource(dg.ConfigurableResource):
+    """Where model bundles (state dict, scaler, config, metadata) live: ``<outputs_dir>/...``."""
+
+    outputs_dir: str
+
+    @property
+    def children_root(self) -> Path:
+        return Path(self.outputs_dir)
+
+    @property
+    def parent_root(self) -> Path:
+        # A leading underscore can never be a ticker slug, so this cannot collide with a child.
+        return Path(self.outputs_dir) / "_parent"
+
+    @property
+    def backtest_parent_root(self) -> Path:
+        return Path(self.outputs_dir) / "_backtest_parent"
+
+
 def feast_resource_from_settings(settings: Settings) -> FeastResource:
     return FeastResource(
         feast_dir=str(settings.resolved_feast_dir), indicators_dir=str(settings.indicators_dir)
@@ -130,4 +160,6 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
         "market_data": market_data_from_settings(settings),
         "feast": feast_resource_from_settings(settings),
         "io_manager": TableIOManager(base_dir=str(settings.tables_dir)),
+        "mlflow": MLflowResource(tracking_uri=settings.resolved_mlflow_tracking_uri),
+        "model_store": ModelStoreResource(outputs_dir=str(settings.resolved_outputs_dir)),
     }

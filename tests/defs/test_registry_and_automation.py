@@ -10,10 +10,11 @@ import pytest
 from stock_assets.cli import main as cli_main
 from stock_assets.defs.assets.features import feature_definitions
 from stock_assets.defs.automation import (
+    DATA_ASSETS,
+    _onboarding_requests,
     daily_refresh_schedule,
     new_ticker_sensor,
     register_ticker,
-    ticker_job,
 )
 from stock_assets.defs.registry import register_tickers, registered_tickers, unregister_ticker
 from stock_assets.domain.market_data import OfflineSampleProvider, UnknownTickerError
@@ -50,7 +51,7 @@ def test_new_ticker_sensor_applies_feast_first_then_one_run_per_new_ticker(
     ctx = dg.build_sensor_context(instance=dagster_instance)
     requests = list(new_ticker_sensor(ctx))
     assert sorted(r.partition_key for r in requests) == ["AAPL", "IBM"]
-    assert {r.job_name for r in requests} == {ticker_job.name}
+    assert {r.job_name for r in requests} == {"ticker_data"}
 
     register_tickers(dagster_instance, OfflineSampleProvider(), ["MSFT"])
     again = list(
@@ -59,13 +60,49 @@ def test_new_ticker_sensor_applies_feast_first_then_one_run_per_new_ticker(
     assert [r.partition_key for r in again] == ["MSFT"]
 
 
+def test_onboarding_trains_parent_then_children_once(dagster_instance, resources: dict) -> None:  # type: ignore[no-untyped-def]
+    """Index data present -> parent requested; parent present -> one training run per stock."""
+    from stock_assets.defs.assets.market import INDICATORS_KEY
+    from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
+
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "AAPL"])
+    dg.materialize([feature_definitions], instance=dagster_instance, resources=resources)
+    seen = {"^GSPC", "AAPL"}
+
+    def report(key: dg.AssetKey, partition: str | None = None) -> None:
+        dagster_instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=key, partition=partition)
+        )
+
+    assert list(_onboarding_requests(dagster_instance, seen, "^GSPC")) == []  # no index data yet
+    report(INDICATORS_KEY, "^GSPC")
+    report(INDICATORS_KEY, "AAPL")
+    assert [r.job_name for r in _onboarding_requests(dagster_instance, seen, "^GSPC")] == [
+        "parent_training"
+    ]
+    report(PARENT_KEY)
+    training = list(_onboarding_requests(dagster_instance, seen, "^GSPC"))
+    assert [(r.job_name, r.partition_key, r.run_key) for r in training] == [
+        ("ticker_training", "AAPL", "train:AAPL")
+    ]
+    report(CHILD_KEY, "AAPL")
+    assert list(_onboarding_requests(dagster_instance, seen, "^GSPC")) == []
+
+
 def test_daily_schedule_requests_every_registered_ticker(dagster_instance) -> None:  # type: ignore[no-untyped-def]
-    register_tickers(dagster_instance, OfflineSampleProvider(), ["AAPL", "GOOG"])
+    from stock_assets.defs.assets.models import CHILD_KEY
+
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["AAPL", "^GSPC"])
+    dagster_instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=CHILD_KEY, partition="AAPL")
+    )
     when = dt.datetime(2026, 11, 24, 17, 30, tzinfo=dt.UTC)
     ctx = dg.build_schedule_context(instance=dagster_instance, scheduled_execution_time=when)
-    requests = list(daily_refresh_schedule(ctx))
-    assert sorted(r.partition_key for r in requests) == ["AAPL", "GOOG"]
-    assert all(r.run_key.startswith("daily:2026-11-24:") for r in requests)
+    requests = {r.partition_key: r for r in daily_refresh_schedule(ctx)}
+    assert sorted(requests) == ["AAPL", "^GSPC"]
+    assert all(r.run_key.startswith("daily:2026-11-24:") for r in requests.values())
+    assert requests["AAPL"].asset_selection is None  # data, features and forecast
+    assert list(requests["^GSPC"].asset_selection) == DATA_ASSETS  # no model: data only
     assert daily_refresh_schedule.execution_timezone == "America/New_York"
 
 

@@ -1,0 +1,78 @@
+"""The latest 7-trading-day forecast per ticker, from the model that serves it."""
+
+import dagster as dg
+import pandas as pd
+
+from stock_assets.defs.assets.evaluation import CHAMPION_KEY
+from stock_assets.defs.assets.market import INDICATORS_KEY
+from stock_assets.defs.partitions import tickers_partitions
+from stock_assets.defs.plots import interval_plot
+from stock_assets.defs.resources import MLflowResource, ModelStoreResource
+from stock_assets.domain.ml.forecast import forecast_next
+from stock_assets.domain.serving import NoModelError, resolve_serving_model
+
+FORECAST_KEY = dg.AssetKey("forecast")
+
+
+@dg.asset(
+    key=FORECAST_KEY,
+    partitions_def=tickers_partitions,
+    ins={"indicators": dg.AssetIn(key=INDICATORS_KEY)},
+    deps=[CHAMPION_KEY],
+    group_name="forecasting",
+    kinds={"pytorch", "pandas"},
+    owners=["team:ml"],
+)
+def forecast(
+    context: dg.AssetExecutionContext,
+    indicators: pd.DataFrame,
+    mlflow: MLflowResource,
+    model_store: ModelStoreResource,
+) -> dg.Output[pd.DataFrame]:
+    """Median and interval prices for the next 7 NYSE trading days after the last data date.
+
+    Made by the MLflow ``champion``; a ticker with no champion yet is forecast by its latest
+    child and flagged ``below_baseline`` (it has not beaten the naive forecast in a backtest).
+    """
+    ticker = context.partition_key
+    try:
+        serving = resolve_serving_model(mlflow.tracker(), model_store.children_root, ticker)
+    except NoModelError as exc:
+        raise dg.Failure(f"{exc} Materialize 'child_model' for {ticker} first.") from exc
+    bundle = serving.bundle
+    result = forecast_next(
+        bundle.model,
+        bundle.scaler,
+        indicators,
+        bundle.config,
+        ticker=ticker,
+        model_version=serving.model_version,
+        timestamp_column="date",
+    )
+    table = result.to_frame()
+    table.insert(0, "ticker", ticker)
+    table["as_of"] = result.as_of
+    table["model_version"] = serving.model_version
+    table["bundle_version"] = bundle.version
+    table["below_baseline"] = serving.below_baseline
+    history = indicators[["date", "close"]].tail(60)
+    chart = pd.concat(
+        [
+            history.assign(median=history["close"], lower=history["close"], upper=history["close"]),
+            table.assign(date=pd.to_datetime(table["date"])),
+        ]
+    )
+    return dg.Output(
+        table,
+        metadata={
+            "as_of": dg.MetadataValue.text(result.as_of),
+            "last_close": dg.MetadataValue.float(round(result.last_close, 4)),
+            "model_version": dg.MetadataValue.text(serving.model_version or "unregistered"),
+            "champion": dg.MetadataValue.bool(serving.is_champion),
+            "below_baseline": dg.MetadataValue.bool(serving.below_baseline),
+            "forecast": dg.MetadataValue.md(
+                table[["date", "median", "lower", "upper"]].round(4).to_markdown(index=False)
+            ),
+            "chart": interval_plot(chart, f"{ticker}: last 60 closes and 7-day forecast"),
+        },
+    )

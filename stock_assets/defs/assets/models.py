@@ -1,0 +1,184 @@
+"""The parent LSTM (trained on the index) and per-ticker children made from it by transfer."""
+
+import dagster as dg
+import pandas as pd
+
+from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
+from stock_assets.defs.assets.market import INDICATORS_KEY
+from stock_assets.defs.configs import ChildModelConfig, ParentModelConfig
+from stock_assets.defs.partitions import tickers_partitions
+from stock_assets.defs.resources import FeastResource, MLflowResource, ModelStoreResource
+from stock_assets.defs.training import (
+    feast_training_set,
+    history_for_mlflow,
+    input_example,
+    train_logged,
+    training_metadata,
+)
+from stock_assets.domain.ml.artifacts import load_bundle, new_version, save_bundle
+from stock_assets.domain.ml.dataset import prepare_data
+from stock_assets.domain.ml.model import build_model, init_child_from_parent
+from stock_assets.settings import get_settings
+
+PARENT_KEY = dg.AssetKey("parent_model")
+CHILD_KEY = dg.AssetKey("child_model")
+INDEX_TICKER = get_settings().index_ticker
+
+
+@dg.asset(
+    key=PARENT_KEY,
+    ins={
+        "index_indicators": dg.AssetIn(
+            key=INDICATORS_KEY,
+            partition_mapping=dg.SpecificPartitionsPartitionMapping([INDEX_TICKER]),
+        )
+    },
+    deps=[FEATURE_DEFINITIONS_KEY],
+    group_name="models",
+    kinds={"pytorch", "mlflow"},
+    owners=["team:ml"],
+)
+def parent_model(
+    context: dg.AssetExecutionContext,
+    config: ParentModelConfig,
+    index_indicators: pd.DataFrame,
+    feast: FeastResource,
+    mlflow: MLflowResource,
+    model_store: ModelStoreResource,
+) -> dg.MaterializeResult:
+    """LSTM forecaster of 1..7-day log returns (quantile head) trained on the S&P 500 index.
+
+    Its training set is the Feast point-in-time join for the index partition; time-ordered
+    train/validation/test splits with a lookback+horizon gap; scaler fit on the train split only.
+    Every child model starts from its weights.
+    """
+    model_config = config.to_model_config()
+    frame = feast_training_set(feast, INDEX_TICKER, index_indicators["event_timestamp"])
+    prepared = prepare_data(frame, model_config)
+    trained = train_logged(
+        context,
+        "parent",
+        model=build_model(model_config),
+        prepared=prepared,
+        config=model_config,
+        strategy="scratch",
+    )
+    version = new_version()
+    bundle = save_bundle(
+        model_store.parent_root,
+        INDEX_TICKER,
+        version,
+        state_dict=trained.model.state_dict(),
+        scaler=prepared.scaler,
+        config=model_config,
+        metadata={"role": "parent", "train_result": trained.result.to_dict()},
+    )
+    logged = mlflow.tracker().log_training(
+        ticker=None,
+        run_name=f"parent-{version}",
+        params={**model_config.to_dict(), "index": INDEX_TICKER},
+        history=history_for_mlflow(trained.result),
+        metrics={"best_val_loss": trained.result.best_val_loss},
+        model=trained.model,
+        input_example=input_example(prepared),
+        bundle_dir=bundle,
+        bundle_version=version,
+        tags={"role": "parent"},
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **training_metadata(trained),
+            "bundle_version": dg.MetadataValue.text(version),
+            "bundle_path": dg.MetadataValue.path(str(bundle)),
+            "mlflow_run_id": dg.MetadataValue.text(logged.run_id),
+            "registered_model": dg.MetadataValue.text(
+                f"{logged.model_name} v{logged.model_version}"
+            ),
+        }
+    )
+
+
+@dg.asset(
+    key=CHILD_KEY,
+    partitions_def=tickers_partitions,
+    ins={"indicators": dg.AssetIn(key=INDICATORS_KEY)},
+    deps=[PARENT_KEY],
+    group_name="models",
+    kinds={"pytorch", "mlflow"},
+    owners=["team:ml"],
+)
+def child_model(
+    context: dg.AssetExecutionContext,
+    config: ChildModelConfig,
+    indicators: pd.DataFrame,
+    feast: FeastResource,
+    mlflow: MLflowResource,
+    model_store: ModelStoreResource,
+) -> dg.MaterializeResult:
+    """A per-ticker forecaster initialised from the latest parent by transfer learning.
+
+    ``freeze`` trains only the head on frozen parent LSTM layers, ``fine_tune`` trains all layers
+    at a lower learning rate, ``scratch`` ignores the parent (the baseline transfer must beat).
+    Written as an immutable bundle under ``outputs/<ticker>/<version>/`` and registered in MLflow.
+    """
+    ticker = context.partition_key
+    try:
+        parent = load_bundle(model_store.parent_root, INDEX_TICKER)
+    except FileNotFoundError as exc:
+        raise dg.Failure("No parent model yet: materialize 'parent_model' first.") from exc
+    model_config = config.apply(parent.config)
+    frame = feast_training_set(feast, ticker, indicators["event_timestamp"])
+    prepared = prepare_data(frame, model_config)
+    model = init_child_from_parent(parent.model.state_dict(), model_config, config.strategy)
+    trained = train_logged(
+        context,
+        f"child {ticker}",
+        model=model,
+        prepared=prepared,
+        config=model_config,
+        strategy=config.strategy,
+    )
+    version = new_version()
+    as_of = str(
+        pd.Timestamp(frame["event_timestamp"].iloc[-1]).tz_convert("America/New_York").date()
+    )
+    bundle = save_bundle(
+        model_store.children_root,
+        ticker,
+        version,
+        state_dict=trained.model.state_dict(),
+        scaler=prepared.scaler,
+        config=model_config,
+        metadata={
+            "role": "child",
+            "strategy": config.strategy,
+            "parent_version": parent.version,
+            "data_as_of": as_of,
+            "train_result": trained.result.to_dict(),
+        },
+    )
+    logged = mlflow.tracker().log_training(
+        ticker=ticker,
+        run_name=f"child-{ticker}-{version}",
+        params={**model_config.to_dict(), "strategy": config.strategy, "parent": parent.version},
+        history=history_for_mlflow(trained.result),
+        metrics={"best_val_loss": trained.result.best_val_loss},
+        model=trained.model,
+        input_example=input_example(prepared),
+        bundle_dir=bundle,
+        bundle_version=version,
+        tags={"role": "child", "ticker": ticker, "strategy": config.strategy},
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **training_metadata(trained),
+            "strategy": dg.MetadataValue.text(config.strategy),
+            "parent_version": dg.MetadataValue.text(parent.version),
+            "bundle_version": dg.MetadataValue.text(version),
+            "bundle_path": dg.MetadataValue.path(str(bundle)),
+            "data_as_of": dg.MetadataValue.text(as_of),
+            "mlflow_run_id": dg.MetadataValue.text(logged.run_id),
+            "model_version": dg.MetadataValue.text(logged.model_version),
+            "registered_model": dg.MetadataValue.text(logged.model_name),
+        }
+    )

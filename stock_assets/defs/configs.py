@@ -1,0 +1,60 @@
+"""Run configuration of the model assets (editable in the Dagster launchpad).
+
+Defaults are the full sizes; tests and quick runs pass smaller values. A child takes its
+architecture from the parent bundle it starts from, so only training knobs are configurable there.
+"""
+
+from typing import Literal
+
+import dagster as dg
+
+from stock_assets.domain.ml.config import ModelConfig
+
+
+class TrainingKnobs(dg.Config):
+    epochs: int = 40
+    patience: int = 5
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    fine_tune_lr_factor: float = 0.1
+    seed: int = 42
+
+    def apply(self, base: ModelConfig) -> ModelConfig:
+        return base.replace(
+            epochs=self.epochs,
+            patience=self.patience,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            fine_tune_lr_factor=self.fine_tune_lr_factor,
+            seed=self.seed,
+        )
+
+
+class ParentModelConfig(TrainingKnobs):
+    lookback: int = 60
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.1
+
+    def to_model_config(self) -> ModelConfig:
+        base = ModelConfig(
+            lookback=self.lookback,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+        )
+        return self.apply(base)
+
+
+class ChildModelConfig(TrainingKnobs):
+    strategy: Literal["freeze", "fine_tune", "scratch"] = "fine_tune"
+
+
+class BacktestConfig(dg.Config):
+    n_folds: int = 4
+    test_years: float = 2.0
+    # Promotion gate: relative MAE at h=1 <= max_relative_mae + tolerance, and mean interval
+    # coverage within coverage_tolerance of nominal.
+    max_relative_mae: float = 1.0
+    relative_mae_tolerance: float = 0.01
+    coverage_tolerance: float = 0.10

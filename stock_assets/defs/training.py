@@ -1,0 +1,105 @@
+"""Glue between the model assets and the domain code: Feast training sets, training with logged
+progress, bundles written and registered in MLflow."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from stock_assets.defs.plots import loss_curve
+from stock_assets.defs.resources import FeastResource
+from stock_assets.domain.calendar import trading_days
+from stock_assets.domain.feature_store.store import close_timestamps, training_frame
+from stock_assets.domain.ml.config import ModelConfig, Strategy
+from stock_assets.domain.ml.dataset import PreparedData
+from stock_assets.domain.ml.model import LSTMForecaster
+from stock_assets.domain.ml.trainer import EpochProgress, TrainResult, train
+
+PROGRESS_PREFIX = "progress"
+
+
+def feast_training_set(feast: FeastResource, ticker: str, timestamps: pd.Series) -> pd.DataFrame:
+    """Point-in-time training set for ``ticker`` at ``timestamps``, rows without data dropped."""
+    frame = training_frame(feast.store(), ticker, timestamps)
+    frame = frame.dropna(subset=["close"]).reset_index(drop=True)
+    if frame.empty:
+        raise dg.Failure(
+            f"The Feast offline store has no features for {ticker}: materialize its "
+            "'indicators' partition first."
+        )
+    return frame
+
+
+def index_training_set(
+    feast: FeastResource, index_ticker: str, start: pd.Timestamp, end_exclusive: pd.Timestamp
+) -> pd.DataFrame:
+    """The index's training set on NYSE sessions in [start, end_exclusive)."""
+    sessions = trading_days(start, end_exclusive - pd.Timedelta(days=1))
+    stamps = close_timestamps(pd.Series(sessions))
+    return feast_training_set(feast, index_ticker, stamps)
+
+
+def epoch_logger(context: dg.AssetExecutionContext, label: str) -> Callable[[EpochProgress], None]:
+    """A progress callback that writes one structured line per epoch to the run's log."""
+
+    def log(progress: EpochProgress) -> None:
+        context.log.info(
+            f"{PROGRESS_PREFIX} {label}: epoch {progress.epoch}/{progress.total_epochs} "
+            f"train_loss={progress.train_loss:.5f} val_loss={progress.val_loss:.5f}"
+        )
+
+    return log
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: LSTMForecaster
+    prepared: PreparedData
+    result: TrainResult
+
+
+def train_logged(
+    context: dg.AssetExecutionContext,
+    label: str,
+    *,
+    model: LSTMForecaster,
+    prepared: PreparedData,
+    config: ModelConfig,
+    strategy: Strategy | str,
+) -> Trained:
+    result = train(
+        model, prepared, config, strategy, progress_callback=epoch_logger(context, label)
+    )
+    context.log.info(
+        f"{label}: best val loss {result.best_val_loss:.5f} at epoch {result.best_epoch} "
+        f"of {result.epochs_run} ({result.wall_time_s:.1f}s, {result.samples_per_s:.0f} samples/s)"
+    )
+    return Trained(model, prepared, result)
+
+
+def training_metadata(trained: Trained) -> dict[str, Any]:
+    result, prepared = trained.result, trained.prepared
+    history = result.history
+    return {
+        "best_val_loss": dg.MetadataValue.float(round(result.best_val_loss, 6)),
+        "best_epoch": dg.MetadataValue.int(result.best_epoch),
+        "epochs_run": dg.MetadataValue.int(result.epochs_run),
+        "stopped_early": dg.MetadataValue.bool(result.stopped_early),
+        "wall_time_s": dg.MetadataValue.float(round(result.wall_time_s, 2)),
+        "samples_per_s": dg.MetadataValue.float(round(result.samples_per_s, 1)),
+        "device": dg.MetadataValue.text(result.device),
+        "data": dg.MetadataValue.json(prepared.summary()),
+        "loss_curve": loss_curve([h.train_loss for h in history], [h.val_loss for h in history]),
+    }
+
+
+def history_for_mlflow(result: TrainResult) -> list[dict[str, float]]:
+    return [{"train_loss": h.train_loss, "val_loss": h.val_loss} for h in result.history]
+
+
+def input_example(prepared: PreparedData) -> np.ndarray:
+    source = prepared.val.x if len(prepared.val) else prepared.train.x
+    return np.asarray(source[:1], dtype=np.float32)

@@ -1,0 +1,174 @@
+"""Parent -> child -> backtest -> champion -> forecast through Dagster, on the real sample data,
+with tiny model sizes, a real MLflow (SQLite) store and a real Feast repo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from stock_assets.defs.assets.evaluation import backtest, champion_model
+from stock_assets.defs.assets.features import feature_definitions, online_features
+from stock_assets.defs.assets.forecasting import forecast
+from stock_assets.defs.assets.market import indicators, ohlcv
+from stock_assets.defs.assets.models import child_model, parent_model
+from stock_assets.defs.partitions import TICKERS_PARTITION
+from stock_assets.defs.resources import resources_from_settings
+from stock_assets.domain.calendar import trading_days
+from stock_assets.domain.ml.artifacts import list_versions
+from stock_assets.domain.symbols import ticker_slug
+from stock_assets.domain.tracking import ModelTracker
+from stock_assets.settings import Settings
+
+TINY_PARENT = {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 3, "patience": 2}
+TINY_CHILD = {"epochs": 3, "patience": 2, "strategy": "fine_tune"}
+GATE_FAILS = {"max_relative_mae": 0.5, "relative_mae_tolerance": 0.0}
+GATE_PASSES = {"max_relative_mae": 5.0, "coverage_tolerance": 1.0}
+TICKER = "AAPL"
+ALL_ASSETS = [
+    ohlcv, indicators, feature_definitions, online_features, parent_model, child_model, backtest,
+    champion_model, forecast,
+]  # fmt: skip
+
+
+@dataclass
+class Platform:
+    instance: dg.DagsterInstance
+    resources: dict
+    settings: Settings
+
+    def run(self, assets: list, config: dict | None = None, partition: str | None = None):  # type: ignore[no-untyped-def]
+        return dg.materialize(
+            ALL_ASSETS,
+            selection=assets,
+            partition_key=partition,
+            instance=self.instance,
+            resources=self.resources,
+            run_config={"ops": config or {}},
+            raise_on_error=False,
+        )
+
+    @property
+    def tracker(self) -> ModelTracker:
+        return self.resources["mlflow"].tracker()
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    root = tmp_path_factory.mktemp("models")
+    (root / "dagster").mkdir()
+    settings = Settings(data_dir=root / "data")
+    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+        p = Platform(instance, resources_from_settings(settings), settings)
+        instance.add_dynamic_partitions(TICKERS_PARTITION, ["^GSPC", TICKER])
+        assert p.run([feature_definitions]).success
+        for ticker in ("^GSPC", TICKER):
+            assert p.run([ohlcv, indicators, online_features], partition=ticker).success
+        yield p
+
+
+def _meta(result: dg.ExecuteInProcessResult, node: str) -> dict:
+    return {k: v.value for k, v in result.asset_materializations_for_node(node)[0].metadata.items()}
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_parent_trains_on_the_index_and_is_registered(platform: Platform) -> None:
+    result = platform.run([parent_model], {"parent_model": {"config": TINY_PARENT}})
+    assert result.success
+    meta = _meta(result, "parent_model")
+    assert meta["epochs_run"] <= 3 and meta["best_val_loss"] > 0
+    assert Path(meta["bundle_path"]).joinpath("model.pt").exists()
+    assert meta["registered_model"] == "stockops-parent v1"
+    assert meta["data"]["train_anchor_dates"][0] >= "1999-02-01"  # the index, from 1999
+    run = platform.tracker.client.get_run(meta["mlflow_run_id"])
+    assert run.data.params["lookback"] == "20"
+    history = platform.tracker.client.get_metric_history(run.info.run_id, "val_loss")
+    assert len(history) == meta["epochs_run"]
+
+
+def test_child_gate_both_ways_champion_and_forecast(platform: Platform) -> None:
+    if not list_versions(platform.resources["model_store"].parent_root, "^GSPC"):
+        assert platform.run([parent_model], {"parent_model": {"config": TINY_PARENT}}).success
+    tracker = platform.tracker
+
+    # 1) A child whose backtest fails the gate: no champion, forecast served flagged.
+    child = platform.run([child_model], {"child_model": {"config": TINY_CHILD}}, TICKER)
+    assert child.success
+    first_version = _meta(child, "child_model")["bundle_version"]
+    bundle_dir = platform.settings.resolved_outputs_dir / ticker_slug(TICKER) / first_version
+    assert {"model.pt", "scaler.pkl", "config.json", "metadata.json"} <= {
+        p.name for p in bundle_dir.iterdir()
+    }
+    mv = tracker.client.get_model_version("stockops-child-AAPL", "1")
+    assert mv.tags["bundle_version"] == first_version
+
+    failed = platform.run(
+        [backtest, champion_model],
+        {"backtest": {"config": GATE_FAILS}},
+        TICKER,
+    )
+    gate = _checks(failed)["promotion_gate"]
+    assert not gate.passed and "relative MAE at h=1" in gate.description
+    assert not failed.asset_materializations_for_node("champion_model")  # blocked
+    assert tracker.champion("stockops-child-AAPL") is None
+
+    table = pd.read_parquet(platform.settings.tables_dir / "backtest" / "AAPL.parquet")
+    assert list(table["horizon"]) == list(range(1, 8))
+    # Close to the naive forecast, as daily prices allow; far better would be leakage.
+    assert table["relative_mae"].between(0.9, 1.3).all(), table["relative_mae"].tolist()
+    assert table["coverage"].between(0, 1).all()
+    meta = _meta(failed, "backtest")
+    folds = meta["folds"]
+    assert len(folds) == 4
+    assert meta["parent_train_end_exclusive"] <= folds[0]["test_start"]
+
+    flagged = platform.run([forecast], partition=TICKER)
+    assert flagged.success
+    fmeta = _meta(flagged, "forecast")
+    assert fmeta["below_baseline"] is True and fmeta["champion"] is False
+
+    # 2) The gate passes: this version becomes champion and serves the forecast.
+    passed = platform.run(
+        [backtest, champion_model, forecast], {"backtest": {"config": GATE_PASSES}}, TICKER
+    )
+    assert passed.success and _checks(passed)["promotion_gate"].passed
+    champion = tracker.champion("stockops-child-AAPL")
+    assert champion is not None and champion.bundle_version == first_version
+    fmeta = _meta(passed, "forecast")
+    assert fmeta["champion"] is True and fmeta["below_baseline"] is False
+    assert fmeta["as_of"] == "2013-03-01"
+    frame = pd.read_parquet(platform.settings.tables_dir / "forecast" / "AAPL.parquet")
+    assert len(frame) == 7
+    sessions = trading_days("2013-03-02", "2013-03-31")
+    assert list(pd.to_datetime(frame["date"])) == list(sessions[:7])
+    assert (frame["lower"] <= frame["median"]).all() and (frame["median"] <= frame["upper"]).all()
+
+    # 3) A newer child that fails the gate leaves the previous champion serving.
+    assert platform.run([child_model], {"child_model": {"config": TINY_CHILD}}, TICKER).success
+    again = platform.run([backtest, champion_model], {"backtest": {"config": GATE_FAILS}}, TICKER)
+    assert not _checks(again)["promotion_gate"].passed
+    assert tracker.champion("stockops-child-AAPL").bundle_version == first_version
+    assert "Not promoted" in tracker.version_tags("stockops-child-AAPL", "2")["promotion_gate"]
+
+
+def test_forecast_without_model_fails_with_reason(platform: Platform) -> None:
+    platform.instance.add_dynamic_partitions(TICKERS_PARTITION, ["IBM"])
+    assert platform.run([ohlcv, indicators], partition="IBM").success
+    result = platform.run([forecast], partition="IBM")
+    assert not result.success
+    message = str(result.failure_data_for_node("forecast").user_failure_data.description)
+    assert "No model has been trained for IBM" in message
+
+
+def test_mlflow_artifacts_stay_under_the_data_dir(platform: Platform) -> None:
+    experiment = platform.tracker.client.get_experiment(platform.tracker.experiment_id)
+    expected = (platform.settings.resolved_data_dir / "mlflow" / "artifacts").as_uri()
+    assert experiment.artifact_location == expected
+    assert not Path("mlruns").exists()
