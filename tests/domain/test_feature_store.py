@@ -108,3 +108,14 @@ def test_feast_cli_repo_finds_the_shared_definitions() -> None:
     assert [fv.name for fv in contents.feature_views] == [INDICATOR_VIEW]
     assert "ticker" in [e.name for e in contents.entities]  # Feast adds its own "__dummy"
     assert [s.name for s in contents.feature_services] == ["lstm_inputs"]
+
+
+def test_chunked_join_equals_one_join(store_with_rows, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from stock_assets.domain.feature_store import store as store_module
+
+    store, rows = store_with_rows
+    whole = training_frame(store, "AAPL", rows["AAPL"]["event_timestamp"])
+    monkeypatch.setattr(store_module, "HISTORICAL_CHUNK_ROWS", 7)
+    chunked = training_frame(store, "AAPL", rows["AAPL"]["event_timestamp"])
+    pd.testing.assert_frame_equal(whole, chunked)
+    assert len(chunked) == 60

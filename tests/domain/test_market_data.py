@@ -1,8 +1,13 @@
-"""Providers: the offline sample, a folder of files, and Yahoo with yfinance stubbed at its
-network call (no network exists here; one test uses the real yfinance to show the offline error)."""
+"""Providers: the offline sample, a folder of files, and Yahoo.
+
+Yahoo Finance cannot be reached from CI, so its tests replace only what crosses the network: the
+HTTP request inside yfinance (real yfinance parsing on canned chart answers), or the provider's
+download call for retry behaviour. One test runs the real yfinance with no network at all.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +139,89 @@ def test_real_yfinance_offline_gives_a_clear_error() -> None:
     provider = YahooMarketData(timeout_s=3, retries=1, backoff_s=0)
     with pytest.raises(EmptyDataError, match="Yahoo Finance returned no data for AAPL"):
         provider.fetch("AAPL")
+
+
+class _FakeYahooResponse:
+    """What curl_cffi would hand yfinance for a chart request."""
+
+    def __init__(self, url: str, payload: dict[str, Any]) -> None:
+        self.url = url
+        self.status_code = 200
+        self._payload = payload
+        self.text = json.dumps(payload)
+
+    def json(self) -> dict[str, Any]:
+        return self._payload
+
+
+def _chart_payload(symbol: str, days: int) -> dict[str, Any]:
+    dates = pd.bdate_range("2024-03-04", periods=days, tz="America/New_York") + pd.Timedelta(
+        hours=9, minutes=30
+    )
+    close = [100.0 + i for i in range(days)]
+    return {
+        "chart": {
+            "result": [
+                {
+                    "meta": {
+                        "symbol": symbol, "currency": "USD", "exchangeTimezoneName":
+                        "America/New_York", "timezone": "EST", "gmtoffset": -18000,
+                        "instrumentType": "EQUITY", "dataGranularity": "1d", "priceHint": 2,
+                        "regularMarketPrice": close[-1],
+                    },
+                    "timestamp": [int(d.timestamp()) for d in dates],
+                    "indicators": {
+                        "quote": [{"open": close, "high": [c + 1 for c in close],
+                                   "low": [c - 1 for c in close], "close": close,
+                                   "volume": [1000] * days}],
+                        "adjclose": [{"adjclose": [c / 2 for c in close]}],
+                    },
+                }
+            ],
+            "error": None,
+        }
+    }  # fmt: skip
+
+
+def test_real_yfinance_parses_a_stubbed_http_answer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Only the HTTP request is replaced: yfinance's own parsing and adjustment run for real."""
+    import yfinance as yf
+    from yfinance.data import YfData
+
+    yf.set_tz_cache_location(str(tmp_path / "yf-cache"))
+    requested: list[str] = []
+
+    def fake_request(self: YfData, url: str, *args: Any, **kwargs: Any) -> _FakeYahooResponse:
+        requested.append(url)
+        if "/v8/finance/chart/" not in url:
+            raise ConnectionError(f"unexpected request to {url}")
+        return _FakeYahooResponse(url, _chart_payload(url.rsplit("/", 1)[-1], 30))
+
+    monkeypatch.setattr(YfData, "_make_request", fake_request)
+    frame = YahooMarketData(start="2024-03-01", retries=1).fetch("MSFT")
+    assert len(frame) == 30 and list(frame.columns) == list(OHLCV_COLUMNS)
+    assert frame["close"].iloc[0] == pytest.approx(50.0)  # auto-adjusted by yfinance
+    assert frame["date"].iloc[0] == pd.Timestamp("2024-03-04")
+    assert any(url.endswith("/v8/finance/chart/MSFT") for url in requested)
+
+
+def test_real_yfinance_unknown_symbol_answer_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import yfinance as yf
+    from yfinance.data import YfData
+
+    yf.set_tz_cache_location(str(tmp_path / "yf-cache"))
+    not_found = {
+        "chart": {
+            "result": None,
+            "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"},
+        }
+    }
+    monkeypatch.setattr(
+        YfData, "_make_request", lambda self, url, *a, **k: _FakeYahooResponse(url, not_found)
+    )
+    with pytest.raises(EmptyDataError, match="no data for NOSUCH after 1 attempt"):
+        YahooMarketData(retries=1).fetch("NOSUCH")
