@@ -3,6 +3,7 @@ progress, bundles written and registered in MLflow."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,10 +14,12 @@ from stock_assets.defs.plots import loss_curve
 from stock_assets.defs.resources import FeastResource
 from stock_assets.domain.calendar import trading_days
 from stock_assets.domain.feature_store.store import close_timestamps, training_frame
+from stock_assets.domain.ml.artifacts import new_version, save_bundle
 from stock_assets.domain.ml.config import ModelConfig, Strategy
 from stock_assets.domain.ml.dataset import PreparedData
 from stock_assets.domain.ml.model import LSTMForecaster
 from stock_assets.domain.ml.trainer import EpochProgress, TrainResult, train
+from stock_assets.domain.tracking import LoggedModel, ModelTracker
 
 PROGRESS_PREFIX = "progress"
 
@@ -96,10 +99,65 @@ def training_metadata(trained: Trained) -> dict[str, Any]:
     }
 
 
-def history_for_mlflow(result: TrainResult) -> list[dict[str, float]]:
-    return [{"train_loss": h.train_loss, "val_loss": h.val_loss} for h in result.history]
-
-
-def input_example(prepared: PreparedData) -> np.ndarray:
+def _input_example(prepared: PreparedData) -> np.ndarray:
     source = prepared.val.x if len(prepared.val) else prepared.train.x
     return np.asarray(source[:1], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Published:
+    version: str
+    path: Path
+    logged: LoggedModel
+
+    def metadata(self) -> dict[str, dg.MetadataValue]:
+        return {
+            "bundle_version": dg.MetadataValue.text(self.version),
+            "bundle_path": dg.MetadataValue.path(str(self.path)),
+            "mlflow_run_id": dg.MetadataValue.text(self.logged.run_id),
+            "registered_model": dg.MetadataValue.text(self.logged.model_name),
+            "model_version": dg.MetadataValue.text(self.logged.model_version),
+        }
+
+
+def publish(
+    trained: Trained,
+    config: ModelConfig,
+    *,
+    root: Path,
+    bundle_ticker: str,
+    registry_ticker: str | None,
+    tracker: ModelTracker,
+    metadata: dict[str, Any],
+    params: dict[str, Any],
+    tags: dict[str, str],
+) -> Published:
+    """Write the immutable bundle (atomically), then log and register it in MLflow.
+
+    The bundle goes first: a registered version always points at a complete bundle.
+    """
+    version = new_version()
+    path = save_bundle(
+        root,
+        bundle_ticker,
+        version,
+        state_dict=trained.model.state_dict(),
+        scaler=trained.prepared.scaler,
+        config=config,
+        metadata={**metadata, "train_result": trained.result.to_dict()},
+    )
+    logged = tracker.log_training(
+        ticker=registry_ticker,
+        run_name=f"{tags.get('role', 'model')}-{registry_ticker or bundle_ticker}-{version}",
+        params={**config.to_dict(), **params},
+        history=[
+            {"train_loss": h.train_loss, "val_loss": h.val_loss} for h in trained.result.history
+        ],
+        metrics={"best_val_loss": trained.result.best_val_loss},
+        model=trained.model,
+        input_example=_input_example(trained.prepared),
+        bundle_dir=path,
+        bundle_version=version,
+        tags=tags,
+    )
+    return Published(version, path, logged)

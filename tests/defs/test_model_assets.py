@@ -85,7 +85,7 @@ def test_parent_trains_on_the_index_and_is_registered(platform: Platform) -> Non
     meta = _meta(result, "parent_model")
     assert meta["epochs_run"] <= 3 and meta["best_val_loss"] > 0
     assert Path(meta["bundle_path"]).joinpath("model.pt").exists()
-    assert meta["registered_model"] == "stockops-parent v1"
+    assert (meta["registered_model"], meta["model_version"]) == ("stockops-parent", "1")
     assert meta["data"]["train_anchor_dates"][0] >= "1999-02-01"  # the index, from 1999
     run = platform.tracker.client.get_run(meta["mlflow_run_id"])
     assert run.data.params["lookback"] == "20"

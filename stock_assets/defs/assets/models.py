@@ -10,12 +10,11 @@ from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.resources import FeastResource, MLflowResource, ModelStoreResource
 from stock_assets.defs.training import (
     feast_training_set,
-    history_for_mlflow,
-    input_example,
+    publish,
     train_logged,
     training_metadata,
 )
-from stock_assets.domain.ml.artifacts import load_bundle, new_version, save_bundle
+from stock_assets.domain.ml.artifacts import load_bundle
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.model import build_model, init_child_from_parent
 from stock_assets.settings import get_settings
@@ -63,39 +62,18 @@ def parent_model(
         config=model_config,
         strategy="scratch",
     )
-    version = new_version()
-    bundle = save_bundle(
-        model_store.parent_root,
-        INDEX_TICKER,
-        version,
-        state_dict=trained.model.state_dict(),
-        scaler=prepared.scaler,
-        config=model_config,
-        metadata={"role": "parent", "train_result": trained.result.to_dict()},
-    )
-    logged = mlflow.tracker().log_training(
-        ticker=None,
-        run_name=f"parent-{version}",
-        params={**model_config.to_dict(), "index": INDEX_TICKER},
-        history=history_for_mlflow(trained.result),
-        metrics={"best_val_loss": trained.result.best_val_loss},
-        model=trained.model,
-        input_example=input_example(prepared),
-        bundle_dir=bundle,
-        bundle_version=version,
+    published = publish(
+        trained,
+        model_config,
+        root=model_store.parent_root,
+        bundle_ticker=INDEX_TICKER,
+        registry_ticker=None,
+        tracker=mlflow.tracker(),
+        metadata={"role": "parent"},
+        params={"index": INDEX_TICKER},
         tags={"role": "parent"},
     )
-    return dg.MaterializeResult(
-        metadata={
-            **training_metadata(trained),
-            "bundle_version": dg.MetadataValue.text(version),
-            "bundle_path": dg.MetadataValue.path(str(bundle)),
-            "mlflow_run_id": dg.MetadataValue.text(logged.run_id),
-            "registered_model": dg.MetadataValue.text(
-                f"{logged.model_name} v{logged.model_version}"
-            ),
-        }
-    )
+    return dg.MaterializeResult(metadata={**training_metadata(trained), **published.metadata()})
 
 
 @dg.asset(
@@ -138,47 +116,26 @@ def child_model(
         config=model_config,
         strategy=config.strategy,
     )
-    version = new_version()
     as_of = str(
         pd.Timestamp(frame["event_timestamp"].iloc[-1]).tz_convert("America/New_York").date()
     )
-    bundle = save_bundle(
-        model_store.children_root,
-        ticker,
-        version,
-        state_dict=trained.model.state_dict(),
-        scaler=prepared.scaler,
-        config=model_config,
-        metadata={
-            "role": "child",
-            "strategy": config.strategy,
-            "parent_version": parent.version,
-            "data_as_of": as_of,
-            "train_result": trained.result.to_dict(),
-        },
-    )
-    logged = mlflow.tracker().log_training(
-        ticker=ticker,
-        run_name=f"child-{ticker}-{version}",
-        params={**model_config.to_dict(), "strategy": config.strategy, "parent": parent.version},
-        history=history_for_mlflow(trained.result),
-        metrics={"best_val_loss": trained.result.best_val_loss},
-        model=trained.model,
-        input_example=input_example(prepared),
-        bundle_dir=bundle,
-        bundle_version=version,
+    lineage = {"strategy": config.strategy, "parent_version": parent.version}
+    published = publish(
+        trained,
+        model_config,
+        root=model_store.children_root,
+        bundle_ticker=ticker,
+        registry_ticker=ticker,
+        tracker=mlflow.tracker(),
+        metadata={"role": "child", "data_as_of": as_of, **lineage},
+        params=lineage,
         tags={"role": "child", "ticker": ticker, "strategy": config.strategy},
     )
     return dg.MaterializeResult(
         metadata={
             **training_metadata(trained),
-            "strategy": dg.MetadataValue.text(config.strategy),
-            "parent_version": dg.MetadataValue.text(parent.version),
-            "bundle_version": dg.MetadataValue.text(version),
-            "bundle_path": dg.MetadataValue.path(str(bundle)),
+            **published.metadata(),
+            **{k: dg.MetadataValue.text(v) for k, v in lineage.items()},
             "data_as_of": dg.MetadataValue.text(as_of),
-            "mlflow_run_id": dg.MetadataValue.text(logged.run_id),
-            "model_version": dg.MetadataValue.text(logged.model_version),
-            "registered_model": dg.MetadataValue.text(logged.model_name),
         }
     )
