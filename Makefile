@@ -40,6 +40,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	@$(BIN)/stockops init > /dev/null  # validation loads the code location: DAGSTER_HOME must exist
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 test: install lint
