@@ -79,17 +79,44 @@ def _materialized(
     return bool(records.records)
 
 
+# A step that failed (or was cancelled, e.g. `make up` stopped mid-run) is requested again on a
+# later tick, at most this many times in all.
+MAX_ATTEMPTS = 3
+
+
+def _attempt_request(
+    instance: dg.DagsterInstance, key: str, job: str, partition: str | None = None
+) -> dg.RunRequest | None:
+    """A request whose run key counts earlier failed attempts, so a failure gets a retry.
+
+    While an attempt is queued or running, its key repeats and Dagster skips the duplicate.
+    """
+    tags = {"dagster/partition": partition} if partition else {}
+    failed = instance.get_runs_count(
+        dg.RunsFilter(
+            job_name=job,
+            tags=tags,
+            statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
+        )
+    )
+    if failed >= MAX_ATTEMPTS:
+        return None
+    return dg.RunRequest(run_key=f"{key}:attempt{failed}", partition_key=partition, job_name=job)
+
+
 def _onboarding_requests(
     instance: dg.DagsterInstance, seen: set[str], index_ticker: str
 ) -> Iterator[dg.RunRequest]:
     """What a newly registered ticker still needs, in order: Feast registry, data, parent, child.
 
-    Every request has a run key, so a step requested once is never requested again while its run
-    is queued, running or done.
+    Every request has a run key, so a step is not requested again while its run is queued,
+    running or done; a failed step is retried up to MAX_ATTEMPTS times.
     """
     if not _materialized(instance, FEATURE_DEFINITIONS_KEY):
         # Ticker runs read the Feast registry: apply it first (once), then come back.
-        yield dg.RunRequest(run_key="feature_definitions", job_name=feature_definitions_job.name)
+        request = _attempt_request(instance, "feature_definitions", feature_definitions_job.name)
+        if request:
+            yield request
         return
     tickers = instance.get_dynamic_partitions(TICKERS_PARTITION)
     for ticker in tickers:
@@ -100,7 +127,9 @@ def _onboarding_requests(
     if index_ticker not in tickers or not _materialized(instance, INDICATORS_KEY, index_ticker):
         return
     if not _materialized(instance, PARENT_KEY):
-        yield dg.RunRequest(run_key="parent:initial", job_name=parent_training_job.name)
+        request = _attempt_request(instance, "parent", parent_training_job.name)
+        if request:
+            yield request
         return
     for ticker in tickers:
         if (
@@ -108,9 +137,11 @@ def _onboarding_requests(
             and _materialized(instance, INDICATORS_KEY, ticker)
             and not _materialized(instance, CHILD_KEY, ticker)
         ):
-            yield dg.RunRequest(
-                run_key=f"train:{ticker}", partition_key=ticker, job_name=ticker_training_job.name
+            request = _attempt_request(
+                instance, f"train:{ticker}", ticker_training_job.name, ticker
             )
+            if request:
+                yield request
 
 
 @dg.sensor(

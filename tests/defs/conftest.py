@@ -5,23 +5,19 @@ from pathlib import Path
 import pytest
 
 from stock_assets.defs.resources import (
-    FeastResource,
     FileFolderMarketData,
     MarketDataResource,
     OfflineSampleMarketData,
-    TableIOManager,
+    resources_from_settings,
 )
 from stock_assets.settings import Settings
 
 
 def make_resources(settings: Settings, market_data: MarketDataResource | None = None) -> dict:
-    return {
-        "market_data": market_data or OfflineSampleMarketData(),
-        "feast": FeastResource(
-            feast_dir=str(settings.resolved_feast_dir), indicators_dir=str(settings.indicators_dir)
-        ),
-        "io_manager": TableIOManager(base_dir=str(settings.tables_dir)),
-    }
+    """Every resource of the code location, under this test's data folder."""
+    resources = resources_from_settings(settings)
+    resources["market_data"] = market_data or OfflineSampleMarketData()
+    return resources
 
 
 @pytest.fixture

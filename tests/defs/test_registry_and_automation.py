@@ -83,7 +83,7 @@ def test_onboarding_trains_parent_then_children_once(dagster_instance, resources
     report(PARENT_KEY)
     training = list(_onboarding_requests(dagster_instance, seen, "^GSPC"))
     assert [(r.job_name, r.partition_key, r.run_key) for r in training] == [
-        ("ticker_training", "AAPL", "train:AAPL")
+        ("ticker_training", "AAPL", "train:AAPL:attempt0")
     ]
     report(CHILD_KEY, "AAPL")
     assert list(_onboarding_requests(dagster_instance, seen, "^GSPC")) == []
@@ -144,3 +144,28 @@ def test_cli_adds_lists_and_rejects(
         assert capsys.readouterr().out.split() == ["^GSPC", "AAPL", "MSFT", "IBM", "GOOG"]
     finally:
         get_settings.cache_clear()
+
+
+def test_a_failed_training_run_is_retried_with_a_new_key(dagster_instance, resources: dict) -> None:  # type: ignore[no-untyped-def]
+    """E.g. `make up` stopped mid-training: the next start must not leave the child untrained."""
+    from stock_assets.definitions import ASSETS
+    from stock_assets.defs.assets.market import INDICATORS_KEY
+    from stock_assets.defs.assets.models import PARENT_KEY
+    from stock_assets.defs.automation import MAX_ATTEMPTS, ticker_training_job
+
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "AAPL"])
+    dg.materialize([feature_definitions], instance=dagster_instance, resources=resources)
+    for key, partition in ((INDICATORS_KEY, "^GSPC"), (INDICATORS_KEY, "AAPL"), (PARENT_KEY, None)):
+        dagster_instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=key, partition=partition)
+        )
+    job = dg.Definitions(assets=ASSETS, jobs=[ticker_training_job], resources=resources)
+    for attempt in range(MAX_ATTEMPTS):
+        (request,) = _onboarding_requests(dagster_instance, {"^GSPC", "AAPL"}, "^GSPC")
+        assert request.run_key == f"train:AAPL:attempt{attempt}"
+        # No parent bundle on disk: the run really fails, as a killed one would.
+        failed = job.resolve_job_def("ticker_training").execute_in_process(
+            partition_key="AAPL", instance=dagster_instance, raise_on_error=False
+        )
+        assert not failed.success
+    assert list(_onboarding_requests(dagster_instance, {"^GSPC", "AAPL"}, "^GSPC")) == []
