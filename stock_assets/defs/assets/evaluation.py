@@ -60,7 +60,7 @@ def _backtest_parent(
         if version in list_versions(root, INDEX_TICKER):
             return load_bundle(root, INDEX_TICKER, version)
         frame = index_training_set(feast, INDEX_TICKER, pd.Timestamp("1900-01-01"), cutoff)
-        prepared = prepare_data(frame, config)
+        prepared = prepare_data(frame, config, test_fraction=0.0)
         trained = train_logged(
             context,
             f"backtest parent <{cutoff.date()}",

@@ -53,7 +53,9 @@ def parent_model(
     """
     model_config = config.to_model_config()
     frame = feast_training_set(feast, INDEX_TICKER, index_indicators["event_timestamp"])
-    prepared = prepare_data(frame, model_config)
+    # No held-out test split: honest evaluation is the walk-forward backtest's job, and the most
+    # recent data (the validation split, for early stopping) matters most for forecasting.
+    prepared = prepare_data(frame, model_config, test_fraction=0.0)
     trained = train_logged(
         context,
         "parent",
@@ -106,7 +108,9 @@ def child_model(
         raise dg.Failure("No parent model yet: materialize 'parent_model' first.") from exc
     model_config = config.apply(parent.config)
     frame = feast_training_set(feast, ticker, indicators["event_timestamp"])
-    prepared = prepare_data(frame, model_config)
+    # No held-out test split: honest evaluation is the walk-forward backtest's job, and the most
+    # recent data (the validation split, for early stopping) matters most for forecasting.
+    prepared = prepare_data(frame, model_config, test_fraction=0.0)
     model = init_child_from_parent(parent.model.state_dict(), model_config, config.strategy)
     trained = train_logged(
         context,
