@@ -32,8 +32,13 @@ up: install
 	$(BIN)/stockops tickers add --defaults
 	@echo ""
 	@echo "  Dagster UI:  http://127.0.0.1:3000   (asset graph, runs, checks, sensors, schedules)"
+	@echo "  API:         http://127.0.0.1:$${STOCKOPS_API_PORT:-8000}/docs   (forecasts, tasks, /health, /metrics)"
 	@echo "  The new-ticker sensor now launches one run per default ticker; watch them under Runs."
 	@echo ""
+	@# The API runs in the background for as long as `dagster dev` runs in the foreground.
+	$(BIN)/uvicorn --factory serving_api.app:create_app --host "$${STOCKOPS_API_HOST:-127.0.0.1}" \
+		--port "$${STOCKOPS_API_PORT:-8000}" & api=$$!; \
+	trap 'kill $$api 2>/dev/null; wait $$api 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 lint: install

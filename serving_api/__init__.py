@@ -1,1 +1,1 @@
-"""serving_api."""
+"""StockOps serving API: FastAPI app factory, routes, cache, rate limits, run launchers, metrics."""

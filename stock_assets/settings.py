@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "STOCKOPS_"
 DEFAULT_TICKERS: tuple[str, ...] = ("^GSPC", "AAPL", "MSFT", "IBM", "GOOG")
 INDEX_TICKER = "^GSPC"
 
 MarketDataProviderName = Literal["sample", "yahoo", "files"]
+# Comma-separated in the environment ("a,b"), not JSON: NoDecode hands the raw text to the splitter.
+CommaList = Annotated[tuple[str, ...], NoDecode]
+STREAMLIT_ORIGIN = "http://127.0.0.1:8501"
 
 
 class Settings(BaseSettings):
@@ -50,7 +53,7 @@ class Settings(BaseSettings):
     yahoo_start: str = "2000-01-01"
 
     # --- tickers -------------------------------------------------------------------------------
-    default_tickers: tuple[str, ...] = DEFAULT_TICKERS
+    default_tickers: CommaList = DEFAULT_TICKERS
     index_ticker: str = INDEX_TICKER
 
     # --- automation ----------------------------------------------------------------------------
@@ -59,7 +62,56 @@ class Settings(BaseSettings):
     )
     schedule_timezone: str = "America/New_York"
 
-    @field_validator("default_tickers", mode="before")
+    # --- serving API (serving_api/) ------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Where `make up` serves the API.")
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_workers: int = Field(default=2, ge=1, le=64, description="gunicorn workers (production).")
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Cache, rate limits and locks; an in-process fallback is used when down.",
+    )
+    redis_key_prefix: str = Field(
+        default="stockops:api:",
+        description="Every Redis key of the API starts with this; /system/reset deletes only "
+        "these.",
+    )
+    redis_timeout_s: float = Field(default=0.5, gt=0)
+    cache_ttl_s: int = Field(default=1800, ge=1, description="Forecast cache TTL (30 min).")
+    serving_refresh_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the API trusts its memo of a ticker's serving model before asking "
+        "MLflow again (a new champion is noticed within this delay).",
+    )
+    rate_limit_enabled: bool = True
+    rate_limit_requests: int = Field(default=600, ge=1, description="Per client and route.")
+    rate_limit_window_s: float = Field(default=60.0, gt=0)
+    api_keys: CommaList = Field(
+        default=(), description="Accepted X-API-Key values; empty = the API is open."
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="X-Admin-Token for destructive routes; unset = they are off."
+    )
+    cors_origins: CommaList = Field(default=(STREAMLIT_ORIGIN,))
+    dagster_graphql_url: str | None = Field(
+        default=None,
+        description="e.g. http://127.0.0.1:3000/graphql: launch runs through the webserver. "
+        "Unset: runs execute in the API process against the same Dagster instance.",
+    )
+    dagster_ui_url: str = Field(
+        default="http://127.0.0.1:3000", description="Used for run links in /status answers."
+    )
+    dagster_graphql_timeout_s: float = Field(default=10.0, gt=0)
+    dagster_repository_location: str = "stock_assets"
+    dagster_repository_name: str = "__repository__"
+    run_config_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="JSON, per job name: run config merged into every API-launched run, e.g. "
+        '{"ticker_training": {"ops": {"child_model": {"config": {"epochs": 3}}}}}.',
+    )
+    onboarding_lock_ms: int = Field(default=10_000, ge=100)
+
+    @field_validator("default_tickers", "api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_tickers(cls, value: object) -> object:
         if isinstance(value, str):

@@ -9,7 +9,7 @@ from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY, ONLINE_FE
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY, OHLCV_KEY
 from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
-from stock_assets.defs.partitions import TICKERS_PARTITION
+from stock_assets.defs.partitions import TICKER_TAG, TICKERS_PARTITION
 from stock_assets.defs.registry import register_tickers
 from stock_assets.defs.resources import MarketDataResource
 from stock_assets.domain.market_data import MarketDataError
@@ -82,6 +82,12 @@ def _materialized(
 # A step that failed (or was cancelled, e.g. `make up` stopped mid-run) is requested again on a
 # later tick, at most this many times in all.
 MAX_ATTEMPTS = 3
+_IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def _attempt_request(
@@ -89,9 +95,12 @@ def _attempt_request(
 ) -> dg.RunRequest | None:
     """A request whose run key counts earlier failed attempts, so a failure gets a retry.
 
-    While an attempt is queued or running, its key repeats and Dagster skips the duplicate.
+    Nothing is requested while a run of the same step is queued or running, whoever launched it.
     """
     tags = {"dagster/partition": partition} if partition else {}
+    # A run of this step launched by anyone (the API too) and still going: wait for it.
+    if instance.get_runs_count(dg.RunsFilter(job_name=job, tags=tags, statuses=_IN_PROGRESS)):
+        return None
     failed = instance.get_runs_count(
         dg.RunsFilter(
             job_name=job,
@@ -102,6 +111,12 @@ def _attempt_request(
     if failed >= MAX_ATTEMPTS:
         return None
     return dg.RunRequest(run_key=f"{key}:attempt{failed}", partition_key=partition, job_name=job)
+
+
+def _owned(instance: dg.DagsterInstance, ticker: str) -> bool:
+    """Whether another launcher (the API) has run anything for this ticker: it onboards it."""
+    records = instance.get_run_records(dg.RunsFilter(tags={TICKER_TAG: ticker}), limit=1)
+    return bool(records)
 
 
 def _onboarding_requests(
@@ -118,13 +133,15 @@ def _onboarding_requests(
         if request:
             yield request
         return
-    tickers = instance.get_dynamic_partitions(TICKERS_PARTITION)
+    tickers = [
+        t for t in instance.get_dynamic_partitions(TICKERS_PARTITION) if not _owned(instance, t)
+    ]
     for ticker in tickers:
         if ticker not in seen:
             yield dg.RunRequest(
                 run_key=f"data:{ticker}", partition_key=ticker, job_name=ticker_data_job.name
             )
-    if index_ticker not in tickers or not _materialized(instance, INDICATORS_KEY, index_ticker):
+    if not _materialized(instance, INDICATORS_KEY, index_ticker):
         return
     if not _materialized(instance, PARENT_KEY):
         request = _attempt_request(instance, "parent", parent_training_job.name)

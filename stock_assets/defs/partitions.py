@@ -6,3 +6,7 @@ import dagster as dg
 
 TICKERS_PARTITION = "tickers"
 tickers_partitions = dg.DynamicPartitionsDefinition(name=TICKERS_PARTITION)
+
+# Runs launched on behalf of a ticker by something other than the onboarding sensor (the API)
+# carry this tag; the sensor leaves such tickers to their owner instead of launching twins.
+TICKER_TAG = "stockops/ticker"

@@ -169,3 +169,22 @@ def test_a_failed_training_run_is_retried_with_a_new_key(dagster_instance, resou
         )
         assert not failed.success
     assert list(_onboarding_requests(dagster_instance, {"^GSPC", "AAPL"}, "^GSPC")) == []
+
+
+def test_sensor_leaves_tickers_the_api_onboards_alone(dagster_instance, resources: dict) -> None:  # type: ignore[no-untyped-def]
+    from stock_assets.defs.partitions import TICKER_TAG
+    from stock_assets.definitions import ASSETS
+
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["IBM", "GOOG"])
+    dg.materialize([feature_definitions], instance=dagster_instance, resources=resources)
+    # A run the API launched for IBM (tagged with the ticker) marks IBM as the API's to onboard.
+    dg.materialize(
+        ASSETS,
+        selection=["ohlcv"],
+        partition_key="IBM",
+        instance=dagster_instance,
+        resources=resources,
+        tags={TICKER_TAG: "IBM"},
+    )
+    requests = list(_onboarding_requests(dagster_instance, set(), "^GSPC"))
+    assert [r.partition_key for r in requests] == ["GOOG"]

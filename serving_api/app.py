@@ -1,0 +1,145 @@
+"""The app factory: ``create_app(settings)`` wires state in a lifespan, routes and middleware.
+
+Run it with ``uvicorn --factory serving_api.app:create_app`` (development) or
+``gunicorn -k uvicorn.workers.UvicornWorker 'serving_api.app:create_app()'`` (production); both
+read ``STOCKOPS_*`` settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving_api import metrics
+from serving_api.cache import ForecastCache
+from serving_api.deps import AppState, rate_limit, require_api_key
+from serving_api.errors import install_error_handlers
+from serving_api.forecasting import ForecastService
+from serving_api.kv import KeyValueStore
+from serving_api.ratelimit import RateLimiter
+from serving_api.routes import catalog, predict, system, tasks
+from serving_api.runs import RunLauncher, launcher_from_settings
+from serving_api.tasks import TaskService
+from stock_assets.defs.resources import market_data_from_settings
+from stock_assets.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def open_instance(settings: Settings) -> dg.DagsterInstance:
+    """The Dagster instance the UI and the daemon use: ``DAGSTER_HOME`` from the settings."""
+    home = settings.dagster_home or os.environ.get("DAGSTER_HOME") or settings.resolved_dagster_home
+    os.environ["DAGSTER_HOME"] = str(home)
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
+class MetricsMiddleware:
+    """Request count and latency by route *template* (bounded labels), as a plain ASGI wrapper."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            # The router stored the matched route in the (shared) scope.
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
+            metrics.LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+
+def build_state(
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    launcher: RunLauncher | None = None,
+    run_config_overrides: dict[str, dict[str, Any]] | None = None,
+) -> AppState:
+    kv = KeyValueStore(settings.redis_url, settings.redis_key_prefix, settings.redis_timeout_s)
+    if not kv.ping():
+        log.warning("Redis unavailable at startup: running on the in-process fallback")
+    cache = ForecastCache(kv, settings.cache_ttl_s)
+    forecasts = ForecastService(settings, on_model_change=cache.invalidate)
+    task_service = TaskService(
+        settings,
+        instance,
+        launcher or launcher_from_settings(settings, instance),
+        kv,
+        provider=lambda: market_data_from_settings(settings).provider(),
+        run_config_overrides=run_config_overrides,
+    )
+    limiter = RateLimiter(
+        kv, settings.rate_limit_requests, settings.rate_limit_window_s, settings.rate_limit_enabled
+    )
+    return AppState(settings, instance, kv, cache, forecasts, task_service, limiter)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    launcher: RunLauncher | None = None,
+    run_config_overrides: dict[str, dict[str, Any]] | None = None,
+) -> FastAPI:
+    """A configured app. ``instance``/``launcher``/``run_config_overrides`` serve tests and
+    embedding (e.g. tiny model sizes); by default everything comes from ``settings``."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_instance = instance is None
+        dagster_instance = instance or open_instance(settings)
+        state = build_state(settings, dagster_instance, launcher, run_config_overrides)
+        app.state.stockops = state
+        try:
+            yield
+        finally:
+            state.tasks.close()
+            state.kv.close()
+            if own_instance:
+                dagster_instance.dispose()
+
+    app = FastAPI(
+        title="StockOps API",
+        version="0.1.0",
+        description="7-day stock forecasts from per-ticker LSTM models trained by Dagster; "
+        "on-demand training for new tickers, task status, model quality, metrics.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    api = [Depends(require_api_key), Depends(rate_limit)]
+    app.include_router(predict.router, dependencies=api)
+    app.include_router(tasks.router, dependencies=api)
+    app.include_router(catalog.router, dependencies=api)
+    app.include_router(system.router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Content-Type", "X-API-Key", "X-Admin-Token"],
+    )
+    app.add_middleware(MetricsMiddleware)
+    return app

@@ -1,0 +1,92 @@
+"""One error shape for every failure: ``{"error": {"code": ..., "message": ...}}``.
+
+FastAPI's own validation errors are reshaped too, so clients parse a single format, and anything
+unexpected becomes a 500 with a generic message (details go to the log, not to the client).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from stock_assets.domain.market_data import MarketDataError, UnknownTickerError
+from stock_assets.domain.symbols import InvalidTickerError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """Raise anywhere in a request to answer ``status`` with this code and message."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def dependency_unavailable(name: str, exc: BaseException | str) -> ApiError:
+    """503 naming the dependency that is down."""
+    return ApiError(503, f"{name.lower()}_unavailable", f"{name} is unavailable: {exc}")
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        msg = str(err.get("msg", "invalid"))
+        # Our validators raise ValueError("..."); pydantic prefixes "Value error, ".
+        msg = msg.removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts) or "Invalid request."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(InvalidTickerError)
+    async def _invalid_ticker(_: Request, exc: InvalidTickerError) -> JSONResponse:
+        return JSONResponse(error_body("invalid_ticker", str(exc)), 422)
+
+    @app.exception_handler(UnknownTickerError)
+    async def _unknown_ticker(_: Request, exc: UnknownTickerError) -> JSONResponse:
+        return JSONResponse(error_body("unknown_ticker", str(exc)), 404)
+
+    @app.exception_handler(MarketDataError)
+    async def _market_data(_: Request, exc: MarketDataError) -> JSONResponse:
+        return JSONResponse(
+            error_body("market_data_unavailable", f"Market data is unavailable: {exc}"), 503
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("invalid_request", _validation_message(exc)), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "Internal server error."), 500)

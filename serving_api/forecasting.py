@@ -1,0 +1,123 @@
+"""Serving forecasts: which model serves a ticker, its data, and a forecast on a cache miss.
+
+Resolving the serving model asks MLflow (a registry query) and loading a bundle reads torch files,
+so both are memoised per process for ``serving_refresh_s``; the indicator table is re-read only
+when its file changes. That keeps a cache hit to a file stat, memo lookups and one Redis GET.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from serving_api import metrics
+from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
+from stock_assets.domain.serving import ServingModel, resolve_serving_model
+from stock_assets.domain.symbols import ticker_slug
+from stock_assets.domain.tracking import ModelTracker
+from stock_assets.settings import Settings
+
+
+class NoDataError(LookupError):
+    """The ticker has a model but no stored indicator table."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    data: pd.DataFrame
+    as_of: str
+    mtime_ns: int
+
+
+def model_id(serving: ServingModel) -> str:
+    """Identity of the serving model in cache keys: registry version and bundle folder."""
+    return f"{serving.model_version or 'unregistered'}-{serving.bundle.version}"
+
+
+class ForecastService:
+    def __init__(
+        self, settings: Settings, on_model_change: Callable[[str], None] | None = None
+    ) -> None:
+        self.settings = settings
+        self._tracker: ModelTracker | None = None
+        self._serving: dict[str, tuple[float, ServingModel]] = {}
+        self._frames: dict[str, Frame] = {}
+        self._lock = threading.Lock()
+        self._on_model_change = on_model_change
+
+    @property
+    def tracker(self) -> ModelTracker:
+        if self._tracker is None:
+            self._tracker = ModelTracker(self.settings.resolved_mlflow_tracking_uri)
+        return self._tracker
+
+    def serving(self, ticker: str) -> ServingModel:
+        """The serving model (memoised); raises NoModelError when none was trained."""
+        now = time.monotonic()
+        cached = self._serving.get(ticker)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        with self._lock:
+            fresh = resolve_serving_model(self.tracker, self.settings.resolved_outputs_dir, ticker)
+            self._serving[ticker] = (now + self.settings.serving_refresh_s, fresh)
+        if cached is not None and model_id(cached[1]) != model_id(fresh) and self._on_model_change:
+            self._on_model_change(ticker)  # a new champion: old cache entries are now stale
+        return fresh
+
+    def forget(self, ticker: str | None = None) -> None:
+        if ticker is None:
+            self._serving.clear()
+            self._frames.clear()
+        else:
+            self._serving.pop(ticker, None)
+            self._frames.pop(ticker, None)
+
+    def indicator_path(self, ticker: str) -> Path:
+        return self.settings.indicators_dir / f"{ticker_slug(ticker)}.parquet"
+
+    def frame(self, ticker: str) -> Frame:
+        path = self.indicator_path(ticker)
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError as exc:
+            raise NoDataError(
+                f"No indicator table for {ticker} at {path}: materialize its data first."
+            ) from exc
+        cached = self._frames.get(ticker)
+        if cached is not None and cached.mtime_ns == mtime:
+            return cached
+        data = pd.read_parquet(path)
+        as_of = str(pd.Timestamp(data["date"].max()).date())
+        frame = Frame(data, as_of, mtime)
+        self._frames[ticker] = frame
+        return frame
+
+    def forecast(self, ticker: str, serving: ServingModel, frame: Frame) -> ForecastResult:
+        bundle = serving.bundle
+        started = time.perf_counter()
+        result = forecast_next(
+            bundle.model,
+            bundle.scaler,
+            frame.data,
+            bundle.config,
+            ticker=ticker,
+            model_version=serving.model_version,
+            timestamp_column="date",
+        )
+        metrics.INFERENCE.observe(time.perf_counter() - started)
+        return result
+
+    def backtest_table(self, ticker: str) -> pd.DataFrame | None:
+        path = self.settings.tables_dir / "backtest" / f"{ticker_slug(ticker)}.parquet"
+        if not path.exists():
+            return None
+        table = pd.read_parquet(path)
+        h1 = table.loc[table["horizon"] == 1, "relative_mae"]
+        if not h1.empty:
+            metrics.MODEL_QUALITY.labels(ticker).set(float(h1.iloc[0]))
+        return table

@@ -1,0 +1,55 @@
+"""Sliding-window rate limiting per client (API key, else IP) and per route template.
+
+The window is a Redis sorted set updated by one Lua script (atomic across workers); without
+Redis, an in-process window per worker (see :mod:`serving_api.kv`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+from fastapi import Request
+
+from serving_api import metrics
+from serving_api.errors import ApiError
+from serving_api.kv import KeyValueStore
+
+
+def client_id(request: Request) -> str:
+    """The API key when one is sent (hashed: keys never land in Redis), else the peer IP."""
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        return "key-" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    return "ip-" + (request.client.host if request.client else "unknown")
+
+
+def route_template(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
+
+
+class RateLimiter:
+    def __init__(self, kv: KeyValueStore, limit: int, window_s: float, enabled: bool) -> None:
+        self.kv = kv
+        self.limit = limit
+        self.window_ms = int(window_s * 1000)
+        self.enabled = enabled
+
+    def check(self, request: Request) -> None:
+        """Raise 429 with ``Retry-After`` (seconds) when this request exceeds the window."""
+        if not self.enabled:
+            return
+        route = route_template(request)
+        key = self.kv.key("rl", route, client_id(request))
+        allowed, retry_ms = self.kv.sliding_window(key, self.window_ms, self.limit)
+        if not allowed:
+            metrics.RATE_LIMITED.labels(route).inc()
+            retry_s = max(1, math.ceil(retry_ms / 1000))
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"More than {self.limit} requests in {self.window_ms / 1000:g} s on {route}; "
+                f"retry in {retry_s} s.",
+                headers={"Retry-After": str(retry_s)},
+            )

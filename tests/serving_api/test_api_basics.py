@@ -1,0 +1,121 @@
+"""Validation, auth, rate limits, errors, metrics, health and the Redis fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from serving_api.metrics import METRIC_NAMES
+from tests.serving_api.conftest import REDIS_URL
+
+MakeClient = Callable[..., TestClient]
+
+
+def test_invalid_ticker_is_422_with_message(make_client: MakeClient) -> None:
+    client = make_client()
+    response = client.post("/predict-child", json={"ticker": "AA PL/"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and "not a valid symbol" in error["message"]
+    missing = client.post("/predict-child", json={})
+    assert missing.status_code == 422 and "ticker" in missing.json()["error"]["message"]
+    bad_strategy = client.post("/train-child", json={"ticker": "AAPL", "strategy": "magic"})
+    assert bad_strategy.status_code == 422
+    assert client.get("/models/a%20b").status_code == 422
+
+
+def test_unknown_ticker_is_404_with_message(make_client: MakeClient) -> None:
+    client = make_client()
+    response = client.post("/predict-child", json={"ticker": "ZZZZ"})
+    assert response.status_code == 404
+    assert "does not know ZZZZ" in response.json()["error"]["message"]
+    assert client.get("/tickers").json()["tickers"] == []  # nothing half-registered
+    assert client.get("/status/not-a-task").status_code == 404
+    assert client.get("/models/IBM").status_code == 404
+
+
+def test_api_keys(make_client: MakeClient) -> None:
+    client = make_client(api_keys=("k-one", "k-two"))
+    assert client.get("/tickers").status_code == 401
+    wrong = client.get("/tickers", headers={"X-API-Key": "nope"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
+    assert client.get("/tickers", headers={"X-API-Key": "k-two"}).status_code == 200
+    assert client.get("/health").status_code == 200  # probes stay open
+
+
+def test_admin_reset_deletes_only_our_keys(make_client: MakeClient, prefix: str) -> None:
+    client = make_client(admin_token="s3cret")
+    assert client.delete("/system/reset").status_code == 401
+    assert client.delete("/system/reset", headers={"X-Admin-Token": "bad"}).status_code == 403
+    raw = redis.Redis.from_url(REDIS_URL)
+    foreign = prefix.rstrip(":") + "-foreign"
+    try:
+        raw.set(prefix + "forecast:X:1:2020-01-01", "{}")
+        raw.set(foreign, "keep me")
+        response = client.delete("/system/reset", headers={"X-Admin-Token": "s3cret"})
+        assert response.status_code == 200
+        assert response.json()["redis_keys_deleted"] >= 1
+        assert raw.get(prefix + "forecast:X:1:2020-01-01") is None
+        assert raw.get(foreign) == b"keep me"
+    finally:
+        raw.delete(foreign)
+        raw.close()
+
+
+def test_admin_routes_disabled_without_token(make_client: MakeClient) -> None:
+    client = make_client()
+    assert client.delete("/system/reset", headers={"X-Admin-Token": "x"}).status_code == 403
+
+
+def test_rate_limit_429_with_retry_after(make_client: MakeClient) -> None:
+    client = make_client(rate_limit_requests=3, rate_limit_window_s=30)
+    codes = [client.get("/tickers").status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
+    limited = client.get("/tickers")
+    assert limited.status_code == 429
+    assert 1 <= int(limited.headers["Retry-After"]) <= 30
+    assert limited.json()["error"]["code"] == "rate_limited"
+    # Per route template: another route has its own window.
+    assert client.get("/status/unknown-id").status_code == 404
+
+
+def test_metrics_exposition(make_client: MakeClient) -> None:
+    client = make_client()
+    client.get("/tickers")
+    client.get("/status/abc")
+    text = client.get("/metrics").text
+    names = {family.name for family in text_string_to_metric_families(text)}
+    for name in METRIC_NAMES:
+        assert name in names, name
+    # Route templates, never raw ids, as labels.
+    assert 'route="/status/{task_id}"' in text and "/status/abc" not in text
+
+
+def test_redis_down_falls_back_and_health_is_degraded(make_client: MakeClient) -> None:
+    client = make_client(redis_url="redis://127.0.0.1:1/0", rate_limit_requests=2)
+    assert client.get("/tickers").status_code == 200
+    assert client.post("/predict-child", json={"ticker": "ZZZZ"}).status_code == 404
+    assert client.get("/tickers").status_code == 200
+    assert client.get("/tickers").status_code == 429  # the in-process window still limits
+    health = client.get("/health").json()
+    assert health["status"] == "degraded" and health["live"] is True
+    assert health["checks"]["redis"]["status"] == "degraded"
+    assert "fallback" in health["checks"]["redis"]["message"]
+    assert health["checks"]["dagster"]["status"] == "ok"
+
+
+def test_health_ok_with_redis(make_client: MakeClient) -> None:
+    health = make_client().get("/health").json()
+    assert health["status"] == "ok", health
+    assert set(health["checks"]) == {"redis", "dagster", "mlflow", "qdrant"}
+
+
+def test_cors_allows_only_streamlit_origin(make_client: MakeClient) -> None:
+    client = make_client()
+    ok = client.get("/health", headers={"Origin": "http://127.0.0.1:8501"})
+    assert ok.headers.get("access-control-allow-origin") == "http://127.0.0.1:8501"
+    other = client.get("/health", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
