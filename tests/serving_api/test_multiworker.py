@@ -1,0 +1,142 @@
+"""The API as in production: gunicorn with two uvicorn workers and ``PROMETHEUS_MULTIPROC_DIR``.
+
+``/metrics`` must count every request whichever worker answered it, and whichever worker answers
+the scrape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+N_TICKERS, N_HEALTH = 20, 20
+REQUESTS = "stockops_api_requests_total"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _route_count(samples: list, route: str) -> float:
+    return sum(s.value for s in samples if s.name == REQUESTS and s.labels["route"] == route)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """Base URL and multiprocess folder of a two-worker gunicorn serving a fresh data dir."""
+    if not GUNICORN.exists():
+        pytest.skip("gunicorn is not installed")
+    home, prom = tmp_path / "dagster_home", tmp_path / "prom"
+    home.mkdir()
+    prom.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # Create the Dagster and MLflow SQLite stores first: two workers creating them at once race
+    # on their schema migrations (seen once: a worker died in alembic's version insert).
+    import dagster as dg
+    from mlflow.tracking import MlflowClient
+
+    dg.DagsterInstance.from_config(str(home)).dispose()
+    (tmp_path / "data" / "mlflow").mkdir(parents=True)
+    db = tmp_path / "data" / "mlflow" / "mlflow.db"
+    MlflowClient(f"sqlite:///{db}").search_experiments(max_results=1)
+    prefix = f"stockops-test:{uuid.uuid4().hex[:8]}:"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKOPS_")}
+    env.update({
+        "STOCKOPS_DATA_DIR": str(tmp_path / "data"),
+        "DAGSTER_HOME": str(home),
+        "STOCKOPS_REDIS_URL": REDIS_URL,
+        "STOCKOPS_REDIS_KEY_PREFIX": prefix,
+        "STOCKOPS_RATE_LIMIT_ENABLED": "false",
+        "PROMETHEUS_MULTIPROC_DIR": str(prom),
+    })  # fmt: skip
+    port = _free_port()
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(GUNICORN), "-w", "2", "-k", "uvicorn_worker.UvicornWorker",
+             "--bind", f"127.0.0.1:{port}", "--timeout", "60", "serving_api.app:create_app()"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 25
+        while True:
+            assert proc.poll() is None, f"gunicorn exited:\n{log.read_text()[-3000:]}"
+            # Both workers must be serving, not only the first one up (each logs this line).
+            if log.read_text(errors="replace").count("Application startup complete") >= 2:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(base + "/openapi.json", timeout=2.0).status_code == 200:
+                        break
+            assert time.monotonic() < deadline, f"API not up:\n{log.read_text()[-3000:]}"
+            time.sleep(0.2)
+        yield base, prom
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        with contextlib.suppress(redis.RedisError):
+            client = redis.Redis.from_url(REDIS_URL)
+            keys = list(client.scan_iter(match=prefix + "*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
+
+
+def test_metrics_aggregate_requests_across_workers(server: tuple[str, Path]) -> None:
+    base, prom = server
+    # A fresh connection per request, so either worker may accept it (keep-alive would pin one).
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=base, limits=fresh, timeout=10.0) as client:
+        for _ in range(N_TICKERS):
+            assert client.get("/tickers").status_code == 200
+        for _ in range(N_HEALTH):
+            assert client.get("/health").status_code == 200
+
+        def scrape() -> tuple[float, float]:
+            response = client.get("/metrics")
+            assert response.status_code == 200
+            samples = [s for f in text_string_to_metric_families(response.text) for s in f.samples]
+            return _route_count(samples, "/tickers"), _route_count(samples, "/health")
+
+        # A request is counted just after its response is sent: give the last one a moment.
+        deadline = time.monotonic() + 3
+        while scrape() != (N_TICKERS, N_HEALTH) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # Every scrape, whichever worker answers it, sees the sum over both workers.
+        for _ in range(6):
+            assert scrape() == (N_TICKERS, N_HEALTH)
+
+    # Per worker (one value file per process): both answered, and they add up.
+    per_pid: dict[str, float] = {}
+    for path in prom.glob("counter_*.db"):
+        metrics = MultiProcessCollector.merge([str(path)], accumulate=True)
+        samples = [s for m in metrics for s in m.samples]
+        per_pid[path.stem] = _route_count(samples, "/tickers")
+    assert sum(per_pid.values()) == N_TICKERS
+    assert sum(1 for v in per_pid.values() if v > 0) == 2, per_pid
