@@ -172,8 +172,8 @@ def test_a_failed_training_run_is_retried_with_a_new_key(dagster_instance, resou
 
 
 def test_sensor_leaves_tickers_the_api_onboards_alone(dagster_instance, resources: dict) -> None:  # type: ignore[no-untyped-def]
-    from stock_assets.defs.partitions import TICKER_TAG
     from stock_assets.definitions import ASSETS
+    from stock_assets.defs.partitions import TICKER_TAG
 
     register_tickers(dagster_instance, OfflineSampleProvider(), ["IBM", "GOOG"])
     dg.materialize([feature_definitions], instance=dagster_instance, resources=resources)
