@@ -14,6 +14,9 @@ export DO_NOT_TRACK := true
 export FEAST_USAGE := False
 export HF_HUB_OFFLINE := 1
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+# `make up` runs up to two Dagster runs at once (config/dagster.yaml) on a two-core machine: one
+# torch thread each keeps them from thrashing. Raise it on bigger machines.
+export STOCKOPS_TORCH_THREADS ?= 1
 
 .PHONY: install up test lint format bench clean-data feast-plan
 

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     )
     schedule_timezone: str = "America/New_York"
 
+    # --- training ------------------------------------------------------------------------------
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Intra-op threads per training process (default: torch's own). Set it to "
+        "cores / concurrent runs: two runs of two threads each on two cores run ~10x slower.",
+    )
+
     # --- serving API (serving_api/) ------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Where `make up` serves the API.")
     api_port: int = Field(default=8000, ge=1, le=65535)

@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 import pandas as pd
+import torch
 
 from stock_assets.defs.plots import loss_curve
 from stock_assets.defs.resources import FeastResource
@@ -20,6 +21,7 @@ from stock_assets.domain.ml.dataset import PreparedData
 from stock_assets.domain.ml.model import LSTMForecaster
 from stock_assets.domain.ml.trainer import EpochProgress, TrainResult, train
 from stock_assets.domain.tracking import LoggedModel, ModelTracker
+from stock_assets.settings import get_settings
 
 PROGRESS_PREFIX = "progress"
 
@@ -73,6 +75,10 @@ def train_logged(
     config: ModelConfig,
     strategy: Strategy | str,
 ) -> Trained:
+    threads = get_settings().torch_threads
+    if threads is not None:
+        # Concurrent runs share the cores: oversubscribed torch threads spin against each other.
+        torch.set_num_threads(threads)
     result = train(
         model, prepared, config, strategy, progress_callback=epoch_logger(context, label)
     )
