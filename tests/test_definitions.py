@@ -38,3 +38,15 @@ def test_promotion_gate_is_a_blocking_check() -> None:
 def test_every_asset_has_a_description() -> None:
     for spec in defs.resolve_all_asset_specs():
         assert spec.description, spec.key
+
+
+def test_dagster_cloud_config_points_at_the_code_location() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "dagster_cloud" / "dagster_cloud.yaml").read_text())
+    (location,) = config["locations"]
+    assert location["code_source"]["module_name"] == "stock_assets.definitions"
+    assert (root / "dagster_cloud" / location["build"]["directory"] / "pyproject.toml").exists()
