@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import pytest
 import redis
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
+
+from bench.bench_api import stop
 
 pytestmark = pytest.mark.integration
 
@@ -92,14 +93,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             time.sleep(0.2)
         yield base, prom
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        stop(proc)  # the benchmark's: SIGTERM the process group, SIGKILL if it lingers
         with contextlib.suppress(redis.RedisError):
             client = redis.Redis.from_url(REDIS_URL)
             keys = list(client.scan_iter(match=prefix + "*"))
