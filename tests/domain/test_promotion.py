@@ -22,19 +22,19 @@ def _metrics(rel_mae: list[float], coverage: float = 0.8, direction: float = 0.5
 
 def test_gate_passes_at_naive_level_within_tolerance() -> None:
     decision = evaluate_promotion(_metrics([1.005, 1.02]), relative_mae_tolerance=0.01)
-    assert decision.passed and decision.reason.startswith("Promoted")
+    assert decision.passed and decision.description.startswith("Promoted")
     assert decision.details["relative_mae_limit"] == 1.01
 
 
 def test_gate_fails_worse_than_naive_and_says_why() -> None:
     decision = evaluate_promotion(_metrics([1.03, 1.0]), relative_mae_tolerance=0.01)
     assert not decision.passed
-    assert "relative MAE at h=1 is 1.030 > 1.010" in decision.reason
+    assert "relative MAE at h=1 is 1.030 > 1.010" in decision.description
 
 
 def test_gate_fails_on_miscalibrated_intervals() -> None:
     decision = evaluate_promotion(_metrics([0.99], coverage=0.55))
-    assert not decision.passed and "coverage 55.0%" in decision.reason
+    assert not decision.passed and "coverage 55.0%" in decision.description
 
 
 def test_leakage_alarm_on_too_good_results_only() -> None:

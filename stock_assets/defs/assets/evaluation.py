@@ -158,7 +158,7 @@ def backtest(
     table["bundle_version"] = child.version
     table["strategy"] = strategy
     table["promoted"] = decision.passed
-    table["gate_reason"] = decision.reason
+    table["gate_reason"] = decision.description
 
     tracker = mlflow.tracker()
     model_name = registered_model_name(ticker)
@@ -174,7 +174,7 @@ def backtest(
                     for col in ("relative_mae", "mae", "rmse", "directional_accuracy", "coverage")
                 },
             )
-        tracker.set_version_tag(model_name, model_version, "promotion_gate", decision.reason)
+        tracker.set_version_tag(model_name, model_version, "promotion_gate", decision.description)
 
     plot_frame = result.plot_frame(1).rename(columns={"target_date": "date"})
     yield dg.Output(
@@ -184,7 +184,7 @@ def backtest(
             "h1_forecast_vs_actual": interval_plot(plot_frame, f"{ticker} backtest, h=1"),
             "relative_mae_h1": dg.MetadataValue.float(decision.details["relative_mae_h1"]),
             "mean_coverage": dg.MetadataValue.float(decision.details["mean_coverage"]),
-            "promotion": dg.MetadataValue.text(decision.reason),
+            "promotion": dg.MetadataValue.text(decision.description),
             "bundle_version": dg.MetadataValue.text(child.version),
             "model_version": dg.MetadataValue.text(model_version or "unregistered"),
             "strategy": dg.MetadataValue.text(strategy),
@@ -195,7 +195,7 @@ def backtest(
     yield dg.AssetCheckResult(
         check_name=PROMOTION_GATE,
         passed=decision.passed,
-        description=decision.reason,
+        description=decision.description,
         metadata={k: v for k, v in decision.details.items() if v is not None},
     )
     yield dg.AssetCheckResult(

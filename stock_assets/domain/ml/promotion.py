@@ -7,20 +7,13 @@ naive on daily prices are treated as leakage until proven otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import pandas as pd
+
+# The same result type as the data-quality rules: passed, a reason for a human, details.
+from stock_assets.domain.quality import QualityResult
 
 LEAKAGE_RELATIVE_MAE = 0.97
 LEAKAGE_DIRECTION = 0.60
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    passed: bool
-    reason: str
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def evaluate_promotion(
@@ -29,7 +22,7 @@ def evaluate_promotion(
     max_relative_mae: float = 1.0,
     relative_mae_tolerance: float = 0.01,
     coverage_tolerance: float = 0.10,
-) -> GateDecision:
+) -> QualityResult:
     """``metrics``: one row per horizon with relative_mae, coverage and nominal_coverage."""
     h1 = metrics.loc[metrics["horizon"] == 1].iloc[0]
     rel_mae = float(h1["relative_mae"])
@@ -52,8 +45,8 @@ def evaluate_promotion(
             f"from nominal {nominal:.0%}"
         )
     if problems:
-        return GateDecision(False, "Not promoted: " + "; ".join(problems) + ".", details)
-    return GateDecision(
+        return QualityResult(False, "Not promoted: " + "; ".join(problems) + ".", details)
+    return QualityResult(
         True,
         f"Promoted: relative MAE at h=1 {rel_mae:.3f} <= {limit:.3f}, mean coverage "
         f"{coverage:.1%} vs nominal {nominal:.0%}.",
