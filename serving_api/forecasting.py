@@ -63,6 +63,9 @@ class ForecastService:
         if cached is not None and cached[0] > now:
             return cached[1]
         with self._lock:
+            again = self._serving.get(ticker)
+            if again is not None and again is not cached and again[0] > time.monotonic():
+                return again[1]  # another thread refreshed it while this one waited
             fresh = resolve_serving_model(self.tracker, self.settings.resolved_outputs_dir, ticker)
             self._serving[ticker] = (now + self.settings.serving_refresh_s, fresh)
         if cached is not None and model_id(cached[1]) != model_id(fresh) and self._on_model_change:

@@ -47,6 +47,12 @@ STEP_TAG = "stockops/step"
 SOURCE_TAG = "stockops/source"
 _CHAIN_TIMEOUT_S = 6 * 3600
 _PROGRESS_RE = re.compile(r"^progress (?P<label>.+?): (?P<kind>epoch|fold) (?P<i>\d+)/(?P<n>\d+)")
+# What each shared step of an onboarding chain materializes (to tell whether it is done).
+_STEP_OUTPUT = {
+    feature_definitions_job.name: FEATURE_DEFINITIONS_KEY,
+    ticker_data_job.name: INDICATORS_KEY,
+    parent_training_job.name: PARENT_KEY,
+}
 _FAILED = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 _QUEUED = {dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED}
 
@@ -171,9 +177,29 @@ class TaskService:
             if active is not None:
                 return active, True
             self._register(ticker)
-            return self._start_chain(ticker, self.plan(ticker, strategy)), False
+            steps = self.plan(ticker, strategy)
+            # A shared step (Feast registry, index data, parent) already running for someone
+            # else, e.g. the onboarding sensor during the first `make up`: join that run rather
+            # than train the parent twice; the next request plans from what it left.
+            busy = self._running_elsewhere(steps[0])
+            if busy is not None:
+                return busy, True
+            return self._start_chain(ticker, steps), False
         finally:
             self.kv.release(lock_key, token)
+
+    def _running_elsewhere(self, spec: RunSpec) -> str | None:
+        """An in-progress run of the same job and partition, whoever launched it."""
+        tags = {PARTITION_TAG: spec.partition} if spec.partition else {}
+        runs = self.instance.get_runs(
+            dg.RunsFilter(job_name=spec.job_name, tags=tags, statuses=IN_PROGRESS), limit=1
+        )
+        return runs[0].run_id if runs else None
+
+    def _step_done(self, spec: RunSpec) -> bool:
+        """Whether what a shared step materializes exists now (another run made it)."""
+        key = _STEP_OUTPUT.get(spec.job_name)
+        return key is not None and _materialized(self.instance, key, spec.partition)
 
     def _register(self, ticker: str) -> None:
         """Through the one gate (validation + provider); the index too, the parent needs it."""
@@ -210,9 +236,12 @@ class TaskService:
                 status = self.launcher.wait(self.instance, run_id, _CHAIN_TIMEOUT_S)
                 ok = status == "SUCCESS"
                 metrics.RUNS.labels(spec.job_name, "succeeded" if ok else "failed").inc()
-                if not ok or not rest:
+                if not ok:
                     return
-                spec = rest.pop(0)
+                spec_or_none = self._next_step(task_id, rest)
+                if spec_or_none is None:
+                    return
+                spec = spec_or_none
                 run_id = self.launcher.submit(spec)
                 metrics.RUNS.labels(spec.job_name, "launched").inc()
         except Exception:
@@ -221,6 +250,28 @@ class TaskService:
             self._chains.pop(task_id, None)
             if self.kv.get(self._active_key(ticker)) == task_id:
                 self.kv.delete(self._active_key(ticker))
+
+    def _next_step(self, task_id: str, rest: list[RunSpec]) -> RunSpec | None:
+        """The next step to launch; a step another launcher is running (e.g. the onboarding
+        sensor training the parent) is waited for instead of repeated, and dropped from the
+        task once its output exists."""
+        while rest:
+            spec = rest.pop(0)
+            busy = self._running_elsewhere(spec)
+            if busy is None:
+                return spec
+            self.launcher.wait(self.instance, busy, _CHAIN_TIMEOUT_S)
+            if not self._step_done(spec):
+                return spec  # their run failed: ours tries again
+            self._drop_step(task_id)
+        return None
+
+    def _drop_step(self, task_id: str) -> None:
+        """One step fewer for the task to count (the first run carries the chain length)."""
+        run = self.instance.get_run_by_id(task_id)
+        if run is not None:
+            total = int(run.tags.get(STEPS_TAG, "1"))
+            self.instance.add_run_tags(task_id, {STEPS_TAG: str(max(1, total - 1))})
 
     # --- status --------------------------------------------------------------------------------
     def _error(self, run_id: str) -> str:

@@ -1,6 +1,5 @@
 """Walk-forward backtests, the promotion gate beside them, and the champion they promote."""
 
-import fcntl
 import hashlib
 import json
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from stock_assets.domain.ml.backtest import FoldProgress, first_test_input_date,
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.model import build_model
 from stock_assets.domain.ml.promotion import evaluate_promotion, leakage_signs
+from stock_assets.domain.storage import exclusive_lock
 from stock_assets.domain.tracking import registered_model_name
 
 BACKTEST_KEY = dg.AssetKey("backtest")
@@ -55,8 +55,7 @@ def _backtest_parent(
     version = f"cut{cutoff:%Y%m%d}-{digest}"
     root = model_store.backtest_parent_root
     root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(root / ".lock"):
         if version in list_versions(root, INDEX_TICKER):
             return load_bundle(root, INDEX_TICKER, version)
         frame = index_training_set(feast, INDEX_TICKER, pd.Timestamp("1900-01-01"), cutoff)
