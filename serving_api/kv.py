@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import redis
 
+from stock_assets.domain.redact import redact_url
+
 log = logging.getLogger(__name__)
 
 # Sliding window over a sorted set, atomically: drop entries older than the window, count,
@@ -112,7 +114,7 @@ class KeyValueStore:
     """
 
     def __init__(self, url: str, prefix: str, timeout_s: float = 0.5, retry_s: float = 15.0):
-        self.url = url
+        self.url = redact_url(url)  # for messages; the client keeps the real one
         self.prefix = prefix
         self.retry_s = retry_s
         self.memory = MemoryKV()

@@ -47,3 +47,15 @@ def test_slug_is_filesystem_safe_and_reversible() -> None:
     assert "/" not in slug and "^" not in slug
     assert ticker_from_slug(slug) == "^GSPC"
     assert ticker_slug("BRK-B") == "BRK-B"
+
+
+def test_redact_url_hides_only_the_password() -> None:
+    from stock_assets.domain.redact import redact_url
+
+    assert redact_url("redis://:pw@10.0.0.1:6379/0") == "redis://:***@10.0.0.1:6379/0"
+    assert (
+        redact_url("postgresql://mlflow:s3cret@db.internal/mlflow")
+        == "postgresql://mlflow:***@db.internal/mlflow"
+    )
+    assert redact_url("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
+    assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
