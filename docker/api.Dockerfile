@@ -1,0 +1,77 @@
+# syntax=docker/dockerfile:1.7
+# Serving API (FastAPI under gunicorn with uvicorn workers), port 8000, health at GET /health.
+# Also the MLflow tracking server's image in compose and Helm (mlflow and psycopg2 are in it).
+# Build from the repository root:  docker build -f docker/api.Dockerfile -t stockops/api .
+#
+# The builder stage is byte-identical in user-code.Dockerfile and api.Dockerfile (a test keeps
+# them so), so BuildKit compiles the environment once for both images.
+
+# ---- builder: the whole Python environment in /opt/venv ----------------------------------------
+FROM python:3.11.11-slim-bookworm AS builder
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CMAKE_BUILD_PARALLEL_LEVEL=4 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+# llama-cpp-python has no wheel for this platform: it compiles (C++ toolchain and cmake).
+# DL3008 (pin apt versions): the base image tag pins the Debian release, and Debian stable
+# replaces exact package versions with security updates, which would break pinned builds.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential cmake \
+    && rm -rf /var/lib/apt/lists/*
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+WORKDIR /build
+COPY pyproject.toml ./
+COPY requirements/lock.txt requirements/lock.txt
+# torch first, from the CPU index (the default index serves a multi-GB CUDA build); then the
+# project's dependencies (read from pyproject.toml) at the versions of requirements/lock.txt.
+RUN python -m venv /opt/venv \
+    && pip install --no-cache-dir "pip==24.3.1" \
+    && pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}" \
+    && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+    && pip install --no-cache-dir -c requirements/lock.txt -r requirements.txt "uvicorn-worker==0.4.0" \
+    && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
+
+# ---- runtime: slim, non-root, no compilers --------------------------------------------------
+FROM python:3.11.11-slim-bookworm AS runtime
+# libgomp1: OpenMP runtime of llama.cpp. No curl: health checks use Python.
+# DL3008: as in the builder, the Debian release is pinned by the base image tag.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 stockops \
+    && useradd --system --uid 10001 --gid stockops --home-dir /home/stockops --create-home stockops \
+    && mkdir -p /data /opt/dagster/dagster_home \
+    && chown stockops:stockops /data /opt/dagster/dagster_home
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /app
+COPY pyproject.toml workspace.yaml ./
+COPY config/ config/
+COPY feature_repo/ feature_repo/
+COPY stock_assets/ stock_assets/
+COPY serving_api/ serving_api/
+COPY agent_graph/ agent_graph/
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    STOCKOPS_DATA_DIR=/data \
+    DAGSTER_HOME=/opt/dagster/dagster_home \
+    MLFLOW_DISABLE_TELEMETRY=true \
+    DO_NOT_TRACK=true \
+    FEAST_USAGE=False \
+    HF_HUB_OFFLINE=1 \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    STOCKOPS_API_WORKERS=2 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status != 200)"]
+# The workers share one metrics folder, emptied at every start (stale files would add up).
+CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn -k uvicorn_worker.UvicornWorker -w \"$STOCKOPS_API_WORKERS\" -b 0.0.0.0:8000 --timeout 120 'serving_api.app:create_app()'"]

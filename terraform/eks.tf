@@ -1,0 +1,123 @@
+module "eks" {
+  #checkov:skip=CKV_TF_1:Registry modules are pinned to an exact released version; commit hashes apply to git sources
+  source  = "terraform-aws-modules/eks/aws"
+  version = "20.31.0"
+
+  cluster_name    = local.name
+  cluster_version = var.kubernetes_version
+
+  cluster_endpoint_public_access       = var.cluster_endpoint_public_access
+  cluster_endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
+  cluster_endpoint_private_access      = true
+
+  vpc_id                   = module.vpc.vpc_id
+  subnet_ids               = module.vpc.private_subnets
+  control_plane_subnet_ids = module.vpc.intra_subnets
+
+  # IAM roles for service accounts (the chart's workload account, the CSI drivers).
+  enable_irsa = true
+
+  # Kubernetes Secrets encrypted with the project key; control-plane logs kept a year.
+  create_kms_key = false
+  cluster_encryption_config = {
+    resources        = ["secrets"]
+    provider_key_arn = aws_kms_key.main.arn
+  }
+  cluster_enabled_log_types              = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+  cloudwatch_log_group_retention_in_days = 365
+  cloudwatch_log_group_kms_key_id        = aws_kms_key.main.arn
+
+  enable_cluster_creator_admin_permissions = true
+
+  # The CI role deploys the chart into its namespace only.
+  access_entries = {
+    github_actions = {
+      principal_arn = aws_iam_role.github_actions.arn
+      policy_associations = {
+        namespace_admin = {
+          policy_arn = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy"
+          access_scope = {
+            type       = "namespace"
+            namespaces = [var.kubernetes_namespace]
+          }
+        }
+      }
+    }
+  }
+
+  cluster_addons = {
+    coredns                = {}
+    kube-proxy             = {}
+    eks-pod-identity-agent = {}
+    vpc-cni = {
+      before_compute = true
+      configuration_values = jsonencode({
+        # NetworkPolicies of the chart are enforced by the VPC CNI's network policy agent.
+        enableNetworkPolicy = "true"
+      })
+    }
+    aws-ebs-csi-driver = {
+      service_account_role_arn = module.ebs_csi_irsa.iam_role_arn
+    }
+    aws-efs-csi-driver = {
+      service_account_role_arn = module.efs_csi_irsa.iam_role_arn
+    }
+  }
+
+  eks_managed_node_group_defaults = {
+    ami_type = "AL2023_x86_64_STANDARD"
+    # IMDSv2 only, one hop: pods cannot borrow the node's role.
+    metadata_options = {
+      http_endpoint               = "enabled"
+      http_tokens                 = "required"
+      http_put_response_hop_limit = 1
+    }
+    block_device_mappings = {
+      root = {
+        device_name = "/dev/xvda"
+        ebs = {
+          volume_size           = 100
+          volume_type           = "gp3"
+          encrypted             = true
+          kms_key_id            = aws_kms_key.main.arn
+          delete_on_termination = true
+        }
+      }
+    }
+  }
+
+  eks_managed_node_groups = merge(
+    {
+      general = {
+        instance_types = var.general_node_instance_types
+        min_size       = var.general_node_min_size
+        max_size       = var.general_node_max_size
+        desired_size   = var.general_node_desired_size
+        labels = {
+          "stockops.io/node-pool" = "general"
+        }
+      }
+    },
+    var.enable_gpu_node_group ? {
+      # Training runs only: the taint keeps everything else off, the chart's runs.gpu values
+      # (node selector and toleration) bring GPU runs on.
+      gpu = {
+        ami_type       = "AL2023_x86_64_NVIDIA"
+        instance_types = var.gpu_node_instance_types
+        min_size       = 0
+        max_size       = var.gpu_node_max_size
+        desired_size   = 0
+        labels = {
+          "stockops.io/node-pool" = "gpu"
+        }
+        taints = {
+          gpu = {
+            key    = "nvidia.com/gpu"
+            value  = "true"
+            effect = "NO_SCHEDULE"
+          }
+        }
+      }
+    } : {}
+  )
+}

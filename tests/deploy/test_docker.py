@@ -1,0 +1,181 @@
+"""Dockerfiles: hadolint, and the properties a build would only reveal later (no Docker engine
+here): every COPY source exists and is not ignored, images run as non-root with a health check,
+the Python environment is the locked one, and the commands start modules that exist.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import importlib.util
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.conftest import ROOT, run, tool
+
+DOCKER = ROOT / "docker"
+DOCKERFILES = sorted(DOCKER.glob("*.Dockerfile"))
+IMAGES = {p.name.removesuffix(".Dockerfile") for p in DOCKERFILES}
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    parsed = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, rest = stripped.partition(" ")
+            parsed.append((keyword.upper(), rest.strip()))
+    return parsed
+
+
+def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
+    steps = instructions(dockerfile)
+    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
+    return steps[last_from:]
+
+
+def stage_text(dockerfile: Path, stage: str) -> str:
+    text = dockerfile.read_text()
+    start = text.index(f"# ---- {stage}")
+    end = text.index("# ---- ", start + 1)
+    return text[start:end]
+
+
+def dockerignore_patterns() -> list[str]:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def ignored(path: str, patterns: list[str]) -> bool:
+    verdict = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        core = pattern.lstrip("!").rstrip("/")
+        if fnmatch.fnmatch(path, core) or path.startswith(core + "/"):
+            verdict = not negate
+    return verdict
+
+
+def test_the_four_images_exist() -> None:
+    expected = {"user-code", "dagster", "api", "streamlit"}
+    assert expected == IMAGES
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_hadolint_is_clean(dockerfile: Path) -> None:
+    result = run([tool("hadolint"), "--no-color", str(dockerfile)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_multi_stage_non_root_with_health_check(dockerfile: Path) -> None:
+    steps = instructions(dockerfile)
+    stages = [args for keyword, args in steps if keyword == "FROM"]
+    assert len(stages) >= 2, "builder and runtime stages"
+    for base in stages:
+        image = base.split()[0]
+        assert ":" in image and not image.endswith(":latest"), image
+    final = final_stage(dockerfile)
+    users = [args for keyword, args in final if keyword == "USER"]
+    assert users and users[-1].split(":")[0] not in {"0", "root"}
+    assert int(users[-1].split(":")[0]) >= 10000
+    keywords = [keyword for keyword, _ in final]
+    assert "HEALTHCHECK" in keywords and "CMD" in keywords
+    # The runtime stage installs no compiler.
+    assert "build-essential" not in " ".join(args for _, args in final)
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_copy_sources_exist_and_are_not_ignored(dockerfile: Path) -> None:
+    patterns = dockerignore_patterns()
+    for keyword, args in instructions(dockerfile):
+        if keyword != "COPY" or "--from=" in args:
+            continue
+        sources = [a for a in args.split() if not a.startswith("--")][:-1]
+        for source in sources:
+            assert (ROOT / source).exists(), f"{dockerfile.name}: {source} missing"
+            assert not ignored(source.rstrip("/"), patterns), f"{source} is in .dockerignore"
+
+
+def test_dockerignore_keeps_local_state_out() -> None:
+    patterns = dockerignore_patterns()
+    for path in (".venv", ".venv-checkov", "data", ".git", "tests", "helm", "terraform"):
+        assert ignored(path, patterns), path
+
+
+def test_user_code_and_api_share_one_builder() -> None:
+    """Byte-identical builder stages: BuildKit builds the environment once for both images."""
+    assert stage_text(DOCKER / "user-code.Dockerfile", "builder") == stage_text(
+        DOCKER / "api.Dockerfile", "builder"
+    )
+
+
+def test_environment_is_the_locked_one() -> None:
+    """The Dockerfile installs pyproject's dependencies, each with a locked version."""
+    builder = stage_text(DOCKER / "user-code.Dockerfile", "builder")
+    snippet = re.search(r'python -c "(import tomllib;.*?)" > requirements.txt', builder)
+    assert snippet, "dependency extraction not found"
+    code = snippet.group(1)  # as the shell passes it (no escapes in double quotes)
+    listed = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert listed == project["dependencies"]
+    locked = {
+        re.split(r"[=<>]", line)[0].lower().replace("_", "-")
+        for line in (ROOT / "requirements" / "lock.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    for requirement in project["dependencies"]:
+        name = re.split(r"[\[=<>! ]", requirement)[0].lower().replace("_", "-")
+        assert name in locked, f"{name} has no locked version"
+    torch_pin = re.search(r"TORCH_VERSION=(\S+)", builder)
+    assert (
+        torch_pin
+        and f"torch=={torch_pin.group(1)}" in (ROOT / "requirements" / "lock.txt").read_text()
+    )
+
+
+def test_commands_start_what_exists() -> None:
+    api = (DOCKER / "api.Dockerfile").read_text()
+    assert "uvicorn_worker.UvicornWorker" in api and "serving_api.app:create_app()" in api
+    assert importlib.util.find_spec("uvicorn_worker") is not None
+    # The factory gunicorn calls (parsed, not imported: importing loads torch and MLflow).
+    app_module = ast.parse((ROOT / "serving_api" / "app.py").read_text())
+    assert "create_app" in {n.name for n in app_module.body if isinstance(n, ast.FunctionDef)}
+    user_code = (DOCKER / "user-code.Dockerfile").read_text()
+    assert '"-m", "stock_assets.definitions"' in user_code
+    assert importlib.util.find_spec("stock_assets.definitions") is not None
+    streamlit = (DOCKER / "streamlit.Dockerfile").read_text()
+    assert '"streamlit_app/app.py"' in streamlit
+    assert (ROOT / "streamlit_app" / "app.py").exists()
+
+
+def test_streamlit_image_has_every_library_the_app_imports() -> None:
+    """The Streamlit image installs a short list, not the platform: it must cover the app."""
+    listed = {
+        line.strip().lower()
+        for line in (DOCKER / "streamlit-requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    imported: set[str] = set()
+    for source in (ROOT / "streamlit_app").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = {
+        name for name in imported
+        if name not in sys.stdlib_module_names and name not in {"streamlit_app", "__future__"}
+    }  # fmt: skip
+    assert third_party, "no imports found"
+    assert third_party <= listed, f"missing from streamlit-requirements.txt: {third_party - listed}"
