@@ -104,11 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from stock_assets.domain.market_data import MarketDataError
+    from stock_assets.logs import configure_logging
     from stock_assets.domain.symbols import InvalidTickerError
 
     args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
     try:
-        return int(args.func(get_settings(), args))
+        return int(args.func(settings, args))
     except (InvalidTickerError, MarketDataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

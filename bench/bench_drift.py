@@ -1,0 +1,100 @@
+"""How often the drift check would fire on real, unchanged history, and on a shifted one.
+
+For every sample ticker, rolling windows every 20 sessions: current = 60 rows, reference = the
+504 rows before them (the drift report's defaults). Per column the Wasserstein distance in
+reference standard deviations (Evidently's ``wasserstein`` method, computed here directly so the
+sweep takes seconds); a window "drifts" when more than half of the five inputs reach the column
+threshold. The shifted case amplifies the last 60 daily moves 4x (what tests/defs/test_drift.py
+does). This is what the default threshold (0.75) was chosen from.
+
+    .venv/bin/python -m bench.bench_drift
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import wasserstein_distance
+
+from bench.common import write_results
+from stock_assets.domain.indicators import compute_indicators
+from stock_assets.domain.market_data import OfflineSampleProvider
+from stock_assets.domain.monitoring import DRIFT_FEATURE_COLUMNS
+
+TICKERS = ("^GSPC", "AAPL", "MSFT", "IBM", "GOOG")
+THRESHOLDS = (0.2, 0.5, 0.75, 1.0)
+CURRENT, REFERENCE, STEP = 60, 504, 20
+
+
+def _scores(reference: pd.DataFrame, current: pd.DataFrame) -> list[float]:
+    return [
+        wasserstein_distance(reference[c], current[c]) / max(float(np.std(reference[c])), 1e-3)
+        for c in DRIFT_FEATURE_COLUMNS
+    ]
+
+
+def _drifts(scores: list[float], threshold: float) -> bool:
+    return sum(s >= threshold for s in scores) / len(scores) > 0.5
+
+
+def _amplified(ohlcv: pd.DataFrame, days: int = CURRENT, factor: float = 4.0) -> pd.DataFrame:
+    out = ohlcv.copy()
+    close = out["close"].to_numpy(dtype=float)
+    moves = np.diff(np.log(close))
+    new = close.copy()
+    for i in range(len(close) - days, len(close)):
+        new[i] = new[i - 1] * np.exp(factor * moves[i - 1])
+    for column in ("open", "high", "low", "close"):
+        out[column] = out[column] * new / close
+    return out
+
+
+def main() -> None:
+    provider = OfflineSampleProvider()
+    fired = {t: [] for t in THRESHOLDS}  # type: ignore[var-annotated]
+    caught = {t: 0 for t in THRESHOLDS}
+    for ticker in TICKERS:
+        raw = provider.fetch(ticker)
+        table = compute_indicators(raw).dropna().reset_index(drop=True)
+        for end in range(CURRENT + REFERENCE, len(table) + 1, STEP):
+            scores = _scores(
+                table.iloc[end - CURRENT - REFERENCE : end - CURRENT],
+                table.iloc[end - CURRENT : end],
+            )
+            for t in THRESHOLDS:
+                fired[t].append(_drifts(scores, t))
+        shifted = compute_indicators(_amplified(raw)).dropna().reset_index(drop=True)
+        n = len(shifted)
+        scores = _scores(
+            shifted.iloc[n - CURRENT - REFERENCE : n - CURRENT], shifted.iloc[n - CURRENT :]
+        )
+        for t in THRESHOLDS:
+            caught[t] += _drifts(scores, t)
+    figures = []
+    for t in THRESHOLDS:
+        rate = 100 * float(np.mean(fired[t]))
+        figures.append(
+            {
+                "figure": f"column threshold {t}: unchanged windows flagged (n={len(fired[t])})",
+                "value": round(rate, 1),
+                "unit": "%",
+                "target": "<= 5% at the default (0.75)" if t == 0.75 else "-",
+                "met": rate <= 5 if t == 0.75 else None,
+            }
+        )
+        figures.append(
+            {
+                "figure": f"column threshold {t}: 4x-amplified last 60 days flagged",
+                "value": f"{caught[t]}/{len(TICKERS)}",
+                "unit": "tickers",
+                "target": "all at the default" if t == 0.75 else "-",
+                "met": caught[t] == len(TICKERS) if t == 0.75 else None,
+            }
+        )
+    write_results(
+        "drift_calibration", figures, {"current_rows": CURRENT, "reference_rows": REFERENCE}
+    )
+
+
+if __name__ == "__main__":
+    main()

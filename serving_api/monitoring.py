@@ -1,0 +1,166 @@
+"""Platform state as Prometheus metrics, read at scrape time from the stores themselves.
+
+* drift: ``stockops_drift_share``, ``stockops_drift_detected`` and
+  ``stockops_drift_report_timestamp_seconds`` per ticker, from ``outputs/drift/*/latest.json``;
+* runs: ``stockops_dagster_runs{job, status}``, the runs in the Dagster run storage, whoever
+  launched them (sensors, schedules, the API, the UI);
+* model quality: ``stockops_model_relative_mae_h1`` is refreshed from the backtest tables, so the
+  "below the naive baseline" alert does not depend on someone calling ``/models``.
+
+Files are re-read only when they change and run counts at most every ``ttl_s``; every worker
+reads the same stores, so the values agree across workers (multiprocess mode included).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from prometheus_client import REGISTRY
+from prometheus_client.core import GaugeMetricFamily
+
+from serving_api import metrics
+from stock_assets.domain.symbols import ticker_from_slug
+
+log = logging.getLogger(__name__)
+
+# Jobs of the code location (names only: the API never imports the definitions module).
+JOBS = (
+    "apply_feature_definitions", "ticker_data", "parent_training", "ticker_training",
+    "ticker_refresh", "ticker_drift", "agent_report", "register_ticker",
+)  # fmt: skip
+_STATUSES = {
+    "success": dg.DagsterRunStatus.SUCCESS,
+    "failure": dg.DagsterRunStatus.FAILURE,
+    "canceled": dg.DagsterRunStatus.CANCELED,
+}
+
+
+class PlatformStateCollector:
+    def __init__(self, ttl_s: float = 10.0) -> None:
+        self.outputs_dir: Path | None = None
+        self.tables_dir: Path | None = None
+        self.instance: dg.DagsterInstance | None = None
+        self.ttl_s = ttl_s
+        self._files: dict[Path, tuple[int, Any]] = {}
+        self._runs: tuple[float, dict[tuple[str, str], int]] = (0.0, {})
+        self._lock = threading.Lock()
+
+    def bind(
+        self, outputs_dir: Path, tables_dir: Path, instance: dg.DagsterInstance | None
+    ) -> None:
+        with self._lock:
+            self.outputs_dir, self.tables_dir, self.instance = outputs_dir, tables_dir, instance
+            self._files.clear()
+            self._runs = (0.0, {})
+
+    def unbind(self, instance: dg.DagsterInstance | None) -> None:
+        with self._lock:
+            if self.instance is instance:
+                self.instance = None
+
+    # --- reading, with memo by mtime ------------------------------------------------------
+    def _memo(self, path: Path, read: Any) -> Any:
+        try:
+            mtime = path.stat().st_mtime_ns
+            cached = self._files.get(path)
+            if cached is None or cached[0] != mtime:
+                cached = (mtime, read(path))
+                self._files[path] = cached
+            return cached[1]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # being replaced or malformed: skipped this scrape
+
+    def drift(self) -> dict[str, dict[str, Any]]:
+        if self.outputs_dir is None:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for path in (self.outputs_dir / "drift").glob("*/latest.json"):
+            data = self._memo(path, lambda p: json.loads(p.read_text(encoding="utf-8")))
+            if isinstance(data, dict) and "drift_share" in data:
+                data = {**data, "_mtime": path.stat().st_mtime}
+                out[ticker_from_slug(path.parent.name)] = data
+        return out
+
+    def refresh_model_quality(self) -> None:
+        if self.tables_dir is None:
+            return
+        for path in (self.tables_dir / "backtest").glob("*.parquet"):
+
+            def h1(p: Path) -> float:
+                table = pd.read_parquet(p, columns=["horizon", "relative_mae"])
+                return float(table.loc[table["horizon"] == 1, "relative_mae"].iloc[0])
+
+            value = self._memo(path, h1)
+            if value is not None:
+                metrics.MODEL_QUALITY.labels(ticker_from_slug(path.stem)).set(value)
+
+    def runs(self) -> dict[tuple[str, str], int]:
+        instance = self.instance
+        if instance is None:
+            return {}
+        stamp, counts = self._runs
+        if time.monotonic() - stamp < self.ttl_s:
+            return counts
+        try:
+            counts = {
+                (job, name): instance.get_runs_count(dg.RunsFilter(job_name=job, statuses=[status]))
+                for job in JOBS
+                for name, status in _STATUSES.items()
+            }
+        except Exception as exc:  # the run storage is down: /health says so; keep scraping
+            log.warning("Dagster run counts unavailable: %s", exc)
+            return counts
+        self._runs = (time.monotonic(), counts)
+        return counts
+
+    # --- prometheus_client collector protocol ------------------------------------------------
+    def refresh(self) -> None:
+        """Gauges owned elsewhere, updated before each exposition."""
+        with self._lock:
+            self.refresh_model_quality()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            drift = self.drift()
+            runs = self.runs()
+        share = GaugeMetricFamily(
+            "stockops_drift_share",
+            "Share of model inputs drifted in the latest report",
+            labels=["ticker"],
+        )
+        detected = GaugeMetricFamily(
+            "stockops_drift_detected",
+            "1 when the latest drift report exceeds its drift-share threshold",
+            labels=["ticker"],
+        )
+        stamp = GaugeMetricFamily(
+            "stockops_drift_report_timestamp_seconds",
+            "When the latest drift report was written (unix time)",
+            labels=["ticker"],
+        )
+        for ticker, data in sorted(drift.items()):
+            share.add_metric([ticker], float(data["drift_share"]))
+            detected.add_metric([ticker], float(bool(data.get("dataset_drift"))))
+            stamp.add_metric([ticker], float(data["_mtime"]))
+        yield from (share, detected, stamp)
+        family = GaugeMetricFamily(
+            "stockops_dagster_runs",
+            "Runs in the Dagster run storage by job and final status (any launcher)",
+            labels=["job", "status"],
+        )
+        for (job, status), count in sorted(runs.items()):
+            family.add_metric([job, status], float(count))
+        yield family
+
+
+PLATFORM_STATE = PlatformStateCollector()
+REGISTRY.register(PLATFORM_STATE)
+metrics.STATE_COLLECTORS.append(PLATFORM_STATE)

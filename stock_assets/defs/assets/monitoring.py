@@ -1,0 +1,145 @@
+"""Input drift per ticker: an Evidently report against the serving model's training window."""
+
+import warnings
+
+import dagster as dg
+import pandas as pd
+
+from stock_assets.defs.assets.evaluation import CHAMPION_KEY
+from stock_assets.defs.assets.market import INDICATORS_KEY
+from stock_assets.defs.partitions import tickers_partitions
+from stock_assets.defs.resources import MLflowResource, ModelStoreResource
+from stock_assets.domain.monitoring import (
+    DRIFT_FEATURE_COLUMNS,
+    DriftSettings,
+    InsufficientDataError,
+    compute_drift,
+    drift_windows,
+    training_end,
+    write_drift_report,
+)
+from stock_assets.domain.serving import NoModelError, resolve_serving_model
+from stock_assets.settings import get_settings
+
+DRIFT_KEY = dg.AssetKey("drift_report")
+DRIFT_CHECK = "drift_share_within_threshold"
+_settings = get_settings()
+
+with warnings.catch_warnings():
+    # Partitioned check specs are a Dagster preview; they record the ticker on each evaluation.
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    DRIFT_CHECK_SPEC = dg.AssetCheckSpec(
+        name=DRIFT_CHECK,
+        asset=DRIFT_KEY,
+        blocking=False,
+        partitions_def=tickers_partitions,
+        description="The share of drifted model inputs is at most the threshold; when it "
+        "fails, the drift sensor retrains the ticker's child (once per episode).",
+    )
+
+
+class DriftConfig(dg.Config):
+    """Windows and thresholds of the drift report (defaults from ``STOCKOPS_DRIFT_*``)."""
+
+    current_rows: int = _settings.drift_current_rows
+    reference_rows: int = _settings.drift_reference_rows
+    method: str = _settings.drift_stattest
+    column_threshold: float = _settings.drift_stattest_threshold
+    share_threshold: float = _settings.drift_share_threshold
+
+    def to_settings(self) -> DriftSettings:
+        return DriftSettings(
+            current_rows=self.current_rows,
+            reference_rows=self.reference_rows,
+            method=self.method,
+            column_threshold=self.column_threshold,
+            share_threshold=self.share_threshold,
+        )
+
+
+@dg.asset(
+    key=DRIFT_KEY,
+    partitions_def=tickers_partitions,
+    ins={"indicators": dg.AssetIn(key=INDICATORS_KEY)},
+    deps=[CHAMPION_KEY],
+    group_name="monitoring",
+    kinds={"evidently", "html"},
+    owners=["team:ml"],
+    check_specs=[DRIFT_CHECK_SPEC],
+)
+def drift_report(
+    context: dg.AssetExecutionContext,
+    config: DriftConfig,
+    indicators: pd.DataFrame,
+    mlflow: MLflowResource,
+    model_store: ModelStoreResource,
+) -> dg.MaterializeResult:
+    """Evidently data-drift report of the model's stationary inputs (returns, RSI, normalised
+    MACD histogram, volatility, volume z-score): the serving model's training window against
+    the most recent rows. The HTML and a JSON summary land in ``outputs/drift/<ticker>/``."""
+    ticker = context.partition_key
+    settings = config.to_settings()
+    try:
+        serving = resolve_serving_model(mlflow.tracker(), model_store.children_root, ticker)
+    except NoModelError as exc:
+        raise dg.Failure(f"{exc} Drift is measured against a model's training data.") from exc
+    bundle = serving.bundle
+    try:
+        windows = drift_windows(indicators, training_end(bundle.metadata), settings)
+    except InsufficientDataError as exc:
+        raise dg.Failure(f"No drift report for {ticker}: {exc}") from exc
+    summary, snapshot = compute_drift(
+        windows,
+        settings,
+        ticker=ticker,
+        model_version=serving.model_version,
+        bundle_version=bundle.version,
+    )
+    json_path, html_path = write_drift_report(
+        model_store.children_root, ticker, summary.to_dict(), snapshot.save_html
+    )
+    context.log.info(
+        f"drift {ticker}: share {summary.drift_share:.2f} (threshold {summary.threshold}), "
+        f"drifted: {', '.join(summary.drifted_columns) or 'none'}"
+    )
+    table = pd.DataFrame([c.__dict__ for c in summary.columns])
+    description = (
+        f"{len(summary.drifted_columns)} of {len(summary.columns)} inputs drifted "
+        f"(share {summary.drift_share:.2f}, threshold {summary.threshold})"
+        + (f": {', '.join(summary.drifted_columns)}." if summary.drifted_columns else ".")
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "drift_share": dg.MetadataValue.float(summary.drift_share),
+            "dataset_drift": dg.MetadataValue.bool(summary.dataset_drift),
+            "threshold": dg.MetadataValue.float(summary.threshold),
+            "drifted_columns": dg.MetadataValue.json(summary.drifted_columns),
+            "columns": dg.MetadataValue.md(table.to_markdown(index=False)),
+            "reference_window": dg.MetadataValue.text(" .. ".join(summary.reference_window)),
+            "current_window": dg.MetadataValue.text(" .. ".join(summary.current_window)),
+            "reference_rows": dg.MetadataValue.int(summary.reference_rows),
+            "current_rows": dg.MetadataValue.int(summary.current_rows),
+            "method": dg.MetadataValue.text(f"{summary.method} (>= {summary.column_threshold})"),
+            "model_version": dg.MetadataValue.text(serving.model_version or "unregistered"),
+            "bundle_version": dg.MetadataValue.text(bundle.version),
+            "html_report": dg.MetadataValue.path(str(html_path)),
+            "summary_json": dg.MetadataValue.path(str(json_path)),
+            "features": dg.MetadataValue.json(list(DRIFT_FEATURE_COLUMNS)),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=DRIFT_CHECK,
+                passed=not summary.dataset_drift,
+                # A warning, not an error: nothing is broken and the forecast keeps serving; the
+                # drift sensor reacts to the failure by retraining.
+                severity=dg.AssetCheckSeverity.WARN,
+                description=description,
+                metadata={
+                    "drift_share": dg.MetadataValue.float(summary.drift_share),
+                    "threshold": dg.MetadataValue.float(summary.threshold),
+                    "drifted_columns": dg.MetadataValue.json(summary.drifted_columns),
+                    "model_version": dg.MetadataValue.text(serving.model_version or "none"),
+                },
+            )
+        ],
+    )

@@ -1,0 +1,67 @@
+"""Where monitoring results live and how they are read back.
+
+Per ticker slug, under the outputs dir::
+
+    drift/<slug>/latest.json     the drift summary (written last, atomically)
+    drift/<slug>/latest.html     the Evidently report it points at
+    reports/<slug>/latest.json   the agents' latest report and its evaluation (read only here)
+
+The HTML is moved into place before the JSON that names it, so a reader that finds the summary
+always finds its report; both are written to a temp file and renamed (never half-written).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from stock_assets.domain.storage import atomic_write, atomic_write_text
+from stock_assets.domain.symbols import ticker_slug
+
+DRIFT_FOLDER = "drift"
+REPORTS_FOLDER = "reports"
+LATEST_JSON = "latest.json"
+LATEST_HTML = "latest.html"
+
+
+def drift_dir(outputs_dir: Path, ticker: str) -> Path:
+    # "drift" is lower case: it can never collide with a ticker slug (always upper case).
+    return Path(outputs_dir) / DRIFT_FOLDER / ticker_slug(ticker)
+
+
+def drift_html_path(outputs_dir: Path, ticker: str) -> Path:
+    return drift_dir(outputs_dir, ticker) / LATEST_HTML
+
+
+def write_drift_report(
+    outputs_dir: Path, ticker: str, summary: dict[str, Any], save_html: Any
+) -> tuple[Path, Path]:
+    """Write the HTML (``save_html(path)``), then the summary naming it; return both paths."""
+    html = atomic_write(drift_html_path(outputs_dir, ticker), lambda tmp: save_html(str(tmp)))
+    payload = {**summary, "html_path": str(html)}
+    path = atomic_write_text(
+        json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n",
+        drift_dir(outputs_dir, ticker) / LATEST_JSON,
+    )
+    return path, html
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None  # unreadable: treated as missing, the next report replaces it
+    return data if isinstance(data, dict) else None
+
+
+def read_drift_summary(outputs_dir: Path, ticker: str) -> dict[str, Any] | None:
+    """The latest drift summary of a ticker, or None."""
+    return _read_json(drift_dir(outputs_dir, ticker) / LATEST_JSON)
+
+
+def read_agent_report(outputs_dir: Path, ticker: str) -> dict[str, Any] | None:
+    """The agents' latest report file of a ticker (``{"report", "evaluation", ...}``), or None."""
+    return _read_json(Path(outputs_dir) / REPORTS_FOLDER / ticker_slug(ticker) / LATEST_JSON)

@@ -1,0 +1,223 @@
+"""Drift through Dagster: a real Evidently report against a real (tiny) child model's training
+window, the asset check, and the drift sensor that retrains once per drift episode.
+
+Market data comes from the ``files`` provider over a temp folder holding the real sample history,
+so a test can change a ticker's recent days the way a market regime change would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from stock_assets.defs.assets.features import feature_definitions
+from stock_assets.defs.assets.market import indicators, ohlcv
+from stock_assets.defs.assets.models import child_model, parent_model
+from stock_assets.defs.assets.monitoring import DRIFT_CHECK, drift_report
+from stock_assets.defs.drift_sensor import (
+    DriftCursor,
+    Evaluation,
+    drift_retrain_sensor,
+    plan_retrains,
+)
+from stock_assets.defs.partitions import TICKERS_PARTITION
+from stock_assets.defs.resources import FileFolderMarketData, resources_from_settings
+from stock_assets.domain.market_data import OfflineSampleProvider
+from stock_assets.domain.monitoring import read_drift_summary
+from stock_assets.domain.symbols import ticker_slug
+from stock_assets.settings import Settings
+
+TICKER = "AAPL"
+INDEX = "^GSPC"
+HISTORY_ROWS = 1200
+ASSETS = [ohlcv, indicators, feature_definitions, parent_model, child_model, drift_report]
+TINY = {
+    "parent_model": {
+        "config": {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1}
+    },
+    "child_model": {"config": {"epochs": 2, "patience": 1}},
+}
+CONTRACT_KEYS = {
+    "ticker", "as_of", "drift_share", "dataset_drift", "threshold", "drifted_columns", "columns",
+    "reference_window", "current_window", "html_path",
+}  # fmt: skip
+
+
+def amplify_recent_moves(frame: pd.DataFrame, days: int, factor: float) -> pd.DataFrame:
+    """The last ``days`` daily moves ``factor`` times larger (a volatility regime change).
+
+    Open/high/low move with the close (same ratio), so the OHLC rules still hold.
+    """
+    out = frame.copy()
+    close = out["close"].to_numpy(dtype=float)
+    moves = np.diff(np.log(close))
+    new = close.copy()
+    for i in range(len(close) - days, len(close)):
+        new[i] = new[i - 1] * np.exp(factor * moves[i - 1])
+    ratio = new / close
+    for column in ("open", "high", "low", "close"):
+        out[column] = out[column] * ratio
+    return out
+
+
+@dataclass
+class Drift:
+    instance: dg.DagsterInstance
+    resources: dict
+    settings: Settings
+    folder: Path
+
+    def run(self, assets: list, partition: str | None = None) -> dg.ExecuteInProcessResult:
+        names = {a.key.to_user_string() for a in assets}
+        return dg.materialize(
+            ASSETS,
+            selection=assets,
+            partition_key=partition,
+            instance=self.instance,
+            resources=self.resources,
+            run_config={"ops": {k: v for k, v in TINY.items() if k in names}},
+            raise_on_error=False,
+        )
+
+    def check(self, result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+        (evaluation,) = [
+            e for e in result.get_asset_check_evaluations() if e.check_name == DRIFT_CHECK
+        ]
+        return evaluation
+
+    def sensor(self, cursor: str | None) -> dg.SensorResult:
+        context = dg.build_sensor_context(instance=self.instance, cursor=cursor)
+        return drift_retrain_sensor(context)
+
+
+@pytest.fixture(scope="module")
+def drift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drift]:
+    root = tmp_path_factory.mktemp("drift")
+    folder = root / "market"
+    folder.mkdir()
+    sample = OfflineSampleProvider()
+    for ticker in (INDEX, TICKER):
+        # The last ~5 years: enough for training, the 504-row reference and the 60-row current
+        # window, and quicker to train on than the whole history.
+        history = sample.fetch(ticker).tail(HISTORY_ROWS)
+        history.to_parquet(folder / f"{ticker_slug(ticker)}.parquet", index=False)
+    (root / "dagster").mkdir()
+    settings = Settings(data_dir=root / "data")
+    resources = resources_from_settings(settings)
+    resources["market_data"] = FileFolderMarketData(folder=str(folder))
+    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+        d = Drift(instance, resources, settings, folder)
+        instance.add_dynamic_partitions(TICKERS_PARTITION, [INDEX, TICKER])
+        assert d.run([feature_definitions]).success
+        for ticker in (INDEX, TICKER):
+            assert d.run([ohlcv, indicators], partition=ticker).success
+        assert d.run([parent_model]).success
+        assert d.run([child_model], partition=TICKER).success
+        yield d
+
+
+def test_unchanged_data_passes_and_requests_nothing(drift: Drift) -> None:
+    result = drift.run([drift_report], partition=TICKER)
+    assert result.success
+    evaluation = drift.check(result)
+    assert evaluation.passed, evaluation.description
+    summary = read_drift_summary(drift.settings.resolved_outputs_dir, TICKER)
+    assert summary is not None and set(summary) >= CONTRACT_KEYS
+    assert summary["dataset_drift"] is False and summary["drift_share"] <= summary["threshold"]
+    assert (
+        Path(summary["html_path"])
+        .read_text(encoding="utf-8")
+        .lstrip()
+        .lower()
+        .startswith("<!doctype html")
+    )
+    # Reference = training rows before the current window; they never overlap.
+    assert summary["reference_window"][1] < summary["current_window"][0]
+    assert {c["column"] for c in summary["columns"]} == {
+        "log_return", "rsi_14", "macd_hist_norm", "volatility_20", "volume_z_20"
+    }  # fmt: skip
+    outcome = drift.sensor(None)
+    assert outcome.run_requests == []
+    assert json.loads(outcome.cursor)["after"] > 0
+
+
+def test_shifted_recent_data_fails_the_check_and_retrains_once(drift: Drift) -> None:
+    cursor = drift.sensor(None).cursor  # everything so far (the passing report) is seen
+    path = drift.folder / f"{TICKER}.parquet"
+    frame = pd.read_parquet(path)
+    amplify_recent_moves(frame, days=60, factor=4.0).to_parquet(path, index=False)
+    assert drift.run([ohlcv, indicators], partition=TICKER).success
+
+    result = drift.run([drift_report], partition=TICKER)
+    assert result.success  # a failed drift check is a warning, not a failed run
+    evaluation = drift.check(result)
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert "volatility_20" in (evaluation.description or "")
+    summary = read_drift_summary(drift.settings.resolved_outputs_dir, TICKER)
+    assert summary is not None and summary["dataset_drift"] is True
+    assert summary["drift_share"] > summary["threshold"]
+
+    first = drift.sensor(cursor)
+    assert len(first.run_requests) == 1
+    request = first.run_requests[0]
+    assert request.partition_key == TICKER
+    assert request.job_name in (None, "ticker_training")
+    assert request.run_key.startswith(f"drift-retrain:{TICKER}:")
+    assert request.tags["stockops/trigger"] == "drift"
+
+    # Same episode: evaluating again, or a second failing report, asks for nothing more.
+    assert drift.sensor(first.cursor).run_requests == []
+    assert not drift.check(drift.run([drift_report], partition=TICKER)).passed
+    again = drift.sensor(first.cursor)
+    assert again.run_requests == []
+    assert again.skip_reason is not None
+    assert f"{TICKER}: drift episode" in again.skip_reason.skip_message
+
+
+def test_episodes_and_cool_down() -> None:
+    """One retrain per episode; a new episode inside the cool-down waits until it ends."""
+    hour = 3600.0
+    cursor = DriftCursor()
+    decisions, _ = plan_retrains(
+        cursor,
+        [Evaluation(1, "AAPL", False), Evaluation(2, "MSFT", True)],
+        now=0,
+        cooldown_s=24 * hour,
+    )
+    assert [(d.ticker, d.episode) for d in decisions] == [("AAPL", 1)]
+    # Still drifting: same episode, nothing new.
+    decisions, _ = plan_retrains(
+        cursor, [Evaluation(3, "AAPL", False)], now=hour, cooldown_s=24 * hour
+    )
+    assert decisions == []
+    # Healed, then drifting again 2 h later: a new episode, but inside the cool-down.
+    decisions, notes = plan_retrains(
+        cursor, [Evaluation(4, "AAPL", True), Evaluation(5, "AAPL", False)], now=2 * hour,
+        cooldown_s=24 * hour,
+    )  # fmt: skip
+    assert decisions == [] and "cooling down" in notes[0]
+    # After the cool-down the open episode gets its one retrain, keyed by the evaluation that
+    # opened it.
+    decisions, _ = plan_retrains(cursor, [], now=26 * hour, cooldown_s=24 * hour)
+    assert [(d.ticker, d.episode) for d in decisions] == [("AAPL", 5)]
+    # A ticker already training when its episode opens: that run is the episode's retrain.
+    decisions, notes = plan_retrains(
+        cursor, [Evaluation(6, "MSFT", False)], now=27 * hour, cooldown_s=0, busy={"MSFT"}
+    )
+    assert decisions == [] and "in progress" in notes[-1]
+    assert plan_retrains(cursor, [], now=28 * hour, cooldown_s=0)[0] == []
+    # Already-seen evaluations are ignored; the cursor survives a round trip.
+    restored = DriftCursor.parse(cursor.dump())
+    assert restored == cursor
+    assert (
+        plan_retrains(restored, [Evaluation(5, "AAPL", False)], now=99 * hour, cooldown_s=0)[0]
+        == []
+    )

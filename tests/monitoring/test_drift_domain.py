@@ -1,0 +1,97 @@
+"""The drift windows, the Evidently report on synthetic inputs, and the files it leaves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stock_assets.domain.monitoring import (
+    DRIFT_FEATURE_COLUMNS,
+    DriftSettings,
+    InsufficientDataError,
+    compute_drift,
+    drift_windows,
+    read_agent_report,
+    read_drift_summary,
+    training_end,
+    write_drift_report,
+)
+
+SETTINGS = DriftSettings(current_rows=60, reference_rows=300)
+
+
+def frame(rows: int, seed: int = 0, scale_last: int = 0, factor: float = 1.0) -> pd.DataFrame:
+    """Indicator-like rows on NYSE-ish weekdays; the last ``scale_last`` rows scaled."""
+    rng = np.random.default_rng(seed)
+    data = {c: rng.normal(size=rows) for c in DRIFT_FEATURE_COLUMNS}
+    table = pd.DataFrame({"date": pd.bdate_range("2020-01-01", periods=rows), **data})
+    if scale_last:
+        cols = list(DRIFT_FEATURE_COLUMNS)
+        table.loc[table.index[-scale_last:], cols] = table[cols].iloc[-scale_last:] * factor + 2
+    return table
+
+
+def test_windows_do_not_overlap_and_stop_at_the_training_end() -> None:
+    table = frame(800)
+    windows = drift_windows(table, None, SETTINGS)
+    assert len(windows.current) == 60 and len(windows.reference) == 300
+    assert windows.reference["date"].max() < windows.current["date"].min()
+    assert windows.current_window[1] == str(table["date"].iloc[-1].date())
+    # A model trained up to row 500: its reference ends there, newer rows are not its data.
+    end = table["date"].iloc[500]
+    windows = drift_windows(table, end, SETTINGS)
+    assert windows.reference_window[1] == str(end.date())
+
+
+def test_missing_rows_and_columns_are_clear_errors() -> None:
+    with pytest.raises(InsufficientDataError, match="current window needs 60"):
+        drift_windows(frame(40), None, SETTINGS)
+    with pytest.raises(InsufficientDataError, match="training rows precede"):
+        drift_windows(frame(800), frame(800)["date"].iloc[50], SETTINGS)
+    with pytest.raises(InsufficientDataError, match="lacks column"):
+        drift_windows(frame(800).drop(columns=["rsi_14"]), None, SETTINGS)
+    # Warm-up NaNs are dropped, not compared.
+    table = frame(800)
+    table.loc[:30, "macd_hist_norm"] = np.nan
+    assert drift_windows(table, None, SETTINGS).reference["macd_hist_norm"].notna().all()
+
+
+def test_training_end_comes_from_the_bundle_metadata() -> None:
+    assert training_end({"data_as_of": "2013-03-01"}) == pd.Timestamp("2013-03-01")
+    assert training_end({}) is None
+
+
+def test_same_distribution_no_drift_shifted_drift(tmp_path: Path) -> None:
+    calm, _ = compute_drift(drift_windows(frame(800), None, SETTINGS), SETTINGS, ticker="AAPL")
+    assert calm.drift_share <= calm.threshold and not calm.dataset_drift
+    shifted, snapshot = compute_drift(
+        drift_windows(frame(800, scale_last=60, factor=3.0), None, SETTINGS),
+        SETTINGS,
+        ticker="AAPL",
+        model_version="3",
+        bundle_version="b1",
+    )
+    assert shifted.dataset_drift and shifted.drift_share == 1.0
+    assert set(shifted.drifted_columns) == set(DRIFT_FEATURE_COLUMNS)
+    assert all(c.stattest == "wasserstein" and c.drift_score >= 0.75 for c in shifted.columns)
+
+    json_path, html = write_drift_report(tmp_path, "^GSPC", shifted.to_dict(), snapshot.save_html)
+    assert json_path.parent.name == "%5EGSPC" and html.name == "latest.html"
+    stored = read_drift_summary(tmp_path, "^gspc")
+    assert stored is not None and stored["html_path"] == str(html)
+    assert stored["model_version"] == "3" and stored["drifted_columns"] == shifted.drifted_columns
+    assert not [p for p in json_path.parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_unreadable_files_read_as_missing(tmp_path: Path) -> None:
+    assert read_drift_summary(tmp_path, "AAPL") is None
+    path = tmp_path / "reports" / "AAPL" / "latest.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{half")
+    assert read_agent_report(tmp_path, "AAPL") is None
+    path.write_text(json.dumps({"evaluation": {"faithfulness": 1.0}}))
+    assert read_agent_report(tmp_path, "AAPL") == {"evaluation": {"faithfulness": 1.0}}
