@@ -5,6 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# checkov pins libraries that clash with ours (python-hcl2), so it lives in its own venv.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+CHECKOV_VERSION := 3.3.30
 PYTHON ?= python3
 
 export STOCKOPS_DATA_DIR ?= $(CURDIR)/data
@@ -18,7 +22,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 # torch thread each keeps them from thrashing. Raise it on bigger machines.
 export STOCKOPS_TORCH_THREADS ?= 1
 
-.PHONY: install up test lint format bench clean-data feast-plan
+.PHONY: install system-packages up test lint format bench clean-data feast-plan
 
 install: $(STAMP)
 
@@ -30,18 +34,33 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e '.[dev]'
 	@touch $(STAMP)
 
+$(CHECKOV_STAMP):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
+	@touch $(CHECKOV_STAMP)
+
+# Debian packages the tests drive (Prometheus/promtool, Chromium); a no-op once present.
+system-packages:
+	@bash scripts/install-system-packages.sh
+
 up: install
 	$(BIN)/stockops init
 	$(BIN)/stockops tickers add --defaults
 	@echo ""
 	@echo "  Dagster UI:  http://127.0.0.1:3000   (asset graph, runs, checks, sensors, schedules)"
 	@echo "  API:         http://127.0.0.1:$${STOCKOPS_API_PORT:-8000}/docs   (forecasts, tasks, /health, /metrics)"
+	@echo "  Front end:   http://127.0.0.1:8501   (Streamlit: analyze, forecast, monitoring, system)"
 	@echo "  The new-ticker sensor now launches one run per default ticker; watch them under Runs."
 	@echo ""
-	@# The API runs in the background for as long as `dagster dev` runs in the foreground.
+	@# The API and the front end run in the background for as long as `dagster dev` runs in the
+	@# foreground.
 	$(BIN)/uvicorn --factory serving_api.app:create_app --host "$${STOCKOPS_API_HOST:-127.0.0.1}" \
 		--port "$${STOCKOPS_API_PORT:-8000}" & api=$$!; \
-	trap 'kill $$api 2>/dev/null; wait $$api 2>/dev/null' EXIT INT TERM; \
+	STOCKOPS_API_URL="$${STOCKOPS_API_URL:-http://127.0.0.1:$${STOCKOPS_API_PORT:-8000}}" \
+		$(BIN)/streamlit run streamlit_app/app.py --server.address 127.0.0.1 --server.port 8501 \
+		--server.headless true --browser.gatherUsageStats false --client.toolbarMode minimal \
+		& ui=$$!; \
+	trap 'kill $$api $$ui 2>/dev/null; wait $$api $$ui 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 lint: install
@@ -51,8 +70,8 @@ lint: install
 	@$(BIN)/stockops init > /dev/null  # validation loads the code location: DAGSTER_HOME must exist
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-test: install lint
-	$(BIN)/pytest
+test: install system-packages $(CHECKOV_STAMP) lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" CHECKOV="$(CURDIR)/$(CHECKOV_VENV)/bin/checkov" $(BIN)/pytest
 
 format: install
 	$(BIN)/ruff check --fix .

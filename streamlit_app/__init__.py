@@ -1,1 +1,1 @@
-"""streamlit_app."""
+"""StockOps front end (Streamlit): it talks to the serving API only, over HTTP."""

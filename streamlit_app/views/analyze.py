@@ -1,0 +1,123 @@
+"""Analyze: a ticker in, the forecast and the written report out (training it first if new)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from streamlit_app.api_client import ApiClient, ApiProblem
+from streamlit_app.ui import (
+    MAX_TASK_ROUNDS,
+    client,
+    follow_task,
+    forecast_section,
+    forecast_with_training,
+    show_problem,
+)
+from streamlit_app.validation import check_ticker
+
+RESULT_KEY = "analysis"
+
+
+def analyze(api: ApiClient, ticker: str, question: str, refresh: bool) -> dict[str, Any]:
+    """``/analyze`` (following a training task when the ticker is new). Without that route the
+    forecast alone is returned, with ``report`` None."""
+    try:
+        for _ in range(MAX_TASK_ROUNDS):
+            answer = api.analyze(ticker, question or None, refresh)
+            if not answer.accepted:
+                return answer.body
+            follow_task(api, answer.body)
+            refresh = False  # the report is new anyway; do not make it twice
+        raise ApiProblem(f"{ticker} is still training; try again in a moment.")
+    except ApiProblem as problem:
+        if not problem.route_missing:
+            raise
+        show_problem(problem)
+    forecast = forecast_with_training(api, ticker)
+    return {"ticker": ticker, "as_of": forecast["as_of"], "forecast": forecast, "report": None}
+
+
+def report_section(result: dict[str, Any]) -> None:
+    report = result.get("report")
+    st.subheader("Report")
+    if not report:
+        st.info(
+            "Written reports come from the API's /analyze route, which this API does not offer "
+            "yet. The forecast above is the model's own.",
+            icon=":material/construction:",
+        )
+        return
+    stance = str(report.get("stance", "neutral"))
+    cols = st.columns(4)
+    cols[0].metric("Stance", stance)
+    cols[1].metric("Confidence", f"{float(report.get('confidence', 0)):.0%}")
+    evaluation = result.get("evaluation") or {}
+    if evaluation:
+        cols[2].metric("Report score", f"{float(evaluation.get('score', 0)):.2f}")
+        cols[3].metric("Critic verdict", str(evaluation.get("critic_verdict", "-")))
+    with st.container(border=True):
+        st.markdown(report.get("markdown") or "_The report is empty._")
+    st.caption(
+        f"Written by {report.get('writer', '?')} ({report.get('llm', '?')}), "
+        f"{report.get('revisions', 0)} revision(s); numbers checked against the data: "
+        f"{report.get('verified_numbers', 0)} verified, "
+        f"{report.get('unverified_numbers', 0)} unverified"
+        f"{' · cached report' if result.get('cache_hit') else ''}."
+    )
+    if evaluation:
+        with st.expander("Report evaluation"):
+            st.dataframe(
+                {
+                    "measure": ["faithfulness", "section coverage", "length (words)", "score"],
+                    "value": [
+                        f"{float(evaluation.get('faithfulness', 0)):.2f}",
+                        f"{float(evaluation.get('section_coverage', 0)):.2f}",
+                        str(evaluation.get("length_words", "-")),
+                        f"{float(evaluation.get('score', 0)):.2f}",
+                    ],
+                },
+                hide_index=True,
+            )
+    if report.get("critique"):
+        with st.expander("Critique"):
+            st.write(report["critique"])
+
+
+st.title("Analyze a stock")
+st.caption(
+    "A 7-session forecast from the ticker's model and a written analysis. A ticker without a "
+    "model is trained first (a few minutes); the bar follows the training runs."
+)
+with st.form("analyze_form"):
+    raw_ticker = st.text_input(
+        "Ticker", key="analyze_ticker", placeholder="e.g. AAPL, BRK-B, RELIANCE.NS, ^GSPC"
+    )
+    question = st.text_input(
+        "Question (optional)", key="analyze_question", placeholder="e.g. Is the trend holding?"
+    )
+    refresh = st.checkbox("Write a fresh report instead of a cached one", key="analyze_refresh")
+    submitted = st.form_submit_button("Analyze", type="primary")
+
+if submitted:
+    ticker, error = check_ticker(raw_ticker)
+    if error:
+        st.error(error, icon=":material/error:")
+        st.session_state.pop(RESULT_KEY, None)
+        st.stop()
+    api = client()
+    try:
+        with st.spinner(f"Analyzing {ticker}…"):
+            st.session_state[RESULT_KEY] = analyze(api, ticker, question.strip(), refresh)
+    except ApiProblem as problem:
+        st.session_state.pop(RESULT_KEY, None)
+        show_problem(problem)
+        st.stop()
+
+result = st.session_state.get(RESULT_KEY)
+if result:
+    st.header(result["ticker"])
+    # The report carries the forecast table itself.
+    forecast_section(client(), result["forecast"], table=result.get("report") is None)
+    report_section(result)
