@@ -58,11 +58,15 @@ QUICK = {"latency_n": 500, "latency_conc": 2, "tput_n": 1500, "tput_s": 4.0, "tp
 
 
 # --- set-up ------------------------------------------------------------------------------------
-def prepare(data_dir: Path, dagster_home: Path) -> dict[str, Any]:
-    """Materialize, with tiny sizes, everything a forecast of AAPL needs; returns timings."""
+def prepare(
+    data_dir: Path, dagster_home: Path, backtest_extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Materialize, with tiny sizes, everything a forecast of AAPL needs; returns timings.
+    ``backtest_extra``: more backtest config (tests use fewer folds)."""
     import dagster as dg
 
-    from stock_assets.defs.assets.evaluation import backtest, champion_model
+    from stock_assets.defs.assets.evaluation import backtest as backtest_asset
+    from stock_assets.defs.assets.evaluation import champion_model
     from stock_assets.defs.assets.features import feature_definitions, online_features
     from stock_assets.defs.assets.market import indicators, ohlcv
     from stock_assets.defs.assets.models import child_model, parent_model
@@ -71,7 +75,7 @@ def prepare(data_dir: Path, dagster_home: Path) -> dict[str, Any]:
     from stock_assets.settings import Settings
 
     assets = [ohlcv, indicators, feature_definitions, online_features, parent_model, child_model,
-              backtest, champion_model]  # fmt: skip
+              backtest_asset, champion_model]  # fmt: skip
     started = time.perf_counter()
     resources = resources_from_settings(Settings(data_dir=data_dir))
     instance = dg.DagsterInstance.from_config(str(dagster_home))
@@ -95,7 +99,8 @@ def prepare(data_dir: Path, dagster_home: Path) -> dict[str, Any]:
             run([ohlcv, indicators, online_features], partition=ticker)
         run([parent_model], {"parent_model": {"config": TINY_PARENT}})
         run([child_model], {"child_model": {"config": TINY_CHILD}}, TICKER)
-        run([backtest, champion_model], {"backtest": {"config": GATE_PASSES}}, TICKER)
+        gate = {**GATE_PASSES, **(backtest_extra or {})}
+        run([backtest_asset, champion_model], {"backtest": {"config": gate}}, TICKER)
     finally:
         instance.dispose()
     return {"prepare_s": round(time.perf_counter() - started, 1)}

@@ -1,0 +1,170 @@
+"""Faults while the platform works: Redis dying and coming back under traffic, and a training
+run killed half-way. Everything here is real: a Redis server of the test's own (the shared one
+on 6379 is never stopped), a Dagster run in its own process, the real MLflow store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from fastapi.testclient import TestClient
+
+from bench.bench_api import TICKER, free_port, prepare, stop
+from serving_api.app import create_app
+from stock_assets.domain.ml.artifacts import list_versions
+from stock_assets.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+MakeClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[int, Callable[[], None], Callable[[], None]]]:
+    """(port, stop, start) of a Redis server only this test uses."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        procs.append(subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        import redis
+
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(port=port, socket_timeout=0.2).ping()
+                return
+            except redis.RedisError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def kill() -> None:
+        procs[-1].kill()
+        procs[-1].wait(timeout=10)
+
+    start()
+    yield port, kill, start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_requests_survive_redis_dying_and_use_it_again_when_back(
+    make_client: MakeClient, own_redis: tuple[int, Callable[[], None], Callable[[], None]]
+) -> None:
+    port, kill, start = own_redis
+    client = make_client(redis_url=f"redis://127.0.0.1:{port}/0", redis_retry_s=1.0)
+
+    def traffic(n: int = 15) -> list[int]:
+        codes = []
+        for _ in range(n):
+            codes.append(client.get("/tickers").status_code)
+            codes.append(client.post("/predict-child", json={"ticker": "ZZZZ"}).status_code)
+        return codes
+
+    assert set(traffic()) == {200, 404}
+    assert client.get("/health").json()["checks"]["redis"]["status"] == "ok"
+
+    kill()
+    assert set(traffic()) == {200, 404}  # degraded to the in-process fallback, never a 5xx
+    health = client.get("/health").json()
+    assert health["status"] == "degraded"
+    assert "fallback" in health["checks"]["redis"]["message"]
+
+    start()
+    deadline = time.monotonic() + 15
+    while client.get("/health").json()["checks"]["redis"]["status"] != "ok":
+        assert time.monotonic() < deadline, "the API never went back to Redis"
+        traffic(1)
+        time.sleep(0.3)
+    assert set(traffic()) == {200, 404}
+    import redis
+
+    # Back on the real Redis: the rate limiter's windows are written there again.
+    assert any(redis.Redis(port=port).scan_iter(match="*:rl:*"))
+
+
+def _running_epoch(instance: dg.DagsterInstance, run_id: str) -> int:
+    best = 0
+    for entry in instance.all_logs(run_id):
+        message = entry.user_message or ""
+        if message.startswith("progress") and " epoch " in message:
+            best = max(best, int(message.split(" epoch ")[1].split("/")[0]))
+    return best
+
+
+def test_a_run_killed_mid_training_fails_and_leaves_the_champion_served(tmp_path: Path) -> None:
+    data_dir, home = tmp_path / "data", tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # A tiny AAPL champion, as the API benchmark builds it (the fewest backtest folds, half a year).
+    prepare(data_dir, home, backtest_extra={"n_folds": 4, "test_years": 0.5})
+    settings = Settings(data_dir=data_dir, redis_url="redis://127.0.0.1:1/0", redis_timeout_s=0.1)
+    outputs = settings.resolved_outputs_dir
+    bundles_before = list_versions(outputs, TICKER)
+    config = tmp_path / "long.json"
+    config.write_text(json.dumps({"ops": {"child_model": {"config": {
+        "epochs": 500, "patience": 500, "strategy": "fine_tune"}}}}))  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKOPS_")}
+    env.update({"STOCKOPS_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home),
+                "STOCKOPS_TORCH_THREADS": "1"})  # fmt: skip
+    dagster = Path(sys.executable).parent / "dagster"
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(dagster), "asset", "materialize", "-m", "stock_assets.definitions",
+             "--select", "child_model", "--partition", TICKER, "--config", str(config)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        deadline = time.monotonic() + 180
+        run_id = None
+        while True:
+            assert proc.poll() is None, f"the run ended on its own:\n{log.read_text()[-3000:]}"
+            runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+            if runs and _running_epoch(instance, runs[0].run_id) >= 2:
+                run_id = runs[0].run_id
+                break
+            assert time.monotonic() < deadline, f"no training progress:\n{log.read_text()[-3000:]}"
+            time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGTERM)  # what Kubernetes or Ctrl-C sends
+        proc.wait(timeout=120)
+
+        run = instance.get_run_by_id(run_id)
+        assert run is not None and run.status in {
+            dg.DagsterRunStatus.FAILURE,
+            dg.DagsterRunStatus.CANCELED,
+        }, run.status if run else None
+        assert list_versions(outputs, TICKER) == bundles_before  # no partial bundle
+        leftovers = [p.name for p in (outputs).rglob("*") if p.name.startswith(".tmp")]
+        assert not leftovers, leftovers
+
+        app = create_app(settings, instance=instance)
+        with TestClient(app) as client:
+            status = client.get(f"/status/{run_id}").json()
+            assert status["state"] == "failed", status
+            served = client.post("/predict-child", json={"ticker": TICKER})
+            assert served.status_code == 200, served.text
+            assert served.json()["champion"] is True  # the previous champion, still served
+    finally:
+        stop(proc)
+        instance.dispose()
