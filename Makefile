@@ -77,7 +77,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install
+bench: install system-packages
 	$(PY) bench/run_all.py
 
 clean-data:

@@ -30,6 +30,8 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "api": ("bench.bench_api", ["--quick"]),
     "agents": ("bench.bench_agents", ["--quick"]),
     "soak": ("bench.bench_soak", ["--quick"]),
+    "drift": ("bench.bench_drift", []),
+    "request_id": ("bench.bench_request_id", []),
     "graph": ("bench.bench_graph", []),
     "transfer": ("bench.bench_transfer", ["--quick"]),
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the test suite drives as real programs: Prometheus/promtool (alert rules and a
-# real scrape) and Chromium (the Streamlit browser test). Idempotent: installs only what is missing.
+# Debian packages the test suite and benchmarks drive as real programs: Prometheus/promtool (alert
+# rules and a real scrape), Chromium (the Streamlit browser test), wrk (API load benchmark). Idempotent: installs only what is missing.
 # Without root or apt (e.g. a developer laptop), it says what is missing and leaves it to you;
 # the tests that need a missing program skip with that reason.
 set -euo pipefail
@@ -9,6 +9,7 @@ declare -A wanted=(
   [promtool]=prometheus
   [prometheus]=prometheus
   [chromium]=chromium
+  [wrk]=wrk
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

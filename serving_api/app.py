@@ -20,17 +20,23 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent_graph.service import AnalystService
+from agent_graph.store import reports_dir
 from serving_api import metrics
+from serving_api.body_limit import BodySizeLimitMiddleware
 from serving_api.cache import ForecastCache
 from serving_api.deps import AppState, rate_limit, require_api_key
 from serving_api.errors import install_error_handlers
 from serving_api.forecasting import ForecastService
 from serving_api.kv import KeyValueStore
+from serving_api.logging import RequestIdMiddleware, setup_logging
+from serving_api.monitoring import PLATFORM_STATE
 from serving_api.ratelimit import RateLimiter
-from serving_api.routes import catalog, predict, system, tasks
+from serving_api.routes import analyze, catalog, history, monitor, predict, system, tasks
 from serving_api.runs import RunLauncher, launcher_from_settings
 from serving_api.tasks import TaskService
 from stock_assets.defs.resources import market_data_from_settings
+from stock_assets.domain.storage import exclusive_lock
 from stock_assets.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -78,7 +84,12 @@ def build_state(
     launcher: RunLauncher | None = None,
     run_config_overrides: dict[str, dict[str, Any]] | None = None,
 ) -> AppState:
-    kv = KeyValueStore(settings.redis_url, settings.redis_key_prefix, settings.redis_timeout_s)
+    kv = KeyValueStore(
+        settings.redis_url,
+        settings.redis_key_prefix,
+        settings.redis_timeout_s,
+        retry_s=settings.redis_retry_s,
+    )
     if not kv.ping():
         log.warning("Redis unavailable at startup: running on the in-process fallback")
     cache = ForecastCache(kv, settings.cache_ttl_s)
@@ -103,20 +114,36 @@ def create_app(
     instance: dg.DagsterInstance | None = None,
     launcher: RunLauncher | None = None,
     run_config_overrides: dict[str, dict[str, Any]] | None = None,
+    agents: AnalystService | None = None,
 ) -> FastAPI:
-    """A configured app. ``instance``/``launcher``/``run_config_overrides`` serve tests and
-    embedding (e.g. tiny model sizes); by default everything comes from ``settings``."""
+    """A configured app. ``instance``/``launcher``/``run_config_overrides``/``agents`` serve
+    tests and embedding (e.g. tiny model sizes); by default everything comes from ``settings``."""
     settings = settings or get_settings()
+    setup_logging(settings)  # JSON lines with request ids (STOCKOPS_LOG_FORMAT)
+    # Built here, not on first use: an LLM misconfiguration (unknown provider, missing key)
+    # stops the start-up with its message instead of failing requests later.
+    analysts = agents or AnalystService(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_instance = instance is None
-        dagster_instance = instance or open_instance(settings)
-        state = build_state(settings, dagster_instance, launcher, run_config_overrides)
+        # Several workers starting on an empty data dir would each create (and migrate) the
+        # Dagster and MLflow SQLite stores at once; one at a time, the later ones find them.
+        with exclusive_lock(settings.resolved_data_dir / ".api-startup.lock"):
+            dagster_instance = instance or open_instance(settings)
+            state = build_state(settings, dagster_instance, launcher, run_config_overrides)
+            if settings.resolved_mlflow_tracking_uri.startswith("sqlite:"):
+                _ = state.forecasts.tracker  # creates the local MLflow store under the lock
         app.state.stockops = state
+        app.state.agents = analysts
+        metrics.REPORT_EVALUATIONS.folder = reports_dir(settings)
+        PLATFORM_STATE.bind(settings.resolved_outputs_dir, settings.tables_dir, dagster_instance)
         try:
             yield
         finally:
+            if agents is None:
+                analysts.close()
+            PLATFORM_STATE.unbind(dagster_instance)
             state.tasks.close()
             state.kv.close()
             if own_instance:
@@ -134,12 +161,19 @@ def create_app(
     app.include_router(predict.router, dependencies=api)
     app.include_router(tasks.router, dependencies=api)
     app.include_router(catalog.router, dependencies=api)
+    app.include_router(analyze.router, dependencies=api)
+    app.include_router(history.router, dependencies=api)
+    app.include_router(monitor.router, dependencies=api)
     app.include_router(system.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST", "DELETE"],
-        allow_headers=["Content-Type", "X-API-Key", "X-Admin-Token"],
+        allow_headers=["Content-Type", "X-API-Key", "X-Admin-Token", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
     )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware)
+    # Outermost: every response, errors and 429s included, carries its X-Request-ID.
+    app.add_middleware(RequestIdMiddleware)
     return app

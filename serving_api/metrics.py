@@ -9,7 +9,13 @@ to that folder and ``/metrics`` aggregates them (prometheus_client multiprocess 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import psutil
 from prometheus_client import (
@@ -23,6 +29,9 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as _multiprocess
 from prometheus_client import values as _values
+from prometheus_client.core import GaugeMetricFamily
+
+from stock_assets.domain.symbols import ticker_from_slug
 
 # prometheus_client picks its value store once, when first imported; what counts is that choice,
 # not the environment now (Feast sets PROMETHEUS_MULTIPROC_DIR on import, after the fact).
@@ -76,6 +85,78 @@ for _job in ("apply_feature_definitions", "ticker_data", "parent_training", "tic
     for _event in ("launched", "succeeded", "failed"):
         RUNS.labels(_job, _event)
 
+REPORT_CACHE = Counter(
+    "stockops_api_report_cache_total",
+    "/analyze semantic-cache lookups (unavailable: the cache is off or locked in this worker)",
+    ["result"],  # hit | miss | unavailable
+)
+for _result in ("hit", "miss", "unavailable"):
+    REPORT_CACHE.labels(_result)
+
+
+class ReportEvaluationCollector:
+    """Evaluation scores of the stored agent reports (``outputs/reports/<slug>/latest.json``),
+    read at scrape time, so reports written by Dagster runs show up as well as the API's.
+    Files are re-read only when they change."""
+
+    _FIELDS = (
+        ("faithfulness", "Share of the report's numbers verified against the facts"),
+        ("section_coverage", "Share of the fixed report sections present"),
+        ("score", "Overall report score (0..1)"),
+        ("length_words", "Report length in words"),
+        ("critic_pass", "1 when the critic accepted the report (pass or after revision)"),
+        ("age_seconds", "Seconds since the report was written"),
+    )
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+        self._seen: dict[Path, tuple[int, str, dict[str, float]]] = {}
+
+    def _read(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        if self.folder is None or not self.folder.is_dir():
+            return out
+        for path in self.folder.glob("*/latest.json"):
+            try:
+                mtime = path.stat().st_mtime_ns
+                cached = self._seen.get(path)
+                if cached is None or cached[0] != mtime:
+                    record = json.loads(path.read_text(encoding="utf-8"))
+                    ev = record["evaluation"]
+                    values = {
+                        "faithfulness": float(ev["faithfulness"]),
+                        "section_coverage": float(ev["section_coverage"]),
+                        "score": float(ev["score"]),
+                        "length_words": float(ev["length_words"]),
+                        "critic_pass": float(ev["critic_verdict"] in {"pass", "revise"}),
+                        "created": dt.datetime.fromisoformat(record["created_at"]).timestamp(),
+                    }
+                    cached = (mtime, ticker_from_slug(path.parent.name), values)
+                    self._seen[path] = cached
+                out[cached[1]] = cached[2]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a report being replaced or malformed: skip it this scrape
+        return out
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        reports = self._read()
+        now = time.time()
+        for name, doc in self._FIELDS:
+            family = GaugeMetricFamily(f"stockops_report_{name}", doc, labels=["ticker"])
+            for ticker, values in sorted(reports.items()):
+                value = now - values["created"] if name == "age_seconds" else values[name]
+                family.add_metric([ticker], value)
+            yield family
+
+
+REPORT_EVALUATIONS = ReportEvaluationCollector()
+REGISTRY.register(REPORT_EVALUATIONS)
+
+# Collectors of platform state read from the stores at scrape time (drift reports, Dagster runs:
+# serving_api.monitoring); like the report evaluations, the same in every worker. ``refresh()``
+# runs before each exposition, for gauges they update.
+STATE_COLLECTORS: list[Any] = []
+
 METRIC_NAMES = (
     "stockops_api_requests",
     "stockops_api_request_duration_seconds",
@@ -97,8 +178,13 @@ def _sample_host(disk_path: str) -> None:
 def exposition(disk_path: str) -> tuple[bytes, str]:
     """The text exposition for ``/metrics`` (aggregated across workers in multiprocess mode)."""
     _sample_host(disk_path)
+    for collector in STATE_COLLECTORS:
+        collector.refresh()
     if _MULTIPROCESS:
         registry = CollectorRegistry()
         _multiprocess.MultiProcessCollector(registry, path=_MULTIPROC_DIR)
+        registry.register(REPORT_EVALUATIONS)  # read from files: the same in every worker
+        for collector in STATE_COLLECTORS:
+            registry.register(collector)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from stock_assets.domain.symbols import normalize_ticker
+from stock_assets.domain.symbols import MAX_TICKER_LENGTH, TICKER_PATTERN, normalize_ticker
+
+# Published in the OpenAPI schema (clients and fuzzers see the rule); the validator below still
+# does the checking, so errors keep their plain-language messages.
+TICKER_JSON_SCHEMA: dict[str, Any] = {
+    "pattern": TICKER_PATTERN,
+    "minLength": 1,
+    "maxLength": MAX_TICKER_LENGTH,
+}
+# A ticker in a URL path (routes still normalise it and answer 422 with a message).
+TickerPath = Annotated[
+    str, Path(description="e.g. AAPL, ^GSPC (URL-encoded)", json_schema_extra=TICKER_JSON_SCHEMA)
+]
 
 
 class TickerRequest(BaseModel):
     """A request about one ticker; the symbol is validated and canonicalised (upper case)."""
 
-    ticker: str = Field(examples=["AAPL"], description="e.g. AAPL, BRK-B, RELIANCE.NS, ^GSPC")
+    ticker: str = Field(
+        examples=["AAPL"],
+        description="e.g. AAPL, BRK-B, RELIANCE.NS, ^GSPC",
+        json_schema_extra=TICKER_JSON_SCHEMA,
+    )
 
     @field_validator("ticker")
     @classmethod
@@ -200,3 +217,119 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+# --- /analyze (agent reports) ------------------------------------------------------------------
+class AnalyzeRequest(TickerRequest):
+    question: str | None = Field(
+        default=None,
+        max_length=500,
+        description="What the reader wants to know; similar questions share a cached report.",
+    )
+    refresh: bool = Field(default=False, description="Skip the semantic cache: a new report.")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ticker": "AAPL", "question": "Is the outlook positive?"}]}
+    )
+
+
+class AgentReport(BaseModel):
+    markdown: str
+    sections: dict[str, str] = Field(
+        description="summary, forecast, model_quality, market_context, risks, disclaimer"
+    )
+    stance: Literal["bullish", "bearish", "neutral"] = Field(
+        description="From the forecast and the model's track record, never from the text."
+    )
+    confidence: float = Field(ge=0, le=1)
+    writer: Literal["llm", "deterministic"]
+    llm: str
+    revisions: int
+    verified_numbers: int
+    unverified_numbers: int
+    critique: str | None
+
+
+class ReportEvaluation(BaseModel):
+    faithfulness: float = Field(ge=0, le=1, description="Verified numbers / all numbers.")
+    section_coverage: float = Field(ge=0, le=1)
+    critic_verdict: Literal["pass", "revise", "fail"]
+    length_words: int
+    score: float = Field(ge=0, le=1)
+
+
+class AnalyzeResponse(BaseModel):
+    ticker: str
+    as_of: str
+    cache_hit: bool = Field(description="The report came from the semantic cache.")
+    cache_status: str = Field(
+        description="ok | disabled | unavailable: <why> (the report was computed without cache)"
+    )
+    forecast: PredictResponse
+    report: AgentReport
+    evaluation: ReportEvaluation
+
+
+# --- /monitor (drift and report evaluation) ----------------------------------------------------
+class ColumnDriftResult(BaseModel):
+    column: str
+    stattest: str
+    drift_score: float
+    drifted: bool
+
+
+class DriftResult(BaseModel):
+    ticker: str
+    as_of: str = Field(description="Last date of the current window.")
+    drift_share: float = Field(ge=0, le=1, description="Share of model inputs that drifted.")
+    dataset_drift: bool = Field(description="drift_share > threshold: the drift check failed.")
+    threshold: float
+    drifted_columns: list[str]
+    columns: list[ColumnDriftResult]
+    reference_window: list[str] = Field(description="[start, end] of the training rows used.")
+    current_window: list[str] = Field(description="[start, end] of the most recent rows.")
+    model_version: str | None = None
+    bundle_version: str | None = None
+    created_at: str | None = None
+    report_url: str = Field(description="The Evidently HTML report.")
+
+
+class MonitorResponse(BaseModel):
+    ticker: str
+    as_of: str
+    drift: DriftResult
+    report_evaluation: ReportEvaluation | None = Field(
+        description="Evaluation of the latest agent report (null before the first one)."
+    )
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ticker": "AAPL",
+                    "as_of": "2013-03-01",
+                    "drift": {
+                        "ticker": "AAPL",
+                        "as_of": "2013-03-01",
+                        "drift_share": 0.4,
+                        "dataset_drift": False,
+                        "threshold": 0.5,
+                        "drifted_columns": ["rsi_14", "volatility_20"],
+                        "columns": [
+                            {
+                                "column": "volatility_20",
+                                "stattest": "wasserstein",
+                                "drift_score": 2.16,
+                                "drifted": True,
+                            }
+                        ],
+                        "reference_window": ["2010-12-03", "2012-12-04"],
+                        "current_window": ["2012-12-05", "2013-03-01"],
+                        "model_version": "3",
+                        "bundle_version": "20250101T120000123456Z",
+                        "created_at": "2025-01-02T21:00:00+00:00",
+                        "report_url": "/reports/drift/AAPL",
+                    },
+                    "report_evaluation": None,
+                }
+            ]
+        }
+    )

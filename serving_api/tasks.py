@@ -201,6 +201,46 @@ class TaskService:
         key = _STEP_OUTPUT.get(spec.job_name)
         return key is not None and _materialized(self.instance, key, spec.partition)
 
+    def launch_job(
+        self, ticker: str, job_name: str, tags: dict[str, str] | None = None
+    ) -> tuple[str, bool]:
+        """(task id, joined): one run of ``job_name`` for a ticker that is already registered
+        (e.g. its drift report). A run of that job in progress for the ticker is joined."""
+        lock_key = self.kv.key("lock", "job", job_name, ticker)
+        deadline = time.monotonic() + self.settings.onboarding_lock_ms / 1000
+        token = self.kv.acquire(lock_key, self.settings.onboarding_lock_ms)
+        while token is None:  # a concurrent request is launching it: then join its run
+            if time.monotonic() > deadline:
+                raise ApiError(503, "busy", f"Another request is launching {job_name}; retry.")
+            time.sleep(0.02)
+            token = self.kv.acquire(lock_key, self.settings.onboarding_lock_ms)
+        try:
+            # Ours, possibly not recorded yet (the local launcher creates the record later)...
+            active_key = self.kv.key("job", job_name, ticker)
+            mine = self.kv.get(active_key)
+            view = self.status(mine) if mine else None
+            if mine and view is not None and not view.terminal:
+                return mine, True
+            # ... or anyone's (the UI, a schedule).
+            running = self.instance.get_runs(
+                dg.RunsFilter(
+                    job_name=job_name, tags={PARTITION_TAG: ticker}, statuses=IN_PROGRESS
+                ),
+                limit=1,
+            )
+            if running:
+                return running[0].run_id, True
+            spec = replace(
+                self._spec(job_name, ticker),
+                tags={SOURCE_TAG: "api", STEPS_TAG: "1", **(tags or {})},
+            )
+            run_id = self.launcher.submit(spec)
+            metrics.RUNS.labels(job_name, "launched").inc()
+            self.kv.set(active_key, run_id, ttl_s=_CHAIN_TIMEOUT_S)
+            return run_id, False
+        finally:
+            self.kv.release(lock_key, token)
+
     def _register(self, ticker: str) -> None:
         """Through the one gate (validation + provider); the index too, the parent needs it."""
         wanted = [ticker, self.settings.index_ticker]

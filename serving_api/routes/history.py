@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from serving_api.deps import get_state
 from serving_api.errors import ApiError
-from serving_api.schemas import ErrorResponse
+from serving_api.schemas import ErrorResponse, TickerPath
 from stock_assets.domain.symbols import InvalidTickerError, normalize_ticker, ticker_slug
 
 router = APIRouter(tags=["forecasts"])
@@ -55,7 +55,7 @@ class HistoryResponse(BaseModel):
     summary="The last N daily closes of a ticker from the stored ohlcv table",
 )
 def history(
-    ticker: str,
+    ticker: TickerPath,
     request: Request,
     days: int = Query(default=120, ge=1, le=MAX_DAYS, description="Trading days to return."),
 ) -> HistoryResponse:

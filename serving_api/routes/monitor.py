@@ -14,7 +14,13 @@ from serving_api.deps import AppState, get_state
 from serving_api.errors import ApiError, dependency_unavailable
 from serving_api.forecasting import NoDataError
 from serving_api.routes.tasks import accepted
-from serving_api.schemas import ErrorResponse, MonitorResponse, ReportEvaluation, TaskAccepted
+from serving_api.schemas import (
+    ErrorResponse,
+    MonitorResponse,
+    ReportEvaluation,
+    TaskAccepted,
+    TickerPath,
+)
 from stock_assets.domain.monitoring import drift_html_path, read_agent_report, read_drift_summary
 from stock_assets.domain.serving import NoModelError
 from stock_assets.domain.symbols import InvalidTickerError, normalize_ticker
@@ -58,7 +64,7 @@ def _stale_reason(summary: dict[str, Any] | None, bundle_version: str, as_of: st
     },
     summary="Input drift against the serving model's training window, and the report evaluation",
 )
-def monitor(ticker: str, request: Request, refresh: bool = False) -> Response:
+def monitor(ticker: TickerPath, request: Request, refresh: bool = False) -> Response:
     """The latest drift report when it matches the serving model and the latest data (200);
     otherwise (or with ``refresh=true``) a ``ticker_drift`` run is launched: ``202`` with a task
     to follow at ``/status/{task_id}``, then ask again. ``report_evaluation`` is the latest agent
@@ -119,7 +125,7 @@ def monitor(ticker: str, request: Request, refresh: bool = False) -> Response:
     },
     summary="The latest Evidently drift report of a ticker (HTML)",
 )
-def drift_html(ticker: str, request: Request) -> FileResponse:
+def drift_html(ticker: TickerPath, request: Request) -> FileResponse:
     symbol = _ticker(ticker)
     path = drift_html_path(get_state(request).settings.resolved_outputs_dir, symbol)
     if not path.is_file():

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import httpx
 from fastapi import APIRouter, Depends, Request, Response
 
+from agent_graph.cache import qdrant_url
 from serving_api import metrics
 from serving_api.deps import AppState, get_state, require_admin
 from serving_api.schemas import CheckResult, ErrorResponse, HealthResponse, ResetResponse
+from stock_assets.domain.redact import redact_url
 
 router = APIRouter(tags=["system"])
 
@@ -45,17 +46,19 @@ def _check_mlflow(state: AppState) -> CheckResult:
         state.forecasts.tracker.client.search_experiments(max_results=1)
     except Exception as exc:
         return CheckResult(status="degraded", message=f"MLflow: {exc}")
-    return CheckResult(status="ok", message=f"MLflow at {state.forecasts.tracker.tracking_uri}")
+    where = redact_url(state.forecasts.tracker.tracking_uri)
+    return CheckResult(status="ok", message=f"MLflow at {where}")
 
 
 def _check_qdrant(state: AppState) -> CheckResult:
-    url = os.environ.get("QDRANT_URL")
+    url = qdrant_url(state.settings)
     if url:
+        where = redact_url(url)
         try:
             httpx.get(url.rstrip("/") + "/readyz", timeout=2.0).raise_for_status()
         except httpx.HTTPError as exc:
-            return CheckResult(status="degraded", message=f"Qdrant server at {url}: {exc}")
-        return CheckResult(status="ok", message=f"Qdrant server at {url}")
+            return CheckResult(status="degraded", message=f"Qdrant server at {where}: {exc}")
+        return CheckResult(status="ok", message=f"Qdrant server at {where}")
     path = state.settings.resolved_qdrant_path
     note = "" if path.exists() else " (not created yet)"
     return CheckResult(status="ok", message=f"Qdrant local mode at {path}{note}")
@@ -98,8 +101,12 @@ def reset(request: Request) -> ResetResponse:
     state = get_state(request)
     deleted = state.kv.delete_matching(state.kv.prefix + "*")
     paths: list[str] = []
+    agents = getattr(request.app.state, "agents", None)
+    if agents is not None:
+        paths += agents.reset()  # the report collection and stored reports
+        agents.close()  # release the local Qdrant folder before it is deleted
     qdrant = state.settings.resolved_qdrant_path
-    if not os.environ.get("QDRANT_URL") and qdrant.exists():
+    if not qdrant_url(state.settings) and qdrant.exists():
         shutil.rmtree(qdrant)
         paths.append(str(qdrant))
     state.forecasts.forget()

@@ -4,11 +4,13 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from stock_assets.defs.assets.agents import AGENT_REPORT_KEY
 from stock_assets.defs.assets.evaluation import BACKTEST_KEY, CHAMPION_KEY
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY, ONLINE_FEATURES_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY, OHLCV_KEY
 from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
+from stock_assets.defs.assets.monitoring import DRIFT_KEY
 from stock_assets.defs.partitions import TICKER_TAG, TICKERS_PARTITION
 from stock_assets.defs.registry import register_tickers
 from stock_assets.defs.resources import MarketDataResource
@@ -30,15 +32,27 @@ ticker_training_job = dg.define_asset_job(
     description="Train one ticker's child from the parent, backtest it, promote it if it passes "
     "the gate, forecast.",
 )
+# The daily refresh ends with the drift report: fresh rows are exactly what drift is measured
+# on, and a failed drift check there is what the drift sensor retrains on (one schedule, not two).
 ticker_refresh_job = dg.define_asset_job(
     name="ticker_refresh",
-    selection=dg.AssetSelection.assets(*DATA_ASSETS, FORECAST_KEY),
-    description="Daily: refresh one ticker's data and features and its forecast.",
+    selection=dg.AssetSelection.assets(*DATA_ASSETS, FORECAST_KEY, DRIFT_KEY),
+    description="Daily: refresh one ticker's data and features, its forecast, its drift report.",
+)
+ticker_drift_job = dg.define_asset_job(
+    name="ticker_drift",
+    selection=dg.AssetSelection.assets(DRIFT_KEY),
+    description="One ticker's drift report (what the API's /monitor launches when it is stale).",
 )
 parent_training_job = dg.define_asset_job(
     name="parent_training",
     selection=dg.AssetSelection.assets(PARENT_KEY),
     description="Train the parent LSTM on the index.",
+)
+agent_report_job = dg.define_asset_job(
+    name="agent_report",
+    selection=dg.AssetSelection.assets(AGENT_REPORT_KEY),
+    description="One ticker's analyst report (LangGraph team), evaluated and stored.",
 )
 feature_definitions_job = dg.define_asset_job(
     name="apply_feature_definitions",
@@ -199,3 +213,20 @@ def daily_refresh_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg
             # A ticker without a model (e.g. the index) refreshes its data only.
             asset_selection=None if has_model else DATA_ASSETS,
         )
+
+
+@dg.schedule(
+    cron_schedule=_settings.agent_report_cron,
+    execution_timezone=_settings.schedule_timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    job=agent_report_job,
+    description="Weekly: a fresh analyst report for every ticker that has a forecast.",
+)
+def weekly_agent_report_schedule(
+    context: dg.ScheduleEvaluationContext,
+) -> Iterator[dg.RunRequest]:
+    """One run per ticker with a materialized forecast (the index has none: no child model)."""
+    week = context.scheduled_execution_time.strftime("%G-W%V")
+    for ticker in context.instance.get_dynamic_partitions(TICKERS_PARTITION):
+        if _materialized(context.instance, FORECAST_KEY, ticker):
+            yield dg.RunRequest(run_key=f"agent_report:{week}:{ticker}", partition_key=ticker)

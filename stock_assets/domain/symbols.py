@@ -13,6 +13,9 @@ MAX_TICKER_LENGTH = 15
 # Yahoo-style symbols: an optional index caret, then letters, digits and the separators that real
 # symbols use (BRK-B, RELIANCE.NS, EURUSD=X). No slashes, spaces or leading dots.
 _TICKER_RE = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]*$")
+# What API schemas publish: a strict subset of what normalize_ticker accepts (any case, single
+# separators between alphanumerics), so every schema-valid symbol is a valid one.
+TICKER_PATTERN = r"^\^?[A-Za-z0-9]+([.=-][A-Za-z0-9]+)*$"
 
 
 class InvalidTickerError(ValueError):

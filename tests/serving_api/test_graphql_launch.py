@@ -35,7 +35,12 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     root = tmp_path_factory.mktemp("webserver")
     home = root / "dagster"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # Launches start at once (no daemon here to dequeue a run queue); each run is a subprocess.
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "run_coordinator:\n  module: dagster._core.run_coordinator\n"
+        "  class: DefaultRunCoordinator\n"
+    )
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "STOCKOPS_DATA_DIR": str(root / "data")}
     binary = Path(sys.executable).with_name("dagster-webserver")
@@ -46,7 +51,7 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     url = f"http://127.0.0.1:{port}/graphql"
     query = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # loading the code location takes a while on 2 busy cores
         while True:
             assert process.poll() is None, "dagster-webserver exited"
             try:
@@ -103,3 +108,44 @@ def test_unreachable_webserver_is_503_naming_dagster(make_client: MakeClient) ->
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "dagster_unavailable" and "Dagster" in error["message"]
+
+
+@pytest.mark.integration
+def test_a_new_ticker_onboards_end_to_end_through_graphql(
+    webserver: tuple[str, Path], prefix: str
+) -> None:
+    """The whole chain (Feast registry, index data, ticker data, parent, training) launched run
+    by run through the webserver, each run in its own process, then served by the API."""
+    from serving_api.app import create_app
+    from stock_assets.settings import Settings
+    from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
+    from tests.serving_api.test_on_demand import _wait
+
+    url, home = webserver
+    # The API must read the data dir the webserver's runs write (the fixture's environment).
+    settings = Settings(
+        data_dir=home.parent / "data",
+        redis_url=REDIS_URL,
+        redis_key_prefix=prefix,
+        dagster_graphql_url=url,
+    )
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        app = create_app(settings, instance=instance, run_config_overrides=TINY_RUNS)
+        with TestClient(app) as client:
+            first = client.post("/predict-child", json={"ticker": "IBM"})
+            assert first.status_code == 202, first.text
+            status = _wait(client, first.json()["task_id"], timeout_s=420)
+            assert status["state"] == "succeeded", status["error"]
+            assert status["steps_done"] == status["steps_total"]
+            jobs = [r["job"] for r in status["runs"]]
+            assert jobs[-2:] == ["parent_training", "ticker_training"], jobs
+            # Every run went through the webserver: each ran in a process of its own.
+            for run_id in (r["run_id"] for r in status["runs"]):
+                run = instance.get_run_by_id(run_id)
+                assert run is not None and run.tags.get("stockops/source") == "api"
+            served = client.post("/predict-child", json={"ticker": "IBM"})
+            assert served.status_code == 200, served.text
+            assert len(served.json()["points"]) == 7
+    finally:
+        instance.dispose()

@@ -45,22 +45,15 @@ def _route_count(samples: list, route: str) -> float:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """Base URL and multiprocess folder of a two-worker gunicorn serving a fresh data dir."""
+    """Base URL and multiprocess folder of a two-worker gunicorn started on an empty data dir."""
     if not GUNICORN.exists():
         pytest.skip("gunicorn is not installed")
     home, prom = tmp_path / "dagster_home", tmp_path / "prom"
     home.mkdir()
     prom.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    # Create the Dagster and MLflow SQLite stores first: two workers creating them at once race
-    # on their schema migrations (seen once: a worker died in alembic's version insert).
-    import dagster as dg
-    from mlflow.tracking import MlflowClient
-
-    dg.DagsterInstance.from_config(str(home)).dispose()
-    (tmp_path / "data" / "mlflow").mkdir(parents=True)
-    db = tmp_path / "data" / "mlflow" / "mlflow.db"
-    MlflowClient(f"sqlite:///{db}").search_experiments(max_results=1)
+    # Nothing is created beforehand: both workers start on an empty data dir and must not race
+    # on creating (and migrating) the Dagster and MLflow SQLite stores.
     prefix = f"stockops-test:{uuid.uuid4().hex[:8]}:"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKOPS_")}
     env.update({
@@ -81,7 +74,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 25
+        deadline = time.monotonic() + 120  # the first worker creates the stores (migrations)
         while True:
             assert proc.poll() is None, f"gunicorn exited:\n{log.read_text()[-3000:]}"
             # Both workers must be serving, not only the first one up (each logs this line).

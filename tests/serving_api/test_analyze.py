@@ -1,0 +1,160 @@
+"""``POST /analyze`` on a trained (tiny) AAPL champion: a report written by the local LLM, then
+the same report from the semantic cache; 202 for a ticker without a model; a Qdrant folder
+locked by another process degrades to no cache instead of failing; metrics and reset."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from agent_graph.service import AnalystService
+from serving_api.app import create_app
+from serving_api.runs import RunSpec
+from tests.agent_graph.trained import TICKER, Platform, trained_platform
+from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
+
+pytestmark = pytest.mark.slow
+ADMIN = "admin-secret"
+
+
+class RecordingLauncher:
+    """Accepts runs without executing them: training a second ticker takes minutes here, and
+    the on-demand flow is exercised end to end by test_on_demand.py."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.specs: list[RunSpec] = []
+
+    def submit(self, spec: RunSpec) -> str:
+        self.specs.append(spec)
+        return str(uuid.uuid4())
+
+    def wait(self, instance: object, run_id: str, timeout_s: float) -> str | None:
+        time.sleep(min(timeout_s, 0.2))
+        return None
+
+    def pending(self, run_id: str) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def platform() -> Platform:
+    return trained_platform()
+
+
+@pytest.fixture(scope="module")
+def prefix() -> Iterator[str]:
+    value = f"stockops-test:{uuid.uuid4().hex[:8]}:"
+    yield value
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=value + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def _client(platform: Platform, prefix: str, launcher: object, **overrides: object) -> TestClient:
+    settings = platform.settings.model_copy(
+        update={"redis_url": REDIS_URL, "redis_key_prefix": prefix, **overrides}
+    )
+    agents = overrides.pop("agents", None)
+    app = create_app(
+        settings, instance=platform.instance, launcher=launcher,  # type: ignore[arg-type]
+        run_config_overrides=TINY_RUNS, agents=agents,  # type: ignore[arg-type]
+    )  # fmt: skip
+    return TestClient(app)
+
+
+def test_analyze_writes_then_serves_from_the_semantic_cache(
+    platform: Platform, prefix: str
+) -> None:
+    launcher = RecordingLauncher()
+    settings_update = {"admin_token": SecretStr(ADMIN)}
+    with _client(platform, prefix, launcher, **settings_update) as client:
+        body = {"ticker": "aapl", "question": "Should I worry about the downside?",
+                "refresh": True}  # fmt: skip
+        cold = client.post("/analyze", json=body)
+        assert cold.status_code == 200, cold.text
+        answer = cold.json()
+        assert answer["ticker"] == TICKER and answer["as_of"] == "2013-03-01"
+        assert answer["cache_hit"] is False and answer["cache_status"] == "ok"
+        forecast = client.post("/predict-child", json={"ticker": TICKER}).json()
+        assert answer["forecast"] | {"cache_hit": True} == forecast | {"cache_hit": True}
+        report, evaluation = answer["report"], answer["evaluation"]
+        assert report["writer"] == "llm" and report["unverified_numbers"] == 0
+        assert set(report["sections"]) == {"summary", "forecast", "model_quality",
+                                           "market_context", "risks", "disclaimer"}  # fmt: skip
+        assert report["stance"] in {"bullish", "bearish", "neutral"}
+        assert 0 <= report["confidence"] <= 1
+        assert evaluation["faithfulness"] == 1.0 and evaluation["section_coverage"] == 1.0
+
+        started = time.perf_counter()
+        warm = client.post("/analyze", json={**body, "refresh": False, "ticker": "AAPL"})
+        elapsed = time.perf_counter() - started
+        assert warm.status_code == 200 and warm.json()["cache_hit"] is True
+        assert warm.json()["report"] == report and elapsed < 2.0
+        other = client.post("/analyze", json={"ticker": "AAPL", "question": "x" * 501})
+        assert other.status_code == 422
+
+        metrics = client.get("/metrics").text
+        assert f'stockops_report_faithfulness{{ticker="{TICKER}"}} 1.0' in metrics
+        assert f'stockops_report_section_coverage{{ticker="{TICKER}"}} 1.0' in metrics
+        assert 'stockops_api_report_cache_total{result="hit"} 1.0' in metrics
+
+        # A ticker without a model: a training task, as /predict-child does.
+        accepted = client.post("/analyze", json={"ticker": "MSFT"})
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["ticker"] == "MSFT" and accepted.json()["task_id"]
+        first = launcher.specs[0]
+        assert (first.job_name, first.partition) == ("ticker_data", "MSFT")
+        assert client.post("/analyze", json={"ticker": "../etc"}).status_code == 422
+
+        # Reset drops the reports and the collection; the next request is computed again.
+        reset = client.delete("/system/reset", headers={"X-Admin-Token": ADMIN})
+        assert reset.status_code == 200, reset.text
+        assert any(p.endswith("reports") for p in reset.json()["paths_deleted"])
+        assert "stockops_report_faithfulness{" not in client.get("/metrics").text
+
+
+def test_locked_qdrant_folder_degrades_to_no_cache(
+    platform: Platform, prefix: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "qdrant"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time\nfrom qdrant_client import QdrantClient\n"
+         f"c = QdrantClient(path={str(folder)!r})\nprint('ready', flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        settings = platform.settings.model_copy(update={"qdrant_path": folder})
+        # The deterministic writer keeps this test quick; the LLM path is tested above.
+        agents = AnalystService(settings, llm=None, use_default_llm=False)
+        with _client(platform, prefix, RecordingLauncher(), qdrant_path=folder,
+                     agents=agents) as client:  # fmt: skip
+            answer = client.post("/analyze", json={"ticker": TICKER})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["cache_hit"] is False
+            assert body["cache_status"].startswith("unavailable:")
+            assert body["report"]["writer"] == "deterministic"
+            assert body["evaluation"]["faithfulness"] == 1.0
+            metrics = client.get("/metrics").text
+            assert 'stockops_api_report_cache_total{result="unavailable"} 1.0' in metrics
+    finally:
+        holder.kill()
+        holder.wait()

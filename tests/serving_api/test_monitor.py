@@ -1,0 +1,180 @@
+"""``POST /monitor/{ticker}`` and ``GET /reports/drift/{ticker}`` on a real (tiny) model.
+
+A module fixture trains a tiny parent and AAPL child through Dagster on a temp instance; the API
+then launches the real ``ticker_drift`` job in-process (202), and answers from its files (200).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from serving_api.app import create_app
+from stock_assets.defs.assets.features import feature_definitions
+from stock_assets.defs.assets.market import indicators, ohlcv
+from stock_assets.defs.assets.models import child_model, parent_model
+from stock_assets.defs.partitions import TICKERS_PARTITION
+from stock_assets.defs.resources import resources_from_settings
+from stock_assets.domain.storage import atomic_write_text
+from stock_assets.domain.symbols import ticker_slug
+from stock_assets.logs import configure_logging
+from stock_assets.settings import Settings
+from tests.serving_api.conftest import REDIS_URL, TINY_PARENT
+
+TICKER = "AAPL"
+ASSETS = [ohlcv, indicators, feature_definitions, parent_model, child_model]
+EVALUATION = {
+    "faithfulness": 0.9, "section_coverage": 1.0, "critic_verdict": "pass", "length_words": 180,
+    "score": 0.93,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, object]]:
+    root = tmp_path_factory.mktemp("monitor")
+    (root / "dagster").mkdir()
+    prefix = f"stockops-test:{uuid.uuid4().hex[:8]}:"
+    settings = Settings(data_dir=root / "data", redis_url=REDIS_URL, redis_key_prefix=prefix)
+    resources = resources_from_settings(settings)
+    config = {
+        "parent_model": {"config": TINY_PARENT},
+        "child_model": {"config": {"epochs": 2, "patience": 1}},
+    }
+    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+        instance.add_dynamic_partitions(TICKERS_PARTITION, ["^GSPC", TICKER])
+
+        def run(assets: list, partition: str | None = None) -> None:
+            names = {a.key.to_user_string() for a in assets}
+            result = dg.materialize(
+                ASSETS,
+                selection=assets,
+                partition_key=partition,
+                instance=instance,
+                resources=resources,
+                run_config={"ops": {k: v for k, v in config.items() if k in names}},
+            )
+            assert result.success
+
+        run([feature_definitions])
+        for ticker in ("^GSPC", TICKER):
+            run([ohlcv, indicators], ticker)
+        run([parent_model])
+        run([child_model], TICKER)
+        yield settings, instance
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def client(trained: tuple[Settings, dg.DagsterInstance]) -> Iterator[TestClient]:
+    settings, instance = trained
+    with TestClient(create_app(settings, instance=instance)) as test_client:
+        yield test_client
+
+
+def _wait(client: TestClient, status_url: str, timeout_s: float = 240) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = client.get(status_url).json()
+        if body["state"] in ("succeeded", "failed"):
+            return body
+        time.sleep(0.5)
+    raise AssertionError(f"task did not finish: {body}")
+
+
+def test_monitor_materializes_then_answers(
+    client: TestClient, trained: tuple[Settings, dg.DagsterInstance]
+) -> None:
+    settings, _ = trained
+    assert client.get(f"/reports/drift/{TICKER}").status_code == 404
+
+    log = io.StringIO()
+    configure_logging("json", "INFO", stream=log)  # the app's JSON logs, into a buffer
+    accepted = client.post(f"/monitor/{TICKER.lower()}", headers={"X-Request-ID": "req-drift-1"})
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.headers["x-request-id"] == "req-drift-1"
+    task = accepted.json()
+    assert task["ticker"] == TICKER and "no drift report" in task["message"]
+    # A second request while it runs joins the same task.
+    again = client.post(f"/monitor/{TICKER}")
+    assert again.status_code in (200, 202)
+    if again.status_code == 202:
+        assert again.json()["task_id"] == task["task_id"] and again.json()["joined"]
+    done = _wait(client, task["status_url"])
+    assert done["state"] == "succeeded", done
+    assert [r["job"] for r in done["runs"]] == ["ticker_drift"]
+    lines = [json.loads(line) for line in log.getvalue().splitlines() if line.startswith("{")]
+    launched = [x for x in lines if x.get("run_id") == task["task_id"]]
+    assert launched and launched[0]["request_id"] == "req-drift-1"
+    assert launched[0]["ticker"] == TICKER and launched[0]["level"] == "INFO"
+    run = trained[1].get_run_by_id(task["task_id"])
+    assert run is not None and run.tags["stockops/request_id"] == "req-drift-1"
+
+    answer = client.post(f"/monitor/{TICKER}")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    drift = body["drift"]
+    assert body["ticker"] == TICKER and body["as_of"] == drift["as_of"]
+    assert "html_path" not in drift and drift["report_url"] == f"/reports/drift/{TICKER}"
+    assert 0 <= drift["drift_share"] <= 1 and len(drift["columns"]) == 5
+    assert drift["dataset_drift"] == (drift["drift_share"] > drift["threshold"])
+    assert body["report_evaluation"] is None  # no agent report yet
+    assert answer.headers["x-request-id"]  # generated when the caller sent none
+
+    html = client.get(drift["report_url"])
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "<html" in html.text[:2000].lower()
+
+    # The agents' latest report is read for its evaluation.
+    report = settings.resolved_outputs_dir / "reports" / ticker_slug(TICKER) / "latest.json"
+    record = {"ticker": TICKER, "as_of": drift["as_of"], "created_at": "2025-01-01T00:00:00+00:00",
+              "report": {}, "evaluation": EVALUATION}  # fmt: skip
+    atomic_write_text(json.dumps(record), report)
+    assert client.post(f"/monitor/{TICKER}").json()["report_evaluation"] == EVALUATION
+
+    # The state collectors export the drift report and the run counts.
+    text = client.get("/metrics").text
+    assert f'stockops_drift_share{{ticker="{TICKER}"}} {float(drift["drift_share"])}' in text
+    assert 'stockops_dagster_runs{job="ticker_drift",status="success"} 1.0' in text
+
+    # refresh=true asks for a new report even when the stored one is current.
+    fresh = client.post(f"/monitor/{TICKER}?refresh=true")
+    assert fresh.status_code == 202 and "fresh" in fresh.json()["message"]
+    assert _wait(client, fresh.json()["status_url"])["state"] == "succeeded"
+
+
+def test_monitor_bad_input_is_4xx(client: TestClient) -> None:
+    for path in ("/monitor/..%2Fetc", "/monitor/" + "A" * 40, "/monitor/bad$"):
+        response = client.post(path)
+        assert response.status_code in (404, 422), (path, response.text)
+        assert "error" in response.json()
+    unknown = client.post("/monitor/MSFT")  # valid, but no model
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "no_model"
+    for path in ("/reports/drift/MSFT", "/reports/drift/bad$"):
+        response = client.get(path)
+        assert response.status_code in (404, 422) and "error" in response.json()
+
+
+def test_stored_report_of_another_model_is_stale(
+    client: TestClient, trained: tuple[Settings, dg.DagsterInstance]
+) -> None:
+    settings, _ = trained
+    path = settings.resolved_outputs_dir / "drift" / ticker_slug(TICKER) / "latest.json"
+    summary = json.loads(Path(path).read_text())
+    atomic_write_text(json.dumps({**summary, "bundle_version": "older"}), path)
+    response = client.post(f"/monitor/{TICKER}")
+    assert response.status_code == 202 and "new serving model" in response.json()["message"]
+    assert _wait(client, response.json()["status_url"])["state"] == "succeeded"
+    assert client.post(f"/monitor/{TICKER}").status_code == 200
