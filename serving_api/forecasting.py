@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -124,3 +125,23 @@ class ForecastService:
         if not h1.empty:
             metrics.MODEL_QUALITY.labels(ticker).set(float(h1.iloc[0]))
         return table
+
+
+def forecast_body(ticker: str, serving: ServingModel, result: ForecastResult) -> dict[str, Any]:
+    """The forecast object ``/predict-child`` answers (and ``/analyze`` embeds), minus the
+    ``cache_hit`` flag: what the cache stores."""
+    return {
+        "ticker": ticker,
+        "model_version": serving.model_version,
+        "bundle_version": serving.bundle.version,
+        "champion": serving.is_champion,
+        "below_baseline": serving.below_baseline,
+        "as_of": result.as_of,
+        "last_close": result.last_close,
+        "nominal_coverage": result.nominal_coverage,
+        "points": [
+            {"horizon": p.horizon, "date": p.date, "median": p.median, "lower": p.lower,
+             "upper": p.upper}
+            for p in result.points
+        ],
+    }  # fmt: skip

@@ -14,7 +14,7 @@ from agent_graph.service import AnalystService
 from serving_api import metrics
 from serving_api.deps import AppState, get_state
 from serving_api.errors import ApiError, dependency_unavailable
-from serving_api.forecasting import Frame, NoDataError, model_id
+from serving_api.forecasting import Frame, NoDataError, forecast_body, model_id
 from serving_api.routes.tasks import accepted
 from serving_api.schemas import AnalyzeRequest, AnalyzeResponse, ErrorResponse, TaskAccepted
 from stock_assets.domain.serving import NoModelError, ServingModel
@@ -38,21 +38,7 @@ def forecast_payload(
     if cached is not None:
         return {"cache_hit": True, **json.loads(cached)}
     result = state.forecasts.forecast(ticker, serving, frame)
-    payload = {
-        "ticker": ticker,
-        "model_version": serving.model_version,
-        "bundle_version": serving.bundle.version,
-        "champion": serving.is_champion,
-        "below_baseline": serving.below_baseline,
-        "as_of": result.as_of,
-        "last_close": result.last_close,
-        "nominal_coverage": result.nominal_coverage,
-        "points": [
-            {"horizon": p.horizon, "date": p.date, "median": p.median, "lower": p.lower,
-             "upper": p.upper}
-            for p in result.points
-        ],
-    }  # fmt: skip
+    payload = forecast_body(ticker, serving, result)
     state.cache.put(key, json.dumps(payload, separators=(",", ":")))
     return {"cache_hit": False, **payload}
 

@@ -10,7 +10,7 @@ from mlflow.exceptions import MlflowException
 
 from serving_api.deps import AppState, get_state
 from serving_api.errors import ApiError, dependency_unavailable
-from serving_api.forecasting import NoDataError, model_id
+from serving_api.forecasting import NoDataError, forecast_body, model_id
 from serving_api.routes.tasks import accepted
 from serving_api.schemas import ErrorResponse, PredictRequest, PredictResponse, TaskAccepted
 from stock_assets.domain.serving import NoModelError
@@ -53,21 +53,7 @@ def predict_child(body: PredictRequest, request: Request) -> Response:
         # Stored without the flag; prepend it rather than parse and re-serialise (the hot path).
         return Response('{"cache_hit":true,' + cached[1:], media_type="application/json")
     result = state.forecasts.forecast(ticker, serving, frame)
-    payload = {
-        "ticker": ticker,
-        "model_version": serving.model_version,
-        "bundle_version": serving.bundle.version,
-        "champion": serving.is_champion,
-        "below_baseline": serving.below_baseline,
-        "as_of": result.as_of,
-        "last_close": result.last_close,
-        "nominal_coverage": result.nominal_coverage,
-        "points": [
-            {"horizon": p.horizon, "date": p.date, "median": p.median, "lower": p.lower,
-             "upper": p.upper}
-            for p in result.points
-        ],
-    }  # fmt: skip
+    payload = forecast_body(ticker, serving, result)
     text = json.dumps(payload, separators=(",", ":"))
     state.cache.put(key, text)
     return JSONResponse({"cache_hit": False, **payload})
