@@ -240,12 +240,9 @@ class LocalLauncher:
             return None
 
     def pending(self, run_id: str) -> bool:
+        """Submitted and not finished (its run record may not exist yet)."""
         future = self._futures.get(run_id)
-        return (
-            future is not None
-            and not future.done()
-            and (self.instance.get_run_by_id(run_id) is None)
-        )
+        return future is not None and not future.done()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -337,9 +337,11 @@ class TaskService:
         """None for an unknown task id."""
         first = self.instance.get_run_by_id(task_id)
         if first is None:
-            if self.launcher.pending(task_id) or task_id in self._chains:
-                return TaskView(task_id, None, "queued")
-            return None
+            queued = self.launcher.pending(task_id) or task_id in self._chains
+            # The launcher may have created the record between the two looks: read it again.
+            first = self.instance.get_run_by_id(task_id)
+            if first is None:
+                return TaskView(task_id, None, "queued") if queued else None
         ticker = first.tags.get(TICKER_TAG) or first.tags.get(PARTITION_TAG)
         later = self.instance.get_runs(dg.RunsFilter(tags={TASK_TAG: task_id}), ascending=True)
         runs = [first, *[r for r in later if r.run_id != task_id]]
