@@ -49,7 +49,10 @@ def _to_session_dates(values: pd.Series) -> pd.Series:
     Feast's ``event_timestamp`` is tz-aware UTC; a US session's timestamp (midnight UTC or the
     close at ~21:00 UTC) falls on the session's own UTC date, so the UTC date is the session.
     """
-    ts = pd.to_datetime(values)
+    # Already datetimes (the usual case): converting again walks every element in Python
+    # (pandas' cache heuristic), which was most of a served forecast's time.
+    is_datetime = pd.api.types.is_datetime64_any_dtype(values)
+    ts = values if is_datetime else pd.to_datetime(values, cache=False)
     if ts.dt.tz is not None:
         ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
     return ts.dt.normalize()
@@ -72,10 +75,11 @@ def clean_frame(
     missing = [c for c in ("close", *feature_columns) if c not in frame.columns]
     if missing:
         raise ValueError(f"frame is missing columns: {missing}")
-    out = pd.DataFrame({"date": _to_session_dates(frame[ts_col])})
-    out["close"] = pd.to_numeric(frame["close"], errors="raise").astype(float).to_numpy()
-    for col in feature_columns:
-        out[col] = pd.to_numeric(frame[col], errors="raise").astype(float).to_numpy()
+    # Built in one go: inserting columns one by one costs a block copy each (serving hot path).
+    columns: dict[str, Any] = {"date": _to_session_dates(frame[ts_col]).to_numpy()}
+    for col in ("close", *feature_columns):
+        columns[col] = pd.to_numeric(frame[col], errors="raise").astype(float).to_numpy()
+    out = pd.DataFrame(columns)
     out = out.sort_values("date", kind="stable").reset_index(drop=True)
     if out["date"].isna().any():
         raise ValueError("frame has missing timestamps")
