@@ -11,8 +11,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from mlflow.exceptions import MlflowException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serving_api.forecasting import NoDataError
 from stock_assets.domain.market_data import MarketDataError, UnknownTickerError
 from stock_assets.domain.symbols import InvalidTickerError
 
@@ -72,6 +74,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body("market_data_unavailable", f"Market data is unavailable: {exc}"), 503
         )
+
+    @app.exception_handler(NoDataError)
+    async def _no_data(_: Request, exc: NoDataError) -> JSONResponse:
+        return JSONResponse(error_body("no_data", str(exc)), 409)
+
+    @app.exception_handler(MlflowException)
+    async def _mlflow(_: Request, exc: MlflowException) -> JSONResponse:
+        error = dependency_unavailable("MLflow", exc)
+        return JSONResponse(error_body(error.code, error.message), error.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from fastapi import APIRouter, Request
-from mlflow.exceptions import MlflowException
 
 from serving_api.deps import get_state
 from serving_api.errors import ApiError, dependency_unavailable
@@ -18,7 +17,7 @@ from serving_api.schemas import (
 )
 from stock_assets.defs.registry import registered_tickers
 from stock_assets.domain.serving import NoModelError
-from stock_assets.domain.symbols import InvalidTickerError, normalize_ticker
+from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.domain.tracking import registered_model_name
 
 router = APIRouter(tags=["catalog"])
@@ -53,18 +52,13 @@ def tickers(request: Request) -> TickersResponse:
     summary="Champion / serving version and the backtest summary per horizon",
 )
 def model_summary(ticker: TickerPath, request: Request) -> ModelSummary:
-    try:
-        symbol = normalize_ticker(ticker)
-    except InvalidTickerError as exc:
-        raise ApiError(422, "invalid_ticker", str(exc)) from exc
+    symbol = normalize_ticker(ticker)  # invalid: 422 through the app's error handlers
     state = get_state(request)
     try:
         champion = state.forecasts.tracker.champion(registered_model_name(symbol))
         serving = state.forecasts.serving(symbol)
     except NoModelError as exc:
         raise ApiError(404, "no_model", str(exc)) from exc
-    except MlflowException as exc:
-        raise dependency_unavailable("MLflow", exc) from exc
     table = state.forecasts.backtest_table(symbol)
     rows = [] if table is None else table.sort_values("horizon").to_dict("records")
     first = rows[0] if rows else {}

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from serving_api.deps import get_state
 from serving_api.errors import ApiError
 from serving_api.schemas import ErrorResponse, TickerPath
-from stock_assets.domain.symbols import InvalidTickerError, normalize_ticker, ticker_slug
+from stock_assets.domain.symbols import normalize_ticker, ticker_slug
 
 router = APIRouter(tags=["forecasts"])
 
@@ -59,10 +59,7 @@ def history(
     request: Request,
     days: int = Query(default=120, ge=1, le=MAX_DAYS, description="Trading days to return."),
 ) -> HistoryResponse:
-    try:
-        symbol = normalize_ticker(ticker)
-    except InvalidTickerError as exc:
-        raise ApiError(422, "invalid_ticker", str(exc)) from exc
+    symbol = normalize_ticker(ticker)  # invalid: 422 through the app's error handlers
     path = get_state(request).settings.tables_dir / "ohlcv" / f"{ticker_slug(symbol)}.parquet"
     try:
         table = pd.read_parquet(path, columns=["date", "close"])

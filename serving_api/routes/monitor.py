@@ -8,11 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from mlflow.exceptions import MlflowException
 
 from serving_api.deps import AppState, get_state
-from serving_api.errors import ApiError, dependency_unavailable
-from serving_api.forecasting import NoDataError
+from serving_api.errors import ApiError
 from serving_api.routes.tasks import accepted
 from serving_api.schemas import (
     ErrorResponse,
@@ -23,19 +21,12 @@ from serving_api.schemas import (
 )
 from stock_assets.domain.monitoring import drift_html_path, read_agent_report, read_drift_summary
 from stock_assets.domain.serving import NoModelError
-from stock_assets.domain.symbols import InvalidTickerError, normalize_ticker
+from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.logs import REQUEST_ID, RUN_REQUEST_TAG
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["monitoring"])
 DRIFT_JOB = "ticker_drift"  # stock_assets.defs.automation.ticker_drift_job
-
-
-def _ticker(raw: str) -> str:
-    try:
-        return normalize_ticker(raw)
-    except InvalidTickerError as exc:
-        raise ApiError(422, "invalid_ticker", str(exc)) from exc
 
 
 def _stale_reason(summary: dict[str, Any] | None, bundle_version: str, as_of: str) -> str | None:
@@ -70,19 +61,14 @@ def monitor(ticker: TickerPath, request: Request, refresh: bool = False) -> Resp
     to follow at ``/status/{task_id}``, then ask again. ``report_evaluation`` is the latest agent
     report's evaluation (null before the first report)."""
     state: AppState = get_state(request)
-    symbol = _ticker(ticker)
+    symbol = normalize_ticker(ticker)  # invalid: 422 through the error handlers
     try:
         serving = state.forecasts.serving(symbol)
     except NoModelError as exc:
         raise ApiError(
             404, "no_model", f"{exc} Train it first (POST /train-child) to measure drift."
         ) from exc
-    except MlflowException as exc:
-        raise dependency_unavailable("MLflow", exc) from exc
-    try:
-        frame = state.forecasts.frame(symbol)
-    except NoDataError as exc:
-        raise ApiError(409, "no_data", str(exc)) from exc
+    frame = state.forecasts.frame(symbol)  # no data: 409 through the app's error handlers
     outputs = state.settings.resolved_outputs_dir
     summary = read_drift_summary(outputs, symbol)
     reason = "asked for a fresh drift report" if refresh else None
@@ -126,7 +112,7 @@ def monitor(ticker: TickerPath, request: Request, refresh: bool = False) -> Resp
     summary="The latest Evidently drift report of a ticker (HTML)",
 )
 def drift_html(ticker: TickerPath, request: Request) -> FileResponse:
-    symbol = _ticker(ticker)
+    symbol = normalize_ticker(ticker)  # invalid: 422 through the error handlers
     path = drift_html_path(get_state(request).settings.resolved_outputs_dir, symbol)
     if not path.is_file():
         raise ApiError(
