@@ -12,6 +12,7 @@ from streamlit_app.api_client import ApiClient, ApiProblem
 from streamlit_app.charts import forecast_figure, forecast_table
 from streamlit_app.config import UiConfig, load_config
 from streamlit_app.progress import task_caption, task_fraction
+from streamlit_app.validation import check_ticker
 
 PRICE = st.column_config.NumberColumn(format="%.2f")
 RATIO = st.column_config.NumberColumn(format="%.3f")
@@ -42,6 +43,18 @@ def client() -> ApiClient:
         timeout_s=cfg.request_timeout_s,
         analyze_timeout_s=cfg.analyze_timeout_s,
     )
+
+
+def ticker_or_stop(raw: str, result_key: str | None = None) -> str:
+    """The canonical ticker; an invalid one shows its reason (dropping the page's previous
+    result under ``result_key``) and stops the script run."""
+    ticker, error = check_ticker(raw)
+    if error:
+        st.error(error, icon=":material/error:")
+        if result_key is not None:
+            st.session_state.pop(result_key, None)
+        st.stop()
+    return ticker
 
 
 def show_problem(problem: ApiProblem) -> None:

@@ -14,8 +14,8 @@ from streamlit_app.ui import (
     forecast_section,
     forecast_with_training,
     show_problem,
+    ticker_or_stop,
 )
-from streamlit_app.validation import check_ticker
 
 RESULT_KEY = "analysis"
 
@@ -101,11 +101,7 @@ with st.form("analyze_form"):
     submitted = st.form_submit_button("Analyze", type="primary")
 
 if submitted:
-    ticker, error = check_ticker(raw_ticker)
-    if error:
-        st.error(error, icon=":material/error:")
-        st.session_state.pop(RESULT_KEY, None)
-        st.stop()
+    ticker = ticker_or_stop(raw_ticker, RESULT_KEY)
     api = client()
     try:
         with st.spinner(f"Analyzing {ticker}…"):

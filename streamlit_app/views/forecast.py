@@ -12,8 +12,8 @@ from streamlit_app.ui import (
     forecast_section,
     forecast_with_training,
     show_problem,
+    ticker_or_stop,
 )
-from streamlit_app.validation import check_ticker
 
 st.title("Forecast")
 api = client()
@@ -41,10 +41,7 @@ days = right.slider(
 if registered:
     st.caption("Registered: " + ", ".join(registered))
 
-ticker, error = check_ticker(raw_ticker)
-if error:
-    st.error(error, icon=":material/error:")
-    st.stop()
+ticker = ticker_or_stop(raw_ticker)
 
 try:
     forecast = forecast_with_training(api, ticker)

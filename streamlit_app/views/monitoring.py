@@ -10,8 +10,15 @@ import streamlit.components.v1 as components
 
 from streamlit_app.api_client import ApiClient, ApiProblem
 from streamlit_app.charts import drift_columns_table
-from streamlit_app.ui import MAX_TASK_ROUNDS, RATIO, SHARE, client, follow_task, show_problem
-from streamlit_app.validation import check_ticker
+from streamlit_app.ui import (
+    MAX_TASK_ROUNDS,
+    RATIO,
+    SHARE,
+    client,
+    follow_task,
+    show_problem,
+    ticker_or_stop,
+)
 
 RESULT_KEY = "monitoring"
 REPORT_HEIGHT_PX = 900
@@ -136,11 +143,7 @@ with st.form("monitor_form"):
     submitted = st.form_submit_button("Check drift", type="primary")
 
 if submitted:
-    ticker, error = check_ticker(raw_ticker)
-    if error:
-        st.error(error, icon=":material/error:")
-        st.session_state.pop(RESULT_KEY, None)
-        st.stop()
+    ticker = ticker_or_stop(raw_ticker, RESULT_KEY)
     try:
         with st.spinner(f"Checking drift for {ticker}…"):
             st.session_state[RESULT_KEY] = monitor(api, ticker, refresh)
