@@ -1,7 +1,8 @@
 """The facts a report is built on, computed by code from domain objects only.
 
-The forecast comes from the serving model (champion, else latest child flagged
-``below_baseline``), the track record from the ticker's backtest table, indicators from its
+The forecast comes from the serving model (the champion the promotion policy chose: an LSTM or
+the best baseline), its track record and skill from the ticker's latest evaluation (the backtest
+table: per horizon, with Diebold-Mariano significance against naive), indicators from its
 indicator table, drift from ``outputs/drift/<slug>/latest.json`` when the drift report exists.
 Nothing here needs the API or Dagster: both call :func:`gather_facts` (through the graph).
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from stock_assets.domain.ml.evaluation import load_evaluation
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
 from stock_assets.domain.serving import ServingModel
 from stock_assets.domain.symbols import normalize_ticker, ticker_slug
@@ -47,6 +49,8 @@ class QualityRow:
     directional_accuracy: float | None
     up_rate: float | None
     coverage: float | None
+    p_vs_naive: float | None = None  # one-sided Diebold-Mariano p of "better than naive"
+    significant: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,18 +70,19 @@ class Facts:
     last_close: float
     model_version: str | None
     bundle_version: str
-    champion: bool
-    below_baseline: bool
+    model: str  # what serves: lstm, naive, drift or linear
+    model_kind: str  # learned or baseline
+    skill: str | None  # the evaluation's one-sentence skill statement
     nominal_coverage: float
     quantiles: tuple[float, ...]
     forecast: tuple[ForecastRow, ...]
-    quality: tuple[QualityRow, ...]
-    promoted: bool | None
+    quality: tuple[QualityRow, ...]  # the served model, per horizon
+    promoted: bool | None  # whether the latest challenger was promoted
     indicators: dict[str, float]
     drift: DriftStatus
     stance: str = "neutral"
     confidence: float = 0.0
-    parameters: tuple[float, ...] = field(default=(14, 20, 60, 252))
+    parameters: tuple[float, ...] = field(default=(14, 20, 60, 252, 0.05))
 
     @property
     def model_id(self) -> str:
@@ -98,8 +103,13 @@ class Facts:
 
     @property
     def beats_naive(self) -> bool | None:
-        rel = self.relative_mae_h1
-        return None if rel is None else rel < 1.0
+        """Significantly better than naive at h=1 in the backtest (None: no backtest yet).
+
+        From the promotion policy's evidence, never from a raw ratio: 0.999 beats nothing.
+        """
+        if not self.quality:
+            return None
+        return any(q.horizon == 1 and q.significant for q in self.quality)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -129,7 +139,13 @@ class Facts:
                 (f"change_pct_h{row.horizon}", row.change_pct),
             ]
         for q in self.quality:
-            for name in ("relative_mae", "directional_accuracy", "up_rate", "coverage"):
+            for name in (
+                "relative_mae",
+                "directional_accuracy",
+                "up_rate",
+                "coverage",
+                "p_vs_naive",
+            ):
                 value = getattr(q, name)
                 if value is not None:
                     out.append((f"{name}_h{q.horizon}", value))
@@ -137,7 +153,7 @@ class Facts:
         if self.drift.drift_share is not None:
             out.append(("drift_share", self.drift.drift_share))
             out.append(("drifted_columns", float(len(self.drift.drifted_columns))))
-        out += [(f"parameter_{int(p)}", float(p)) for p in self.parameters]
+        out += [(f"parameter_{p:g}", float(p)) for p in self.parameters]
         return out
 
     def dates(self) -> set[str]:
@@ -167,23 +183,24 @@ def load_indicators(settings: Settings, ticker: str) -> pd.DataFrame:
 
 
 def load_quality(settings: Settings, ticker: str) -> tuple[tuple[QualityRow, ...], bool | None]:
-    """Per-horizon backtest summary of the ticker's latest evaluated child, and its gate."""
-    path = settings.tables_dir / "backtest" / f"{ticker_slug(ticker)}.parquet"
-    if not path.exists():
+    """Per-horizon backtest evidence of the served model, and whether the challenger was
+    promoted."""
+    evaluation = load_evaluation(settings.tables_dir, ticker)
+    if evaluation is None:
         return (), None
-    table = pd.read_parquet(path).sort_values("horizon")
     rows = tuple(
         QualityRow(
-            horizon=int(r["horizon"]),
-            relative_mae=_num(r.get("relative_mae")),
-            directional_accuracy=_num(r.get("directional_accuracy")),
-            up_rate=_num(r.get("up_rate")),
-            coverage=_num(r.get("coverage")),
+            horizon=h.horizon,
+            relative_mae=h.relative_mae,
+            directional_accuracy=h.directional_accuracy,
+            up_rate=h.up_rate,
+            coverage=h.coverage,
+            p_vs_naive=h.p_vs_naive,
+            significant=h.significant,
         )
-        for r in table.to_dict("records")
+        for h in evaluation.horizons
     )
-    promoted = bool(table["promoted"].iloc[0]) if "promoted" in table else None
-    return rows, promoted
+    return rows, evaluation.promoted
 
 
 def drift_path(settings: Settings, ticker: str) -> Path:
@@ -214,12 +231,11 @@ def latest_indicators(frame: pd.DataFrame, as_of: str) -> dict[str, float]:
 
 
 def derive_stance(
-    change_pct: float, width_pct: float, beats_naive: bool | None, below_baseline: bool,
-    drift: DriftStatus,
+    change_pct: float, width_pct: float, beats_naive: bool | None, drift: DriftStatus,
 ) -> tuple[str, float]:  # fmt: skip
     """Stance from the sign of the 7-session median move; confidence from how far that move
-    stands out of its own interval, discounted when the model does not beat the naive forecast,
-    is below baseline, or its data drifted. Words in the text never enter here."""
+    stands out of its own interval, discounted when the model has no significant edge over the
+    naive forecast, or its data drifted. Words in the text never enter here."""
     if change_pct > STANCE_THRESHOLD_PCT:
         stance = "bullish"
     elif change_pct < -STANCE_THRESHOLD_PCT:
@@ -230,8 +246,6 @@ def derive_stance(
     confidence = 0.25 + 0.75 * signal if stance != "neutral" else 0.5 * (1.0 - signal)
     if beats_naive is not True:
         confidence *= 0.6  # no honest edge over "tomorrow = today"
-    if below_baseline:
-        confidence *= 0.8
     if drift.status == "drift":
         confidence *= 0.7
     return stance, round(max(0.0, min(1.0, confidence)), 2)
@@ -265,10 +279,11 @@ def gather_facts(
     bundle = serving.bundle
     if forecast is None:
         forecast = forecast_next(
-            bundle.model, bundle.scaler, frame, bundle.config, ticker=symbol,
-            model_version=serving.model_version, timestamp_column="date",
+            bundle, frame, ticker=symbol, model_version=serving.model_version,
+            timestamp_column="date",
         )  # fmt: skip
     quality, promoted = load_quality(settings, symbol)
+    evaluation = load_evaluation(settings.tables_dir, symbol)
     drift = load_drift(settings, symbol)
     rows = forecast_rows(forecast)
     base = Facts(
@@ -277,8 +292,9 @@ def gather_facts(
         last_close=forecast.last_close,
         model_version=serving.model_version,
         bundle_version=bundle.version,
-        champion=serving.is_champion,
-        below_baseline=serving.below_baseline,
+        model=serving.model,
+        model_kind=serving.kind,
+        skill=evaluation.statement() if evaluation else None,
         nominal_coverage=forecast.nominal_coverage,
         quantiles=tuple(forecast.quantiles),
         forecast=rows,
@@ -288,7 +304,6 @@ def gather_facts(
         drift=drift,
     )
     stance, confidence = derive_stance(
-        base.expected_change_pct, base.interval_width_pct, base.beats_naive,
-        base.below_baseline, drift,
+        base.expected_change_pct, base.interval_width_pct, base.beats_naive, drift,
     )  # fmt: skip
     return replace(base, stance=stance, confidence=confidence)

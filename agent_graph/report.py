@@ -86,15 +86,20 @@ def describe_forecast(facts: Facts) -> str:
 def describe_quality(facts: Facts) -> str:
     if facts.beats_naive is None:
         return "The model has no backtest yet, so its accuracy is unknown."
+    if facts.model == "naive":
+        return (
+            "No model beat the naive forecast, which repeats the last price, in a walk-forward "
+            "backtest, so that naive forecast is what is served."
+        )
     if facts.beats_naive:
-        text = "In a walk-forward backtest the model was slightly more accurate than a naive "
-        text += "forecast that repeats the last price."
-    else:
-        text = "In a walk-forward backtest the model was not more accurate than a naive "
-        text += "forecast that repeats the last price."
-    if facts.below_baseline:
-        text += " It has not passed the promotion gate."
-    return text
+        return (
+            "In a walk-forward backtest the served model was more accurate than a naive forecast "
+            "that repeats the last price, and the difference was statistically significant."
+        )
+    return (
+        "In a walk-forward backtest the served model was not significantly more accurate than a "
+        "naive forecast that repeats the last price."
+    )
 
 
 def describe_market(facts: Facts, tools: list[ToolResult]) -> str:
@@ -136,6 +141,19 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
+def _p(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+MODEL_LABELS = {
+    "lstm": "the LSTM (champion)",
+    "champion": "the LSTM (champion)",
+    "naive": "the naive forecast (last close), the best baseline",
+    "drift": "the drift baseline (constant trend), the best baseline",
+    "linear": "the linear baseline, the best baseline",
+}
+
+
 def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
@@ -158,7 +176,7 @@ def forecast_section(facts: Facts) -> str:
         f"{r.change_pct:+.2f}% |"
         for r in facts.forecast
     ]
-    status = "champion" if facts.champion else "latest child, below baseline"
+    status = MODEL_LABELS.get(facts.model, facts.model)
     return "\n".join(
         [
             f"Next {len(facts.forecast)} NYSE sessions after {facts.as_of} (last close "
@@ -176,23 +194,20 @@ def quality_section(facts: Facts, piece: Piece) -> str:
     if not facts.quality:
         return f"No backtest summary is stored for this model yet.\n\n{piece.text}".strip()
     rows = [
-        f"| {q.horizon} | {_ratio(q.relative_mae)} | {_pct(q.directional_accuracy)} | "
-        f"{_pct(q.up_rate)} | {_pct(q.coverage)} |"
+        f"| {q.horizon} | {_ratio(q.relative_mae)} | {_p(q.p_vs_naive)} | "
+        f"{_pct(q.directional_accuracy)} | {_pct(q.up_rate)} | {_pct(q.coverage)} |"
         for q in facts.quality
     ]
-    rel = facts.relative_mae_h1
-    verdict = (
-        "beats the naive last-close forecast" if facts.beats_naive
-        else "does not beat the naive last-close forecast"
-    )  # fmt: skip
     lead = (
-        f"Walk-forward backtest: at horizon 1 the model's MAE is {_ratio(rel)} times the naive "
-        f"forecast's, so it {verdict}. Relative MAE near 1 is the honest expectation for daily "
-        "prices; direction is compared with the always-up rate of the same window."
+        f"{facts.skill or describe_quality(facts)} Skill is claimed only where a Diebold-Mariano "
+        "test against the naive forecast is significant (p < 0.05); a relative MAE near 1 is "
+        "the honest expectation for daily prices, and direction is compared with the always-up "
+        "rate of the same windows."
     )
     table = [
-        "| horizon | relative MAE | direction hit rate | always-up rate | interval coverage |",
-        "| --- | --- | --- | --- | --- |",
+        "| horizon | relative MAE | p vs naive | direction hit rate | always-up rate | "
+        "interval coverage |",
+        "| --- | --- | --- | --- | --- | --- |",
         *rows,
     ]
     return "\n".join([lead, "", *table, "", piece.text]).strip()
@@ -233,11 +248,9 @@ def risks_section(facts: Facts, tools: list[ToolResult]) -> str:
     items = []
     if facts.beats_naive is not True:
         items.append(
-            "The model has no demonstrated edge over the naive forecast: weigh the forecast "
-            "accordingly."
+            "The served model has no demonstrated edge over the naive forecast: weigh the "
+            "forecast accordingly."
         )
-    if facts.below_baseline:
-        items.append("No model version has passed the promotion gate; this one is served flagged.")
     items.append(
         f"By the last session the {facts.nominal_coverage * 100:.0f}% interval spans "
         f"{facts.interval_width_pct:.1f}% of the last close; outcomes outside it are expected "

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from serving_api import metrics
+from stock_assets.domain.ml.evaluation import Evaluation, load_evaluation
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
 from stock_assets.domain.serving import ServingModel, resolve_serving_model
 from stock_assets.domain.symbols import ticker_slug
@@ -105,10 +106,8 @@ class ForecastService:
         bundle = serving.bundle
         started = time.perf_counter()
         result = forecast_next(
-            bundle.model,
-            bundle.scaler,
+            bundle,
             frame.data,
-            bundle.config,
             ticker=ticker,
             model_version=serving.model_version,
             timestamp_column="date",
@@ -116,26 +115,27 @@ class ForecastService:
         metrics.INFERENCE.observe(time.perf_counter() - started)
         return result
 
-    def backtest_table(self, ticker: str) -> pd.DataFrame | None:
-        path = self.settings.tables_dir / "backtest" / f"{ticker_slug(ticker)}.parquet"
-        if not path.exists():
-            return None
-        table = pd.read_parquet(path)
-        h1 = table.loc[table["horizon"] == 1, "relative_mae"]
-        if not h1.empty:
-            metrics.MODEL_QUALITY.labels(ticker).set(float(h1.iloc[0]))
-        return table
+    def evaluation(self, ticker: str) -> Evaluation | None:
+        """The latest backtest decision and the served model's measured skill."""
+        evaluation = load_evaluation(self.settings.tables_dir, ticker)
+        h1 = evaluation.horizon(1) if evaluation else None
+        if h1 is not None and h1.relative_mae is not None:
+            metrics.MODEL_QUALITY.labels(ticker).set(h1.relative_mae)
+        return evaluation
 
 
-def forecast_body(ticker: str, serving: ServingModel, result: ForecastResult) -> dict[str, Any]:
+def forecast_body(
+    ticker: str, serving: ServingModel, result: ForecastResult, evaluation: Evaluation | None
+) -> dict[str, Any]:
     """The forecast object ``/predict-child`` answers (and ``/analyze`` embeds), minus the
     ``cache_hit`` flag: what the cache stores."""
     return {
         "ticker": ticker,
         "model_version": serving.model_version,
         "bundle_version": serving.bundle.version,
-        "champion": serving.is_champion,
-        "below_baseline": serving.below_baseline,
+        "model": serving.model,
+        "model_kind": serving.kind,
+        "skill": evaluation.statement() if evaluation else None,
         "as_of": result.as_of,
         "last_close": result.last_close,
         "nominal_coverage": result.nominal_coverage,

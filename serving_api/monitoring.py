@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
 from serving_api import metrics
+from stock_assets.domain.ml.evaluation import load_evaluation
 from stock_assets.domain.symbols import ticker_from_slug
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,10 @@ class PlatformStateCollector:
             return
         for path in (self.tables_dir / "backtest").glob("*.parquet"):
 
-            def h1(p: Path) -> float:
-                table = pd.read_parquet(p, columns=["horizon", "relative_mae"])
-                return float(table.loc[table["horizon"] == 1, "relative_mae"].iloc[0])
+            def h1(p: Path) -> float | None:
+                evaluation = load_evaluation(p.parent.parent, ticker_from_slug(p.stem))
+                served = evaluation.horizon(1) if evaluation else None
+                return served.relative_mae if served else None
 
             value = self._memo(path, h1)
             if value is not None:

@@ -64,9 +64,14 @@ class PredictResponse(BaseModel):
     ticker: str
     model_version: str | None = Field(description="MLflow registered version (None: unregistered)")
     bundle_version: str
-    champion: bool
-    below_baseline: bool = Field(
-        description="True when no version has passed the backtest gate (served, but flagged)."
+    model: str = Field(
+        description="What serves: lstm, or the baseline the promotion policy chose (naive, drift "
+        "or linear) when no learned model beat it."
+    )
+    model_kind: Literal["learned", "baseline"]
+    skill: str | None = Field(
+        description="The served model's measured skill over the naive forecast, in one sentence "
+        "(significance from the walk-forward backtest, not a raw ratio)."
     )
     as_of: str = Field(description="Date of the last data row used.")
     last_close: float
@@ -80,8 +85,11 @@ class PredictResponse(BaseModel):
                     "ticker": "AAPL",
                     "model_version": "3",
                     "bundle_version": "20250101T120000-ab12cd",
-                    "champion": True,
-                    "below_baseline": False,
+                    "model": "naive",
+                    "model_kind": "baseline",
+                    "skill": "The naive forecast (the last close) serves: no model beat it with "
+                    "statistical significance on the walk-forward windows, so no skill over "
+                    "naive is claimed.",
                     "as_of": "2013-03-01",
                     "last_close": 430.47,
                     "nominal_coverage": 0.8,
@@ -192,22 +200,51 @@ class TickersResponse(BaseModel):
 
 class HorizonSummary(BaseModel):
     horizon: int
-    relative_mae: float | None
+    relative_mae: float | None = Field(description="MAE / naive MAE on prices.")
+    fva: float | None = Field(description="Forecast value added over naive: 1 - relative MAE.")
+    p_vs_naive: float | None = Field(
+        description="One-sided Diebold-Mariano p-value of 'better than naive' (None for naive)."
+    )
+    significant: bool
     directional_accuracy: float | None
-    up_rate: float | None
+    up_rate: float | None = Field(description="Always-up directional accuracy, same windows.")
     coverage: float | None
+    nominal_coverage: float | None
+
+
+class DecisionRecord(BaseModel):
+    run_id: str
+    time: int = Field(description="Milliseconds since the epoch.")
+    outcome: str | None
+    served: str | None
+    previous_champion: str | None
+    champion: str | None
+    challenger_version: str | None
+    policy_version: str | None
+    reason: str | None
 
 
 class ModelSummary(BaseModel):
     ticker: str
-    champion_version: str | None
+    champion_version: str | None = Field(description="MLflow version behind the alias champion.")
     serving_model_version: str | None
     serving_bundle_version: str | None
-    below_baseline: bool | None
-    backtest_bundle_version: str | None
-    promoted: bool | None
-    gate_reason: str | None
-    backtest: list[HorizonSummary]
+    model: str | None = Field(description="What serves: lstm, naive, drift or linear.")
+    model_kind: str | None
+    skill: str | None = Field(description="The served model's measured skill, in one sentence.")
+    outcome: str | None = Field(
+        description="The latest decision: promote, keep, serve_baseline or blocked."
+    )
+    promoted: bool | None = Field(description="Whether the latest challenger was promoted.")
+    decision_reason: str | None
+    policy_version: str | None
+    best_baseline: str | None
+    challenger_bundle_version: str | None
+    backtest: list[HorizonSummary] = Field(description="The served model, per horizon.")
+    challenger: list[HorizonSummary] = Field(description="The latest challenger LSTM.")
+    decisions: list[DecisionRecord] = Field(
+        description="Promotion decisions, newest first: the champion alias' history."
+    )
 
 
 class ErrorDetail(BaseModel):

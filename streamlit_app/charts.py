@@ -89,6 +89,7 @@ def forecast_table(forecast: dict[str, Any]) -> pd.DataFrame:
 BACKTEST_COLUMNS = {
     "horizon": "horizon (sessions)",
     "relative_mae": "MAE / naive MAE",
+    "p_vs_naive": "p vs naive",
     "directional_accuracy": "direction accuracy",
     "up_rate": "always-up accuracy",
     "coverage": "interval coverage",
@@ -96,8 +97,8 @@ BACKTEST_COLUMNS = {
 
 
 def backtest_table(model: dict[str, Any]) -> pd.DataFrame:
-    """Per horizon: MAE relative to the naive last-close forecast (below 1 beats it), direction
-    accuracy beside the always-up baseline, and interval coverage."""
+    """Per horizon: MAE relative to the naive last-close forecast with the significance of the
+    difference, direction accuracy beside the always-up baseline, and interval coverage."""
     rows = sorted(model.get("backtest", []), key=lambda r: r["horizon"])
     frame = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
     return frame.rename(columns=BACKTEST_COLUMNS)

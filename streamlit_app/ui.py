@@ -19,6 +19,7 @@ RATIO = st.column_config.NumberColumn(format="%.3f")
 SHARE = st.column_config.NumberColumn(format="percent")
 BACKTEST_COLUMN_CONFIG = {
     "MAE / naive MAE": RATIO,
+    "p vs naive": RATIO,
     "direction accuracy": SHARE,
     "always-up accuracy": SHARE,
     "interval coverage": SHARE,
@@ -131,12 +132,10 @@ def forecast_section(
         )
     version = forecast.get("model_version") or "unregistered"
     cols[3].metric("Model version", version, help=f"bundle {forecast.get('bundle_version')}")
-    if forecast.get("below_baseline"):
-        st.warning(
-            "No model version has passed the backtest gate for this ticker yet: this forecast "
-            "comes from the latest model and did not beat the naive baseline.",
-            icon=":material/warning:",
-        )
+    if forecast.get("skill"):
+        # The served model and its measured skill, in the words the API and the report use.
+        notice = st.info if forecast.get("model_kind") == "learned" else st.warning
+        notice(forecast["skill"], icon=":material/insights:")
     history: list[dict[str, Any]] = []
     try:
         history = api.history(forecast["ticker"], days)["points"]
@@ -148,7 +147,7 @@ def forecast_section(
     st.plotly_chart(forecast_figure(history, forecast))
     st.caption(
         f"Model {version} (bundle {forecast.get('bundle_version')}, "
-        f"{'champion' if forecast.get('champion') else 'not champion'}), data as of "
+        f"serving: {forecast.get('model', '?')}, {forecast.get('model_kind', '?')}), data as of "
         f"{forecast['as_of']}; band: {forecast.get('nominal_coverage', 0):.0%} interval"
         f"{' · served from cache' if forecast.get('cache_hit') else ''}."
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 from fastapi import APIRouter, Request
 
 from serving_api.deps import get_state
 from serving_api.errors import ApiError, dependency_unavailable
 from serving_api.schemas import (
+    DecisionRecord,
     ErrorResponse,
     HorizonSummary,
     ModelSummary,
@@ -21,14 +20,6 @@ from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.domain.tracking import registered_model_name
 
 router = APIRouter(tags=["catalog"])
-
-
-def _num(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 @router.get("/tickers", response_model=TickersResponse, summary="Registered ticker partitions")
@@ -54,31 +45,30 @@ def tickers(request: Request) -> TickersResponse:
 def model_summary(ticker: TickerPath, request: Request) -> ModelSummary:
     symbol = normalize_ticker(ticker)  # invalid: 422 through the app's error handlers
     state = get_state(request)
+    tracker = state.forecasts.tracker
     try:
-        champion = state.forecasts.tracker.champion(registered_model_name(symbol))
+        champion = tracker.champion(registered_model_name(symbol))
         serving = state.forecasts.serving(symbol)
     except NoModelError as exc:
         raise ApiError(404, "no_model", str(exc)) from exc
-    table = state.forecasts.backtest_table(symbol)
-    rows = [] if table is None else table.sort_values("horizon").to_dict("records")
-    first = rows[0] if rows else {}
+    evaluation = state.forecasts.evaluation(symbol)
     return ModelSummary(
         ticker=symbol,
         champion_version=champion.model_version if champion else None,
         serving_model_version=serving.model_version,
         serving_bundle_version=serving.bundle.version,
-        below_baseline=serving.below_baseline,
-        backtest_bundle_version=first.get("bundle_version"),
-        promoted=bool(first["promoted"]) if "promoted" in first else None,
-        gate_reason=first.get("gate_reason"),
-        backtest=[
-            HorizonSummary(
-                horizon=int(r["horizon"]),
-                relative_mae=_num(r.get("relative_mae")),
-                directional_accuracy=_num(r.get("directional_accuracy")),
-                up_rate=_num(r.get("up_rate")),
-                coverage=_num(r.get("coverage")),
-            )
-            for r in rows
-        ],
+        model=serving.model,
+        model_kind=serving.kind,
+        skill=evaluation.statement() if evaluation else None,
+        outcome=evaluation.outcome if evaluation else None,
+        promoted=evaluation.promoted if evaluation else None,
+        decision_reason=evaluation.reason if evaluation else None,
+        policy_version=evaluation.policy_version if evaluation else None,
+        best_baseline=evaluation.best_baseline if evaluation else None,
+        challenger_bundle_version=evaluation.challenger_bundle if evaluation else None,
+        backtest=[HorizonSummary(**h.to_dict()) for h in evaluation.horizons] if evaluation else [],
+        challenger=[HorizonSummary(**h.to_dict()) for h in evaluation.challenger]
+        if evaluation
+        else [],
+        decisions=[DecisionRecord(**d) for d in tracker.decisions(symbol)],
     )

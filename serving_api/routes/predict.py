@@ -48,7 +48,8 @@ def cached_forecast(
     if cached is not None:
         return cached, True
     result = state.forecasts.forecast(ticker, serving, frame)
-    text = json.dumps(forecast_body(ticker, serving, result), separators=(",", ":"))
+    body = forecast_body(ticker, serving, result, state.forecasts.evaluation(ticker))
+    text = json.dumps(body, separators=(",", ":"))
     state.cache.put(key, text)
     return text, False
 
@@ -57,7 +58,7 @@ def cached_forecast(
     "/predict-child",
     response_model=PredictResponse,
     responses=FORECAST_RESPONSES,
-    summary="7-day forecast from the ticker's serving (champion) child model",
+    summary="7-day forecast from the ticker's champion (an LSTM or the best baseline)",
 )
 def predict_child(body: PredictRequest, request: Request) -> Response:
     """Cache first (key: ticker, model version, data as-of date); on a miss the model runs and

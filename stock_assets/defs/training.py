@@ -89,6 +89,25 @@ def train_logged(
     return Trained(model, prepared, result)
 
 
+def dagster_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """Tags that link an MLflow run to the Dagster run, asset and partition that made it."""
+    tags = {
+        "dagster.run_id": context.run.run_id,
+        "dagster.asset": context.asset_key.to_user_string(),
+    }
+    if context.has_partition_key:
+        tags["dagster.partition"] = context.partition_key
+    return tags
+
+
+def fit_window_metadata(prepared: PreparedData) -> dict[str, str]:
+    """Where a production fit's data ends and its out-of-sample (calibration) anchors begin."""
+    return {
+        "calibration_start": str(prepared.val.anchor_dates[0].date()),
+        "data_end": str(pd.Timestamp(prepared.frame["date"].iloc[-1]).date()),
+    }
+
+
 def training_metadata(trained: Trained) -> dict[str, Any]:
     result, prepared = trained.result, trained.prepared
     history = result.history
@@ -150,7 +169,11 @@ def publish(
         state_dict=trained.model.state_dict(),
         scaler=trained.prepared.scaler,
         config=config,
-        metadata={**metadata, "train_result": trained.result.to_dict()},
+        metadata={
+            **metadata,
+            **fit_window_metadata(trained.prepared),
+            "train_result": trained.result.to_dict(),
+        },
     )
     logged = tracker.log_training(
         ticker=registry_ticker,

@@ -1,6 +1,8 @@
-"""Which model serves a ticker: the MLflow ``champion``, else the latest child flagged.
+"""Which model serves a ticker: the MLflow ``champion``, whatever it is (an LSTM or a baseline).
 
-Shared by the ``forecast`` asset and the API, so both answer with the same model.
+The promotion policy decides what the champion is (``stock_assets.domain.ml.policy``); nothing
+that has not been through it is served. Shared by the ``forecast`` asset, the API and the agents,
+so all answer with the same model.
 """
 
 from __future__ import annotations
@@ -14,19 +16,27 @@ from stock_assets.domain.tracking import ModelTracker, registered_model_name
 
 
 class NoModelError(LookupError):
-    """The ticker has no trained model yet."""
+    """The ticker has no champion yet (never trained, or its evaluation has not finished)."""
 
 
 @dataclass(frozen=True)
 class ServingModel:
     bundle: ModelBundle
-    model_version: str | None  # MLflow registered version; None if it was never registered
-    is_champion: bool
+    model_version: str | None  # MLflow registered version of the champion
 
     @property
-    def below_baseline(self) -> bool:
-        """True when no version has passed the promotion gate: served, but flagged."""
-        return not self.is_champion
+    def model(self) -> str:
+        """``lstm``, or the baseline's name (``naive``, ``drift``, ``linear``)."""
+        return self.bundle.candidate
+
+    @property
+    def kind(self) -> str:
+        """``learned`` or ``baseline``."""
+        return "baseline" if self.bundle.kind == "baseline" else "learned"
+
+    @property
+    def is_champion(self) -> bool:
+        return True
 
 
 def resolve_serving_model(tracker: ModelTracker, children_root: Path, ticker: str) -> ServingModel:
@@ -34,10 +44,10 @@ def resolve_serving_model(tracker: ModelTracker, children_root: Path, ticker: st
     champion = tracker.champion(registered_model_name(symbol))
     if champion is not None and champion.bundle_version:
         bundle = load_bundle(children_root, symbol, champion.bundle_version)
-        return ServingModel(bundle, champion.model_version, is_champion=True)
-    version = latest_version(children_root, symbol)
-    if version is None:
+        return ServingModel(bundle, champion.model_version)
+    if latest_version(children_root, symbol) is None:
         raise NoModelError(f"No model has been trained for {symbol} yet.")
-    bundle = load_bundle(children_root, symbol, version)
-    registered = tracker.version_for_bundle(registered_model_name(symbol), version)
-    return ServingModel(bundle, registered, is_champion=False)
+    raise NoModelError(
+        f"{symbol} has a trained model but no champion yet: its backtest and promotion decision "
+        "have not completed (or the leakage check blocked them)."
+    )

@@ -26,6 +26,7 @@ CHAMPION_ALIAS = "champion"
 PARENT_MODEL_NAME = "stockops-parent"
 EXPERIMENT = "stockops"
 BUNDLE_TAG = "bundle_version"
+DECISION_ROLE = "decision"
 _TORCH_REQUIREMENT = "torch==2.13.0"
 
 
@@ -136,6 +137,89 @@ class ModelTracker:
             if ticker is not None:
                 self.client.set_model_version_tag(model_name, version, "ticker", ticker)
             return LoggedModel(run.info.run_id, model_name, version, bundle_version)
+
+    def _ensure_registered(self, model_name: str) -> None:
+        try:
+            self.client.get_registered_model(model_name)
+        except MlflowException:
+            self.client.create_registered_model(model_name)
+
+    def log_baseline(
+        self,
+        *,
+        ticker: str,
+        run_name: str,
+        params: Mapping[str, Any],
+        bundle_dir: Path,
+        bundle_version: str,
+        tags: Mapping[str, str] | None = None,
+    ) -> LoggedModel:
+        """A baseline's run (params, the bundle) and a registered version pointing at it.
+
+        A baseline is a few numbers in a JSON file, not a torch model: the registry version's
+        source is the bundle folder the run logged, and serving reads it like any bundle.
+        """
+        model_name = registered_model_name(ticker)
+        with mlflow.start_run(
+            experiment_id=self.experiment_id, run_name=run_name, tags=dict(tags or {})
+        ) as run:
+            mlflow.log_params({k: str(v) for k, v in params.items()})
+            mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
+            self._ensure_registered(model_name)
+            mv = self.client.create_model_version(
+                model_name,
+                source=f"{run.info.artifact_uri}/bundle",
+                run_id=run.info.run_id,
+                tags={BUNDLE_TAG: bundle_version, "ticker": ticker, "kind": "baseline"},
+            )
+            return LoggedModel(run.info.run_id, model_name, str(mv.version), bundle_version)
+
+    def log_decision(
+        self,
+        *,
+        ticker: str,
+        run_name: str,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        decision: Mapping[str, Any],
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """One run per promotion decision: the evidence (metrics, p-values), the outcome, and
+        the alias move; searchable by ticker, so the champion's history is the list of these."""
+        with mlflow.start_run(
+            experiment_id=self.experiment_id,
+            run_name=run_name,
+            tags={**dict(tags or {}), "role": DECISION_ROLE, "ticker": ticker},
+        ) as run:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+            if finite:
+                mlflow.log_metrics(finite)
+            mlflow.log_dict(dict(decision), "decision.json")
+            return str(run.info.run_id)
+
+    def decisions(self, ticker: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest promotion decisions of a ticker, newest first (the alias history)."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.role = '{DECISION_ROLE}' and tags.ticker = '{ticker}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=limit,
+        )
+        return [
+            {
+                "run_id": r.info.run_id,
+                "time": int(r.info.start_time),
+                "outcome": r.data.params.get("outcome"),
+                "served": r.data.params.get("served"),
+                "previous_champion": r.data.params.get("previous_champion"),
+                "champion": r.data.params.get("champion"),
+                "challenger_version": r.data.params.get("challenger_version"),
+                "policy_version": r.data.params.get("policy_version"),
+                "reason": r.data.params.get("reason"),
+            }
+            for r in runs
+        ]
 
     def log_metrics_to_run(self, run_id: str, metrics: Mapping[str, float]) -> None:
         for key, value in metrics.items():

@@ -53,9 +53,10 @@ forecast_section(api, forecast, days)
 
 st.subheader("Backtest")
 st.caption(
-    "Walk-forward backtest per horizon. MAE / naive MAE below 1 beats the last-close forecast; "
-    "direction accuracy is worth comparing with always predicting 'up'; interval coverage "
-    "should be near the band's nominal level."
+    "Walk-forward backtest of the served model per horizon. Skill over the last-close forecast "
+    "counts only where the Diebold-Mariano p-value is below 0.05; direction accuracy is worth "
+    "comparing with always predicting 'up'; interval coverage should be near the band's "
+    "nominal level."
 )
 try:
     model = api.model(ticker)
@@ -67,11 +68,12 @@ if table.empty:
     st.info(f"No backtest is stored for {ticker} yet.")
 else:
     st.dataframe(table, hide_index=True, column_config=BACKTEST_COLUMN_CONFIG)
-gate = "passed" if model.get("promoted") else "not passed"
+if model.get("skill"):
+    st.markdown(f"**Served model: {model.get('model')}.** {model['skill']}")
 st.caption(
-    f"Champion version: {model.get('champion_version') or 'none'} · serving version: "
-    f"{model.get('serving_model_version') or 'unregistered'} (bundle "
-    f"{model.get('serving_bundle_version')}) · promotion gate {gate}"
-    f"{': ' + model['gate_reason'] if model.get('gate_reason') else ''} · data as of "
-    f"{forecast['as_of']}."
+    f"Champion version: {model.get('champion_version') or 'none'} "
+    f"({model.get('model')}, {model.get('model_kind')}, bundle "
+    f"{model.get('serving_bundle_version')}) · latest decision: {model.get('outcome') or '-'}"
+    f"{': ' + model['decision_reason'] if model.get('decision_reason') else ''} · policy "
+    f"{model.get('policy_version') or '-'} · data as of {forecast['as_of']}."
 )

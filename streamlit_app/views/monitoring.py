@@ -47,12 +47,14 @@ def quality_row(api: ApiClient, ticker: str) -> dict[str, Any]:
     return {
         "ticker": ticker,
         "serving version": model.get("serving_model_version") or "unregistered",
+        "served model": model.get("model"),
         "MAE / naive (h=1)": h1.get("relative_mae"),
+        "p vs naive (h=1)": h1.get("p_vs_naive"),
         "direction (h=1)": h1.get("directional_accuracy"),
         "always-up (h=1)": h1.get("up_rate"),
         "mean coverage": sum(coverages) / len(coverages) if coverages else None,
-        "gate": "passed" if model.get("promoted") else "not passed",
-        "note": "below baseline" if model.get("below_baseline") else "",
+        "latest decision": model.get("outcome"),
+        "note": "skill at h=1" if h1.get("significant") else "no significant skill",
     }
 
 

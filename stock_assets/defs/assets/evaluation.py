@@ -1,8 +1,17 @@
-"""Walk-forward backtests, the promotion gate beside them, and the champion they promote."""
+"""Walk-forward backtests of every candidate, the checks beside them, and the champion they
+decide.
 
-import hashlib
+The ``backtest`` asset re-runs, on the same folds: the latest child's recipe (the challenger),
+the baselines (naive, drift, linear), and the current champion's recipe when it is a different
+learned one. The promotion policy (``stock_assets.domain.ml.policy``, versioned, not
+configurable) turns that evidence into a decision; ``champion_model`` carries it out on the MLflow
+alias ``champion``, which is what serves, whether it points at an LSTM or a baseline.
+"""
+
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -13,27 +22,64 @@ from stock_assets.defs.configs import BacktestConfig
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.plots import interval_plot
 from stock_assets.defs.resources import FeastResource, MLflowResource, ModelStoreResource
-from stock_assets.defs.training import feast_training_set, index_training_set, train_logged
+from stock_assets.defs.training import (
+    dagster_tags,
+    feast_training_set,
+    fit_window_metadata,
+    index_training_set,
+    train_logged,
+)
 from stock_assets.domain.ml.artifacts import (
     ModelBundle,
     list_versions,
     load_bundle,
+    new_version,
     save_bundle,
 )
-from stock_assets.domain.ml.backtest import FoldProgress, first_test_input_date, run_backtest
+from stock_assets.domain.ml.backtest import (
+    CandidateSpec,
+    FoldProgress,
+    WalkForwardResult,
+    first_test_input_date,
+    run_walk_forward,
+)
+from stock_assets.domain.ml.candidates import (
+    baseline_recipe,
+    baseline_specs,
+    config_digest,
+    fit_production_baseline,
+    lstm_spec,
+    recipe_id,
+)
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.model import build_model
-from stock_assets.domain.ml.promotion import evaluate_promotion, leakage_signs
+from stock_assets.domain.ml.policy import (
+    CHALLENGER,
+    CHAMPION,
+    POLICY,
+    POLICY_VERSION,
+    Decision,
+    Incumbent,
+    compare,
+    decide,
+)
 from stock_assets.domain.storage import exclusive_lock
-from stock_assets.domain.tracking import registered_model_name
+from stock_assets.domain.tracking import ModelTracker, registered_model_name
 
 BACKTEST_KEY = dg.AssetKey("backtest")
 CHAMPION_KEY = dg.AssetKey("champion_model")
 PROMOTION_GATE = "promotion_gate"
 LEAKAGE_CHECK = "no_leakage_signs"
+COVERAGE_CHECK = "calibrated_coverage"
+# Decision fields repeated on every row of the backtest table (what champion_model, the API and
+# the agents read).
+DECISION_COLUMNS = (
+    "outcome", "served", "served_kind", "decision_reason", "best_baseline", "policy_version",
+    "challenger_bundle", "challenger_recipe_id", "incumbent_version", "strategy",
+)  # fmt: skip
 _TABLE_COLUMNS = [
-    "horizon", "mae", "rmse", "naive_mae", "relative_mae", "directional_accuracy", "up_rate",
-    "coverage", "nominal_coverage", "relative_mae_drift",
+    "candidate", "horizon", "relative_mae", "p_vs_naive", "directional_accuracy", "up_rate",
+    "coverage", "relative_pinball", "relative_interval_score",
 ]  # fmt: skip
 
 
@@ -51,8 +97,7 @@ def _backtest_parent(
     configuration is trained and cached; a file lock keeps concurrent runs from training it twice.
     """
     config = parent.config
-    digest = hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
-    version = f"cut{cutoff:%Y%m%d}-{digest}"
+    version = f"cut{cutoff:%Y%m%d}-{config_digest(config)[:8]}"
     root = model_store.backtest_parent_root
     root.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(root / ".lock"):
@@ -75,14 +120,125 @@ def _backtest_parent(
             state_dict=trained.model.state_dict(),
             scaler=prepared.scaler,
             config=config,
-            metadata={"role": "backtest_parent", "train_end_exclusive": str(cutoff.date())},
+            metadata={
+                "role": "backtest_parent",
+                "train_end_exclusive": str(cutoff.date()),
+                **fit_window_metadata(prepared),
+            },
         )
         return load_bundle(root, INDEX_TICKER, version)
 
 
-def _metrics_markdown(metrics: pd.DataFrame) -> str:
-    table = metrics[[c for c in _TABLE_COLUMNS if c in metrics.columns]].copy()
-    return table.round(4).to_markdown(index=False)
+def _incumbent(
+    tracker: ModelTracker, model_store: ModelStoreResource, ticker: str, challenger: ModelBundle
+) -> tuple[Incumbent | None, ModelBundle | None]:
+    """The current champion as the policy sees it, and its bundle."""
+    champion = tracker.champion(registered_model_name(ticker))
+    if champion is None or not champion.bundle_version:
+        return None, None
+    bundle = load_bundle(model_store.children_root, ticker, champion.bundle_version)
+    if bundle.kind == "baseline":
+        return Incumbent("baseline", bundle.candidate, champion.model_version), bundle
+    same = bundle.metadata.get("recipe_id") == challenger.metadata.get("recipe_id")
+    return Incumbent("learned", CHALLENGER if same else CHAMPION, champion.model_version), bundle
+
+
+def _specs(
+    challenger: ModelBundle,
+    bt_parent: ModelBundle,
+    incumbent: Incumbent | None,
+    incumbent_bundle: ModelBundle | None,
+) -> list[CandidateSpec]:
+    assert bt_parent.model is not None
+    parent_state = bt_parent.model.state_dict()
+    parent_id = config_digest(bt_parent.config)
+    strategy = str(challenger.metadata.get("strategy", "fine_tune"))
+    specs = [
+        *baseline_specs(challenger.config),
+        lstm_spec(CHALLENGER, challenger.config, strategy, parent_state, parent_id=parent_id),
+    ]
+    if incumbent is not None and incumbent.candidate == CHAMPION and incumbent_bundle is not None:
+        # The champion's recipe, re-run on the very same folds, so the two are comparable.
+        specs.append(
+            lstm_spec(
+                CHAMPION,
+                incumbent_bundle.config,
+                str(incumbent_bundle.metadata.get("strategy", "fine_tune")),
+                parent_state,
+                parent_id=parent_id,
+            )
+        )
+    return specs
+
+
+def _p_vs_naive(result: WalkForwardResult) -> pd.Series:
+    """One-sided DM p-value of "better than naive", per (candidate, horizon)."""
+    values = {}
+    for name in result.candidates:
+        if name == "naive":
+            continue
+        for c in compare(result, name, "naive").comparisons:
+            values[(name, c.horizon)] = c.dm.p_better
+    return pd.Series(values, dtype=float)
+
+
+def _decision_table(
+    result: WalkForwardResult,
+    decision: Decision,
+    ticker: str,
+    challenger: ModelBundle,
+    incumbent: Incumbent | None,
+) -> pd.DataFrame:
+    table = result.metrics.copy()
+    table.insert(0, "ticker", ticker)
+    table.insert(2, "family", table["candidate"].map(result.candidates))
+    p = _p_vs_naive(result)
+    keys = zip(table["candidate"], table["horizon"].astype(int), strict=True)
+    table["p_vs_naive"] = [p.get(key, float("nan")) for key in keys]
+    table["is_served"] = table["candidate"] == decision.served
+    values = {
+        "outcome": decision.outcome,
+        "served": decision.served,
+        "served_kind": decision.served_kind,
+        "decision_reason": decision.reason,
+        "best_baseline": decision.best_baseline,
+        "policy_version": decision.policy_version,
+        "challenger_bundle": challenger.version,
+        "challenger_recipe_id": str(challenger.metadata.get("recipe_id", "")),
+        "incumbent_version": incumbent.model_version if incumbent else None,
+        "strategy": str(challenger.metadata.get("strategy", "fine_tune")),
+    }
+    for column in DECISION_COLUMNS:
+        table[column] = values[column]
+    return table
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    shown = table[[c for c in _TABLE_COLUMNS if c in table.columns]].copy()
+    return shown.round(4).to_markdown(index=False)
+
+
+def _log_evidence(
+    tracker: ModelTracker, ticker: str, challenger: ModelBundle, decision: Decision,
+    table: pd.DataFrame,
+) -> str | None:  # fmt: skip
+    """Per-horizon metrics of every candidate and the decision on the challenger's MLflow run."""
+    model_name = registered_model_name(ticker)
+    version = tracker.version_for_bundle(model_name, challenger.version)
+    if version is None:
+        return None
+    run_id = tracker.run_id_for_version(model_name, version)
+    if run_id:
+        metrics = {
+            f"backtest_{row.candidate}_{col}_h{int(row.horizon)}": float(getattr(row, col))
+            for row in table.itertuples()
+            for col in ("relative_mae", "directional_accuracy", "coverage", "p_vs_naive")
+        }
+        tracker.log_metrics_to_run(run_id, metrics)
+    tracker.set_version_tag(model_name, version, "promotion_decision", decision.outcome)
+    tracker.set_version_tag(model_name, version, "promotion_gate", decision.reason[:4900])
+    tracker.set_version_tag(model_name, version, "policy_version", decision.policy_version)
+    return version
 
 
 @dg.asset(
@@ -97,15 +253,22 @@ def _metrics_markdown(metrics: pd.DataFrame) -> str:
         dg.AssetCheckSpec(
             name=PROMOTION_GATE,
             asset=BACKTEST_KEY,
-            blocking=True,
-            description="Relative MAE at h=1 <= 1 (+tolerance) and coverage near nominal; "
-            "the latest child becomes champion only if this passes.",
+            description="The challenger beats the best baseline and the champion (Diebold-"
+            "Mariano, HAC, p < 0.05 at h=1, worse at no horizon), with calibrated intervals. "
+            "A warning when not: the champion or the best baseline keeps serving.",
         ),
         dg.AssetCheckSpec(
             name=LEAKAGE_CHECK,
             asset=BACKTEST_KEY,
-            description="No horizon looks too good to be true (relative MAE <= 0.97 beyond "
-            "drift, or direction >= 60%): that is leakage until proven otherwise.",
+            blocking=True,
+            description="No learned candidate is too good next to the baselines of the same "
+            "windows, and the backtest parent never saw the test period. Blocks promotion.",
+        ),
+        dg.AssetCheckSpec(
+            name=COVERAGE_CHECK,
+            asset=BACKTEST_KEY,
+            description="The served model's interval coverage is within 3 points of nominal "
+            "at every horizon.",
         ),
     ],
 )
@@ -117,131 +280,258 @@ def backtest(
     mlflow: MLflowResource,
     model_store: ModelStoreResource,
 ) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
-    """Walk-forward evaluation of the latest child over the most recent years: per fold the child
-    is retrained from a parent that never saw the test period, then scored against the naive
-    last-close forecast, the always-up direction rate and its nominal interval coverage."""
+    """Walk-forward evaluation of the latest child (the challenger), the baselines and the
+    champion's recipe on the same folds, and the promotion policy's decision on that evidence:
+    per horizon, MAE and RMSE against naive, direction beside the always-up rate, calibrated
+    interval coverage, pinball loss and interval score, with Diebold-Mariano p-values."""
     ticker = context.partition_key
     try:
-        child = load_bundle(model_store.children_root, ticker)
+        challenger = load_bundle(model_store.children_root, ticker)
         parent = load_bundle(model_store.parent_root, INDEX_TICKER)
     except FileNotFoundError as exc:
         raise dg.Failure(f"Nothing to backtest for {ticker}: {exc}") from exc
-    strategy = str(child.metadata.get("strategy", "fine_tune"))
+    if challenger.kind != "lstm":
+        raise dg.Failure(f"The latest bundle of {ticker} is not a child model: retrain it.")
+    tracker = mlflow.tracker()
+    incumbent, incumbent_bundle = _incumbent(tracker, model_store, ticker, challenger)
     frame = feast_training_set(feast, ticker, indicators["event_timestamp"])
-    cutoff = first_test_input_date(frame, child.config, test_years=config.test_years)
+    cutoff = first_test_input_date(frame, challenger.config, test_years=config.test_years)
     bt_parent = _backtest_parent(context, feast, model_store, parent, cutoff)
 
     def on_progress(progress: FoldProgress) -> None:
-        if progress.epoch is None:
+        if progress.epoch is None and progress.candidate == CHALLENGER:
             context.log.info(f"progress backtest {ticker}: fold {progress.fold}/{progress.n_folds}")
 
-    result = run_backtest(
+    result = run_walk_forward(
         frame,
-        bt_parent.model.state_dict(),
-        child.config,
-        strategy,
+        _specs(challenger, bt_parent, incumbent, incumbent_bundle),
+        challenger.config,
         n_folds=config.n_folds,
         test_years=config.test_years,
         progress_callback=on_progress,
-        parent_train_end=cutoff - pd.Timedelta(days=1),
+        parent_train_end=bt_parent.metadata["data_end"],
     )
-    decision = evaluate_promotion(
-        result.metrics,
-        max_relative_mae=config.max_relative_mae,
-        relative_mae_tolerance=config.relative_mae_tolerance,
-        coverage_tolerance=config.coverage_tolerance,
-    )
-    signs = leakage_signs(result.metrics)
-    table = result.metrics.copy()
-    table.insert(0, "ticker", ticker)
-    table["bundle_version"] = child.version
-    table["strategy"] = strategy
-    table["promoted"] = decision.passed
-    table["gate_reason"] = decision.description
+    decision = decide(result, incumbent=incumbent)
+    table = _decision_table(result, decision, ticker, challenger, incumbent)
+    challenger_version = _log_evidence(tracker, ticker, challenger, decision, table)
 
-    tracker = mlflow.tracker()
-    model_name = registered_model_name(ticker)
-    model_version = tracker.version_for_bundle(model_name, child.version)
-    if model_version is not None:
-        run_id = tracker.run_id_for_version(model_name, model_version)
-        if run_id:
-            tracker.log_metrics_to_run(
-                run_id,
-                {
-                    f"backtest_{col}_h{int(row['horizon'])}": float(row[col])
-                    for _, row in result.metrics.iterrows()
-                    for col in ("relative_mae", "mae", "rmse", "directional_accuracy", "coverage")
-                },
-            )
-        tracker.set_version_tag(model_name, model_version, "promotion_gate", decision.description)
-
-    plot_frame = result.plot_frame(1).rename(columns={"target_date": "date"})
+    served_metrics = table[table["candidate"] == decision.served]
+    plot_frame = result.plot_frame(decision.served, 1).rename(columns={"target_date": "date"})
+    h1 = served_metrics[served_metrics["horizon"] == 1].iloc[0]
     yield dg.Output(
         table,
         metadata={
-            "metrics": dg.MetadataValue.md(_metrics_markdown(result.metrics)),
-            "h1_forecast_vs_actual": interval_plot(plot_frame, f"{ticker} backtest, h=1"),
-            "relative_mae_h1": dg.MetadataValue.float(decision.details["relative_mae_h1"]),
-            "mean_coverage": dg.MetadataValue.float(decision.details["mean_coverage"]),
-            "promotion": dg.MetadataValue.text(decision.description),
-            "bundle_version": dg.MetadataValue.text(child.version),
-            "model_version": dg.MetadataValue.text(model_version or "unregistered"),
-            "strategy": dg.MetadataValue.text(strategy),
+            "decision": dg.MetadataValue.text(decision.reason),
+            "outcome": dg.MetadataValue.text(decision.outcome),
+            "served_model": dg.MetadataValue.text(decision.served),
+            "best_baseline": dg.MetadataValue.text(decision.best_baseline),
+            "policy_version": dg.MetadataValue.text(POLICY_VERSION),
+            "served_relative_mae_h1": dg.MetadataValue.float(round(float(h1["relative_mae"]), 4)),
+            "served_p_vs_naive_h1": dg.MetadataValue.float(
+                round(float(h1["p_vs_naive"]), 4) if pd.notna(h1["p_vs_naive"]) else 1.0
+            ),
+            "metrics": dg.MetadataValue.md(_markdown(table)),
+            "comparisons": dg.MetadataValue.md(
+                decision.comparison_table().to_markdown(index=False)
+            ),
+            "served_h1_forecast_vs_actual": interval_plot(
+                plot_frame, f"{ticker} backtest, {decision.served}, h=1"
+            ),
+            "challenger_bundle": dg.MetadataValue.text(challenger.version),
+            "challenger_version": dg.MetadataValue.text(challenger_version or "unregistered"),
+            "strategy": dg.MetadataValue.text(str(challenger.metadata.get("strategy"))),
             "folds": dg.MetadataValue.json([f.__dict__ for f in result.folds]),
-            "parent_train_end_exclusive": dg.MetadataValue.text(str(cutoff.date())),
+            "first_test_input_date": dg.MetadataValue.text(result.first_test_input_date),
+            "backtest_parent_data_end": dg.MetadataValue.text(str(bt_parent.metadata["data_end"])),
         },
     )
+    comparisons = decision.comparison_table()
     yield dg.AssetCheckResult(
         check_name=PROMOTION_GATE,
-        passed=decision.passed,
-        description=decision.description,
-        metadata={k: v for k, v in decision.details.items() if v is not None},
+        passed=decision.promoted,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=decision.reason,
+        metadata={
+            "outcome": decision.outcome,
+            "served": decision.served,
+            "policy_version": decision.policy_version,
+            "comparisons": dg.MetadataValue.md(comparisons.to_markdown(index=False)),
+        },
     )
+    leaks = list(decision.leakage)
+    if result.parent_overlaps_test:
+        leaks.append(
+            f"the backtest parent's data ends {bt_parent.metadata['data_end']}, on or after "
+            f"the first test input row {result.first_test_input_date}"
+        )
     yield dg.AssetCheckResult(
         check_name=LEAKAGE_CHECK,
-        passed=not signs,
-        severity=dg.AssetCheckSeverity.WARN,
-        description="No horizon beats naive suspiciously."
-        if not signs
-        else "Suspiciously good, investigate for leakage: " + "; ".join(signs),
+        passed=not leaks,
+        description="No candidate is implausibly better than the baselines of the same "
+        "windows, and the parent never saw the test period."
+        if not leaks
+        else "Leakage until proven otherwise: " + "; ".join(leaks),
+        metadata={"signs": dg.MetadataValue.json(leaks)},
     )
+    off = {
+        int(r.horizon): round(float(r.coverage), 4)
+        for r in served_metrics.itertuples()
+        if abs(r.coverage - r.nominal_coverage) > POLICY.coverage_tolerance
+    }
+    yield dg.AssetCheckResult(
+        check_name=COVERAGE_CHECK,
+        passed=not off,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{decision.served}: coverage within {POLICY.coverage_tolerance:.0%} of nominal at "
+            "every horizon."
+            if not off
+            else f"{decision.served}: coverage off nominal at horizons {sorted(off)}."
+        ),
+        metadata={
+            "coverage": dg.MetadataValue.json(
+                {int(r.horizon): round(float(r.coverage), 4) for r in served_metrics.itertuples()}
+            )
+        },
+    )
+
+
+def _decision_metrics(table: pd.DataFrame) -> dict[str, float]:
+    return {
+        f"{row.candidate}_{col}_h{int(row.horizon)}": float(getattr(row, col))
+        for row in table.itertuples()
+        for col in ("relative_mae", "coverage", "p_vs_naive")
+    }
+
+
+def _serve_baseline(
+    context: dg.AssetExecutionContext,
+    name: str,
+    frame: pd.DataFrame,
+    config_source: ModelBundle,
+    tracker: ModelTracker,
+    model_store: ModelStoreResource,
+) -> tuple[str, str]:
+    """Fit the baseline on all the data, write its bundle, register it: (version, bundle)."""
+    ticker = context.partition_key
+    baseline, window = fit_production_baseline(name, frame, config_source.config)
+    version = new_version()
+    recipe = baseline_recipe(name)
+    path = save_bundle(
+        model_store.children_root,
+        ticker,
+        version,
+        baseline=baseline,
+        config=config_source.config,
+        metadata={"role": "baseline", "recipe": recipe, "recipe_id": recipe_id(recipe), **window},
+    )
+    logged = tracker.log_baseline(
+        ticker=ticker,
+        run_name=f"baseline-{name}-{ticker}-{version}",
+        params={"baseline": name, **window},
+        bundle_dir=path,
+        bundle_version=version,
+        tags={
+            "role": "baseline",
+            "kind": "baseline",
+            "ticker": ticker,
+            "candidate": name,
+            **dagster_tags(context),
+        },
+    )
+    return logged.model_version, version
 
 
 @dg.asset(
     key=CHAMPION_KEY,
     partitions_def=tickers_partitions,
-    ins={"backtest": dg.AssetIn(key=BACKTEST_KEY)},
+    ins={
+        "backtest": dg.AssetIn(key=BACKTEST_KEY),
+        "indicators": dg.AssetIn(key=INDICATORS_KEY),
+    },
     group_name="evaluation",
     kinds={"mlflow"},
     owners=["team:ml"],
 )
 def champion_model(
-    context: dg.AssetExecutionContext, backtest: pd.DataFrame, mlflow: MLflowResource
+    context: dg.AssetExecutionContext,
+    backtest: pd.DataFrame,
+    indicators: pd.DataFrame,
+    feast: FeastResource,
+    mlflow: MLflowResource,
+    model_store: ModelStoreResource,
 ) -> dg.MaterializeResult:
-    """The child version that serves forecasts: the MLflow alias ``champion``.
+    """The model that serves forecasts: the MLflow alias ``champion``, moved as the promotion
+    policy decided. The challenger when promoted; else the champion keeps serving; else the best
+    baseline (fitted on all the data and registered) serves, and says so.
 
-    Runs only after the backtest's blocking promotion gate passed; when it fails, this asset is
-    skipped and the previous champion (if any) keeps serving.
+    Runs only when the backtest's blocking leakage check passed. Every decision is an MLflow run
+    (evidence, outcome, alias move): the champion's history.
     """
     ticker = context.partition_key
-    bundle_version = str(backtest["bundle_version"].iloc[0])
-    if not bool(backtest["promoted"].iloc[0]):
-        raise dg.Failure(f"Backtest did not pass the gate: {backtest['gate_reason'].iloc[0]}")
+    row = backtest.iloc[0]
+    outcome, served = str(row["outcome"]), str(row["served"])
     tracker = mlflow.tracker()
     model_name = registered_model_name(ticker)
-    version = tracker.version_for_bundle(model_name, bundle_version)
-    if version is None:
-        raise dg.Failure(f"No registered MLflow version of {model_name} for {bundle_version}.")
     previous = tracker.champion(model_name)
-    tracker.set_champion(model_name, version)
+    new_version_id: str | None = previous.model_version if previous else None
+    if outcome == "promote":
+        new_version_id = tracker.version_for_bundle(model_name, str(row["challenger_bundle"]))
+        if new_version_id is None:
+            raise dg.Failure(f"No registered version of {model_name} for the challenger bundle.")
+        tracker.set_champion(model_name, new_version_id)
+    elif outcome == "serve_baseline":
+        challenger = load_bundle(model_store.children_root, ticker, str(row["challenger_bundle"]))
+        frame = feast_training_set(feast, ticker, indicators["event_timestamp"])
+        new_version_id, _ = _serve_baseline(
+            context, served, frame, challenger, tracker, model_store
+        )
+        tracker.set_champion(model_name, new_version_id)
+    elif outcome != "keep":
+        raise dg.Failure(f"Unexpected decision {outcome!r}: {row['decision_reason']}")
+    served_rows = backtest[backtest["candidate"] == served].sort_values("horizon")
+    decision = {
+        "ticker": ticker,
+        "outcome": outcome,
+        "served": served,
+        "served_kind": str(row["served_kind"]),
+        "reason": str(row["decision_reason"]),
+        "policy_version": str(row["policy_version"]),
+        "previous_champion": previous.model_version if previous else None,
+        "champion": new_version_id,
+        "served_metrics": served_rows.to_dict(orient="records"),
+        "decided_at": datetime.now(UTC).isoformat(),
+    }
+    params: dict[str, Any] = {
+        k: decision[k]
+        for k in ("outcome", "served", "policy_version", "previous_champion", "champion")
+    }
+    params["challenger_version"] = tracker.version_for_bundle(
+        model_name, str(row["challenger_bundle"])
+    )
+    params["reason"] = decision["reason"]
+    run_id = tracker.log_decision(
+        ticker=ticker,
+        run_name=f"decision-{ticker}-{outcome}",
+        params=params,
+        metrics=_decision_metrics(backtest),
+        decision=json.loads(json.dumps(decision, default=str)),
+        tags={"outcome": outcome, **dagster_tags(context)},
+    )
+    moved = (previous.model_version if previous else None) != new_version_id
     return dg.MaterializeResult(
         metadata={
+            "outcome": dg.MetadataValue.text(outcome),
+            "served_model": dg.MetadataValue.text(served),
+            "served_kind": dg.MetadataValue.text(str(row["served_kind"])),
             "model": dg.MetadataValue.text(model_name),
-            "champion_version": dg.MetadataValue.text(version),
-            "bundle_version": dg.MetadataValue.text(bundle_version),
+            "champion_version": dg.MetadataValue.text(new_version_id or "none"),
             "previous_champion": dg.MetadataValue.text(
                 previous.model_version if previous else "none"
             ),
-            "reason": dg.MetadataValue.text(str(backtest["gate_reason"].iloc[0])),
+            "alias_moved": dg.MetadataValue.bool(moved),
+            "reason": dg.MetadataValue.text(str(row["decision_reason"])),
+            "policy_version": dg.MetadataValue.text(str(row["policy_version"])),
+            "decision_run_id": dg.MetadataValue.text(run_id),
         }
     )

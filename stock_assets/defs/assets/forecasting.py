@@ -29,22 +29,20 @@ def forecast(
     mlflow: MLflowResource,
     model_store: ModelStoreResource,
 ) -> dg.Output[pd.DataFrame]:
-    """Median and interval prices for the next 7 NYSE trading days after the last data date.
-
-    Made by the MLflow ``champion``; a ticker with no champion yet is forecast by its latest
-    child and flagged ``below_baseline`` (it has not beaten the naive forecast in a backtest).
-    """
+    """Median and calibrated interval prices for the next 7 NYSE trading days after the last data
+    date, from the MLflow ``champion``: the model the promotion policy chose (an LSTM, or the best
+    baseline when no learned model beat it), named in the table with its measured skill."""
     ticker = context.partition_key
     try:
         serving = resolve_serving_model(mlflow.tracker(), model_store.children_root, ticker)
     except NoModelError as exc:
-        raise dg.Failure(f"{exc} Materialize 'child_model' for {ticker} first.") from exc
+        raise dg.Failure(
+            f"{exc} Materialize 'child_model', 'backtest' and 'champion_model' for {ticker}."
+        ) from exc
     bundle = serving.bundle
     result = forecast_next(
-        bundle.model,
-        bundle.scaler,
+        bundle,
         indicators,
-        bundle.config,
         ticker=ticker,
         model_version=serving.model_version,
         timestamp_column="date",
@@ -54,7 +52,8 @@ def forecast(
     table["as_of"] = result.as_of
     table["model_version"] = serving.model_version
     table["bundle_version"] = bundle.version
-    table["below_baseline"] = serving.below_baseline
+    table["model"] = serving.model
+    table["model_kind"] = serving.kind
     history = indicators[["date", "close"]].tail(60)
     chart = pd.concat(
         [
@@ -68,8 +67,8 @@ def forecast(
             "as_of": dg.MetadataValue.text(result.as_of),
             "last_close": dg.MetadataValue.float(round(result.last_close, 4)),
             "model_version": dg.MetadataValue.text(serving.model_version or "unregistered"),
-            "champion": dg.MetadataValue.bool(serving.is_champion),
-            "below_baseline": dg.MetadataValue.bool(serving.below_baseline),
+            "model": dg.MetadataValue.text(serving.model),
+            "model_kind": dg.MetadataValue.text(serving.kind),
             "forecast": dg.MetadataValue.md(
                 table[["date", "median", "lower", "upper"]].round(4).to_markdown(index=False)
             ),

@@ -9,12 +9,14 @@ from stock_assets.defs.configs import ChildModelConfig, ParentModelConfig
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.resources import FeastResource, MLflowResource, ModelStoreResource
 from stock_assets.defs.training import (
+    dagster_tags,
     feast_training_set,
     publish,
     train_logged,
     training_metadata,
 )
 from stock_assets.domain.ml.artifacts import load_bundle
+from stock_assets.domain.ml.candidates import config_digest, lstm_recipe, recipe_id
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.model import build_model, init_child_from_parent
 from stock_assets.settings import get_settings
@@ -73,7 +75,7 @@ def parent_model(
         tracker=mlflow.tracker(),
         metadata={"role": "parent"},
         params={"index": INDEX_TICKER},
-        tags={"role": "parent"},
+        tags={"role": "parent", **dagster_tags(context)},
     )
     return dg.MaterializeResult(metadata={**training_metadata(trained), **published.metadata()})
 
@@ -123,7 +125,14 @@ def child_model(
     as_of = str(
         pd.Timestamp(frame["event_timestamp"].iloc[-1]).tz_convert("America/New_York").date()
     )
-    lineage = {"strategy": config.strategy, "parent_version": parent.version}
+    # The recipe (config, strategy, the parent's configuration) is what the backtest re-runs
+    # per fold; its id tells a retrain of the champion's own recipe from a rival one.
+    recipe = lstm_recipe(model_config, config.strategy, config_digest(parent.config))
+    lineage = {
+        "strategy": config.strategy,
+        "parent_version": parent.version,
+        "recipe_id": recipe_id(recipe),
+    }
     published = publish(
         trained,
         model_config,
@@ -131,9 +140,16 @@ def child_model(
         bundle_ticker=ticker,
         registry_ticker=ticker,
         tracker=mlflow.tracker(),
-        metadata={"role": "child", "data_as_of": as_of, **lineage},
+        metadata={"role": "child", "data_as_of": as_of, "recipe": recipe, **lineage},
         params=lineage,
-        tags={"role": "child", "ticker": ticker, "strategy": config.strategy},
+        tags={
+            "role": "child",
+            "kind": "lstm",
+            "ticker": ticker,
+            "strategy": config.strategy,
+            "recipe_id": lineage["recipe_id"],
+            **dagster_tags(context),
+        },
     )
     return dg.MaterializeResult(
         metadata={

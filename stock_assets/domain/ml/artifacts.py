@@ -3,10 +3,13 @@
 Layout::
 
     <outputs_dir>/<ticker_slug>/<version>/
-        model.pt        state dict (torch.save; loaded with weights_only=True)
-        scaler.pkl      FeatureScaler (loaded with an allow-list unpickler)
-        config.json     ModelConfig.to_dict()
-        metadata.json   caller's metadata + ticker, version, created_at, sha256 of the files
+        model.pt        LSTM: state dict (torch.save; loaded with weights_only=True)
+        scaler.pkl      LSTM: FeatureScaler (loaded with an allow-list unpickler)
+        forecaster.json baseline: its fitted state (``BaselineForecaster.to_state``)
+        config.json     ModelConfig.to_dict() (windows, horizon, quantiles, features)
+        metadata.json   caller's metadata + kind, ticker, version, created_at, sha256 of the files
+
+A bundle is of kind ``lstm`` or ``baseline``; either serves through ``ModelBundle.forecaster``.
 
 Writes go to a hidden temp dir (``.tmp-...``) next to the final one; every file and the dir are
 fsynced, then the dir is renamed into place in one ``rename`` (atomic on POSIX within a file
@@ -38,15 +41,22 @@ import torch
 
 from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.dataset import FeatureScaler
+from stock_assets.domain.ml.forecasters import BaselineForecaster, Forecaster
+from stock_assets.domain.ml.lstm_candidate import LSTMCandidate
 from stock_assets.domain.ml.model import LSTMForecaster, build_model
 from stock_assets.domain.symbols import normalize_ticker, ticker_from_slug, ticker_slug
 
 MODEL_FILE = "model.pt"
 SCALER_FILE = "scaler.pkl"
+BASELINE_FILE = "forecaster.json"
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
 BUNDLE_FILES: tuple[str, ...] = (MODEL_FILE, SCALER_FILE, CONFIG_FILE, METADATA_FILE)
-BUNDLE_FORMAT = 1
+BASELINE_BUNDLE_FILES: tuple[str, ...] = (BASELINE_FILE, CONFIG_FILE, METADATA_FILE)
+# 2: LSTM head reads the last input row; calibration start recorded; baseline bundles.
+BUNDLE_FORMAT = 2
+LSTM_KIND = "lstm"
+BASELINE_KIND = "baseline"
 TEMP_PREFIX = ".tmp-"
 # Re-exported: callers of this module name bundle folders without reaching into ``symbols``.
 __all__ = [
@@ -124,16 +134,20 @@ def save_bundle(
     ticker: str,
     version: str,
     *,
-    state_dict: dict[str, torch.Tensor],
-    scaler: FeatureScaler,
     config: ModelConfig,
+    state_dict: dict[str, torch.Tensor] | None = None,
+    scaler: FeatureScaler | None = None,
+    baseline: BaselineForecaster | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write a bundle to ``<outputs_dir>/<slug>/<version>/`` atomically; return that path.
 
+    An LSTM bundle needs ``state_dict`` and ``scaler``; a baseline bundle ``baseline``.
     Raises ``FileExistsError`` if the version exists. On any error the temp dir is removed and
     nothing is visible; previous versions are untouched.
     """
+    if (baseline is None) == (state_dict is None or scaler is None):
+        raise ValueError("a bundle holds either an LSTM (state_dict and scaler) or a baseline")
     validate_version(version)
     slug = ticker_slug(ticker)
     parent = Path(outputs_dir) / slug
@@ -144,15 +158,24 @@ def save_bundle(
     tmp = parent / f"{TEMP_PREFIX}{version}-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:
-        checksums = {
-            MODEL_FILE: _write_bytes(tmp / MODEL_FILE, _serialise_state_dict(state_dict)),
-            SCALER_FILE: _write_bytes(
+        checksums = {CONFIG_FILE: _write_bytes(tmp / CONFIG_FILE, _json_bytes(config.to_dict()))}
+        if baseline is not None:
+            kind = BASELINE_KIND
+            checksums[BASELINE_FILE] = _write_bytes(
+                tmp / BASELINE_FILE, _json_bytes(baseline.to_state())
+            )
+        else:
+            assert state_dict is not None and scaler is not None
+            kind = LSTM_KIND
+            checksums[MODEL_FILE] = _write_bytes(
+                tmp / MODEL_FILE, _serialise_state_dict(state_dict)
+            )
+            checksums[SCALER_FILE] = _write_bytes(
                 tmp / SCALER_FILE, pickle.dumps(scaler, protocol=pickle.HIGHEST_PROTOCOL)
-            ),
-            CONFIG_FILE: _write_bytes(tmp / CONFIG_FILE, _json_bytes(config.to_dict())),
-        }
+            )
         meta = {
             **(metadata or {}),
+            "kind": kind,
             "ticker": normalize_ticker(ticker),
             "ticker_slug": slug,
             "version": version,
@@ -197,10 +220,11 @@ def cleanup_stale_temp_dirs(
 # Reading
 # --------------------------------------------------------------------------------------------
 def _is_complete(path: Path) -> bool:
-    return (
-        path.is_dir()
-        and not path.name.startswith(".")
-        and all((path / name).is_file() for name in BUNDLE_FILES)
+    if not path.is_dir() or path.name.startswith("."):
+        return False
+    return any(
+        all((path / name).is_file() for name in files)
+        for files in (BUNDLE_FILES, BASELINE_BUNDLE_FILES)
     )
 
 
@@ -245,11 +269,14 @@ class _ScalerUnpickler(pickle.Unpickler):
 
 @dataclass(frozen=True)
 class ModelBundle:
-    model: LSTMForecaster
-    scaler: FeatureScaler
+    """A loaded bundle: an LSTM (``model`` + ``scaler``) or a fitted baseline."""
+
     config: ModelConfig
     metadata: dict[str, Any]
     path: Path
+    model: LSTMForecaster | None = None
+    scaler: FeatureScaler | None = None
+    baseline: BaselineForecaster | None = None
 
     @property
     def version(self) -> str:
@@ -259,6 +286,28 @@ class ModelBundle:
     def ticker(self) -> str:
         return str(self.metadata["ticker"])
 
+    @property
+    def kind(self) -> str:
+        return str(self.metadata.get("kind", LSTM_KIND))
+
+    @property
+    def candidate(self) -> str:
+        """What model this is: ``lstm``, or the baseline's name (``naive``, ``linear``, ...)."""
+        return self.baseline.name if self.baseline is not None else LSTM_KIND
+
+    @property
+    def forecaster(self) -> Forecaster:
+        """The bundle behind the ``Forecaster`` interface (what serving calls)."""
+        if self.baseline is not None:
+            return self.baseline
+        return LSTMCandidate(self.config, model=self.model, scaler=self.scaler)
+
+    @property
+    def calibration_start(self) -> str | None:
+        """Date of the first anchor this model did not train on (its first validation anchor)."""
+        value = self.metadata.get("calibration_start")
+        return None if value is None else str(value)
+
 
 def load_bundle_from_path(path: str | Path, verify: bool = True) -> ModelBundle:
     """Load a bundle directory; ``verify`` checks the files' sha256 against the metadata."""
@@ -266,20 +315,29 @@ def load_bundle_from_path(path: str | Path, verify: bool = True) -> ModelBundle:
     if not _is_complete(path):
         raise FileNotFoundError(f"not a complete model bundle: {path}")
     metadata = json.loads((path / METADATA_FILE).read_text())
+    if int(metadata.get("bundle_format", 1)) < BUNDLE_FORMAT:
+        raise ValueError(
+            f"{path} is a format-{metadata.get('bundle_format', 1)} bundle, from before the "
+            f"current model (format {BUNDLE_FORMAT}): retrain it (materialize the model again)"
+        )
     if verify:
         for name, digest in metadata.get("sha256", {}).items():
             if hashlib.sha256((path / name).read_bytes()).hexdigest() != digest:
                 raise ValueError(f"checksum mismatch for {path / name}")
     config = ModelConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()))
+    if metadata.get("kind") == BASELINE_KIND:
+        state = json.loads((path / BASELINE_FILE).read_text())
+        baseline = BaselineForecaster.from_state(state)
+        return ModelBundle(config=config, metadata=metadata, path=path, baseline=baseline)
     with (path / SCALER_FILE).open("rb") as fh:
         scaler = _ScalerUnpickler(fh).load()
     if not isinstance(scaler, FeatureScaler):
         raise TypeError(f"{path / SCALER_FILE} does not hold a FeatureScaler")
-    state = torch.load(path / MODEL_FILE, weights_only=True, map_location="cpu")
+    weights = torch.load(path / MODEL_FILE, weights_only=True, map_location="cpu")
     model = build_model(config)
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(weights, strict=True)
     model.eval()
-    return ModelBundle(model=model, scaler=scaler, config=config, metadata=metadata, path=path)
+    return ModelBundle(config=config, metadata=metadata, path=path, model=model, scaler=scaler)
 
 
 def load_bundle(outputs_dir: str | Path, ticker: str, version: str | None = None) -> ModelBundle:

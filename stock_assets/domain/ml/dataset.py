@@ -196,6 +196,14 @@ class FeatureScaler:
     are ~0.01, and the pinball loss gradient does not shrink with the target scale, so without it
     Adam's steps would be large relative to the quantities the head has to learn. It also puts
     ^GSPC (~1% daily vol) and single stocks (~2-3%) on one scale, which helps transfer.
+
+    Training targets are also centred on their training mean (``training_targets``), and
+    predictions are not shifted back. The mean h-day return of a training period is mostly the
+    noise of that period's trend (a stock's annual drift is estimated to +-10 points from ten
+    years): a model that learns it forecasts last decade's trend into next week, and on a driftless
+    random walk that alone made every learned model worse than the last close. Learned models
+    forecast deviations from a zero drift; the ``drift`` baseline is the candidate that keeps the
+    trend, and the promotion policy decides on evidence whether the trend pays.
     """
 
     def __init__(self, feature_columns: tuple[str, ...] | list[str]) -> None:
@@ -203,6 +211,7 @@ class FeatureScaler:
         self.mean_: NDArray[np.float64] | None = None
         self.scale_: NDArray[np.float64] | None = None
         self.target_scale_: NDArray[np.float64] | None = None
+        self.target_center_: NDArray[np.float64] | None = None
         self.n_samples_seen_: int = 0
 
     @staticmethod
@@ -217,7 +226,9 @@ class FeatureScaler:
             raise ValueError("feature_rows must be (n_rows, n_features)")
         self.mean_ = feature_rows.mean(axis=0)
         self.scale_ = self._safe_std(feature_rows)
+        targets = np.asarray(targets, dtype=float)
         self.target_scale_ = self._safe_std(targets)
+        self.target_center_ = targets.mean(axis=0)
         self.n_samples_seen_ = len(feature_rows)
         return self
 
@@ -238,6 +249,12 @@ class FeatureScaler:
         _, _, target_scale = self._fitted()
         return np.asarray(y, dtype=float) / target_scale
 
+    def training_targets(self, y: FloatArray) -> NDArray[np.float64]:
+        """Log returns -> what the model is trained on: centred on the training mean, scaled."""
+        _, _, target_scale = self._fitted()
+        center = self.target_center_ if self.target_center_ is not None else 0.0
+        return (np.asarray(y, dtype=float) - center) / target_scale
+
     def unscale_targets(self, y_scaled: FloatArray, horizon_axis: int = 1) -> NDArray[np.float64]:
         """Model units -> log returns; ``horizon_axis`` is the horizon's axis in ``y_scaled``."""
         _, _, target_scale = self._fitted()
@@ -254,13 +271,14 @@ class FeatureScaler:
             "mean_": None if self.mean_ is None else self.mean_.tolist(),
             "scale_": None if self.scale_ is None else self.scale_.tolist(),
             "target_scale_": None if self.target_scale_ is None else self.target_scale_.tolist(),
+            "target_center_": None if self.target_center_ is None else self.target_center_.tolist(),
             "n_samples_seen_": int(self.n_samples_seen_),
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.feature_columns = tuple(state["feature_columns"])
-        for name in ("mean_", "scale_", "target_scale_"):
-            value = state[name]
+        for name in ("mean_", "scale_", "target_scale_", "target_center_"):
+            value = state.get(name)
             setattr(self, name, None if value is None else np.asarray(value, dtype=np.float64))
         self.n_samples_seen_ = int(state["n_samples_seen_"])
 
@@ -272,6 +290,7 @@ class FeatureScaler:
             "mean": mean.tolist(),
             "scale": scale.tolist(),
             "target_scale": target_scale.tolist(),
+            "target_center": None if self.target_center_ is None else self.target_center_.tolist(),
             "n_samples_seen": self.n_samples_seen_,
         }
 
@@ -370,12 +389,21 @@ def prepare_data(
     """
     cleaned = clean_frame(frame, config.feature_columns, timestamp_column)
     test_frac = config.test_fraction if test_fraction is None else test_fraction
-    raw_features = cleaned[list(config.feature_columns)].to_numpy(dtype=float)
-    targets = log_return_targets(cleaned["close"].to_numpy(dtype=float), config.horizon)
     anchors = valid_anchors(len(cleaned), config.lookback, config.horizon)
     splits = split_anchors(anchors, config.lookback, config.horizon, config.val_fraction, test_frac)
-    # Fit on the raw rows that training windows cover (rows first_anchor-L+1 .. last_anchor) and on
-    # the training targets; never on validation or test rows.
+    return prepare_splits(cleaned, config, splits)
+
+
+def prepare_splits(
+    cleaned: pd.DataFrame, config: ModelConfig, splits: SplitAnchors
+) -> PreparedData:
+    """Windows of given splits of a cleaned frame, with a scaler fit on the training rows only.
+
+    The scaler sees the raw rows that training windows cover (first anchor - lookback + 1 .. last
+    anchor) and the training targets; never a validation or test row.
+    """
+    raw_features = cleaned[list(config.feature_columns)].to_numpy(dtype=float)
+    targets = log_return_targets(cleaned["close"].to_numpy(dtype=float), config.horizon)
     lo = int(splits.train[0]) - config.lookback + 1
     hi = int(splits.train[-1])
     scaler = FeatureScaler(config.feature_columns).fit(

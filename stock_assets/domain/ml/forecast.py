@@ -1,4 +1,9 @@
-"""The next ``horizon`` NYSE sessions' prices: median and interval, from the latest window."""
+"""The next ``horizon`` NYSE sessions' prices: median and calibrated interval, from the latest data.
+
+Any bundle serves (an LSTM or a baseline); the interval is calibrated exactly as in the backtest
+(``conformal``): from the model's out-of-sample forecasts whose outcomes have matured by the last
+data row.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from stock_assets.domain.calendar import next_trading_days
-from stock_assets.domain.ml.config import ModelConfig
-from stock_assets.domain.ml.dataset import FeatureScaler, clean_frame, latest_window
-from stock_assets.domain.ml.model import LSTMForecaster, predict_log_returns
+from stock_assets.domain.ml.artifacts import ModelBundle
+from stock_assets.domain.ml.conformal import CALIBRATION_WINDOW, calibrated_forecast
+from stock_assets.domain.ml.dataset import clean_frame
 
 
 @dataclass(frozen=True)
@@ -39,11 +44,13 @@ class ForecastResult:
     points: tuple[ForecastPoint, ...]
     ticker: str | None = None
     model_version: str | None = None
+    model: str | None = None  # lstm, naive, drift or linear
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ticker": self.ticker,
             "model_version": self.model_version,
+            "model": self.model,
             "as_of": self.as_of,
             "last_close": self.last_close,
             "quantiles": list(self.quantiles),
@@ -79,6 +86,7 @@ class ForecastResult:
             points=points,
             ticker=data.get("ticker"),
             model_version=data.get("model_version"),
+            model=data.get("model"),
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -98,31 +106,45 @@ class ForecastResult:
 
 
 def forecast_next(
-    model: LSTMForecaster,
-    scaler: FeatureScaler,
+    bundle: ModelBundle,
     frame: pd.DataFrame,
-    config: ModelConfig,
     *,
     as_of: pd.Timestamp | str | None = None,
     ticker: str | None = None,
     model_version: str | None = None,
     timestamp_column: str | None = None,
 ) -> ForecastResult:
-    """Forecast the ``config.horizon`` NYSE sessions after the last data date.
+    """Forecast the ``horizon`` NYSE sessions after the last data date with ``bundle``.
 
     ``as_of`` restricts the data to rows dated on or before it (a forecast "as it would have been
     made then"); the result's ``as_of`` is the last data date actually used.
     """
+    config = bundle.config
     cleaned = clean_frame(frame, config.feature_columns, timestamp_column)
     if as_of is not None:
         cutoff = pd.Timestamp(as_of)
         if cutoff.tzinfo is not None:
             cutoff = cutoff.tz_convert("UTC").tz_localize(None)
-        cleaned = cleaned[cleaned["date"] <= cutoff.normalize()]
-    window = latest_window(cleaned, scaler, config, timestamp_column="date")
-    q_lr = predict_log_returns(model, scaler, window.x)[0]  # (horizon, Q), sorted
-    q_prices = window.last_close * np.exp(q_lr)
-    sessions = next_trading_days(window.as_of, config.horizon)
+        cleaned = cleaned[cleaned["date"] <= cutoff.normalize()].reset_index(drop=True)
+    if len(cleaned) < config.lookback:
+        raise ValueError(
+            f"need at least lookback={config.lookback} complete rows, got {len(cleaned)}"
+        )
+    last = len(cleaned) - 1
+    calibration_start = _calibration_row(cleaned, bundle, config.horizon)
+    calibrated = calibrated_forecast(
+        bundle.forecaster,
+        cleaned,
+        np.array([last]),
+        calibration_start=calibration_start,
+        coverage=config.nominal_coverage,
+        horizon=config.horizon,
+    )
+    q_lr = calibrated.forecast.values[0]  # (horizon, Q), sorted
+    last_close = float(cleaned["close"].iloc[-1])
+    as_of_date = pd.Timestamp(cleaned["date"].iloc[-1])
+    q_prices = last_close * np.exp(q_lr)
+    sessions = next_trading_days(as_of_date, config.horizon)
     med = config.median_index
     points = tuple(
         ForecastPoint(
@@ -137,11 +159,23 @@ def forecast_next(
         for h in range(config.horizon)
     )
     return ForecastResult(
-        as_of=str(window.as_of.date()),
-        last_close=window.last_close,
+        as_of=str(as_of_date.date()),
+        last_close=last_close,
         quantiles=config.quantiles,
         nominal_coverage=config.nominal_coverage,
         points=points,
         ticker=ticker,
         model_version=model_version,
+        model=bundle.candidate,
     )
+
+
+def _calibration_row(cleaned: pd.DataFrame, bundle: ModelBundle, horizon: int) -> int:
+    """Row of the bundle's first out-of-sample anchor; without one, the last year of rows."""
+    lookback = bundle.config.lookback
+    start = bundle.calibration_start
+    fallback = max(lookback - 1, len(cleaned) - 1 - CALIBRATION_WINDOW - horizon)
+    if start is None:
+        return fallback
+    row = int(np.searchsorted(cleaned["date"].to_numpy(), np.datetime64(pd.Timestamp(start))))
+    return max(lookback - 1, min(row, len(cleaned) - 1))

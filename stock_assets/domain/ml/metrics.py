@@ -1,21 +1,20 @@
-"""Per-horizon forecast metrics on prices, against the naive persistence forecast.
+"""Per-horizon forecast metrics, on prices and on log returns, small enough to check by hand.
 
-Pure numpy, small enough to check by hand. Conventions:
+Conventions:
 
-- predicted price = ``last_close * exp(predicted log return)``; quantile prices likewise (``exp``
-  is monotone, so quantiles of the log return map to quantiles of the price);
+- a forecast is a set of quantiles of the h-day log return; its price is ``last_close * exp(.)``
+  (``exp`` is monotone, so quantiles of the log return map to quantiles of the price);
 - naive persistence forecast = ``last_close`` for every horizon; ``relative_mae = mae / naive_mae``
-  (NaN when the naive MAE is 0, i.e. prices never moved);
-- direction: a forecast is a hit when ``sign(predicted - last_close) == sign(actual - last_close)``
-  with ``sign(0) = 0``. So an actual zero move is a hit only for a forecast of exactly no move.
-  ``up_rate`` (share of actual moves ``> 0``) is the directional accuracy that an always-up
-  forecaster gets under the very same rule, which makes the two directly comparable;
-- coverage: share of actual prices inside ``[lower, upper]`` (bounds inclusive), to compare with
-  ``nominal_coverage`` (``q_high - q_low``);
-- optional drift baseline: ``last_close * exp(mean training log return over h days)``. A model
-  that beats naive only as much as the drift baseline does (``relative_mae_drift`` ~ 1) has
-  learned the trend, not leaked the future: over a strongly trending test period a constant drift
-  alone can reach a relative MAE of ~0.95 at longer horizons.
+  on prices (NaN when the naive MAE is 0, i.e. prices never moved) and ``fva = 1 - relative_mae``
+  (forecast value added over naive: positive is better than the last close);
+- direction: a hit when ``sign(predicted move) == sign(actual move)`` with ``sign(0) = 0``, so the
+  naive forecast (no move) never scores. ``up_rate`` (share of actual moves ``> 0``) is what an
+  always-up forecaster gets under the very same rule, which makes the two directly comparable;
+- coverage: share of outcomes inside ``[lower, upper]`` (bounds inclusive), next to the nominal
+  ``q_high - q_low``;
+- pinball loss: mean over the quantiles of ``max(q e, (q - 1) e)`` with ``e`` the log-return error,
+  in percent; interval (Winkler) score of the outer interval at level ``1 - a``:
+  ``(u - l) + 2/a (l - y)+ + 2/a (y - u)+``, in percent. Both: lower is better.
 """
 
 from __future__ import annotations
@@ -32,17 +31,17 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "mae",
     "rmse",
     "naive_mae",
-    "naive_rmse",
     "relative_mae",
-    "relative_rmse",
+    "fva",
+    "mae_log_return",
     "directional_accuracy",
     "up_rate",
     "direction_edge",
     "coverage",
     "nominal_coverage",
+    "pinball_pct",
+    "interval_score_pct",
     "mean_interval_width_pct",
-    "drift_mae",
-    "relative_mae_drift",
 )
 
 
@@ -53,96 +52,77 @@ def prices_from_log_returns(last_close: ArrayLike, log_returns: ArrayLike) -> ND
     return close.reshape(close.shape + (1,) * (lr.ndim - close.ndim)) * np.exp(lr)
 
 
-def _as_2d(values: ArrayLike) -> NDArray[np.float64]:
-    arr = np.asarray(values, dtype=float)
-    return arr[:, None] if arr.ndim == 1 else arr
-
-
 def _safe_ratio(num: float, den: float) -> float:
-    # NaN denominators (no drift given) fall through to NaN as well.
     return float(num / den) if den > 0 else float("nan")
+
+
+def pinball(actual: ArrayLike, quantile_values: ArrayLike, quantiles: tuple[float, ...]) -> float:
+    """Mean pinball loss over samples and quantiles; ``quantile_values`` is ``(N, Q)``."""
+    q = np.asarray(quantiles, dtype=float)[None, :]
+    err = np.asarray(actual, dtype=float)[:, None] - np.asarray(quantile_values, dtype=float)
+    return float(np.mean(np.maximum(q * err, (q - 1.0) * err)))
+
+
+def interval_score(actual: ArrayLike, lower: ArrayLike, upper: ArrayLike, nominal: float) -> float:
+    """Mean Winkler interval score of ``[lower, upper]`` at coverage level ``nominal``."""
+    y, lo, hi = (np.asarray(a, dtype=float) for a in (actual, lower, upper))
+    alpha = 1.0 - nominal
+    penalty = (2.0 / alpha) * (np.maximum(lo - y, 0.0) + np.maximum(y - hi, 0.0))
+    return float(np.mean(hi - lo + penalty))
 
 
 def horizon_metrics(
     last_close: ArrayLike,
-    actual: ArrayLike,
-    median: ArrayLike,
-    lower: ArrayLike,
-    upper: ArrayLike,
-    *,
-    nominal_coverage: float,
-    drift: ArrayLike | None = None,
+    actual_log_return: ArrayLike,
+    quantile_log_returns: ArrayLike,
+    quantiles: tuple[float, ...],
 ) -> pd.DataFrame:
-    """One row per horizon. ``last_close`` is ``(N,)``; the others are ``(N, H)`` prices.
-
-    1-D ``actual``/``median``/``lower``/``upper`` are treated as a single horizon. ``drift`` (same
-    shape, prices) is the drift-baseline forecast; without it the drift columns are NaN.
-    """
-    base = np.asarray(last_close, dtype=float).reshape(-1, 1)
-    act, med, lo, hi = (_as_2d(a) for a in (actual, median, lower, upper))
-    if not act.shape == med.shape == lo.shape == hi.shape or act.shape[0] != base.shape[0]:
-        raise ValueError("last_close (N,) and actual/median/lower/upper (N, H) shapes disagree")
-    if act.shape[0] == 0:
+    """One row per horizon. ``last_close`` ``(N,)``; ``actual_log_return`` ``(N, H)``;
+    ``quantile_log_returns`` ``(N, H, Q)`` sorted along Q (Q includes 0.5)."""
+    base = np.asarray(last_close, dtype=float)
+    act_lr = np.asarray(actual_log_return, dtype=float)
+    q_lr = np.asarray(quantile_log_returns, dtype=float)
+    if act_lr.ndim != 2 or q_lr.shape[:2] != act_lr.shape or base.shape != act_lr.shape[:1]:
+        raise ValueError("last_close (N,), actual (N, H) and quantiles (N, H, Q) disagree")
+    if q_lr.shape[2] != len(quantiles) or 0.5 not in quantiles:
+        raise ValueError("quantiles must match the last axis and include 0.5")
+    if act_lr.shape[0] == 0:
         raise ValueError("no samples to evaluate")
-
-    drift_err = _as_2d(drift) - act if drift is not None else np.full(act.shape, np.nan)
-    if drift_err.shape != act.shape:
-        raise ValueError("drift must have the shape of actual")
-    err = med - act
-    naive_err = base - act
-    actual_move = np.sign(act - base)
-    pred_move = np.sign(med - base)
+    nominal = round(quantiles[-1] - quantiles[0], 10)
+    med_lr = q_lr[:, :, quantiles.index(0.5)]
+    actual = prices_from_log_returns(base, act_lr)
+    median = prices_from_log_returns(base, med_lr)
+    lower = prices_from_log_returns(base, q_lr[:, :, 0])
+    upper = prices_from_log_returns(base, q_lr[:, :, -1])
     rows: list[dict[str, Any]] = []
-    for h in range(act.shape[1]):
-        mae = float(np.mean(np.abs(err[:, h])))
-        rmse = float(np.sqrt(np.mean(err[:, h] ** 2)))
-        naive_mae = float(np.mean(np.abs(naive_err[:, h])))
-        naive_rmse = float(np.sqrt(np.mean(naive_err[:, h] ** 2)))
-        hit = float(np.mean(pred_move[:, h] == actual_move[:, h]))
-        up = float(np.mean(actual_move[:, h] > 0))
-        inside = (act[:, h] >= lo[:, h]) & (act[:, h] <= hi[:, h])
-        drift_mae = float(np.mean(np.abs(drift_err[:, h])))
+    for h in range(act_lr.shape[1]):
+        err = median[:, h] - actual[:, h]
+        naive_err = base - actual[:, h]
+        mae = float(np.mean(np.abs(err)))
+        naive_mae = float(np.mean(np.abs(naive_err)))
+        hit = float(np.mean(np.sign(med_lr[:, h]) == np.sign(act_lr[:, h])))
+        up = float(np.mean(act_lr[:, h] > 0))
+        inside = (actual[:, h] >= lower[:, h]) & (actual[:, h] <= upper[:, h])
+        relative = _safe_ratio(mae, naive_mae)
         rows.append(
             {
                 "horizon": h + 1,
-                "n": int(act.shape[0]),
+                "n": int(act_lr.shape[0]),
                 "mae": mae,
-                "rmse": rmse,
+                "rmse": float(np.sqrt(np.mean(err**2))),
                 "naive_mae": naive_mae,
-                "naive_rmse": naive_rmse,
-                "relative_mae": _safe_ratio(mae, naive_mae),
-                "relative_rmse": _safe_ratio(rmse, naive_rmse),
+                "relative_mae": relative,
+                "fva": 1.0 - relative,
+                "mae_log_return": float(np.mean(np.abs(med_lr[:, h] - act_lr[:, h]))),
                 "directional_accuracy": hit,
                 "up_rate": up,
                 "direction_edge": hit - up,
                 "coverage": float(np.mean(inside)),
-                "nominal_coverage": float(nominal_coverage),
-                "mean_interval_width_pct": float(
-                    np.mean((hi[:, h] - lo[:, h]) / base[:, 0]) * 100.0
-                ),
-                "drift_mae": drift_mae,
-                "relative_mae_drift": _safe_ratio(mae, drift_mae),
+                "nominal_coverage": float(nominal),
+                "pinball_pct": 100.0 * pinball(act_lr[:, h], q_lr[:, h, :], quantiles),
+                "interval_score_pct": 100.0
+                * interval_score(act_lr[:, h], q_lr[:, h, 0], q_lr[:, h, -1], nominal),
+                "mean_interval_width_pct": float(np.mean((upper[:, h] - lower[:, h]) / base) * 100),
             }
         )
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
-
-
-def metrics_from_log_returns(
-    last_close: ArrayLike,
-    actual_log_returns: ArrayLike,
-    quantile_log_returns: ArrayLike,
-    quantiles: tuple[float, ...],
-) -> pd.DataFrame:
-    """``horizon_metrics`` from model outputs: quantile log returns ``(N, H, Q)``, sorted by q."""
-    q_lr = np.asarray(quantile_log_returns, dtype=float)
-    if q_lr.ndim != 3 or q_lr.shape[2] != len(quantiles):
-        raise ValueError("quantile_log_returns must be (N, H, len(quantiles))")
-    prices = prices_from_log_returns(last_close, q_lr)
-    return horizon_metrics(
-        last_close,
-        prices_from_log_returns(last_close, actual_log_returns),
-        prices[:, :, quantiles.index(0.5)],
-        prices[:, :, 0],
-        prices[:, :, -1],
-        nominal_coverage=quantiles[-1] - quantiles[0],
-    )

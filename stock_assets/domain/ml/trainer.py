@@ -80,17 +80,39 @@ def seed_everything(seed: int) -> None:
 
 
 def learning_rate_for(config: ModelConfig, strategy: Strategy | str) -> float:
-    """``fine_tune``: ``learning_rate * fine_tune_lr_factor``; the others: the base rate."""
+    """The encoder's rate: ``fine_tune``: ``learning_rate * fine_tune_lr_factor``; else the base."""
     if Strategy(strategy) is Strategy.FINE_TUNE:
         return config.learning_rate * config.fine_tune_lr_factor
     return config.learning_rate
 
 
+def parameter_groups(
+    model: LSTMForecaster, config: ModelConfig, strategy: Strategy | str
+) -> list[dict[str, Any]]:
+    """Trainable parameters with their learning rates (discriminative fine-tuning).
+
+    ``fine_tune`` keeps the parent's LSTM close to where it was (``fine_tune_lr_factor``) but
+    trains the head at the full rate: the head is what is specific to the ticker (its own
+    autocorrelation, its volatility level), and at a tenth of the rate it barely moved before
+    early stopping ended training, so the child kept the parent's view of the index.
+    """
+    encoder_lr = learning_rate_for(config, strategy)
+    groups = [
+        {"params": [p for p in model.lstm.parameters() if p.requires_grad], "lr": encoder_lr},
+        {"params": [p for p in model.head.parameters() if p.requires_grad],
+         "lr": config.learning_rate},
+    ]  # fmt: skip
+    return [g for g in groups if g["params"]]
+
+
 def _as_tensors(
-    split: Split, scaler: FeatureScaler, device: torch.device
+    split: Split, scaler: FeatureScaler, device: torch.device, *, training: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets; training targets are centred (``FeatureScaler.training_targets``),
+    validation targets are not: the validation loss scores forecasts as they are served."""
     x = torch.as_tensor(split.x, dtype=torch.float32, device=device)
-    y = torch.as_tensor(scaler.scale_targets(split.y), dtype=torch.float32, device=device)
+    targets = scaler.training_targets(split.y) if training else scaler.scale_targets(split.y)
+    y = torch.as_tensor(targets, dtype=torch.float32, device=device)
     return x, y
 
 
@@ -136,7 +158,7 @@ def _encode_all(model: LSTMForecaster, x: torch.Tensor) -> torch.Tensor:
             [model.encode(x[i : i + EVAL_BATCH_SIZE]) for i in range(0, len(x), EVAL_BATCH_SIZE)]
         )
         if len(x)
-        else torch.zeros((0, model.lstm.hidden_size), device=x.device)
+        else torch.zeros((0, model.head.in_features), device=x.device)
     )
 
 
@@ -181,9 +203,9 @@ def train(
     if not trainable:
         raise ValueError("model has no trainable parameters")
     lr = learning_rate_for(config, strategy)
-    optimizer = torch.optim.Adam(trainable, lr=lr)
+    optimizer = torch.optim.Adam(parameter_groups(model, config, strategy), lr=lr)
 
-    x_train, y_train = _as_tensors(data.train, data.scaler, dev)
+    x_train, y_train = _as_tensors(data.train, data.scaler, dev, training=True)
     x_val, y_val = _as_tensors(data.val, data.scaler, dev)
     forward: Callable[[torch.Tensor], torch.Tensor]
     if strategy is Strategy.FREEZE:

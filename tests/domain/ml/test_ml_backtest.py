@@ -1,4 +1,4 @@
-"""Walk-forward backtest on a random walk: honest numbers, no leakage, bounded work."""
+"""Walk-forward backtest: every candidate on the same folds, no fold reads past its cutoff."""
 
 from __future__ import annotations
 
@@ -8,78 +8,155 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stock_assets.domain.ml.backtest import FoldProgress, first_test_input_date, run_backtest
+from stock_assets.domain.ml.backtest import (
+    CandidateSpec,
+    FoldProgress,
+    first_test_input_date,
+    plan_folds,
+    run_walk_forward,
+)
+from stock_assets.domain.ml.candidates import baseline_specs, lstm_spec
 from stock_assets.domain.ml.config import TINY
-from stock_assets.domain.ml.dataset import prepare_data
-from stock_assets.domain.ml.model import build_model
-from stock_assets.domain.ml.trainer import train
+from stock_assets.domain.ml.dataset import clean_frame
+from stock_assets.domain.ml.forecasters import Forecaster, IntArray, QuantileForecast
 
 FrameFactory = Callable[..., pd.DataFrame]
+CFG = TINY.replace(epochs=3)
+Q_COLUMNS = ["q0.1", "q0.5", "q0.9"]
 
 
-def test_random_walk_backtest_is_close_to_naive(indicator_frame: FrameFactory) -> None:
-    cfg = TINY.replace(epochs=3)
+def _specs() -> list[CandidateSpec]:
+    return [*baseline_specs(CFG), lstm_spec("lstm", CFG, "scratch", None)]
+
+
+def test_candidates_share_folds_and_anchors(indicator_frame: FrameFactory) -> None:
     frame = indicator_frame(900, seed=12)
-    # The parent sees the index up to the child's last date, as a parent trained on all history.
-    parent_frame = indicator_frame(600, seed=11, end=str(frame["date"].iloc[-1].date()))
-    parent = build_model(cfg)
-    train(parent, prepare_data(parent_frame, cfg), cfg, "scratch", device="cpu")
-
     progress: list[FoldProgress] = []
-    result = run_backtest(
-        frame,
-        parent.state_dict(),
-        cfg,
-        "fine_tune",
-        n_folds=4,
-        test_years=1.0,
-        progress_callback=progress.append,
-        device="cpu",
-        parent_train_end=parent_frame["date"].iloc[-1],
+    result = run_walk_forward(
+        frame, _specs(), CFG, test_years=1.0, progress_callback=progress.append
     )
+    assert set(result.candidates) == {"naive", "drift", "linear", "lstm"}
     assert result.n_folds == 4 and len(result.folds) == 4
-    assert list(result.metrics["horizon"]) == list(range(1, cfg.horizon + 1))
-    assert set(result.fold_metrics["fold"]) == {1, 2, 3, 4}
-    # A random walk cannot be beaten: far better than naive would mean leakage.
-    rel = result.metrics["relative_mae"]
-    assert (rel > 0.9).all() and (rel < 1.5).all(), rel.tolist()
-    assert result.metrics["coverage"].between(0, 1).all()
-    assert (result.metrics["relative_mae_drift"] > 0.9).all()
-    assert result.metrics["directional_accuracy"].between(0, 1).all()
+    anchors = {
+        name: tuple(group["anchor"].unique())
+        for name, group in result.predictions.groupby("candidate")
+    }
+    assert len(set(anchors.values())) == 1  # identical windows for every candidate
+    naive = result.candidate_metrics("naive")
+    np.testing.assert_allclose(naive["relative_mae"], 1.0)  # naive against itself
+    assert (naive["directional_accuracy"] == 0).all()  # a no-move forecast never scores
+    lstm = result.candidate_metrics("lstm")
+    # A random walk cannot be beaten by much: far better than naive would be leakage.
+    assert lstm["relative_mae"].between(0.95, 1.3).all(), lstm["relative_mae"].tolist()
+    assert result.metrics["coverage"].between(0.6, 0.95).all()
 
-    # Test windows: the last ~year of anchors, contiguous, folds in time order.
-    anchors = result.predictions.drop_duplicates(["fold", "anchor_date"])
-    assert anchors["anchor_date"].is_monotonic_increasing
-    span = anchors["anchor_date"].iloc[-1] - anchors["anchor_date"].iloc[0]
-    assert pd.Timedelta(days=330) < span < pd.Timedelta(days=366)
-    dates = pd.DatetimeIndex(frame["date"])
+    dates = pd.DatetimeIndex(clean_frame(frame, CFG.feature_columns)["date"])
     for fold in result.folds:
-        # Training anchors (and their targets) end well before the fold's first test window.
+        # Training anchors (and their targets) end before the fold's first test input row.
         last_train = dates.get_loc(pd.Timestamp(fold.train_end))
         first_test = dates.get_loc(pd.Timestamp(fold.test_start))
-        assert last_train + cfg.horizon < first_test - cfg.lookback + 1
-        assert fold.epochs_run <= cfg.epochs
-    # The first test window's first input row: what a parent must not reach.
-    first_anchor = dates.get_loc(anchors["anchor_date"].iloc[0])
-    start = first_test_input_date(frame, cfg, test_years=1.0)
-    assert start == dates[first_anchor - cfg.lookback + 1]
-    # The parent's data overlaps the test years: reported, not hidden.
-    assert result.parent_overlaps_test is True
-
-    plot = result.plot_frame(1)
-    assert len(plot) == len(anchors) and (plot["lower"] <= plot["upper"]).all()
-    np.testing.assert_allclose(
-        plot["actual"].to_numpy(),
-        frame.set_index("date").loc[plot["target_date"], "close"].to_numpy(),
-    )
-
-    assert progress[0] == FoldProgress(1, 4)
-    assert {p.fold for p in progress} == {1, 2, 3, 4}
+        assert last_train + CFG.horizon < first_test - CFG.lookback + 1
+        assert fold.epochs["lstm"] <= CFG.epochs
+    assert progress[0] == FoldProgress(1, 4, None, "naive")
     fractions = [p.fraction for p in progress]
     assert fractions == sorted(fractions) and fractions[0] >= 0 and fractions[-1] <= 1
-    assert result.summary()["metrics"][0]["horizon"] == 1
 
 
-def test_needs_at_least_four_folds(indicator_frame: FrameFactory) -> None:
+def test_parent_overlap_is_judged_against_the_first_input_row(
+    indicator_frame: FrameFactory,
+) -> None:
+    frame = indicator_frame(700, seed=4)
+    first_input = first_test_input_date(frame, CFG, test_years=1.0)
+    cleaned = clean_frame(frame, CFG.feature_columns)
+    dates = pd.DatetimeIndex(cleaned["date"])
+    folds = plan_folds(cleaned, CFG, test_years=1.0)
+    first_anchor_date = dates[folds[0].test[0]]
+    assert first_input == dates[folds[0].test[0] - CFG.lookback + 1] < first_anchor_date
+    specs = baseline_specs(CFG)[:1]
+
+    def overlaps(parent_end: pd.Timestamp) -> bool | None:
+        return run_walk_forward(
+            frame, specs, CFG, test_years=1.0, parent_train_end=parent_end
+        ).parent_overlaps_test
+
+    # A parent that read rows up to the day before the first test ANCHOR saw the test inputs.
+    assert overlaps(first_anchor_date - pd.Timedelta(days=1)) is True
+    assert overlaps(first_input) is True
+    assert overlaps(first_input - pd.Timedelta(days=1)) is False
+
+
+class _Peeking(Forecaster):
+    """A deliberately leaky forecaster: its median is tomorrow's actual return."""
+
+    name = "peeking"
+    family = "learned"
+
+    def fit(self, frame: pd.DataFrame, train: IntArray, val: IntArray) -> None:
+        return None
+
+    def predict(self, frame: pd.DataFrame, anchors: IntArray) -> QuantileForecast:
+        close = frame["close"].to_numpy(dtype=float)
+        nxt = np.log(close[np.minimum(anchors + 1, len(close) - 1)] / close[anchors])
+        med = np.repeat(nxt[:, None], CFG.horizon, axis=1)
+        values = np.stack([med - 0.01, med, med + 0.01], axis=-1)
+        return QuantileForecast(values, CFG.quantiles)
+
+
+def _perturbed_after(frame: pd.DataFrame, row: int) -> pd.DataFrame:
+    """Every value after ``row`` of the cleaned frame replaced by something else."""
+    changed = frame.copy()
+    rng = np.random.default_rng(99)
+    tail = changed.index > row
+    numeric = [c for c in changed.columns if c != "date"]
+    changed.loc[tail, numeric] = changed.loc[tail, numeric] * rng.uniform(0.5, 1.5, (tail.sum(), 1))
+    return changed
+
+
+@pytest.mark.parametrize("fold_number", [1, 3])
+def test_perturbing_the_future_never_changes_past_forecasts(
+    indicator_frame: FrameFactory, fold_number: int
+) -> None:
+    """Change every value after an anchor inside fold k: no forecast made at or before that
+    anchor (any fold, any candidate, intervals included) may move. Reading one row too far
+    anywhere (fit, features, GARCH filter, conformal scores) would fail this."""
+    frame = clean_frame(indicator_frame(900, seed=21), CFG.feature_columns)
+    folds = plan_folds(frame, CFG, test_years=1.0)
+    fold = folds[fold_number - 1]
+    cut = int(fold.test[len(fold.test) // 2])
+    before = run_walk_forward(frame, _specs(), CFG, test_years=1.0, timestamp_column="date")
+    after = run_walk_forward(
+        _perturbed_after(frame, cut), _specs(), CFG, test_years=1.0, timestamp_column="date"
+    )
+    key = ["candidate", "anchor", "horizon"]
+    old = before.predictions[before.predictions["anchor"] <= cut].set_index(key)[Q_COLUMNS]
+    new = after.predictions[after.predictions["anchor"] <= cut].set_index(key)[Q_COLUMNS]
+    assert len(old) > 0 and set(old.index.get_level_values("candidate")) == set(before.candidates)
+    pd.testing.assert_frame_equal(old, new.loc[old.index])
+    # And the later forecasts did move: the perturbation was real.
+    later = before.predictions["anchor"] > cut + 1
+    assert not np.allclose(
+        before.predictions.loc[later, "q0.5"], after.predictions.loc[later, "q0.5"]
+    )
+
+
+def test_the_future_perturbation_catches_a_leaky_forecaster(indicator_frame: FrameFactory) -> None:
+    frame = clean_frame(indicator_frame(700, seed=5), CFG.feature_columns)
+    spec = [CandidateSpec("peeking", "learned", lambda fold, progress: _Peeking())]
+    folds = plan_folds(frame, CFG, test_years=1.0)
+    cut = int(folds[1].test[10])
+    before = run_walk_forward(frame, spec, CFG, test_years=1.0, timestamp_column="date")
+    after = run_walk_forward(
+        _perturbed_after(frame, cut), spec, CFG, test_years=1.0, timestamp_column="date"
+    )
+    at_cut = [(p["anchor"] == cut) & (p["horizon"] == 1) for p in (before.predictions,
+                                                                    after.predictions)]  # fmt: skip
+    assert before.predictions.loc[at_cut[0], "q0.5"].iloc[0] != pytest.approx(
+        after.predictions.loc[at_cut[1], "q0.5"].iloc[0]
+    )
+
+
+def test_needs_at_least_four_folds_and_unique_names(indicator_frame: FrameFactory) -> None:
     with pytest.raises(ValueError, match="n_folds"):
-        run_backtest(indicator_frame(300), None, TINY, "scratch", n_folds=3)
+        run_walk_forward(indicator_frame(300), baseline_specs(TINY), TINY, n_folds=3)
+    with pytest.raises(ValueError, match="unique"):
+        run_walk_forward(indicator_frame(300), baseline_specs(TINY) * 2, TINY)

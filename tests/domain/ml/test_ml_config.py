@@ -11,7 +11,8 @@ from stock_assets.domain.ml.config import TINY, ModelConfig, Strategy
 
 def test_defaults_match_the_design() -> None:
     cfg = ModelConfig()
-    assert (cfg.lookback, cfg.horizon, cfg.quantiles) == (60, 7, (0.1, 0.5, 0.9))
+    assert (cfg.lookback, cfg.horizon, cfg.quantiles) == (20, 7, (0.1, 0.5, 0.9))
+    assert (cfg.hidden_size, cfg.num_layers) == (16, 1)  # small on purpose: see ModelConfig
     assert cfg.nominal_coverage == pytest.approx(0.8)
     assert cfg.median_index == 1
 

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from stock_assets.domain.calendar import trading_days
+from stock_assets.domain.ml.artifacts import ModelBundle
 from stock_assets.domain.ml.config import TINY
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
 from stock_assets.domain.ml.model import build_model
 
 FrameFactory = Callable[..., pd.DataFrame]
+
+
+def _bundle(frame: pd.DataFrame) -> ModelBundle:
+    data = prepare_data(frame, TINY)
+    start = str(data.val.anchor_dates[0].date())
+    return ModelBundle(
+        config=TINY,
+        metadata={"calibration_start": start, "kind": "lstm"},
+        path=Path("unsaved"),
+        model=build_model(TINY),
+        scaler=data.scaler,
+    )
 
 
 @pytest.mark.parametrize(
@@ -30,8 +45,7 @@ def test_forecast_dates_are_nyse_sessions(
     indicator_frame: FrameFactory, last_day: str, expected_first_days: list[str]
 ) -> None:
     frame = indicator_frame(300, seed=2, end=last_day)
-    data = prepare_data(frame, TINY)
-    result = forecast_next(build_model(TINY), data.scaler, frame, TINY, ticker="AAPL")
+    result = forecast_next(_bundle(frame), frame, ticker="AAPL")
     assert result.as_of == last_day
     dates = [p.date for p in result.points]
     assert len(dates) == TINY.horizon
@@ -49,11 +63,31 @@ def test_forecast_dates_are_nyse_sessions(
 
 def test_as_of_cuts_the_data(indicator_frame: FrameFactory) -> None:
     frame = indicator_frame(300, seed=2, end="2023-12-29")
-    data = prepare_data(frame, TINY)
     ts_frame = frame.rename(columns={"date": "event_timestamp"})
     ts_frame["event_timestamp"] = pd.to_datetime(ts_frame["event_timestamp"]).dt.tz_localize("UTC")
-    result = forecast_next(build_model(TINY), data.scaler, ts_frame, TINY, as_of="2023-11-22")
+    result = forecast_next(_bundle(frame), ts_frame, as_of="2023-11-22")
     assert result.as_of == "2023-11-22"
     assert result.points[0].date == "2023-11-24"
     expected_close = frame.loc[frame["date"] == "2023-11-22", "close"].iloc[0]
     assert result.last_close == pytest.approx(expected_close)
+
+
+def test_served_intervals_are_calibrated_from_data_up_to_the_forecast_only(
+    indicator_frame: FrameFactory,
+) -> None:
+    frame = indicator_frame(600, seed=3, end="2023-12-29")
+    bundle = _bundle(frame)
+    base = forecast_next(bundle, frame, as_of="2023-11-22")
+    changed = frame.copy()
+    later = pd.to_datetime(changed["date"]) > pd.Timestamp("2023-11-22")
+    changed.loc[later, "close"] *= 1.3
+    again = forecast_next(bundle, changed, as_of="2023-11-22")
+    assert again == base
+    # The interval is the model's, rescaled by conformal calibration: an untrained model's raw
+    # quantiles are nowhere near 80% coverage, so the rescaling is not the identity.
+    raw = forecast_next(
+        ModelBundle(bundle.config, {"kind": "lstm", "calibration_start": "2023-11-21"},
+                    bundle.path, bundle.model, bundle.scaler),
+        frame, as_of="2023-11-22",
+    )  # fmt: skip
+    assert not np.isclose(raw.points[0].upper, base.points[0].upper)

@@ -1,0 +1,136 @@
+"""Conformal calibration of every candidate's intervals, per horizon, from matured forecasts.
+
+A model's raw quantiles say how wide it thinks the future is; conformal calibration measures how
+wide it really was on forecasts the model did not train on, and rescales. The scheme is a rolling
+split conformal on normalised scores:
+
+- calibration anchors are the model's out-of-sample anchors: from its first validation anchor on
+  (the validation windows, then everything after training ended);
+- the score of anchor ``a`` at horizon ``h`` is how far the realised log return fell outside the
+  median, in units of the model's own distance to its lower (or upper) quantile: ``s <= 1``
+  means it fell inside the raw interval;
+- the interval at anchor ``t`` scales the model's quantile distances by the conformal quantile of
+  the last ``window`` scores that had *matured* by ``t`` (``a + h <= t``: the close of ``a + h`` is
+  known at ``t``). Nothing later is read, so a forecast is calibrated exactly as it would have
+  been on the day it was made, in a backtest as in serving.
+
+Normalising by the model's own width keeps what it learned about volatility (a GARCH-scaled
+baseline's interval still widens after a shock); the rolling window adapts the level to the
+current regime, which a one-off split does not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from stock_assets.domain.ml.dataset import log_return_targets
+from stock_assets.domain.ml.forecasters import FloatArray, Forecaster, IntArray, QuantileForecast
+
+CALIBRATION_WINDOW = 250  # about a year of trading days
+MIN_SCORES = 20  # fewer matured scores than this: no rescaling (the raw interval is served)
+ACI_STEP = 0.03  # how fast the aimed-at miss rate follows the realised one (bench: bench_signal)
+# A collapsed quantile (an LSTM whose lower quantile met its median) must not turn one outcome
+# into an infinite score: distances are floored at 0.01% of price.
+_MIN_DISTANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """Calibrated quantiles at the requested anchors, and the multiplier used per horizon."""
+
+    forecast: QuantileForecast
+    multipliers: FloatArray  # (N, horizon)
+    n_scores: NDArray[np.int64]  # (N, horizon): matured scores behind each multiplier
+
+
+def conformity_scores(forecast: QuantileForecast, actual: FloatArray) -> FloatArray:
+    """``(N, H)``: distance of the outcome from the median in units of the quantile distance on
+    its side; NaN where the outcome is unknown."""
+    med, lo, hi = forecast.median, forecast.lower, forecast.upper
+    below = (med - actual) / np.maximum(med - lo, _MIN_DISTANCE)
+    above = (actual - med) / np.maximum(hi - med, _MIN_DISTANCE)
+    return np.where(actual < med, below, above)
+
+
+def conformal_level(n: int, coverage: float) -> float:
+    """The finite-sample conformal quantile level ``ceil((n + 1) c) / n``, capped at 1."""
+    return min(1.0, math.ceil((n + 1) * coverage) / n)
+
+
+def adaptive_multipliers(
+    scores: FloatArray,
+    coverage: float,
+    window: int = CALIBRATION_WINDOW,
+    step: float = ACI_STEP,
+) -> tuple[FloatArray, NDArray[np.int64]]:
+    """Multiplier at every anchor of a contiguous span, from the scores matured by then.
+
+    ``scores`` is ``(M, H)`` over consecutive anchors; the score of horizon ``h`` (1-based) at
+    position ``j`` is known at position ``i`` when ``j + h <= i``. The level adapts online
+    (adaptive conformal inference, Gibbs and Candes 2021): each matured outcome that fell outside
+    its own calibrated interval lowers the miss rate aimed at, each inside one raises it, by
+    ``step``, so a regime change is corrected within weeks instead of a year of window.
+    """
+    m, horizon = scores.shape
+    mult = np.ones((m, horizon))
+    counts = np.zeros((m, horizon), dtype=np.int64)
+    target_miss = 1.0 - coverage
+    for h in range(1, horizon + 1):
+        col = scores[:, h - 1]
+        miss = target_miss
+        for i in range(m):
+            j = i - h  # the anchor whose outcome matures at i
+            if j >= 0 and np.isfinite(col[j]) and counts[j, h - 1] >= MIN_SCORES:
+                missed = float(col[j] > mult[j, h - 1])
+                miss = min(max(miss + step * (target_miss - missed), 0.0), 1.0)
+            end = max(j + 1, 0)
+            past = col[max(0, end - window) : end]
+            past = past[np.isfinite(past)]
+            counts[i, h - 1] = len(past)
+            if len(past) >= MIN_SCORES:
+                level = conformal_level(len(past), 1.0 - miss)
+                mult[i, h - 1] = float(np.quantile(past, level, method="higher"))
+    return mult, counts
+
+
+def rescale(forecast: QuantileForecast, multipliers: FloatArray) -> QuantileForecast:
+    """Every quantile's distance from the median scaled by the multiplier (median unchanged)."""
+    med = forecast.median[:, :, None]
+    values = med + (forecast.values - med) * np.maximum(multipliers, 0.0)[:, :, None]
+    return QuantileForecast(values, forecast.quantiles)
+
+
+def calibrated_forecast(
+    forecaster: Forecaster,
+    frame: pd.DataFrame,
+    anchors: IntArray,
+    *,
+    calibration_start: int,
+    coverage: float,
+    horizon: int,
+    window: int = CALIBRATION_WINDOW,
+    step: float = ACI_STEP,
+) -> Calibrated:
+    """Calibrated quantiles of ``forecaster`` at ``anchors`` of a cleaned ``frame``.
+
+    ``calibration_start`` is the forecaster's first out-of-sample anchor (its first validation
+    anchor). The forecaster predicts every anchor from there to the last target in one pass; only
+    outcomes matured by each target anchor are scored for it.
+    """
+    anchors = np.asarray(anchors, dtype=np.int64)
+    if len(anchors) == 0:
+        raise ValueError("no anchors to forecast")
+    first = min(int(calibration_start), int(anchors.min()))
+    span = np.arange(first, int(anchors.max()) + 1, dtype=np.int64)
+    raw = forecaster.predict(frame, span)
+    actual = log_return_targets(frame["close"].to_numpy(dtype=float), horizon)[span]
+    scores = conformity_scores(raw, actual)
+    mult, counts = adaptive_multipliers(scores, coverage, window, step)
+    at = anchors - first
+    target_raw = QuantileForecast(raw.values[at], raw.quantiles)
+    return Calibrated(rescale(target_raw, mult[at]), mult[at], counts[at])

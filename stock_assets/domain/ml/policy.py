@@ -1,0 +1,333 @@
+"""The promotion policy: which model serves a ticker, decided on evidence. One place, versioned.
+
+Every candidate (the challenger LSTM, the baselines, the champion's recipe when it differs) has
+been backtested on the same walk-forward windows (``backtest``). The policy then:
+
+1. **Best baseline.** Starts from ``naive`` (the random walk) and moves to a more elaborate
+   baseline (``drift``, then ``linear``) only when that one *beats* the current best.
+2. **Beats.** A beats B when, with Diebold-Mariano tests (HAC variance with lag h-1 and the
+   small-sample correction, ``significance``) on the absolute log-return errors of the same
+   anchors, A is better at the primary horizon (h=1, one-sided p < alpha) and significantly worse
+   at no horizon. Horizon 1 is primary because it carries most of the little signal daily prices
+   have and its errors do not overlap; the "no horizon worse" guard keeps a model that is good
+   tomorrow and bad next week out.
+3. **Leakage blocks.** A learned candidate whose MAE is far below the best baseline's of the same
+   windows (ratio <= ``leakage_mae_ratio``) or whose direction is far above the best of the
+   always-up rate and the baselines' (by ``leakage_direction_margin``) is treated as a leak, and
+   nothing is promoted. Thresholds are relative to the same windows' baselines, never absolute:
+   a trending market makes always-up look clever, and that is not leakage.
+4. **Calibration.** The challenger's interval coverage must be within ``coverage_tolerance`` of
+   nominal at every horizon.
+5. **Decision.** The challenger is promoted when it beats the best baseline AND the current
+   champion (when that is a different recipe), is calibrated and shows no leak. Otherwise a learned
+   champion keeps serving if it still beats the best baseline on these windows; else the best
+   baseline serves, and says so. A challenger with the champion's own recipe (a retrain on newer
+   data) is the champion refreshed: it needs only the baseline comparison, which is the
+   champion's own evidence.
+
+Nothing here is configurable at run time: a threshold that a launchpad or an environment variable
+could loosen would make the gate decorative. Changing the policy means changing this file and its
+``POLICY_VERSION``, which every decision records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from stock_assets.domain.ml.backtest import WalkForwardResult
+from stock_assets.domain.ml.significance import DMResult, diebold_mariano
+
+POLICY_VERSION = "2026.11-dm1"
+CHAMPION = (
+    "champion"  # candidate name of the champion's recipe when it is re-run beside the challenger
+)
+CHALLENGER = "lstm"
+
+Outcome = Literal["promote", "keep", "serve_baseline", "blocked"]
+
+
+@dataclass(frozen=True)
+class PromotionPolicy:
+    version: str = POLICY_VERSION
+    alpha: float = 0.05
+    primary_horizon: int = 1
+    coverage_tolerance: float = 0.03
+    leakage_mae_ratio: float = 0.90
+    leakage_direction_margin: float = 0.10
+    baseline_order: tuple[str, ...] = ("naive", "drift", "linear")
+
+
+POLICY = PromotionPolicy()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``candidate`` vs ``reference`` at one horizon on the same anchors."""
+
+    candidate: str
+    reference: str
+    horizon: int
+    mae_ratio: float  # candidate MAE / reference MAE (log returns)
+    dm: DMResult
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "candidate": self.candidate,
+            "reference": self.reference,
+            "horizon": self.horizon,
+            "mae_ratio": round(self.mae_ratio, 4),
+            "dm_statistic": round(self.dm.statistic, 3),
+            "p_better": round(self.dm.p_better, 4),
+            "p_worse": round(self.dm.p_worse, 4),
+            "n": self.dm.n,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Does ``candidate`` beat ``reference``? With every horizon's comparison."""
+
+    candidate: str
+    reference: str
+    beats: bool
+    reason: str
+    comparisons: tuple[Comparison, ...]
+
+    def p_better(self, horizon: int) -> float:
+        return next(c.dm.p_better for c in self.comparisons if c.horizon == horizon)
+
+
+def compare(
+    result: WalkForwardResult, candidate: str, reference: str, policy: PromotionPolicy = POLICY
+) -> Verdict:
+    """Diebold-Mariano per horizon on absolute log-return errors of the same anchors."""
+    comparisons = []
+    for h in range(1, result.horizon + 1):
+        a = result.abs_errors(candidate, h)
+        b = result.abs_errors(reference, h).reindex(a.index)
+        dm = diebold_mariano(a.to_numpy(), b.to_numpy(), h)
+        ratio = float(a.mean() / b.mean()) if b.mean() > 0 else float("nan")
+        comparisons.append(Comparison(candidate, reference, h, ratio, dm))
+    primary = next(c for c in comparisons if c.horizon == policy.primary_horizon)
+    worse = [c.horizon for c in comparisons if c.dm.p_worse < policy.alpha]
+    better = primary.dm.p_better < policy.alpha
+    if better and not worse:
+        reason = (
+            f"{candidate} beats {reference}: h={primary.horizon} MAE x{primary.mae_ratio:.3f}, "
+            f"p={primary.dm.p_better:.3g}, no horizon significantly worse"
+        )
+    elif not better:
+        reason = (
+            f"{candidate} does not beat {reference} at h={primary.horizon}: MAE "
+            f"x{primary.mae_ratio:.3f}, p={primary.dm.p_better:.3g} >= {policy.alpha}"
+        )
+    else:
+        reason = f"{candidate} is significantly worse than {reference} at h={worse}"
+    return Verdict(candidate, reference, better and not worse, reason, tuple(comparisons))
+
+
+def best_baseline(
+    result: WalkForwardResult, policy: PromotionPolicy = POLICY
+) -> tuple[str, list[Verdict]]:
+    """The simplest baseline that no more elaborate one beats, and the comparisons made."""
+    available = [b for b in policy.baseline_order if b in result.candidates]
+    if not available:
+        raise ValueError("the backtest has no baseline candidates")
+    best, verdicts = available[0], []
+    for name in available[1:]:
+        verdict = compare(result, name, best, policy)
+        verdicts.append(verdict)
+        if verdict.beats:
+            best = name
+    return best, verdicts
+
+
+def leakage_signs(
+    result: WalkForwardResult, candidate: str, policy: PromotionPolicy = POLICY
+) -> list[str]:
+    """Horizons where ``candidate`` is too good next to the baselines of the same windows."""
+    baselines = [b for b in policy.baseline_order if b in result.candidates]
+    signs = []
+    own = result.candidate_metrics(candidate).set_index("horizon")
+    tables = {b: result.candidate_metrics(b).set_index("horizon") for b in baselines}
+    for h, row in own.iterrows():
+        best_mae = min(float(t.loc[h, "mae_log_return"]) for t in tables.values())
+        ratio = float(row["mae_log_return"]) / best_mae if best_mae > 0 else float("nan")
+        if ratio <= policy.leakage_mae_ratio:
+            signs.append(f"h={h}: MAE {ratio:.3f}x the best baseline's")
+        best_direction = max(
+            [float(row["up_rate"])]
+            + [float(t.loc[h, "directional_accuracy"]) for t in tables.values()]
+        )
+        edge = float(row["directional_accuracy"]) - best_direction
+        if edge >= policy.leakage_direction_margin:
+            signs.append(
+                f"h={h}: direction {float(row['directional_accuracy']):.1%} vs "
+                f"{best_direction:.1%} for always-up or the baselines"
+            )
+    return signs
+
+
+def coverage_problems(
+    result: WalkForwardResult, candidate: str, policy: PromotionPolicy = POLICY
+) -> list[str]:
+    """Horizons whose interval coverage is more than the tolerance from nominal."""
+    table = result.candidate_metrics(candidate)
+    return [
+        f"h={int(r.horizon)}: coverage {r.coverage:.1%} vs nominal {r.nominal_coverage:.0%}"
+        for r in table.itertuples()
+        if abs(r.coverage - r.nominal_coverage) > policy.coverage_tolerance
+    ]
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """The model serving now: a baseline by name, or a learned model (with its recipe's
+    candidate name in the backtest: the challenger's name when it is the same recipe)."""
+
+    kind: Literal["learned", "baseline"]
+    candidate: str  # its candidate name in the backtest
+    model_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    served: str  # candidate name that serves after this decision
+    served_kind: Literal["learned", "baseline"]
+    reason: str
+    best_baseline: str
+    challenger: str
+    incumbent: Incumbent | None
+    leakage: tuple[str, ...]
+    coverage_problems: tuple[str, ...]
+    verdicts: tuple[Verdict, ...]
+    policy_version: str = POLICY_VERSION
+    served_metrics: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def promoted(self) -> bool:
+        return self.outcome == "promote"
+
+    def comparison_table(self) -> pd.DataFrame:
+        return pd.DataFrame([c.row() for v in self.verdicts for c in v.comparisons])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "served": self.served,
+            "served_kind": self.served_kind,
+            "reason": self.reason,
+            "best_baseline": self.best_baseline,
+            "challenger": self.challenger,
+            "incumbent": asdict(self.incumbent) if self.incumbent else None,
+            "leakage": list(self.leakage),
+            "coverage_problems": list(self.coverage_problems),
+            "policy_version": self.policy_version,
+            "verdicts": [
+                {
+                    "candidate": v.candidate,
+                    "reference": v.reference,
+                    "beats": v.beats,
+                    "reason": v.reason,
+                }
+                for v in self.verdicts
+            ],
+            "comparisons": self.comparison_table().to_dict(orient="records"),
+            "served_metrics": self.served_metrics,
+        }
+
+
+def _kind(result: WalkForwardResult, name: str) -> Literal["learned", "baseline"]:
+    return "learned" if result.candidates.get(name) == "learned" else "baseline"
+
+
+def decide(
+    result: WalkForwardResult,
+    *,
+    challenger: str = CHALLENGER,
+    incumbent: Incumbent | None = None,
+    policy: PromotionPolicy = POLICY,
+) -> Decision:
+    """Apply the policy to one walk-forward result (see the module docstring)."""
+    best, selection = best_baseline(result, policy)
+    verdicts: list[Verdict] = list(selection)
+    leaks = tuple(
+        sign
+        for name, family in result.candidates.items()
+        if family == "learned"
+        for sign in (f"{name} {s}" for s in leakage_signs(result, name, policy))
+    )
+    coverage = tuple(coverage_problems(result, challenger, policy))
+    vs_baseline = compare(result, challenger, best, policy)
+    verdicts.append(vs_baseline)
+    rivals = []
+    if incumbent is not None and incumbent.candidate not in (challenger, best):
+        rivals.append(compare(result, challenger, incumbent.candidate, policy))
+    verdicts.extend(rivals)
+
+    def decided(outcome: Outcome, served: str, reason: str) -> Decision:
+        metrics = result.candidate_metrics(served)
+        return Decision(
+            outcome=outcome,
+            served=served,
+            served_kind=_kind(result, served),
+            reason=reason,
+            best_baseline=best,
+            challenger=challenger,
+            incumbent=incumbent,
+            leakage=leaks,
+            coverage_problems=coverage,
+            verdicts=tuple(verdicts),
+            policy_version=policy.version,
+            served_metrics=metrics.to_dict(orient="records"),
+        )
+
+    fallback_reason = ""
+    if leaks:
+        if incumbent is not None and incumbent.candidate in result.candidates:
+            return decided(
+                "blocked",
+                incumbent.candidate,
+                "Blocked: leakage signs (" + "; ".join(leaks) + "); the champion keeps serving.",
+            )
+        return decided(
+            "blocked",
+            best,
+            "Blocked: leakage signs (" + "; ".join(leaks) + f"); serving the {best} baseline.",
+        )
+    if vs_baseline.beats and not coverage and all(v.beats for v in rivals):
+        champion_note = (
+            f"; {rivals[0].reason}"
+            if rivals
+            else (
+                "; same recipe as the champion (a refresh)"
+                if incumbent is not None and incumbent.candidate == challenger
+                else ""
+            )
+        )
+        return decided("promote", challenger, f"Promoted: {vs_baseline.reason}{champion_note}.")
+    problems = [] if vs_baseline.beats else [vs_baseline.reason]
+    problems += [f"coverage off ({'; '.join(coverage)})"] if coverage else []
+    problems += [v.reason for v in rivals if not v.beats]
+    fallback_reason = "Challenger not promoted: " + "; ".join(problems) + "."
+    if incumbent is not None and incumbent.kind == "learned" and incumbent.candidate != challenger:
+        holds = compare(result, incumbent.candidate, best, policy)
+        verdicts.append(holds)
+        if holds.beats:
+            return decided(
+                "keep", incumbent.candidate, f"{fallback_reason} The champion keeps serving."
+            )
+        fallback_reason += f" The champion no longer holds: {holds.reason}."
+    if incumbent is not None and incumbent.kind == "baseline" and incumbent.candidate == best:
+        return decided(
+            "keep", best, f"{fallback_reason} The {best} baseline keeps serving (best baseline)."
+        )
+    return decided(
+        "serve_baseline",
+        best,
+        f"{fallback_reason} Serving the best baseline: {best}.",
+    )
