@@ -97,8 +97,8 @@ def describe_quality(facts: Facts) -> str:
             "that repeats the last price, and the difference was statistically significant."
         )
     return (
-        "In a walk-forward backtest the served model was not significantly more accurate than a "
-        "naive forecast that repeats the last price."
+        "In a walk-forward backtest the served model showed no statistically significant edge "
+        "over a naive forecast that repeats the last price."
     )
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.bench_api import (
-    GATE_PASSES,
+    BACKTEST,
     REDIS_URL,
     TINY_CHILD,
     TINY_PARENT,
@@ -86,7 +86,7 @@ def prepare(data_dir: Path, dagster_home: Path, tickers: tuple[str, ...]) -> flo
             run(
                 [child_model, backtest, champion_model, forecast],
                 {"child_model": {"config": TINY_CHILD},
-                 "backtest": {"config": {**GATE_PASSES, "test_years": 0.5}}},
+                 "backtest": {"config": BACKTEST}},
                 ticker,
             )  # fmt: skip
     finally:

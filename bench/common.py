@@ -36,9 +36,13 @@ def machine() -> dict[str, Any]:
 
 
 def write_results(
-    name: str, figures: list[dict[str, Any]], extra: dict[str, Any] | None = None
+    name: str,
+    figures: list[dict[str, Any]],
+    extra: dict[str, Any] | None = None,
+    markdown: str | None = None,
 ) -> Path:
-    """``figures``: dicts with figure, value, unit, target (text) and met (bool or None)."""
+    """``figures``: dicts with figure, value, unit, target (text) and met (bool or None);
+    ``markdown``: detailed tables appended to ``<name>.md`` below the figures."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "machine": machine(), "figures": figures, **(extra or {})}
     path = RESULTS_DIR / f"{name}.json"
@@ -58,6 +62,8 @@ def write_results(
         lines.append(
             f"| {f['figure']} | {f['value']} {f.get('unit', '')} | {f.get('target', '-')} | {met} |"
         )
+    if markdown:
+        lines += ["", markdown.rstrip()]
     (RESULTS_DIR / f"{name}.md").write_text("\n".join(lines) + "\n")
     for f in figures:
         value = f"{f['value']!s} {f.get('unit', '')}"

@@ -33,6 +33,8 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "drift": ("bench.bench_drift", []),
     "request_id": ("bench.bench_request_id", []),
     "graph": ("bench.bench_graph", []),
+    "signal": ("bench.bench_signal", ["--quick"]),
+    "models": ("bench.bench_models", ["--quick"]),
     "transfer": ("bench.bench_transfer", ["--quick"]),
 }
 

@@ -47,7 +47,7 @@ def test_local_llm_writes_a_checked_report_as_a_dagster_asset(platform: Platform
     assert meta["report"] == report["markdown"]
     assert "written by a language model" in report["sections"]["disclaimer"]
     # The facts the report stands on: the forecast served by the champion.
-    assert record["facts"]["champion"] is True and len(record["facts"]["forecast"]) == 7
+    assert record["facts"]["model"] == "naive" and len(record["facts"]["forecast"]) == 7
     tools = {t["name"]: t["status"] for t in record["tools"]}
     assert tools["relative_strength"] == "ok" and tools["news_sentiment"] == "skipped"
 

@@ -1,7 +1,9 @@
 """A trained tiny platform shared by the agent and /analyze tests: built once per test process.
 
 Real Dagster runs on the offline sample: Feast registry, ^GSPC and AAPL data, a tiny parent,
-child, backtest with a passing gate, champion and forecast (tiny sizes, as in the model tests).
+child, backtest under the real promotion policy, champion and forecast (tiny sizes, as in the model
+tests). On real AAPL prices no tiny LSTM beats the naive forecast, so the champion is the naive
+baseline: the reports are written about what is really served.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ TICKER = "AAPL"
 INDEX = "^GSPC"
 TINY_PARENT = {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1}
 TINY_CHILD = {"epochs": 2, "patience": 1, "strategy": "fine_tune"}
-GATE_PASSES = {"n_folds": 4, "test_years": 0.5, "max_relative_mae": 5.0, "coverage_tolerance": 1.0}
+BACKTEST = {"n_folds": 4, "test_years": 0.5}
 ASSETS = [
     ohlcv, indicators, feature_definitions, online_features, parent_model, child_model, backtest,
     champion_model, forecast, agent_report,
@@ -78,7 +80,7 @@ def trained_platform() -> Platform:
     assert platform.run([parent_model], {"parent_model": {"config": TINY_PARENT}}).success
     trained = platform.run(
         [child_model, backtest, champion_model, forecast],
-        {"child_model": {"config": TINY_CHILD}, "backtest": {"config": GATE_PASSES}},
+        {"child_model": {"config": TINY_CHILD}, "backtest": {"config": BACKTEST}},
         partition=TICKER,
     )
     assert trained.success

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stock_assets.defs.assets.evaluation import backtest, champion_model
 from stock_assets.defs.assets.features import feature_definitions
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model, parent_model
@@ -37,12 +38,16 @@ from stock_assets.settings import Settings
 TICKER = "AAPL"
 INDEX = "^GSPC"
 HISTORY_ROWS = 1200
-ASSETS = [ohlcv, indicators, feature_definitions, parent_model, child_model, drift_report]
+ASSETS = [
+    ohlcv, indicators, feature_definitions, parent_model, child_model, backtest, champion_model,
+    drift_report,
+]  # fmt: skip
 TINY = {
     "parent_model": {
         "config": {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1}
     },
     "child_model": {"config": {"epochs": 2, "patience": 1}},
+    "backtest": {"config": {"n_folds": 4, "test_years": 1.0}},
 }
 CONTRACT_KEYS = {
     "ticker", "as_of", "drift_share", "dataset_drift", "threshold", "drifted_columns", "columns",
@@ -103,10 +108,13 @@ def drift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drift]:
     folder = root / "market"
     folder.mkdir()
     sample = OfflineSampleProvider()
+    stock = sample.fetch(TICKER)
     for ticker in (INDEX, TICKER):
-        # The last ~5 years: enough for training, the 504-row reference and the 60-row current
-        # window, and quicker to train on than the whole history.
-        history = sample.fetch(ticker).tail(HISTORY_ROWS)
+        # The last ~5 years of the stock (the index over the same dates, so a backtest parent has
+        # index rows before the stock's test period): enough for training, the 504-row reference
+        # and the 60-row current window, and quicker to train on than the whole history.
+        history = sample.fetch(ticker)
+        history = history[history["date"] <= stock["date"].iloc[-1]].tail(HISTORY_ROWS)
         history.to_parquet(folder / f"{ticker_slug(ticker)}.parquet", index=False)
     (root / "dagster").mkdir()
     settings = Settings(data_dir=root / "data")
@@ -119,7 +127,8 @@ def drift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drift]:
         for ticker in (INDEX, TICKER):
             assert d.run([ohlcv, indicators], partition=ticker).success
         assert d.run([parent_model]).success
-        assert d.run([child_model], partition=TICKER).success
+        # The drift report compares against what serves: the champion the policy chose.
+        assert d.run([child_model, backtest, champion_model], partition=TICKER).success
         yield d
 
 

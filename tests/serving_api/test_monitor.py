@@ -1,6 +1,7 @@
 """``POST /monitor/{ticker}`` and ``GET /reports/drift/{ticker}`` on a real (tiny) model.
 
-A module fixture trains a tiny parent and AAPL child through Dagster on a temp instance; the API
+A module fixture trains a tiny parent and AAPL child through Dagster on a temp instance, and lets
+the promotion policy pick the champion (the drift report is about what serves); the API
 then launches the real ``ticker_drift`` job in-process (202), and answers from its files (200).
 """
 
@@ -19,6 +20,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from serving_api.app import create_app
+from stock_assets.defs.assets.evaluation import backtest, champion_model
 from stock_assets.defs.assets.features import feature_definitions
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model, parent_model
@@ -31,7 +33,15 @@ from stock_assets.settings import Settings
 from tests.serving_api.conftest import REDIS_URL, TINY_PARENT
 
 TICKER = "AAPL"
-ASSETS = [ohlcv, indicators, feature_definitions, parent_model, child_model]
+ASSETS = [
+    ohlcv,
+    indicators,
+    feature_definitions,
+    parent_model,
+    child_model,
+    backtest,
+    champion_model,
+]
 EVALUATION = {
     "faithfulness": 0.9, "section_coverage": 1.0, "critic_verdict": "pass", "length_words": 180,
     "score": 0.93,
@@ -48,6 +58,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings
     config = {
         "parent_model": {"config": TINY_PARENT},
         "child_model": {"config": {"epochs": 2, "patience": 1}},
+        "backtest": {"config": {"n_folds": 4, "test_years": 0.5}},
     }
     with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
         instance.add_dynamic_partitions(TICKERS_PARTITION, ["^GSPC", TICKER])
@@ -68,7 +79,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings
         for ticker in ("^GSPC", TICKER):
             run([ohlcv, indicators], ticker)
         run([parent_model])
-        run([child_model], TICKER)
+        run([child_model, backtest, champion_model], TICKER)
         yield settings, instance
     client = redis.Redis.from_url(REDIS_URL)
     keys = list(client.scan_iter(match=prefix + "*"))

@@ -60,8 +60,11 @@ def test_predict_trains_a_new_ticker_then_serves_and_caches(make_client: MakeCli
     served = client.post("/predict-child", json={"ticker": "IBM"})
     assert served.status_code == 200, served.text
     forecast = served.json()
-    assert forecast["cache_hit"] is False and forecast["champion"] is True
-    assert forecast["below_baseline"] is False and forecast["model_version"] == "1"
+    # The real policy judged the tiny LSTM (version 1) against the baselines: the naive forecast
+    # won, was registered (version 2) and serves, labelled with its measured skill.
+    assert forecast["cache_hit"] is False and forecast["model_version"] == "2"
+    assert (forecast["model"], forecast["model_kind"]) == ("naive", "baseline")
+    assert "no skill over naive is claimed" in forecast["skill"]
     assert forecast["as_of"] == "2013-03-01"
     sessions = [str(d.date()) for d in next_trading_days(pd.Timestamp("2013-03-01"), 7)]
     assert [p["date"] for p in forecast["points"]] == sessions
@@ -72,8 +75,13 @@ def test_predict_trains_a_new_ticker_then_serves_and_caches(make_client: MakeCli
     assert {**cached, "cache_hit": False} == forecast
 
     model = client.get("/models/IBM").json()
-    assert model["champion_version"] == "1" and model["promoted"] is True
+    assert model["champion_version"] == "2" and model["promoted"] is False
+    assert model["model"] == "naive" and model["outcome"] == "serve_baseline"
     assert [h["horizon"] for h in model["backtest"]] == list(range(1, 8))
+    assert [h["horizon"] for h in model["challenger"]] == list(range(1, 8))
+    assert all(0 <= h["p_vs_naive"] <= 1 for h in model["challenger"])
+    assert model["decisions"][0]["outcome"] == "serve_baseline"
+    assert model["decisions"][0]["champion"] == "2"
     metrics = client.get("/metrics").text
     assert 'stockops_model_relative_mae_h1{ticker="IBM"}' in metrics
     assert 'stockops_api_training_runs_total{event="succeeded",job="ticker_training"}' in metrics

@@ -103,7 +103,15 @@ def _backtest_parent(
     with exclusive_lock(root / ".lock"):
         if version in list_versions(root, INDEX_TICKER):
             return load_bundle(root, INDEX_TICKER, version)
-        frame = index_training_set(feast, INDEX_TICKER, pd.Timestamp("1900-01-01"), cutoff)
+        try:
+            frame = index_training_set(feast, INDEX_TICKER, pd.Timestamp("1900-01-01"), cutoff)
+        except dg.Failure as exc:
+            raise dg.Failure(
+                f"No {INDEX_TICKER} rows before {cutoff.date()}, the first input row of the "
+                "backtest's test period: a parent that never saw the test period cannot be "
+                "trained. The index history must start well before the stock's test years "
+                f"({exc.description})"
+            ) from exc
         prepared = prepare_data(frame, config, test_fraction=0.0)
         trained = train_logged(
             context,

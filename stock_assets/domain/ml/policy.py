@@ -12,10 +12,12 @@ been backtested on the same walk-forward windows (``backtest``). The policy then
    have and its errors do not overlap; the "no horizon worse" guard keeps a model that is good
    tomorrow and bad next week out.
 3. **Leakage blocks.** A learned candidate whose MAE is far below the best baseline's of the same
-   windows (ratio <= ``leakage_mae_ratio``) or whose direction is far above the best of the
-   always-up rate and the baselines' (by ``leakage_direction_margin``) is treated as a leak, and
-   nothing is promoted. Thresholds are relative to the same windows' baselines, never absolute:
-   a trending market makes always-up look clever, and that is not leakage.
+   windows (ratio <= ``leakage_mae_ratio``) or whose direction is far above the best of a constant
+   call (always up, or always down) and the baselines' (by ``leakage_direction_margin``) is treated
+   as a leak, and nothing is promoted; either must also be beyond chance for the number of windows
+   (``leakage_z``), so half a year of test windows cannot trip it by luck. Thresholds are relative
+   to the same windows' baselines, never absolute: a trending market makes always-up (or
+   always-down) look clever, and that is not leakage.
 4. **Calibration.** The challenger's interval coverage must be within ``coverage_tolerance`` of
    nominal at every horizon.
 5. **Decision.** The challenger is promoted when it beats the best baseline AND the current
@@ -57,6 +59,7 @@ class PromotionPolicy:
     coverage_tolerance: float = 0.03
     leakage_mae_ratio: float = 0.90
     leakage_direction_margin: float = 0.10
+    leakage_z: float = 3.0
     baseline_order: tuple[str, ...] = ("naive", "drift", "linear")
 
 
@@ -154,19 +157,28 @@ def leakage_signs(
     own = result.candidate_metrics(candidate).set_index("horizon")
     tables = {b: result.candidate_metrics(b).set_index("horizon") for b in baselines}
     for h, row in own.iterrows():
-        best_mae = min(float(t.loc[h, "mae_log_return"]) for t in tables.values())
+        best = min(tables, key=lambda b: float(tables[b].loc[h, "mae_log_return"]))
+        best_mae = float(tables[best].loc[h, "mae_log_return"])
         ratio = float(row["mae_log_return"]) / best_mae if best_mae > 0 else float("nan")
         if ratio <= policy.leakage_mae_ratio:
-            signs.append(f"h={h}: MAE {ratio:.3f}x the best baseline's")
+            dm = next(c.dm for c in compare(result, candidate, best, policy).comparisons
+                      if c.horizon == h)  # fmt: skip
+            # The DM statistic is the HAC z-score of the difference: beyond chance, not luck.
+            if -dm.statistic >= policy.leakage_z:
+                signs.append(f"h={h}: MAE {ratio:.3f}x the best baseline's ({best})")
+        up = float(row["up_rate"])
         best_direction = max(
-            [float(row["up_rate"])]
-            + [float(t.loc[h, "directional_accuracy"]) for t in tables.values()]
+            [up, 1.0 - up] + [float(t.loc[h, "directional_accuracy"]) for t in tables.values()]
         )
-        edge = float(row["directional_accuracy"]) - best_direction
-        if edge >= policy.leakage_direction_margin:
+        accuracy = float(row["directional_accuracy"])
+        edge = accuracy - best_direction
+        # Overlapping h-day outcomes carry about n / h independent signs.
+        n_eff = max(float(row["n"]) / int(h), 1.0)
+        spread = (best_direction * (1.0 - best_direction) / n_eff) ** 0.5
+        if edge >= policy.leakage_direction_margin and edge / max(spread, 1e-9) >= policy.leakage_z:
             signs.append(
-                f"h={h}: direction {float(row['directional_accuracy']):.1%} vs "
-                f"{best_direction:.1%} for always-up or the baselines"
+                f"h={h}: direction {accuracy:.1%} vs {best_direction:.1%} for a constant call "
+                "or the baselines"
             )
     return signs
 

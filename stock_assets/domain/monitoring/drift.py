@@ -107,8 +107,9 @@ class DriftSummary:
 
 
 def training_end(bundle_metadata: Mapping[str, Any]) -> pd.Timestamp | None:
-    """The last data date the model was trained on (child bundles record ``data_as_of``)."""
-    value = bundle_metadata.get("data_as_of")
+    """The last data date the model was fitted on (``data_as_of`` of child bundles,
+    ``data_end`` of every bundle written since baselines could serve)."""
+    value = bundle_metadata.get("data_as_of") or bundle_metadata.get("data_end")
     if not value:
         return None
     return pd.Timestamp(str(value)).normalize()

@@ -1,0 +1,187 @@
+"""The offline stocks: every candidate against naive, with significance, and what gets served.
+
+Usage::
+
+    .venv/bin/python -m bench.bench_models [--quick] [--tickers AAPL MSFT]
+
+For each stock of the offline sample (AAPL, MSFT, IBM, GOOG): the parent is trained on ^GSPC rows
+dated before the stock's first test input row; the walk-forward backtest (4 folds over the last two
+years) runs the baselines and the fine-tuned LSTM on the same windows; the promotion policy decides.
+Per horizon: relative MAE with the one-sided Diebold-Mariano p-value against naive, direction
+beside the always-up rate, coverage; the decision and its reason.
+
+Targets (the forecasting issue): coverage within 3 points of nominal at every horizon for what is
+served; never a served model significantly worse than the best baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import write_results
+from stock_assets.domain.indicators import compute_indicators
+from stock_assets.domain.market_data.sample import OfflineSampleProvider
+from stock_assets.domain.ml.backtest import first_test_input_date, run_walk_forward
+from stock_assets.domain.ml.candidates import baseline_specs, lstm_spec
+from stock_assets.domain.ml.config import ModelConfig
+from stock_assets.domain.ml.dataset import prepare_data
+from stock_assets.domain.ml.model import build_model
+from stock_assets.domain.ml.policy import POLICY, compare, decide
+from stock_assets.domain.ml.trainer import train
+
+INDEX = "^GSPC"
+STOCKS = ("AAPL", "MSFT", "IBM", "GOOG")
+
+
+def index_parent(index: pd.DataFrame, config: ModelConfig, cutoff: pd.Timestamp) -> dict:
+    """A parent trained on index rows strictly before ``cutoff`` (never the test period)."""
+    history = index[pd.to_datetime(index["date"]) < cutoff]
+    parent = build_model(config)
+    train(parent, prepare_data(history, config, test_fraction=0.0), config, "scratch")
+    return {k: v.clone() for k, v in parent.state_dict().items()}
+
+
+def evaluate(ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig,
+             test_years: float) -> dict[str, Any]:  # fmt: skip
+    started = time.perf_counter()
+    cutoff = first_test_input_date(frame, config, test_years=test_years)
+    parent = index_parent(index, config, cutoff)
+    specs = [*baseline_specs(config), lstm_spec("lstm", config, "fine_tune", parent)]
+    result = run_walk_forward(
+        frame, specs, config, test_years=test_years, parent_train_end=cutoff - pd.Timedelta(days=1)
+    )
+    decision = decide(result)
+    p_values = {
+        (name, c.horizon): c.dm.p_better
+        for name in result.candidates
+        if name != "naive"
+        for c in compare(result, name, "naive").comparisons
+    }
+    metrics = result.metrics.copy()
+    metrics["p_vs_naive"] = [
+        p_values.get((c, int(h)), float("nan"))
+        for c, h in zip(metrics["candidate"], metrics["horizon"], strict=True)
+    ]
+    metrics.insert(0, "ticker", ticker)
+    served = result.candidate_metrics(decision.served)
+    worse_than_best = (
+        decision.served != decision.best_baseline
+        and compare(result, decision.served, decision.best_baseline).comparisons[0].dm.p_worse
+        < POLICY.alpha
+    )
+    return {
+        "ticker": ticker,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "decision": decision.to_dict(),
+        "served": decision.served,
+        "outcome": decision.outcome,
+        "reason": decision.reason,
+        "served_coverage": served["coverage"].round(4).tolist(),
+        "served_max_coverage_gap": float((served["coverage"] - 0.8).abs().max()),
+        "served_worse_than_best_baseline": bool(worse_than_best),
+        "parent_overlaps_test": result.parent_overlaps_test,
+        "metrics": metrics,
+    }
+
+
+def markdown(runs: list[dict[str, Any]]) -> str:
+    lines = [
+        "## Decisions",
+        "",
+        "| ticker | served | outcome | served coverage h1..h7 | reason |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in runs:
+        cov = " ".join(f"{c:.3f}" for c in r["served_coverage"])
+        lines.append(f"| {r['ticker']} | {r['served']} | {r['outcome']} | {cov} | {r['reason']} |")
+    for r in runs:
+        m = r["metrics"]
+        wide = m.pivot(index="candidate", columns="horizon", values="relative_mae").round(3)
+        pval = m.pivot(index="candidate", columns="horizon", values="p_vs_naive").round(3)
+        cov = m.pivot(index="candidate", columns="horizon", values="coverage").round(3)
+        lines += [
+            "",
+            f"## {r['ticker']}",
+            "",
+            "Relative MAE (MAE / naive MAE) per horizon:",
+            "",
+            wide.to_markdown(),
+            "",
+            "One-sided Diebold-Mariano p-value of 'better than naive':",
+            "",
+            pval.to_markdown(),
+            "",
+            "Interval coverage (nominal 0.80):",
+            "",
+            cov.to_markdown(),
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one test year")
+    parser.add_argument("--tickers", nargs="+", default=list(STOCKS))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    config = ModelConfig()
+    test_years = 1.0 if args.quick else 2.0
+    provider = OfflineSampleProvider()
+    index = compute_indicators(provider.fetch(INDEX))
+    runs = []
+    for ticker in args.tickers:
+        run = evaluate(
+            ticker, compute_indicators(provider.fetch(ticker)), index, config, test_years
+        )
+        runs.append(run)
+        print(f"{ticker}: {run['outcome']} -> {run['served']} ({run['wall_s']}s): {run['reason']}")
+    worst_cov = max(r["served_max_coverage_gap"] for r in runs)
+    worse = [r["ticker"] for r in runs if r["served_worse_than_best_baseline"]]
+    figures = [
+        {
+            "figure": "served coverage: worst gap to 80% at any horizon, any stock",
+            "value": round(worst_cov * 100, 1),
+            "unit": "pts",
+            "target": "<= 3",
+            "met": worst_cov <= 0.03,
+        },
+        {
+            "figure": "served models significantly worse than the best baseline",
+            "value": len(worse),
+            "target": "0",
+            "met": not worse,
+        },
+        {
+            "figure": "stocks where the LSTM was promoted",
+            "value": f"{sum(r['outcome'] == 'promote' for r in runs)} of {len(runs)}",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "backtest parents that saw a test period",
+            "value": sum(bool(r["parent_overlaps_test"]) for r in runs),
+            "target": "0",
+            "met": not any(r["parent_overlaps_test"] for r in runs),
+        },
+    ]
+    extra = {
+        "config": config.to_dict(),
+        "test_years": test_years,
+        "runs": [{k: v for k, v in r.items() if k != "metrics"} for r in runs],
+        "metrics": pd.concat([r["metrics"] for r in runs]).to_dict(orient="records"),
+    }
+    write_results("offline_stocks", figures, extra, markdown(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
