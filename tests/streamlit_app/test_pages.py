@@ -49,7 +49,9 @@ def test_analyze_trains_a_new_ticker_with_progress_then_shows_forecast_and_repor
 
     assert at.header[0].value == SAMPLE_TICKER
     metrics = _metrics(at)
-    assert metrics["Data as of"] == "2013-03-01" and metrics["Model version"] == "1"
+    # Version 1 is the LSTM challenger; the policy registered and serves the naive baseline (2).
+    assert metrics["Data as of"] == "2013-03-01" and metrics["Model version"] == "2"
+    assert any("no skill over naive is claimed" in t for t in _texts(at.warning))
     traces = _plotly_traces(at)
     close = next(t for t in traces if t["name"] == "close")
     median = next(t for t in traces if t["name"] == "forecast (median)")
@@ -86,7 +88,9 @@ def test_forecast_page_chart_backtest_and_versions(
     assert list(backtest["horizon (sessions)"]) == list(range(1, 8))
     assert backtest["MAE / naive MAE"].between(0, 5.01).all()
     captions = " ".join(_texts(at.caption))
-    assert "Champion version: 1" in captions and "data as of 2013-03-01" in captions
+    assert "Champion version: 2 (naive, baseline" in captions
+    assert "data as of 2013-03-01" in captions and "policy 2026.11" in captions
+    assert any("Served model: naive." in m for m in _texts(at.markdown))
 
     at.slider(key="forecast_days").set_value(40).run()
     close = next(t for t in _plotly_traces(at) if t["name"] == "close")
@@ -109,7 +113,12 @@ def test_monitoring_page(ui_env: ApiServer, first_analysis: AppTest) -> None:
     _no_traceback(at)
     quality = at.dataframe[0].value
     assert list(quality["ticker"]) == [SAMPLE_TICKER]
-    assert quality["gate"].iloc[0] == "passed" and quality["MAE / naive (h=1)"].iloc[0] > 0
+    assert quality["served model"].iloc[0] == "naive"
+    assert quality["latest decision"].iloc[0] == "serve_baseline"
+    assert (
+        quality["note"].iloc[0] == "no significant skill"
+        and quality["MAE / naive (h=1)"].iloc[0] > 0
+    )
     at.button[0].click().run()
     _no_traceback(at)
     assert _texts(at.error) == []

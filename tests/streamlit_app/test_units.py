@@ -177,8 +177,8 @@ def test_backtest_and_drift_tables() -> None:
     }  # fmt: skip
     table = backtest_table(model)
     assert list(table.columns) == [
-        "horizon (sessions)", "MAE / naive MAE", "direction accuracy", "always-up accuracy",
-        "interval coverage",
+        "horizon (sessions)", "MAE / naive MAE", "p vs naive", "direction accuracy",
+        "always-up accuracy", "interval coverage",
     ]  # fmt: skip
     assert list(table["horizon (sessions)"]) == [1, 2]
     assert backtest_table({"backtest": []}).empty
