@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +43,27 @@ INDEX = "^GSPC"
 STOCKS = ("AAPL", "MSFT", "IBM", "GOOG")
 
 
-def index_parent(index: pd.DataFrame, config: ModelConfig, cutoff: pd.Timestamp) -> dict:
-    """A parent trained on index rows strictly before ``cutoff`` (never the test period)."""
+def index_parent(
+    index: pd.DataFrame, config: ModelConfig, cutoff: pd.Timestamp
+) -> tuple[dict, pd.Timestamp]:
+    """A parent trained on index rows strictly before ``cutoff`` (never the test period), and
+    the date of the last row it read (what the backtest checks against its test inputs)."""
     history = index[pd.to_datetime(index["date"]) < cutoff]
     parent = build_model(config)
-    train(parent, prepare_data(history, config, test_fraction=0.0), config, "scratch")
-    return {k: v.clone() for k, v in parent.state_dict().items()}
+    prepared = prepare_data(history, config, test_fraction=0.0)
+    train(parent, prepared, config, "scratch")
+    state = {k: v.clone() for k, v in parent.state_dict().items()}
+    return state, pd.Timestamp(prepared.frame["date"].iloc[-1])
 
 
 def evaluate(ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig,
              test_years: float) -> dict[str, Any]:  # fmt: skip
     started = time.perf_counter()
     cutoff = first_test_input_date(frame, config, test_years=test_years)
-    parent = index_parent(index, config, cutoff)
+    parent, parent_end = index_parent(index, config, cutoff)
     specs = [*baseline_specs(config), lstm_spec("lstm", config, "fine_tune", parent)]
     result = run_walk_forward(
-        frame, specs, config, test_years=test_years, parent_train_end=cutoff - pd.Timedelta(days=1)
+        frame, specs, config, test_years=test_years, parent_train_end=parent_end
     )
     decision = decide(result)
     p_values = {
@@ -80,6 +86,7 @@ def evaluate(ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: Mode
     )
     return {
         "ticker": ticker,
+        "test_years": test_years,
         "wall_s": round(time.perf_counter() - started, 1),
         "decision": decision.to_dict(),
         "served": decision.served,
@@ -127,8 +134,12 @@ def markdown(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def stock_runs(
+    description: str, argv: list[str] | None, evaluate: Callable[..., dict[str, Any]]
+) -> tuple[list[dict[str, Any]], ModelConfig]:
+    """The shared command line (``--quick``: one test year; ``--tickers``) and one
+    ``evaluate(ticker, frame, index, config, test_years)`` per offline stock."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="one test year")
     parser.add_argument("--tickers", nargs="+", default=list(STOCKS))
     args = parser.parse_args(argv)
@@ -139,11 +150,20 @@ def main(argv: list[str] | None = None) -> int:
     index = compute_indicators(provider.fetch(INDEX))
     runs = []
     for ticker in args.tickers:
-        run = evaluate(
-            ticker, compute_indicators(provider.fetch(ticker)), index, config, test_years
+        frame = compute_indicators(provider.fetch(ticker))
+        runs.append(evaluate(ticker, frame, index, config, test_years))
+        print(f"{ticker}: done", flush=True)
+    return runs, config
+
+
+def main(argv: list[str] | None = None) -> int:
+    runs, config = stock_runs(__doc__.splitlines()[0], argv, evaluate)
+    test_years = runs[0]["test_years"]
+    for run in runs:
+        print(
+            f"{run['ticker']}: {run['outcome']} -> {run['served']} ({run['wall_s']}s): "
+            f"{run['reason']}"
         )
-        runs.append(run)
-        print(f"{ticker}: {run['outcome']} -> {run['served']} ({run['wall_s']}s): {run['reason']}")
     worst_cov = max(r["served_max_coverage_gap"] for r in runs)
     worse = [r["ticker"] for r in runs if r["served_worse_than_best_baseline"]]
     figures = [

@@ -21,21 +21,17 @@ scratch's time, with equal or better backtest error (not significantly worse tha
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_models import INDEX, STOCKS, index_parent
+from bench.bench_models import index_parent, stock_runs
 from bench.common import write_results
-from stock_assets.domain.indicators import compute_indicators
-from stock_assets.domain.market_data.sample import OfflineSampleProvider
 from stock_assets.domain.ml.backtest import first_test_input_date, run_walk_forward
 from stock_assets.domain.ml.candidates import baseline_specs, lstm_spec
 from stock_assets.domain.ml.config import ModelConfig, Strategy
@@ -50,7 +46,7 @@ STRATEGIES = (Strategy.SCRATCH, Strategy.FINE_TUNE, Strategy.FREEZE)
 def evaluate(ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig,
              test_years: float) -> dict[str, Any]:  # fmt: skip
     cutoff = first_test_input_date(frame, config, test_years=test_years)
-    parent = index_parent(index, config, cutoff)
+    parent, _ = index_parent(index, config, cutoff)
     history = frame[pd.to_datetime(frame["date"]) < cutoff]
     data = prepare_data(history, config, test_fraction=0.0)
     training: dict[str, dict[str, Any]] = {}
@@ -119,21 +115,9 @@ def markdown(runs: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one test year")
-    parser.add_argument("--tickers", nargs="+", default=list(STOCKS))
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    config = ModelConfig()
-    test_years = 1.0 if args.quick else 2.0
-    provider = OfflineSampleProvider()
-    index = compute_indicators(provider.fetch(INDEX))
-    runs = []
-    for ticker in args.tickers:
-        run = evaluate(ticker, compute_indicators(provider.fetch(ticker)), index, config,
-                       test_years)  # fmt: skip
-        runs.append(run)
-        tr = run["training"]
+    runs, config = stock_runs(__doc__.splitlines()[0], argv, evaluate)
+    for run in runs:
+        ticker, tr = run["ticker"], run["training"]
         print(
             f"{ticker}: time to target scratch {_s(tr['scratch']['time_to_target_s'])}, "
             f"fine_tune {_s(tr['fine_tune']['time_to_target_s'])}, freeze "

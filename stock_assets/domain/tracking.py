@@ -7,6 +7,7 @@ Aliases, not stages (stages are deprecated in MLflow 3).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -28,6 +29,15 @@ EXPERIMENT = "stockops"
 BUNDLE_TAG = "bundle_version"
 DECISION_ROLE = "decision"
 _TORCH_REQUIREMENT = "torch==2.13.0"
+
+
+def plain_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with numpy scalars (pandas records carry them) turned into plain Python."""
+
+    def plain(value: Any) -> Any:
+        return value.item() if isinstance(value, np.generic) else str(value)
+
+    return dict(json.loads(json.dumps(dict(data), default=plain)))
 
 
 def registered_model_name(ticker: str | None) -> str:
@@ -195,7 +205,7 @@ class ModelTracker:
             finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
             if finite:
                 mlflow.log_metrics(finite)
-            mlflow.log_dict(dict(decision), "decision.json")
+            mlflow.log_dict(plain_json(decision), "decision.json")
             return str(run.info.run_id)
 
     def decisions(self, ticker: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -225,6 +235,9 @@ class ModelTracker:
         for key, value in metrics.items():
             if value is not None and np.isfinite(value):
                 self.client.log_metric(run_id, key, float(value))
+
+    def log_dict_to_run(self, run_id: str, data: Mapping[str, Any], artifact_file: str) -> None:
+        self.client.log_dict(run_id, plain_json(data), artifact_file)
 
     def log_artifact_to_run(self, run_id: str, path: Path, artifact_path: str) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path=artifact_path)

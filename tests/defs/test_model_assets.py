@@ -76,6 +76,16 @@ def _meta(result: dg.ExecuteInProcessResult, node: str) -> dict:
     return {k: v.value for k, v in result.asset_materializations_for_node(node)[0].metadata.items()}
 
 
+def _failure(result: dg.ExecuteInProcessResult, node: str) -> str:
+    """What the run says about the failed step: the user's Failure, or the framework's error."""
+    data = result.failure_data_for_node(node)
+    if data is None:
+        return ""
+    if data.user_failure_data is not None:
+        return str(data.user_failure_data.description)
+    return str(data.error)
+
+
 def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
@@ -122,8 +132,7 @@ def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothin
     # A child alone is never served: nothing has judged it yet.
     unjudged = platform.run([forecast], partition=TICKER)
     assert not unjudged.success
-    failure = unjudged.failure_data_for_node("forecast").user_failure_data.description
-    assert "no champion yet" in str(failure)
+    assert "No stored table for backtest [AAPL]" in _failure(unjudged, "forecast")
 
     first = platform.run([backtest, champion_model, forecast], {"backtest": {"config": BT}}, TICKER)
     assert first.success
@@ -182,8 +191,7 @@ def test_forecast_without_model_fails_with_reason(platform: Platform) -> None:
     assert platform.run([ohlcv, indicators], partition="IBM").success
     result = platform.run([forecast], partition="IBM")
     assert not result.success
-    message = str(result.failure_data_for_node("forecast").user_failure_data.description)
-    assert "No model has been trained for IBM" in message
+    assert "No stored table for backtest [IBM]" in _failure(result, "forecast")
 
 
 def test_mlflow_artifacts_stay_under_the_data_dir(platform: Platform) -> None:

@@ -8,7 +8,6 @@ configurable) turns that evidence into a decision; ``champion_model`` carries it
 alias ``champion``, which is what serves, whether it points at an LSTM or a baseline.
 """
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -179,15 +178,19 @@ def _specs(
     return specs
 
 
-def _p_vs_naive(result: WalkForwardResult) -> pd.Series:
-    """One-sided DM p-value of "better than naive", per (candidate, horizon)."""
-    values = {}
-    for name in result.candidates:
-        if name == "naive":
-            continue
-        for c in compare(result, name, "naive").comparisons:
-            values[(name, c.horizon)] = c.dm.p_better
-    return pd.Series(values, dtype=float)
+def _dm_columns(result: WalkForwardResult, reference: str | None) -> tuple[list, list]:
+    """Per metrics row: the DM statistic and one-sided p-value of "better than ``reference``"
+    (NaN for the reference itself, or when there is none)."""
+    values: dict[tuple[str, int], tuple[float, float]] = {}
+    if reference is not None and reference in result.candidates:
+        for name in result.candidates:
+            if name == reference:
+                continue
+            for c in compare(result, name, reference).comparisons:
+                values[(name, c.horizon)] = (c.dm.statistic, c.dm.p_better)
+    keys = zip(result.metrics["candidate"], result.metrics["horizon"].astype(int), strict=True)
+    pairs = [values.get(key, (float("nan"), float("nan"))) for key in keys]
+    return [s for s, _ in pairs], [p for _, p in pairs]
 
 
 def _decision_table(
@@ -200,9 +203,16 @@ def _decision_table(
     table = result.metrics.copy()
     table.insert(0, "ticker", ticker)
     table.insert(2, "family", table["candidate"].map(result.candidates))
-    p = _p_vs_naive(result)
-    keys = zip(table["candidate"], table["horizon"].astype(int), strict=True)
-    table["p_vs_naive"] = [p.get(key, float("nan")) for key in keys]
+    # Every comparison the decision rests on, per horizon: against naive (skill), against the
+    # best baseline (promotion) and against the champion's recipe when it was re-run.
+    for label, reference in (
+        ("naive", "naive"),
+        ("best_baseline", decision.best_baseline),
+        ("champion", CHAMPION if CHAMPION in result.candidates else None),
+    ):
+        stats, p_values = _dm_columns(result, reference)
+        table[f"dm_vs_{label}"] = stats
+        table[f"p_vs_{label}"] = p_values
     table["is_served"] = table["candidate"] == decision.served
     values = {
         "outcome": decision.outcome,
@@ -226,6 +236,20 @@ def _markdown(table: pd.DataFrame) -> str:
     return shown.round(4).to_markdown(index=False)
 
 
+def _decision_metrics(table: pd.DataFrame) -> dict[str, float]:
+    columns = [
+        c for c in ("relative_mae", "coverage", "pinball_pct", "interval_score_pct",
+                    "dm_vs_naive", "p_vs_naive", "dm_vs_best_baseline", "p_vs_best_baseline",
+                    "dm_vs_champion", "p_vs_champion")
+        if c in table.columns
+    ]  # fmt: skip
+    return {
+        f"{row.candidate}_{col}_h{int(row.horizon)}": float(getattr(row, col))
+        for row in table.itertuples()
+        for col in columns
+    }
+
+
 def _log_evidence(
     tracker: ModelTracker, ticker: str, challenger: ModelBundle, decision: Decision,
     table: pd.DataFrame,
@@ -237,12 +261,9 @@ def _log_evidence(
         return None
     run_id = tracker.run_id_for_version(model_name, version)
     if run_id:
-        metrics = {
-            f"backtest_{row.candidate}_{col}_h{int(row.horizon)}": float(getattr(row, col))
-            for row in table.itertuples()
-            for col in ("relative_mae", "directional_accuracy", "coverage", "p_vs_naive")
-        }
+        metrics = {f"backtest_{k}": v for k, v in _decision_metrics(table).items()}
         tracker.log_metrics_to_run(run_id, metrics)
+        tracker.log_dict_to_run(run_id, decision.to_dict(), "promotion_decision.json")
     tracker.set_version_tag(model_name, version, "promotion_decision", decision.outcome)
     tracker.set_version_tag(model_name, version, "promotion_gate", decision.reason[:4900])
     tracker.set_version_tag(model_name, version, "policy_version", decision.policy_version)
@@ -404,14 +425,6 @@ def backtest(
     )
 
 
-def _decision_metrics(table: pd.DataFrame) -> dict[str, float]:
-    return {
-        f"{row.candidate}_{col}_h{int(row.horizon)}": float(getattr(row, col))
-        for row in table.itertuples()
-        for col in ("relative_mae", "coverage", "p_vs_naive")
-    }
-
-
 def _serve_baseline(
     context: dg.AssetExecutionContext,
     name: str,
@@ -523,7 +536,7 @@ def champion_model(
         run_name=f"decision-{ticker}-{outcome}",
         params=params,
         metrics=_decision_metrics(backtest),
-        decision=json.loads(json.dumps(decision, default=str)),
+        decision=decision,
         tags={"outcome": outcome, **dagster_tags(context)},
     )
     moved = (previous.model_version if previous else None) != new_version_id

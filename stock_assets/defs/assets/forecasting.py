@@ -3,11 +3,12 @@
 import dagster as dg
 import pandas as pd
 
-from stock_assets.defs.assets.evaluation import CHAMPION_KEY
+from stock_assets.defs.assets.evaluation import BACKTEST_KEY, CHAMPION_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.plots import interval_plot
 from stock_assets.defs.resources import MLflowResource, ModelStoreResource
+from stock_assets.domain.ml.evaluation import evaluation_from_table
 from stock_assets.domain.ml.forecast import forecast_next
 from stock_assets.domain.serving import NoModelError, resolve_serving_model
 
@@ -17,7 +18,8 @@ FORECAST_KEY = dg.AssetKey("forecast")
 @dg.asset(
     key=FORECAST_KEY,
     partitions_def=tickers_partitions,
-    ins={"indicators": dg.AssetIn(key=INDICATORS_KEY)},
+    # The backtest table carries the served model's measured skill, stated beside the forecast.
+    ins={"indicators": dg.AssetIn(key=INDICATORS_KEY), "backtest": dg.AssetIn(key=BACKTEST_KEY)},
     deps=[CHAMPION_KEY],
     group_name="forecasting",
     kinds={"pytorch", "pandas"},
@@ -26,6 +28,7 @@ FORECAST_KEY = dg.AssetKey("forecast")
 def forecast(
     context: dg.AssetExecutionContext,
     indicators: pd.DataFrame,
+    backtest: pd.DataFrame,
     mlflow: MLflowResource,
     model_store: ModelStoreResource,
 ) -> dg.Output[pd.DataFrame]:
@@ -40,6 +43,7 @@ def forecast(
             f"{exc} Materialize 'child_model', 'backtest' and 'champion_model' for {ticker}."
         ) from exc
     bundle = serving.bundle
+    evaluation = evaluation_from_table(backtest) if "served" in backtest.columns else None
     result = forecast_next(
         bundle,
         indicators,
@@ -69,6 +73,9 @@ def forecast(
             "model_version": dg.MetadataValue.text(serving.model_version or "unregistered"),
             "model": dg.MetadataValue.text(serving.model),
             "model_kind": dg.MetadataValue.text(serving.kind),
+            "skill": dg.MetadataValue.text(
+                evaluation.statement() if evaluation else "No backtest is stored yet."
+            ),
             "forecast": dg.MetadataValue.md(
                 table[["date", "median", "lower", "upper"]].round(4).to_markdown(index=False)
             ),
