@@ -182,11 +182,13 @@ def load_indicators(settings: Settings, ticker: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def load_quality(settings: Settings, ticker: str) -> tuple[tuple[QualityRow, ...], bool | None]:
+def load_quality(
+    settings: Settings, ticker: str, serving: ServingModel
+) -> tuple[tuple[QualityRow, ...], bool | None]:
     """Per-horizon backtest evidence of the served model, and whether the challenger was
-    promoted."""
+    promoted; none while the latest decision is not what serves (it is being carried out)."""
     evaluation = load_evaluation(settings.tables_dir, ticker)
-    if evaluation is None:
+    if evaluation is None or not evaluation.describes(serving.model, serving.bundle.version):
         return (), None
     rows = tuple(
         QualityRow(
@@ -282,7 +284,7 @@ def gather_facts(
             bundle, frame, ticker=symbol, model_version=serving.model_version,
             timestamp_column="date",
         )  # fmt: skip
-    quality, promoted = load_quality(settings, symbol)
+    quality, promoted = load_quality(settings, symbol, serving)
     evaluation = load_evaluation(settings.tables_dir, symbol)
     drift = load_drift(settings, symbol)
     rows = forecast_rows(forecast)
@@ -294,7 +296,7 @@ def gather_facts(
         bundle_version=bundle.version,
         model=serving.model,
         model_kind=serving.kind,
-        skill=evaluation.statement() if evaluation else None,
+        skill=evaluation.statement_for(serving.model, bundle.version) if evaluation else None,
         nominal_coverage=forecast.nominal_coverage,
         quantiles=tuple(forecast.quantiles),
         forecast=rows,

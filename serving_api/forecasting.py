@@ -135,7 +135,9 @@ def forecast_body(
         "bundle_version": serving.bundle.version,
         "model": serving.model,
         "model_kind": serving.kind,
-        "skill": evaluation.statement() if evaluation else None,
+        "skill": evaluation.statement_for(serving.model, serving.bundle.version)
+        if evaluation
+        else None,
         "as_of": result.as_of,
         "last_close": result.last_close,
         "nominal_coverage": result.nominal_coverage,

@@ -29,7 +29,9 @@ from stock_assets.defs.training import (
     train_logged,
 )
 from stock_assets.domain.ml.artifacts import (
+    LSTM_KIND,
     ModelBundle,
+    latest_version,
     list_versions,
     load_bundle,
     new_version,
@@ -50,6 +52,7 @@ from stock_assets.domain.ml.candidates import (
     lstm_spec,
     recipe_id,
 )
+from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.model import build_model
 from stock_assets.domain.ml.policy import (
@@ -86,7 +89,7 @@ def _backtest_parent(
     context: dg.AssetExecutionContext,
     feast: FeastResource,
     model_store: ModelStoreResource,
-    parent: ModelBundle,
+    config: ModelConfig,
     cutoff: pd.Timestamp,
 ) -> ModelBundle:
     """A parent trained only on index rows before ``cutoff`` (the first backtest input date).
@@ -95,7 +98,6 @@ def _backtest_parent(
     with the stock: using it would leak the test period. One such parent per cutoff and parent
     configuration is trained and cached; a file lock keeps concurrent runs from training it twice.
     """
-    config = parent.config
     version = f"cut{cutoff:%Y%m%d}-{config_digest(config)[:8]}"
     root = model_store.backtest_parent_root
     root.mkdir(parents=True, exist_ok=True)
@@ -136,8 +138,16 @@ def _backtest_parent(
         return load_bundle(root, INDEX_TICKER, version)
 
 
+# What two recipes must share to be scored on the same windows and intervals.
+_COMPARABLE = ("horizon", "quantiles", "feature_columns", "val_fraction")
+
+
 def _incumbent(
-    tracker: ModelTracker, model_store: ModelStoreResource, ticker: str, challenger: ModelBundle
+    context: dg.AssetExecutionContext,
+    tracker: ModelTracker,
+    model_store: ModelStoreResource,
+    ticker: str,
+    challenger: ModelBundle,
 ) -> tuple[Incumbent | None, ModelBundle | None]:
     """The current champion as the policy sees it, and its bundle."""
     champion = tracker.champion(registered_model_name(ticker))
@@ -146,36 +156,43 @@ def _incumbent(
     bundle = load_bundle(model_store.children_root, ticker, champion.bundle_version)
     if bundle.kind == "baseline":
         return Incumbent("baseline", bundle.candidate, champion.model_version), bundle
-    same = bundle.metadata.get("recipe_id") == challenger.metadata.get("recipe_id")
-    return Incumbent("learned", CHALLENGER if same else CHAMPION, champion.model_version), bundle
-
-
-def _specs(
-    challenger: ModelBundle,
-    bt_parent: ModelBundle,
-    incumbent: Incumbent | None,
-    incumbent_bundle: ModelBundle | None,
-) -> list[CandidateSpec]:
-    assert bt_parent.model is not None
-    parent_state = bt_parent.model.state_dict()
-    parent_id = config_digest(bt_parent.config)
-    strategy = str(challenger.metadata.get("strategy", "fine_tune"))
-    specs = [
-        *baseline_specs(challenger.config),
-        lstm_spec(CHALLENGER, challenger.config, strategy, parent_state, parent_id=parent_id),
-    ]
-    if incumbent is not None and incumbent.candidate == CHAMPION and incumbent_bundle is not None:
-        # The champion's recipe, re-run on the very same folds, so the two are comparable.
-        specs.append(
-            lstm_spec(
-                CHAMPION,
-                incumbent_bundle.config,
-                str(incumbent_bundle.metadata.get("strategy", "fine_tune")),
-                parent_state,
-                parent_id=parent_id,
-            )
+    if bundle.metadata.get("recipe_id") == challenger.metadata.get("recipe_id"):
+        return Incumbent("learned", CHALLENGER, champion.model_version), bundle
+    differs = [k for k in _COMPARABLE if getattr(bundle.config, k) != getattr(challenger.config, k)]
+    if differs:
+        # A champion forecasting other horizons or quantiles cannot be scored on the
+        # challenger's windows: the challenger is judged against the baselines alone.
+        context.log.warning(
+            f"The champion (version {champion.model_version}) differs from the challenger in "
+            f"{differs}: it is not re-run; the challenger is judged against the baselines."
         )
-    return specs
+        return None, None
+    return Incumbent("learned", CHAMPION, champion.model_version), bundle
+
+
+def _architecture(child: ModelConfig, parent: ModelConfig) -> ModelConfig:
+    """A parent configuration with ``child``'s architecture (what its weights must match)."""
+    return parent.replace(
+        lookback=child.lookback,
+        hidden_size=child.hidden_size,
+        num_layers=child.num_layers,
+        dropout=child.dropout,
+        horizon=child.horizon,
+        quantiles=child.quantiles,
+        feature_columns=child.feature_columns,
+    )
+
+
+def _lstm_spec(name: str, bundle: ModelBundle, parent: ModelBundle) -> CandidateSpec:
+    """``bundle``'s recipe, each fold's child starting from ``parent`` (same architecture)."""
+    assert parent.model is not None
+    return lstm_spec(
+        name,
+        bundle.config,
+        str(bundle.metadata.get("strategy", "fine_tune")),
+        parent.model.state_dict(),
+        parent_id=config_digest(parent.config),
+    )
 
 
 def _dm_columns(result: WalkForwardResult, reference: str | None) -> tuple[list, list]:
@@ -315,17 +332,28 @@ def backtest(
     interval coverage, pinball loss and interval score, with Diebold-Mariano p-values."""
     ticker = context.partition_key
     try:
-        challenger = load_bundle(model_store.children_root, ticker)
+        # The latest child: the newest bundle may be a baseline the policy registered since.
+        version = latest_version(model_store.children_root, ticker, kind=LSTM_KIND)
+        if version is None:
+            raise FileNotFoundError(f"no child model for {ticker}: materialize 'child_model'")
+        challenger = load_bundle(model_store.children_root, ticker, version)
         parent = load_bundle(model_store.parent_root, INDEX_TICKER)
     except FileNotFoundError as exc:
         raise dg.Failure(f"Nothing to backtest for {ticker}: {exc}") from exc
-    if challenger.kind != "lstm":
-        raise dg.Failure(f"The latest bundle of {ticker} is not a child model: retrain it.")
     tracker = mlflow.tracker()
-    incumbent, incumbent_bundle = _incumbent(tracker, model_store, ticker, challenger)
+    incumbent, incumbent_bundle = _incumbent(context, tracker, model_store, ticker, challenger)
     frame = feast_training_set(feast, ticker, indicators["event_timestamp"])
     cutoff = first_test_input_date(frame, challenger.config, test_years=config.test_years)
-    bt_parent = _backtest_parent(context, feast, model_store, parent, cutoff)
+    # Each LSTM recipe's folds start from a parent of its own architecture that never saw the
+    # test period (a champion trained before a change of the parent's size gets its own).
+    bt_parent = _backtest_parent(context, feast, model_store, parent.config, cutoff)
+    specs = [*baseline_specs(challenger.config), _lstm_spec(CHALLENGER, challenger, bt_parent)]
+    if incumbent is not None and incumbent.candidate == CHAMPION and incumbent_bundle is not None:
+        champion_parent = _backtest_parent(
+            context, feast, model_store, _architecture(incumbent_bundle.config, parent.config),
+            cutoff,
+        )  # fmt: skip
+        specs.append(_lstm_spec(CHAMPION, incumbent_bundle, champion_parent))
 
     def on_progress(progress: FoldProgress) -> None:
         if progress.epoch is None and progress.candidate == CHALLENGER:
@@ -333,7 +361,7 @@ def backtest(
 
     result = run_walk_forward(
         frame,
-        _specs(challenger, bt_parent, incumbent, incumbent_bundle),
+        specs,
         challenger.config,
         n_folds=config.n_folds,
         test_years=config.test_years,
@@ -387,20 +415,27 @@ def backtest(
             "comparisons": dg.MetadataValue.md(comparisons.to_markdown(index=False)),
         },
     )
-    leaks = list(decision.leakage)
-    if result.parent_overlaps_test:
-        leaks.append(
-            f"the backtest parent's data ends {bt_parent.metadata['data_end']}, on or after "
-            f"the first test input row {result.first_test_input_date}"
-        )
+    # Only the challenger's signs block: a champion whose recipe leaks is retired by the
+    # decision itself, which champion_model must then be free to carry out.
+    leaks = list(decision.challenger_leakage)
+    retired = [s for s in decision.leakage if s not in leaks]
     yield dg.AssetCheckResult(
         check_name=LEAKAGE_CHECK,
         passed=not leaks,
-        description="No candidate is implausibly better than the baselines of the same "
-        "windows, and the parent never saw the test period."
-        if not leaks
-        else "Leakage until proven otherwise: " + "; ".join(leaks),
-        metadata={"signs": dg.MetadataValue.json(leaks)},
+        description=(
+            "The challenger is not implausibly better than the baselines of the same windows, "
+            "and its parent never saw the test period."
+            if not leaks
+            else "Leakage until proven otherwise: " + "; ".join(leaks)
+        )
+        + (
+            f" The champion's recipe leaks and is retired: {'; '.join(retired)}." if retired else ""
+        ),
+        metadata={
+            "signs": dg.MetadataValue.json(leaks),
+            "backtest_parent_data_end": str(bt_parent.metadata["data_end"]),
+            "first_test_input_date": result.first_test_input_date,
+        },
     )
     off = {
         int(r.horizon): round(float(r.coverage), 4)

@@ -74,7 +74,9 @@ def forecast(
             "model": dg.MetadataValue.text(serving.model),
             "model_kind": dg.MetadataValue.text(serving.kind),
             "skill": dg.MetadataValue.text(
-                evaluation.statement() if evaluation else "No backtest is stored yet."
+                evaluation.statement_for(serving.model, bundle.version)
+                if evaluation
+                else "No backtest is stored yet."
             ),
             "forecast": dg.MetadataValue.md(
                 table[["date", "median", "lower", "upper"]].round(4).to_markdown(index=False)

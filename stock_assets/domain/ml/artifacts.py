@@ -228,8 +228,9 @@ def _is_complete(path: Path) -> bool:
     )
 
 
-def list_versions(outputs_dir: str | Path, ticker: str) -> list[str]:
-    """Complete versions of a ticker, oldest first (by ``created_at``, then name)."""
+def list_versions(outputs_dir: str | Path, ticker: str, kind: str | None = None) -> list[str]:
+    """Complete versions of a ticker, oldest first (by ``created_at``, then name); only bundles
+    of ``kind`` (``lstm`` or ``baseline``) when given."""
     parent = Path(outputs_dir) / ticker_slug(ticker)
     if not parent.is_dir():
         return []
@@ -238,16 +239,19 @@ def list_versions(outputs_dir: str | Path, ticker: str) -> list[str]:
         if not _is_complete(entry):
             continue
         try:
-            created = str(json.loads((entry / METADATA_FILE).read_text())["created_at"])
+            meta = json.loads((entry / METADATA_FILE).read_text())
+            created = str(meta["created_at"])
         except (OSError, ValueError, KeyError):
             continue  # unreadable metadata: not a usable version
+        if kind is not None and str(meta.get("kind", LSTM_KIND)) != kind:
+            continue
         keyed.append((created, entry.name))
     return [name for _, name in sorted(keyed)]
 
 
-def latest_version(outputs_dir: str | Path, ticker: str) -> str | None:
-    """The newest complete version, or None."""
-    versions = list_versions(outputs_dir, ticker)
+def latest_version(outputs_dir: str | Path, ticker: str, kind: str | None = None) -> str | None:
+    """The newest complete version (of ``kind``, when given), or None."""
+    versions = list_versions(outputs_dir, ticker, kind)
     return versions[-1] if versions else None
 
 

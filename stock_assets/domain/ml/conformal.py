@@ -62,6 +62,13 @@ def conformal_level(n: int, coverage: float) -> float:
     return min(1.0, math.ceil((n + 1) * coverage) / n)
 
 
+def conformal_quantile(scores: FloatArray, coverage: float) -> float:
+    """The ``ceil((n + 1) c)``-th smallest score (the largest when that exceeds ``n``)."""
+    n = len(scores)
+    k = min(max(math.ceil((n + 1) * coverage), 1), n)
+    return float(np.partition(scores, k - 1)[k - 1])
+
+
 def adaptive_multipliers(
     scores: FloatArray,
     coverage: float,
@@ -93,8 +100,7 @@ def adaptive_multipliers(
             past = past[np.isfinite(past)]
             counts[i, h - 1] = len(past)
             if len(past) >= MIN_SCORES:
-                level = conformal_level(len(past), 1.0 - miss)
-                mult[i, h - 1] = float(np.quantile(past, level, method="higher"))
+                mult[i, h - 1] = conformal_quantile(past, 1.0 - miss)
     return mult, counts
 
 

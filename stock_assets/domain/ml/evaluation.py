@@ -131,6 +131,27 @@ class Evaluation:
             f"p={s.p_vs_naive:.3g})."
         )
 
+    def describes(self, model: str, bundle_version: str) -> bool:
+        """Whether this decision's served model is the one serving now (``model``: ``lstm`` or a
+        baseline's name; ``bundle_version``: its bundle). Not so between a backtest and the
+        ``champion_model`` run that carries its decision out, or when that run failed."""
+        if self.served in ("naive", "drift", "linear"):
+            return model == self.served
+        if model != "lstm":
+            return False
+        is_challenger = bundle_version == self.challenger_bundle
+        return is_challenger if self.served == "lstm" else not is_challenger
+
+    def statement_for(self, model: str, bundle_version: str) -> str:
+        """``statement`` when it is about the model serving now; else why skill is not stated."""
+        if self.describes(model, bundle_version):
+            return self.statement()
+        return (
+            f"The latest backtest decided to serve {MODEL_NAMES.get(self.served, self.served)} "
+            f"({self.outcome}), which is not what serves yet: skill is not stated until the "
+            "decision is carried out."
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ticker": self.ticker,

@@ -60,6 +60,9 @@ class LSTMCandidate(Forecaster):
 
     def fit(self, frame: pd.DataFrame, train_anchors: IntArray, val: IntArray) -> None:
         cfg = self.config
+        # Folds are planned with the challenger's lookback; a longer one (a champion's recipe)
+        # needs its first windows to start later.
+        train_anchors = train_anchors[train_anchors >= cfg.lookback - 1]
         splits = SplitAnchors(train_anchors, val, val[:0], cfg.lookback + cfg.horizon)
         self.prepared = prepare_splits(frame, cfg, splits)
         if self.strategy is Strategy.SCRATCH and self.parent_state is None:

