@@ -22,6 +22,8 @@ current regime, which a one-off split does not.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,15 +59,14 @@ def conformity_scores(forecast: QuantileForecast, actual: FloatArray) -> FloatAr
     return np.where(actual < med, below, above)
 
 
-def conformal_level(n: int, coverage: float) -> float:
-    """The finite-sample conformal quantile level ``ceil((n + 1) c) / n``, capped at 1."""
-    return min(1.0, math.ceil((n + 1) * coverage) / n)
+def _rank(n: int, coverage: float) -> int:
+    """``ceil((n + 1) c)``, the finite-sample conformal rank, kept within ``1..n``."""
+    return min(max(math.ceil((n + 1) * coverage), 1), n)
 
 
 def conformal_quantile(scores: FloatArray, coverage: float) -> float:
     """The ``ceil((n + 1) c)``-th smallest score (the largest when that exceeds ``n``)."""
-    n = len(scores)
-    k = min(max(math.ceil((n + 1) * coverage), 1), n)
+    k = _rank(len(scores), coverage)
     return float(np.partition(scores, k - 1)[k - 1])
 
 
@@ -88,19 +89,27 @@ def adaptive_multipliers(
     counts = np.zeros((m, horizon), dtype=np.int64)
     target_miss = 1.0 - coverage
     for h in range(1, horizon + 1):
-        col = scores[:, h - 1]
+        col = scores[:, h - 1].tolist()
         miss = target_miss
+        # The matured scores of the last ``window`` positions, in arrival order and sorted: one
+        # insertion and at most one eviction per step instead of a sort of the window (this runs
+        # on every served forecast, over every out-of-sample anchor since training).
+        arrived: deque[tuple[int, float]] = deque()
+        ranked: list[float] = []
         for i in range(m):
             j = i - h  # the anchor whose outcome matures at i
-            if j >= 0 and np.isfinite(col[j]) and counts[j, h - 1] >= MIN_SCORES:
-                missed = float(col[j] > mult[j, h - 1])
-                miss = min(max(miss + step * (target_miss - missed), 0.0), 1.0)
-            end = max(j + 1, 0)
-            past = col[max(0, end - window) : end]
-            past = past[np.isfinite(past)]
-            counts[i, h - 1] = len(past)
-            if len(past) >= MIN_SCORES:
-                mult[i, h - 1] = conformal_quantile(past, 1.0 - miss)
+            if j >= 0 and math.isfinite(col[j]):
+                if counts[j, h - 1] >= MIN_SCORES:
+                    missed = float(col[j] > mult[j, h - 1])
+                    miss = min(max(miss + step * (target_miss - missed), 0.0), 1.0)
+                arrived.append((j, col[j]))
+                insort(ranked, col[j])
+            while arrived and arrived[0][0] < j + 1 - window:
+                ranked.pop(bisect_left(ranked, arrived.popleft()[1]))
+            n = len(ranked)
+            counts[i, h - 1] = n
+            if n >= MIN_SCORES:
+                mult[i, h - 1] = ranked[_rank(n, 1.0 - miss) - 1]
     return mult, counts
 
 

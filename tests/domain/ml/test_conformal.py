@@ -11,7 +11,6 @@ from stock_assets.domain.ml.conformal import (
     MIN_SCORES,
     adaptive_multipliers,
     calibrated_forecast,
-    conformal_level,
     conformal_quantile,
     conformity_scores,
 )
@@ -51,7 +50,8 @@ def test_scores_by_hand() -> None:
     # below the median: distance / lower distance; above: / upper distance
     assert conformity_scores(forecast, np.array([[-0.5]]))[0, 0] == pytest.approx(0.5)
     assert conformity_scores(forecast, np.array([[3.0]]))[0, 0] == pytest.approx(1.5)
-    assert conformal_level(9, 0.8) == pytest.approx(8 / 9)
+    # n=9, c=0.8: ceil(10 * 0.8) = 8 -> the 8th smallest score
+    assert conformal_quantile(np.arange(1.0, 10.0), 0.8) == 8.0
 
 
 def test_a_too_narrow_model_is_widened_to_nominal_coverage() -> None:
