@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from stock_assets.domain.ml.evaluation import load_evaluation
+from stock_assets.domain.ml.evaluation import Evaluation, load_evaluation
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
 from stock_assets.domain.serving import ServingModel
 from stock_assets.domain.symbols import normalize_ticker, ticker_slug
@@ -182,12 +182,11 @@ def load_indicators(settings: Settings, ticker: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def load_quality(
-    settings: Settings, ticker: str, serving: ServingModel
+def quality_rows(
+    evaluation: Evaluation | None, serving: ServingModel
 ) -> tuple[tuple[QualityRow, ...], bool | None]:
     """Per-horizon backtest evidence of the served model, and whether the challenger was
     promoted; none while the latest decision is not what serves (it is being carried out)."""
-    evaluation = load_evaluation(settings.tables_dir, ticker)
     if evaluation is None or not evaluation.describes(serving.model, serving.bundle.version):
         return (), None
     rows = tuple(
@@ -284,8 +283,8 @@ def gather_facts(
             bundle, frame, ticker=symbol, model_version=serving.model_version,
             timestamp_column="date",
         )  # fmt: skip
-    quality, promoted = load_quality(settings, symbol, serving)
     evaluation = load_evaluation(settings.tables_dir, symbol)
+    quality, promoted = quality_rows(evaluation, serving)
     drift = load_drift(settings, symbol)
     rows = forecast_rows(forecast)
     base = Facts(

@@ -36,7 +36,7 @@ from stock_assets.domain.ml.candidates import baseline_specs, lstm_spec
 from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.model import build_model
-from stock_assets.domain.ml.policy import POLICY, compare, decide
+from stock_assets.domain.ml.policy import POLICY, against, compare, decide
 from stock_assets.domain.ml.trainer import train
 
 INDEX = "^GSPC"
@@ -66,17 +66,8 @@ def evaluate(ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: Mode
         frame, specs, config, test_years=test_years, parent_train_end=parent_end
     )
     decision = decide(result)
-    p_values = {
-        (name, c.horizon): c.dm.p_better
-        for name in result.candidates
-        if name != "naive"
-        for c in compare(result, name, "naive").comparisons
-    }
     metrics = result.metrics.copy()
-    metrics["p_vs_naive"] = [
-        p_values.get((c, int(h)), float("nan"))
-        for c, h in zip(metrics["candidate"], metrics["horizon"], strict=True)
-    ]
+    metrics["p_vs_naive"] = against(result, "naive")[1]
     metrics.insert(0, "ticker", ticker)
     served = result.candidate_metrics(decision.served)
     worse_than_best = (

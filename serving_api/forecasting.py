@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from serving_api import metrics
-from stock_assets.domain.ml.evaluation import Evaluation, load_evaluation
+from stock_assets.domain.ml.evaluation import Evaluation, backtest_table_path, load_evaluation
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
 from stock_assets.domain.serving import ServingModel, resolve_serving_model
 from stock_assets.domain.symbols import ticker_slug
@@ -49,6 +49,7 @@ class ForecastService:
         self._tracker: ModelTracker | None = None
         self._serving: dict[str, tuple[float, ServingModel]] = {}
         self._frames: dict[str, Frame] = {}
+        self._evaluations: dict[str, tuple[int, Evaluation | None]] = {}
         self._lock = threading.Lock()
         self._on_model_change = on_model_change
 
@@ -78,9 +79,11 @@ class ForecastService:
         if ticker is None:
             self._serving.clear()
             self._frames.clear()
+            self._evaluations.clear()
         else:
             self._serving.pop(ticker, None)
             self._frames.pop(ticker, None)
+            self._evaluations.pop(ticker, None)
 
     def indicator_path(self, ticker: str) -> Path:
         return self.settings.indicators_dir / f"{ticker_slug(ticker)}.parquet"
@@ -116,8 +119,19 @@ class ForecastService:
         return result
 
     def evaluation(self, ticker: str) -> Evaluation | None:
-        """The latest backtest decision and the served model's measured skill."""
-        evaluation = load_evaluation(self.settings.tables_dir, ticker)
+        """The latest backtest decision and the served model's measured skill (re-read only when
+        the backtest table changes: a cache miss reads it)."""
+        path = backtest_table_path(self.settings.tables_dir, ticker)
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        cached = self._evaluations.get(ticker)
+        if cached is not None and cached[0] == mtime:
+            evaluation = cached[1]
+        else:
+            evaluation = load_evaluation(self.settings.tables_dir, ticker)
+            self._evaluations[ticker] = (mtime, evaluation)
         h1 = evaluation.horizon(1) if evaluation else None
         if h1 is not None and h1.relative_mae is not None:
             metrics.MODEL_QUALITY.labels(ticker).set(h1.relative_mae)

@@ -34,10 +34,6 @@ class ServingModel:
         """``learned`` or ``baseline``."""
         return "baseline" if self.bundle.kind == "baseline" else "learned"
 
-    @property
-    def is_champion(self) -> bool:
-        return True
-
 
 def resolve_serving_model(tracker: ModelTracker, children_root: Path, ticker: str) -> ServingModel:
     symbol = normalize_ticker(ticker)

@@ -62,7 +62,7 @@ from stock_assets.domain.ml.policy import (
     POLICY_VERSION,
     Decision,
     Incumbent,
-    compare,
+    against,
     decide,
 )
 from stock_assets.domain.storage import exclusive_lock
@@ -195,21 +195,6 @@ def _lstm_spec(name: str, bundle: ModelBundle, parent: ModelBundle) -> Candidate
     )
 
 
-def _dm_columns(result: WalkForwardResult, reference: str | None) -> tuple[list, list]:
-    """Per metrics row: the DM statistic and one-sided p-value of "better than ``reference``"
-    (NaN for the reference itself, or when there is none)."""
-    values: dict[tuple[str, int], tuple[float, float]] = {}
-    if reference is not None and reference in result.candidates:
-        for name in result.candidates:
-            if name == reference:
-                continue
-            for c in compare(result, name, reference).comparisons:
-                values[(name, c.horizon)] = (c.dm.statistic, c.dm.p_better)
-    keys = zip(result.metrics["candidate"], result.metrics["horizon"].astype(int), strict=True)
-    pairs = [values.get(key, (float("nan"), float("nan"))) for key in keys]
-    return [s for s, _ in pairs], [p for _, p in pairs]
-
-
 def _decision_table(
     result: WalkForwardResult,
     decision: Decision,
@@ -227,7 +212,7 @@ def _decision_table(
         ("best_baseline", decision.best_baseline),
         ("champion", CHAMPION if CHAMPION in result.candidates else None),
     ):
-        stats, p_values = _dm_columns(result, reference)
+        stats, p_values = against(result, reference)
         table[f"dm_vs_{label}"] = stats
         table[f"p_vs_{label}"] = p_values
     table["is_served"] = table["candidate"] == decision.served

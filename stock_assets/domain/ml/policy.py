@@ -136,6 +136,22 @@ def compare(
     return Verdict(candidate, reference, better and not worse, reason, tuple(comparisons))
 
 
+def against(
+    result: WalkForwardResult, reference: str | None, policy: PromotionPolicy = POLICY
+) -> tuple[list[float], list[float]]:
+    """Per row of ``result.metrics``: the DM statistic and one-sided p-value of "better than
+    ``reference``" (NaN for the reference itself, or when there is none)."""
+    values: dict[tuple[str, int], tuple[float, float]] = {}
+    if reference is not None and reference in result.candidates:
+        for name in result.candidates:
+            if name != reference:
+                for c in compare(result, name, reference, policy).comparisons:
+                    values[(name, c.horizon)] = (c.dm.statistic, c.dm.p_better)
+    keys = zip(result.metrics["candidate"], result.metrics["horizon"].astype(int), strict=True)
+    pairs = [values.get(key, (float("nan"), float("nan"))) for key in keys]
+    return [s for s, _ in pairs], [p for _, p in pairs]
+
+
 def best_baseline(
     result: WalkForwardResult, policy: PromotionPolicy = POLICY
 ) -> tuple[str, list[Verdict]]:
