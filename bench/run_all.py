@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "signal": ("bench.bench_signal", ["--quick"]),
     "models": ("bench.bench_models", ["--quick"]),
     "transfer": ("bench.bench_transfer", ["--quick"]),
+    "replay": ("bench.bench_replay", ["--quick"]),
 }
 
 

@@ -5,7 +5,12 @@
 * runs: ``stockops_dagster_runs{job, status}``, the runs in the Dagster run storage, whoever
   launched them (sensors, schedules, the API, the UI);
 * model quality: ``stockops_model_relative_mae_h1`` is refreshed from the backtest tables, so the
-  "below the naive baseline" alert does not depend on someone calling ``/models``.
+  "below the naive baseline" alert does not depend on someone calling ``/models``;
+* live skill: ``stockops_live_relative_mae``, ``stockops_live_coverage`` (ticker, horizon, window
+  of the last 20 / 60 / all matured forecasts), ``stockops_backtest_relative_mae`` (the promise,
+  ticker and horizon), ``stockops_live_matured_forecasts`` and ``stockops_live_skill_decayed`` per
+  ticker, from the ``live_skill`` tables. Labels stay bounded: registered tickers x 7 horizons x
+  3 windows.
 
 Files are re-read only when they change and run counts at most every ``ttl_s``; every worker
 reads the same stores, so the values agree across workers (multiprocess mode included).
@@ -22,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
 from serving_api import metrics
 from stock_assets.domain.ml.evaluation import load_evaluation
+from stock_assets.domain.ml.live import LIVE_SKILL_TABLE
 from stock_assets.domain.symbols import ticker_from_slug
 
 log = logging.getLogger(__name__)
@@ -89,6 +96,16 @@ class PlatformStateCollector:
                 out[ticker_from_slug(path.parent.name)] = data
         return out
 
+    def live(self) -> dict[str, Any]:
+        if self.tables_dir is None:
+            return {}
+        out: dict[str, Any] = {}
+        for path in (self.tables_dir / LIVE_SKILL_TABLE).glob("*.parquet"):
+            table = self._memo(path, pd.read_parquet)
+            if table is not None and not table.empty:
+                out[ticker_from_slug(path.stem)] = table
+        return out
+
     def refresh_model_quality(self) -> None:
         if self.tables_dir is None:
             return
@@ -132,6 +149,8 @@ class PlatformStateCollector:
         with self._lock:
             drift = self.drift()
             runs = self.runs()
+            live = self.live()
+        yield from _live_families(live)
         share = GaugeMetricFamily(
             "stockops_drift_share",
             "Share of model inputs drifted in the latest report",
@@ -160,6 +179,45 @@ class PlatformStateCollector:
         for (job, status), count in sorted(runs.items()):
             family.add_metric([job, status], float(count))
         yield family
+
+
+def _live_families(live: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
+    labels = ["ticker", "horizon", "window"]
+    rel = GaugeMetricFamily(
+        "stockops_live_relative_mae",
+        "Live MAE / naive MAE of the served forecasts over the last N matured (window)",
+        labels=labels,
+    )
+    cov = GaugeMetricFamily(
+        "stockops_live_coverage", "Live interval coverage over the last N matured", labels=labels
+    )
+    promised = GaugeMetricFamily(
+        "stockops_backtest_relative_mae",
+        "The served model's backtest MAE / naive MAE: what live skill is held to",
+        labels=["ticker", "horizon"],
+    )
+    matured = GaugeMetricFamily(
+        "stockops_live_matured_forecasts",
+        "Matured (scored) forecasts at horizon 1",
+        labels=["ticker"],
+    )
+    decayed = GaugeMetricFamily(
+        "stockops_live_skill_decayed",
+        "1 when the served model's live errors are significantly worse than its backtest",
+        labels=["ticker"],
+    )
+    for ticker, table in sorted(live.items()):
+        for row in table.itertuples():
+            window = str(row.window) if row.window else "all"
+            h = str(row.horizon)
+            rel.add_metric([ticker, h, window], float(row.relative_mae))
+            cov.add_metric([ticker, h, window], float(row.coverage))
+            if not row.window and not pd.isna(row.promised_relative_mae):
+                promised.add_metric([ticker, h], float(row.promised_relative_mae))
+            if not row.window and row.horizon == 1:
+                matured.add_metric([ticker], float(row.n))
+        decayed.add_metric([ticker], float(bool(table["decayed"].iloc[0])))
+    yield from (rel, cov, promised, matured, decayed)
 
 
 PLATFORM_STATE = PlatformStateCollector()

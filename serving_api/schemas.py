@@ -222,6 +222,34 @@ class DecisionRecord(BaseModel):
     challenger_version: str | None
     policy_version: str | None
     reason: str | None
+    trigger: str | None = Field(
+        default=None,
+        description="What started the challenger: onboarding, drift, decay, replay or manual.",
+    )
+
+
+class LiveHorizon(BaseModel):
+    horizon: int
+    window: int = Field(description="The last N matured forecasts; 0 means all of them.")
+    n: int = Field(description="Matured (scored) forecasts in the window.")
+    relative_mae: float | None = Field(description="Live MAE / naive MAE.")
+    promised_relative_mae: float | None = Field(
+        description="The served model's backtest relative MAE at this horizon."
+    )
+    directional_accuracy: float | None
+    up_rate: float | None = Field(description="Always-up's accuracy on the same sessions.")
+    coverage: float | None
+    promised_coverage: float | None
+    pinball_pct: float | None
+
+
+class LiveSkill(BaseModel):
+    decayed: bool = Field(
+        description="The served model's live errors are significantly worse than its backtest."
+    )
+    matured: int = Field(description="Matured forecasts at horizon 1, all models.")
+    served_bundle: str | None
+    horizons: list[LiveHorizon]
 
 
 class ModelSummary(BaseModel):
@@ -244,6 +272,11 @@ class ModelSummary(BaseModel):
     challenger: list[HorizonSummary] = Field(description="The latest challenger LSTM.")
     decisions: list[DecisionRecord] = Field(
         description="Promotion decisions, newest first: the champion alias' history."
+    )
+    live: LiveSkill | None = Field(
+        default=None,
+        description="How the served forecasts did once their target sessions arrived, beside "
+        "the backtest's promise (None before the first forecast matured).",
     )
 
 

@@ -37,6 +37,11 @@ def prepare_local_state(settings: Settings) -> Path:
     if not target.exists() and _DAGSTER_YAML.exists():
         shutil.copyfile(_DAGSTER_YAML, target)
     os.environ["DAGSTER_HOME"] = str(home)
+    if settings.replay_start:
+        from stock_assets.domain.market_data.replay import start_clock
+
+        clock = start_clock(settings.replay_clock_path, settings.replay_start)
+        print(f"Replay mode: the market stands at {clock.as_of} (started {clock.start}).")
     return home
 
 

@@ -7,6 +7,7 @@ Dagster home, the MLflow store, the Feast registry and online store, the Qdrant 
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -177,6 +178,16 @@ class Settings(BaseSettings):
         default="0 8 * * 6", description="Weekly agent reports (schedule_timezone)."
     )
 
+    @field_validator("replay_start")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value.strip()).isoformat()
+        except ValueError as exc:
+            raise ValueError(f"STOCKOPS_REPLAY_START must be a date (2008-01-02): {exc}") from exc
+
     @field_validator("default_tickers", "api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_tickers(cls, value: object) -> object:
@@ -210,10 +221,34 @@ class Settings(BaseSettings):
         le=1,
         description="The drift check fails when the share of drifted columns exceeds this.",
     )
-    drift_retrain_cooldown_s: float = Field(
-        default=86_400.0,
+    retrain_cooldown_sessions: int = Field(
+        default=20,
         ge=0,
-        description="At most one drift-triggered retrain per ticker in this period.",
+        description="At most one drift- or decay-triggered retrain per ticker in this many NYSE "
+        "sessions of market time (the replay clock's in a replay, so it holds at any speed).",
+    )
+    decay_alpha: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="Live-skill decay: family-wise significance of the tests against the "
+        "backtest's promise (Bonferroni over horizons and kinds).",
+    )
+    decay_min_forecasts: int = Field(
+        default=20, ge=3, description="Matured forecasts per horizon before decay is tested."
+    )
+
+    # --- market replay -------------------------------------------------------------------------
+    replay_start: str | None = Field(
+        default=None,
+        description="Replay mode: history is served one NYSE session per tick from this date "
+        "(e.g. 2008-01-02); unset: live mode, every row the provider has.",
+    )
+    replay_tick_s: int = Field(
+        default=20, ge=1, description="Seconds between replay ticks (the sensor's interval)."
+    )
+    replay_sessions_per_tick: int = Field(
+        default=1, ge=1, le=20, description="NYSE sessions the replay clock advances per tick."
     )
     log_format: Literal["json", "text"] = Field(
         default="json", description="json: one JSON object per line, with request ids."
@@ -251,6 +286,15 @@ class Settings(BaseSettings):
     def tables_dir(self) -> Path:
         """Asset tables: ``<tables_dir>/<asset>/<ticker slug>.parquet``."""
         return self.resolved_data_dir / "tables"
+
+    @property
+    def replay_clock_path(self) -> Path:
+        """The replay clock (the as-of session), written only by the replay sensor and init."""
+        return self.resolved_data_dir / "replay" / "clock.json"
+
+    @property
+    def replay_enabled(self) -> bool:
+        return bool(self.replay_start)
 
     @property
     def indicators_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from fastapi import APIRouter, Request
 
 from serving_api.deps import get_state
@@ -10,11 +11,14 @@ from serving_api.schemas import (
     DecisionRecord,
     ErrorResponse,
     HorizonSummary,
+    LiveHorizon,
+    LiveSkill,
     ModelSummary,
     TickerPath,
     TickersResponse,
 )
 from stock_assets.defs.registry import registered_tickers
+from stock_assets.domain.ml.live import load_live_skill
 from stock_assets.domain.serving import NoModelError
 from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.domain.tracking import registered_model_name
@@ -40,7 +44,7 @@ def tickers(request: Request) -> TickersResponse:
         404: {"model": ErrorResponse, "description": "No model for this ticker."},
         422: {"model": ErrorResponse, "description": "Invalid ticker."},
     },
-    summary="Champion / serving version and the backtest summary per horizon",
+    summary="Champion / serving version, the backtest per horizon, live skill beside it",
 )
 def model_summary(ticker: TickerPath, request: Request) -> ModelSummary:
     symbol = normalize_ticker(ticker)  # invalid: 422 through the app's error handlers
@@ -73,4 +77,35 @@ def model_summary(ticker: TickerPath, request: Request) -> ModelSummary:
         if evaluation
         else [],
         decisions=[DecisionRecord(**d) for d in tracker.decisions(symbol)],
+        live=_live(load_live_skill(state.settings.tables_dir, symbol)),
+    )
+
+
+_LIVE_FIELDS = (
+    "relative_mae", "promised_relative_mae", "directional_accuracy", "up_rate", "coverage",
+    "promised_coverage", "pinball_pct",
+)  # fmt: skip
+
+
+def _num(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
+def _live(table: pd.DataFrame | None) -> LiveSkill | None:
+    if table is None or table.empty:
+        return None
+    first = table[(table["window"] == 0) & (table["horizon"] == 1)]
+    return LiveSkill(
+        decayed=bool(table["decayed"].iloc[0]),
+        matured=int(first["n"].iloc[0]) if not first.empty else 0,
+        served_bundle=str(table["served_bundle"].iloc[0]),
+        horizons=[
+            LiveHorizon(
+                horizon=int(r["horizon"]),
+                window=int(r["window"]),
+                n=int(r["n"]),
+                **{k: _num(r[k]) for k in _LIVE_FIELDS},
+            )
+            for r in table.to_dict("records")
+        ],
     )

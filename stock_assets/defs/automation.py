@@ -8,6 +8,7 @@ from stock_assets.defs.assets.agents import AGENT_REPORT_KEY
 from stock_assets.defs.assets.evaluation import BACKTEST_KEY, CHAMPION_KEY
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY, ONLINE_FEATURES_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
+from stock_assets.defs.assets.live import FORECAST_ARCHIVE_KEY, LIVE_SKILL_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY, OHLCV_KEY
 from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
 from stock_assets.defs.assets.monitoring import DRIFT_KEY
@@ -19,7 +20,10 @@ from stock_assets.domain.symbols import InvalidTickerError
 from stock_assets.settings import get_settings
 
 DATA_ASSETS = [OHLCV_KEY, INDICATORS_KEY, ONLINE_FEATURES_KEY]
-TRAINING_ASSETS = [CHILD_KEY, BACKTEST_KEY, CHAMPION_KEY, FORECAST_KEY]
+# The forecast is archived and scored wherever it is made. Training ends with the drift report:
+# after a decision, drift is measured against the data that decision validated.
+SERVING_ASSETS = [FORECAST_KEY, FORECAST_ARCHIVE_KEY, LIVE_SKILL_KEY, DRIFT_KEY]
+TRAINING_ASSETS = [CHILD_KEY, BACKTEST_KEY, CHAMPION_KEY, *SERVING_ASSETS]
 
 ticker_data_job = dg.define_asset_job(
     name="ticker_data",
@@ -29,15 +33,16 @@ ticker_data_job = dg.define_asset_job(
 ticker_training_job = dg.define_asset_job(
     name="ticker_training",
     selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
-    description="Train one ticker's child from the parent, backtest it, promote it if it passes "
-    "the gate, forecast.",
+    description="Train one ticker's child from the parent, backtest it, let the promotion "
+    "policy decide, forecast, archive and score, measure drift.",
 )
-# The daily refresh ends with the drift report: fresh rows are exactly what drift is measured
-# on, and a failed drift check there is what the drift sensor retrains on (one schedule, not two).
+# The daily refresh ends with live scoring and the drift report: fresh rows are exactly what
+# both measure, and a failed check there is what the retrain sensor acts on.
 ticker_refresh_job = dg.define_asset_job(
     name="ticker_refresh",
-    selection=dg.AssetSelection.assets(*DATA_ASSETS, FORECAST_KEY, DRIFT_KEY),
-    description="Daily: refresh one ticker's data and features, its forecast, its drift report.",
+    selection=dg.AssetSelection.assets(*DATA_ASSETS, *SERVING_ASSETS),
+    description="Daily (or per replayed session): one ticker's new data and features, its "
+    "forecast, archived, the matured forecasts scored, its drift report.",
 )
 ticker_drift_job = dg.define_asset_job(
     name="ticker_drift",
@@ -82,7 +87,7 @@ def register_ticker() -> None:
     register_ticker_op()
 
 
-def _materialized(
+def materialized(
     instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None
 ) -> bool:
     if partition is None:
@@ -96,7 +101,7 @@ def _materialized(
 # A step that failed (or was cancelled, e.g. `make up` stopped mid-run) is requested again on a
 # later tick, at most this many times in all.
 MAX_ATTEMPTS = 3
-_IN_PROGRESS = [
+IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
@@ -113,7 +118,7 @@ def _attempt_request(
     """
     tags = {"dagster/partition": partition} if partition else {}
     # A run of this step launched by anyone (the API too) and still going: wait for it.
-    if instance.get_runs_count(dg.RunsFilter(job_name=job, tags=tags, statuses=_IN_PROGRESS)):
+    if instance.get_runs_count(dg.RunsFilter(job_name=job, tags=tags, statuses=IN_PROGRESS)):
         return None
     failed = instance.get_runs_count(
         dg.RunsFilter(
@@ -141,7 +146,7 @@ def _onboarding_requests(
     Every request has a run key, so a step is not requested again while its run is queued,
     running or done; a failed step is retried up to MAX_ATTEMPTS times.
     """
-    if not _materialized(instance, FEATURE_DEFINITIONS_KEY):
+    if not materialized(instance, FEATURE_DEFINITIONS_KEY):
         # Ticker runs read the Feast registry: apply it first (once), then come back.
         request = _attempt_request(instance, "feature_definitions", feature_definitions_job.name)
         if request:
@@ -155,9 +160,9 @@ def _onboarding_requests(
             yield dg.RunRequest(
                 run_key=f"data:{ticker}", partition_key=ticker, job_name=ticker_data_job.name
             )
-    if not _materialized(instance, INDICATORS_KEY, index_ticker):
+    if not materialized(instance, INDICATORS_KEY, index_ticker):
         return
-    if not _materialized(instance, PARENT_KEY):
+    if not materialized(instance, PARENT_KEY):
         request = _attempt_request(instance, "parent", parent_training_job.name)
         if request:
             yield request
@@ -165,8 +170,8 @@ def _onboarding_requests(
     for ticker in tickers:
         if (
             ticker != index_ticker
-            and _materialized(instance, INDICATORS_KEY, ticker)
-            and not _materialized(instance, CHILD_KEY, ticker)
+            and materialized(instance, INDICATORS_KEY, ticker)
+            and not materialized(instance, CHILD_KEY, ticker)
         ):
             request = _attempt_request(
                 instance, f"train:{ticker}", ticker_training_job.name, ticker
@@ -185,7 +190,7 @@ def _onboarding_requests(
 def new_ticker_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.RunRequest]:
     seen = set(context.cursor.split(",")) if context.cursor else set()
     yield from _onboarding_requests(context.instance, seen, get_settings().index_ticker)
-    if _materialized(context.instance, FEATURE_DEFINITIONS_KEY):
+    if materialized(context.instance, FEATURE_DEFINITIONS_KEY):
         context.update_cursor(
             ",".join(sorted(context.instance.get_dynamic_partitions(TICKERS_PARTITION)))
         )
@@ -202,17 +207,25 @@ _settings = get_settings()
     description="After the US close on weekdays: refresh every ticker's data, features and "
     "forecast.",
 )
-def daily_refresh_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
+def daily_refresh_schedule(
+    context: dg.ScheduleEvaluationContext,
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
     """Tickers with a model refresh data and forecast; the others (e.g. the index) data only."""
+    if get_settings().replay_enabled:
+        yield dg.SkipReason("Replay mode: the replay sensor advances the market, not the clock.")
+        return
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
     for ticker in context.instance.get_dynamic_partitions(TICKERS_PARTITION):
-        has_model = _materialized(context.instance, CHILD_KEY, ticker)
         yield dg.RunRequest(
             run_key=f"daily:{day}:{ticker}",
             partition_key=ticker,
-            # A ticker without a model (e.g. the index) refreshes its data only.
-            asset_selection=None if has_model else DATA_ASSETS,
+            asset_selection=refresh_selection(context.instance, ticker),
         )
+
+
+def refresh_selection(instance: dg.DagsterInstance, ticker: str) -> list[dg.AssetKey] | None:
+    """The whole refresh for a ticker with a model; data only for the others (e.g. the index)."""
+    return None if materialized(instance, CHILD_KEY, ticker) else DATA_ASSETS
 
 
 @dg.schedule(
@@ -228,5 +241,5 @@ def weekly_agent_report_schedule(
     """One run per ticker with a materialized forecast (the index has none: no child model)."""
     week = context.scheduled_execution_time.strftime("%G-W%V")
     for ticker in context.instance.get_dynamic_partitions(TICKERS_PARTITION):
-        if _materialized(context.instance, FORECAST_KEY, ticker):
+        if materialized(context.instance, FORECAST_KEY, ticker):
             yield dg.RunRequest(run_key=f"agent_report:{week}:{ticker}", partition_key=ticker)

@@ -7,7 +7,9 @@ architecture from the parent bundle it starts from, so only training knobs are c
 from typing import Literal
 
 import dagster as dg
+from pydantic import Field
 
+from stock_assets.domain.ml.backtest import MIN_FOLDS
 from stock_assets.domain.ml.config import ModelConfig
 
 
@@ -55,5 +57,6 @@ class BacktestConfig(dg.Config):
     """How much evidence the walk-forward gathers. The promotion policy that judges it is not
     configurable here: it lives, versioned, in ``stock_assets.domain.ml.policy``."""
 
-    n_folds: int = 4
-    test_years: float = 2.0
+    # Bad values are refused with a message when the run is launched, not deep inside the step.
+    n_folds: int = Field(default=4, ge=MIN_FOLDS, le=52, description="Walk-forward folds.")
+    test_years: float = Field(default=2.0, gt=0, le=20, description="Years of test sessions.")

@@ -44,3 +44,29 @@ def interval_plot(frame: pd.DataFrame, title: str) -> dg.MetadataValue:
     ax.legend(loc="upper left", fontsize="small")
     fig.autofmt_xdate()
     return _to_markdown(fig, title)
+
+
+def live_skill_plot(scored: pd.DataFrame, promises: dict, title: str) -> dg.MetadataValue:
+    """Rolling (20 forecasts) live MAE relative to naive at h=1 and the longest horizon, with the
+    backtest's promise as dashed lines; ``scored`` as ``score_matured`` returns it."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    horizons = sorted(scored["horizon"].unique())
+    for h in dict.fromkeys((horizons[0], horizons[-1])):
+        part = scored[scored["horizon"] == h].sort_values("as_of")
+        model = part["abs_error_pct"].rolling(20, min_periods=5).mean()
+        naive = part["naive_abs_error_pct"].rolling(20, min_periods=5).mean()
+        line = ax.plot(pd.to_datetime(part["as_of"]), model / naive, label=f"live h={h}")
+        promise = promises.get(h)
+        if promise is not None and promise.relative_mae is not None:
+            ax.axhline(
+                promise.relative_mae,
+                linestyle="--",
+                color=line[0].get_color(),
+                label=f"backtest h={h}",
+            )
+    ax.axhline(1.0, color="grey", linewidth=0.6)
+    ax.set_ylabel("MAE / naive MAE")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize="small")
+    fig.autofmt_xdate()
+    return _to_markdown(fig, title)

@@ -17,6 +17,7 @@ from stock_assets.domain.market_data import (
     OfflineSampleProvider,
     YahooMarketData,
 )
+from stock_assets.domain.market_data.replay import ReplayProvider
 from stock_assets.domain.storage import atomic_write_parquet
 from stock_assets.domain.symbols import ticker_slug
 from stock_assets.domain.tracking import EXPERIMENT, ModelTracker
@@ -63,7 +64,24 @@ class FileFolderMarketData(MarketDataResource):
         return FileMarketData(Path(self.folder))
 
 
+class ReplayMarketData(MarketDataResource):
+    """Another source's history cut at the replay clock's as-of session (replay mode)."""
+
+    source: MarketDataResource
+    clock_path: str
+
+    def provider(self) -> ReplayProvider:
+        return ReplayProvider(self.source.provider(), Path(self.clock_path))
+
+
 def market_data_from_settings(settings: Settings) -> MarketDataResource:
+    source = _source_from_settings(settings)
+    if settings.replay_enabled:
+        return ReplayMarketData(source=source, clock_path=str(settings.replay_clock_path))
+    return source
+
+
+def _source_from_settings(settings: Settings) -> MarketDataResource:
     if settings.market_data_provider == "yahoo":
         return YahooFinanceMarketData(
             start=settings.yahoo_start,
@@ -92,6 +110,24 @@ class FeastResource(dg.ConfigurableResource):
         return build_definitions(Path(self.indicators_dir))
 
 
+def table_path(base_dir: str, asset_key: dg.AssetKey, partition_key: str | None) -> Path:
+    """``<base_dir>/<asset>/<ticker slug>.parquet``: the one place this layout is spelled."""
+    name = ticker_slug(partition_key) if partition_key else "all"
+    return Path(base_dir).joinpath(*asset_key.path) / f"{name}.parquet"
+
+
+class TableStoreResource(dg.ConfigurableResource):
+    """Read access to the stored tables, for assets that extend their own previous output (the
+    indicator table, the append-only forecast archive)."""
+
+    base_dir: str
+
+    def stored(self, asset_key: dg.AssetKey, partition_key: str | None) -> pd.DataFrame | None:
+        """The table last written for this asset and partition, or None."""
+        path = table_path(self.base_dir, asset_key, partition_key)
+        return pd.read_parquet(path) if path.exists() else None
+
+
 class TableIOManager(dg.ConfigurableIOManager):
     """DataFrames as Parquet at ``<base_dir>/<asset>/<ticker slug>.parquet``, written atomically.
 
@@ -101,8 +137,7 @@ class TableIOManager(dg.ConfigurableIOManager):
     base_dir: str
 
     def _path(self, asset_key: dg.AssetKey, partition_key: str | None) -> Path:
-        name = ticker_slug(partition_key) if partition_key else "all"
-        return Path(self.base_dir).joinpath(*asset_key.path) / f"{name}.parquet"
+        return table_path(self.base_dir, asset_key, partition_key)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         partition = context.partition_key if context.has_partition_key else None
@@ -160,6 +195,7 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
         "market_data": market_data_from_settings(settings),
         "feast": feast_resource_from_settings(settings),
         "io_manager": TableIOManager(base_dir=str(settings.tables_dir)),
+        "tables": TableStoreResource(base_dir=str(settings.tables_dir)),
         "mlflow": MLflowResource(tracking_uri=settings.resolved_mlflow_tracking_uri),
         "model_store": ModelStoreResource(outputs_dir=str(settings.resolved_outputs_dir)),
     }

@@ -59,3 +59,11 @@ def missing_sessions(dates: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
         return pd.DatetimeIndex([])
     expected = trading_days(index.min(), index.max())
     return expected.difference(index)
+
+
+def session_number(day: pd.Timestamp | str) -> int:
+    """How many NYSE sessions lie on or before ``day`` since the calendar's start: market time,
+    so that "20 sessions later" means the same in a replay as in a live deployment."""
+    cal = nyse_calendar()
+    sessions = cal.sessions.tz_localize(None) if cal.sessions.tz is not None else cal.sessions
+    return int(sessions.searchsorted(_naive_day(day), side="right"))

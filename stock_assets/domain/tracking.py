@@ -227,6 +227,7 @@ class ModelTracker:
                 "challenger_version": r.data.params.get("challenger_version"),
                 "policy_version": r.data.params.get("policy_version"),
                 "reason": r.data.params.get("reason"),
+                "trigger": r.data.tags.get("trigger"),
             }
             for r in runs
         ]

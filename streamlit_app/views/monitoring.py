@@ -21,6 +21,10 @@ from streamlit_app.ui import (
 )
 
 RESULT_KEY = "monitoring"
+LIVE_COLUMNS = (
+    "horizon", "n", "relative_mae", "promised_relative_mae", "coverage", "promised_coverage",
+    "directional_accuracy", "up_rate", "pinball_pct",
+)  # fmt: skip
 REPORT_HEIGHT_PX = 900
 
 
@@ -44,11 +48,19 @@ def quality_row(api: ApiClient, ticker: str) -> dict[str, Any]:
     rows = sorted(model.get("backtest", []), key=lambda r: r["horizon"])
     h1 = rows[0] if rows else {}
     coverages = [r["coverage"] for r in rows if r.get("coverage") is not None]
+    live = model.get("live") or {}
+    live_h1 = next(
+        (r for r in live.get("horizons", []) if r["horizon"] == 1 and r["window"] == 20), {}
+    )
     return {
         "ticker": ticker,
         "serving version": model.get("serving_model_version") or "unregistered",
         "served model": model.get("model"),
         "MAE / naive (h=1)": h1.get("relative_mae"),
+        "live MAE / naive (h=1, last 20)": live_h1.get("relative_mae"),
+        "live coverage (h=1, last 20)": live_h1.get("coverage"),
+        "matured forecasts": live.get("matured", 0),
+        "live skill": ("decayed" if live.get("decayed") else "holds") if live else "not scored yet",
         "p vs naive (h=1)": h1.get("p_vs_naive"),
         "direction (h=1)": h1.get("directional_accuracy"),
         "always-up (h=1)": h1.get("up_rate"),
@@ -56,6 +68,39 @@ def quality_row(api: ApiClient, ticker: str) -> dict[str, Any]:
         "latest decision": model.get("outcome"),
         "note": "skill at h=1" if h1.get("significant") else "no significant skill",
     }
+
+
+def live_section(api: ApiClient, stocks: list[str]) -> None:
+    """Live skill beside backtest skill, per horizon, for one ticker."""
+    st.subheader("Live skill beside backtest skill")
+    ticker = st.selectbox("Ticker", stocks, key="live_ticker")
+    try:
+        model = api.model(ticker)
+    except ApiProblem as problem:
+        show_problem(problem)
+        return
+    live = model.get("live")
+    if not live:
+        st.info(f"No forecast of {ticker} has matured yet: live skill appears once one has.")
+        return
+    table = pd.DataFrame([r for r in live["horizons"] if r["window"] == 0])
+    st.dataframe(
+        table[list(LIVE_COLUMNS)],
+        hide_index=True,
+        column_config={
+            "relative_mae": RATIO,
+            "promised_relative_mae": RATIO,
+            "coverage": SHARE,
+            "promised_coverage": SHARE,
+            "directional_accuracy": SHARE,
+            "up_rate": SHARE,
+        },
+    )
+    if live.get("decayed"):
+        st.warning(
+            f"{ticker}: live skill is significantly below the backtest's promise.",
+            icon=":material/warning:",
+        )
 
 
 def drift_section(api: ApiClient, result: dict[str, Any]) -> None:
@@ -127,6 +172,8 @@ if stocks:
         hide_index=True,
         column_config={
             "MAE / naive (h=1)": RATIO,
+            "live MAE / naive (h=1, last 20)": RATIO,
+            "live coverage (h=1, last 20)": SHARE,
             "direction (h=1)": SHARE,
             "always-up (h=1)": SHARE,
             "mean coverage": SHARE,
@@ -134,8 +181,12 @@ if stocks:
     )
     st.caption(
         "Walk-forward backtest of each serving model: MAE relative to the naive last-close "
-        "forecast (below 1 beats it), direction accuracy beside always-up, interval coverage."
+        "forecast (below 1 beats it), direction accuracy beside always-up, interval coverage. "
+        "Live: the same measures on served forecasts once their target session arrived; "
+        "'decayed' means significantly worse than the backtest promised, and a challenger is "
+        "being trained."
     )
+    live_section(api, stocks)
 else:
     st.info("No stock ticker is registered yet: analyze or forecast one first.")
 

@@ -22,14 +22,14 @@ from stock_assets.defs.assets.features import feature_definitions
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model, parent_model
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, drift_report
-from stock_assets.defs.drift_sensor import (
-    DriftCursor,
-    Evaluation,
-    drift_retrain_sensor,
-    plan_retrains,
-)
 from stock_assets.defs.partitions import TICKERS_PARTITION
 from stock_assets.defs.resources import FileFolderMarketData, resources_from_settings
+from stock_assets.defs.retrain_sensor import (
+    Evaluation,
+    RetrainCursor,
+    plan_retrains,
+    retrain_sensor,
+)
 from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.monitoring import read_drift_summary
 from stock_assets.domain.symbols import ticker_slug
@@ -99,7 +99,7 @@ class Drift:
 
     def sensor(self, cursor: str | None) -> dg.SensorResult:
         context = dg.build_sensor_context(instance=self.instance, cursor=cursor)
-        return drift_retrain_sensor(context)
+        return retrain_sensor(context)
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_shifted_recent_data_fails_the_check_and_retrains_once(drift: Drift) -> 
     request = first.run_requests[0]
     assert request.partition_key == TICKER
     assert request.job_name in (None, "ticker_training")
-    assert request.run_key.startswith(f"drift-retrain:{TICKER}:")
+    assert request.run_key.startswith(f"retrain:{TICKER}:")
     assert request.tags["stockops/trigger"] == "drift"
 
     # Same episode: evaluating again, or a second failing report, asks for nothing more.
@@ -192,41 +192,43 @@ def test_shifted_recent_data_fails_the_check_and_retrains_once(drift: Drift) -> 
 
 
 def test_episodes_and_cool_down() -> None:
-    """One retrain per episode; a new episode inside the cool-down waits until it ends."""
-    hour = 3600.0
-    cursor = DriftCursor()
+    """One retrain per episode and cool-down, in market sessions; drift and decay share an
+    episode, which closes only when both checks pass."""
+    cursor = RetrainCursor()
     decisions, _ = plan_retrains(
-        cursor,
-        [Evaluation(1, "AAPL", False), Evaluation(2, "MSFT", True)],
-        now=0,
-        cooldown_s=24 * hour,
+        cursor, [Evaluation(1, "AAPL", False), Evaluation(2, "MSFT", True)], now=100, cooldown=20
     )
-    assert [(d.ticker, d.episode) for d in decisions] == [("AAPL", 1)]
-    # Still drifting: same episode, nothing new.
-    decisions, _ = plan_retrains(
-        cursor, [Evaluation(3, "AAPL", False)], now=hour, cooldown_s=24 * hour
-    )
-    assert decisions == []
-    # Healed, then drifting again 2 h later: a new episode, but inside the cool-down.
+    assert [(d.ticker, d.episode, d.kinds) for d in decisions] == [("AAPL", 1, ("drift",))]
+    # Still drifting, and now decaying too: the same episode, nothing new inside the cool-down.
     decisions, notes = plan_retrains(
-        cursor, [Evaluation(4, "AAPL", True), Evaluation(5, "AAPL", False)], now=2 * hour,
-        cooldown_s=24 * hour,
-    )  # fmt: skip
-    assert decisions == [] and "cooling down" in notes[0]
-    # After the cool-down the open episode gets its one retrain, keyed by the evaluation that
-    # opened it.
-    decisions, _ = plan_retrains(cursor, [], now=26 * hour, cooldown_s=24 * hour)
-    assert [(d.ticker, d.episode) for d in decisions] == [("AAPL", 5)]
+        cursor,
+        [Evaluation(3, "AAPL", False), Evaluation(4, "AAPL", False, "decay")],
+        now=105,
+        cooldown=20,
+    )
+    assert decisions == [] and "AAPL: decay+drift episode 1 has its retrain" in notes[0]
+    # Drift healed (the decision's data is the new reference) but decay persists: still open...
+    decisions, notes = plan_retrains(cursor, [Evaluation(5, "AAPL", True)], now=110, cooldown=20)
+    assert decisions == [] and "AAPL: decay episode 1" in notes[0]
+    # ... and once the cool-down is over it asks for another challenger.
+    decisions, _ = plan_retrains(cursor, [], now=120, cooldown=20)
+    assert [(d.episode, d.attempt, d.kinds) for d in decisions] == [(1, 2, ("decay",))]
+    # Both pass: closed. Failing again inside the cool-down opens a new episode that waits.
+    decisions, notes = plan_retrains(
+        cursor,
+        [Evaluation(6, "AAPL", True, "decay"), Evaluation(7, "AAPL", False)],
+        now=125,
+        cooldown=20,
+    )
+    assert decisions == [] and "AAPL: drift episode 7 waits" in notes[0]
+    decisions, _ = plan_retrains(cursor, [], now=140, cooldown=20)
+    assert [(d.episode, d.attempt) for d in decisions] == [(7, 1)]
     # A ticker already training when its episode opens: that run is the episode's retrain.
     decisions, notes = plan_retrains(
-        cursor, [Evaluation(6, "MSFT", False)], now=27 * hour, cooldown_s=0, busy={"MSFT"}
+        cursor, [Evaluation(8, "MSFT", False, "decay")], now=141, cooldown=20, busy={"MSFT"}
     )
     assert decisions == [] and "in progress" in notes[-1]
-    assert plan_retrains(cursor, [], now=28 * hour, cooldown_s=0)[0] == []
     # Already-seen evaluations are ignored; the cursor survives a round trip.
-    restored = DriftCursor.parse(cursor.dump())
+    restored = RetrainCursor.parse(cursor.dump())
     assert restored == cursor
-    assert (
-        plan_retrains(restored, [Evaluation(5, "AAPL", False)], now=99 * hour, cooldown_s=0)[0]
-        == []
-    )
+    assert plan_retrains(restored, [Evaluation(5, "AAPL", False)], now=141, cooldown=20)[0] == []

@@ -87,6 +87,36 @@ def test_same_distribution_no_drift_shifted_drift(tmp_path: Path) -> None:
     assert not [p for p in json_path.parent.iterdir() if p.name.startswith(".")]  # no temp left
 
 
+def test_an_adopted_regime_becomes_the_reference_and_ends_the_drift() -> None:
+    """After a drift or decay retrain's decision, the shifted regime it accepted is the
+    reference: the same shifted data no longer drifts; a later shift again does."""
+    shifted = frame(800, scale_last=60, factor=3.0)
+    end = shifted["date"].iloc[-1]
+    train_end = shifted["date"].iloc[-61]
+    before, _ = compute_drift(drift_windows(shifted, train_end, SETTINGS), SETTINGS, ticker="X")
+    assert before.dataset_drift
+    windows = drift_windows(shifted, train_end, SETTINGS, adopted_end=end)
+    assert windows.reference_window == windows.current_window
+    after, _ = compute_drift(windows, SETTINGS, ticker="X")
+    assert not after.dataset_drift and after.drift_share == 0.0
+    # An adoption older than the serving model's own training data is superseded by it.
+    older = drift_windows(shifted, end, SETTINGS, adopted_end=train_end)
+    assert older.reference["date"].max() < older.current["date"].min()
+    # The next regime change after the adoption is drift again.
+    later = pd.concat(
+        [
+            shifted,
+            frame(60, seed=3)
+            .assign(date=pd.bdate_range(end + pd.Timedelta(days=1), periods=60))
+            .pipe(lambda f: f.assign(**{c: f[c] * 0.2 - 4 for c in DRIFT_FEATURE_COLUMNS})),
+        ]
+    )
+    moved, _ = compute_drift(
+        drift_windows(later, train_end, SETTINGS, adopted_end=end), SETTINGS, ticker="X"
+    )
+    assert moved.dataset_drift
+
+
 def test_unreadable_files_read_as_missing(tmp_path: Path) -> None:
     assert read_drift_summary(tmp_path, "AAPL") is None
     path = tmp_path / "reports" / "AAPL" / "latest.json"

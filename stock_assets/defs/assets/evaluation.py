@@ -18,7 +18,7 @@ import pandas as pd
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.assets.models import CHILD_KEY, INDEX_TICKER
 from stock_assets.defs.configs import BacktestConfig
-from stock_assets.defs.partitions import tickers_partitions
+from stock_assets.defs.partitions import TRIGGER_TAG, tickers_partitions
 from stock_assets.defs.plots import interval_plot
 from stock_assets.defs.resources import FeastResource, MLflowResource, ModelStoreResource
 from stock_assets.defs.training import (
@@ -65,6 +65,7 @@ from stock_assets.domain.ml.policy import (
     against,
     decide,
 )
+from stock_assets.domain.monitoring import write_adopted_reference
 from stock_assets.domain.storage import exclusive_lock
 from stock_assets.domain.tracking import ModelTracker, registered_model_name
 
@@ -531,6 +532,8 @@ def champion_model(
     elif outcome != "keep":
         raise dg.Failure(f"Unexpected decision {outcome!r}: {row['decision_reason']}")
     served_rows = backtest[backtest["candidate"] == served].sort_values("horizon")
+    # What started this challenger: onboarding, drift, decay (live skill), replay or by hand.
+    trigger = context.run.tags.get(TRIGGER_TAG, "manual")
     decision = {
         "ticker": ticker,
         "outcome": outcome,
@@ -542,6 +545,7 @@ def champion_model(
         "champion": new_version_id,
         "served_metrics": served_rows.to_dict(orient="records"),
         "decided_at": datetime.now(UTC).isoformat(),
+        "trigger": trigger,
     }
     params: dict[str, Any] = {
         k: decision[k]
@@ -557,8 +561,15 @@ def champion_model(
         params=params,
         metrics=_decision_metrics(backtest),
         decision=decision,
-        tags={"outcome": outcome, **dagster_tags(context)},
+        tags={"outcome": outcome, "trigger": trigger, **dagster_tags(context)},
     )
+    # A decision on a drift or decay retrain validated the data up to now, the new regime
+    # included: drift is measured against it from here on, which closes the drift episode.
+    data_end = str(pd.Timestamp(indicators["date"].max()).date())
+    if "drift" in trigger or "decay" in trigger:
+        write_adopted_reference(
+            model_store.children_root, ticker, data_end, outcome, decision["decided_at"]
+        )
     moved = (previous.model_version if previous else None) != new_version_id
     return dg.MaterializeResult(
         metadata={
@@ -574,5 +585,7 @@ def champion_model(
             "reason": dg.MetadataValue.text(str(row["decision_reason"])),
             "policy_version": dg.MetadataValue.text(str(row["policy_version"])),
             "decision_run_id": dg.MetadataValue.text(run_id),
+            "trigger": dg.MetadataValue.text(trigger),
+            "drift_reference_end": dg.MetadataValue.text(data_end),
         }
     )

@@ -54,6 +54,10 @@ def forecast(
     table = result.to_frame()
     table.insert(0, "ticker", ticker)
     table["as_of"] = result.as_of
+    table["last_close"] = result.last_close
+    # The outer quantile levels of the interval: what live scoring's pinball loss needs.
+    table["q_lower"] = result.quantiles[0]
+    table["q_upper"] = result.quantiles[-1]
     table["model_version"] = serving.model_version
     table["bundle_version"] = bundle.version
     table["model"] = serving.model

@@ -7,9 +7,9 @@ import pandas as pd
 
 from stock_assets.defs.metadata import check_result, table_metadata
 from stock_assets.defs.partitions import tickers_partitions
-from stock_assets.defs.resources import MarketDataResource
-from stock_assets.domain.feature_store.store import to_feature_rows
-from stock_assets.domain.indicators import WARMUP_ROWS, compute_indicators
+from stock_assets.defs.resources import MarketDataResource, TableStoreResource
+from stock_assets.domain.feature_store.incremental import update_indicator_table
+from stock_assets.domain.indicators import WARMUP_ROWS
 from stock_assets.domain.market_data import MarketDataError
 from stock_assets.domain.quality import OHLCV_RULES, check_no_nan_after_warmup
 
@@ -73,19 +73,24 @@ def ohlcv(
     owners=["team:data"],
 )
 def indicators(
-    context: dg.AssetExecutionContext, ohlcv: pd.DataFrame
+    context: dg.AssetExecutionContext, ohlcv: pd.DataFrame, tables: TableStoreResource
 ) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
     """Technical indicators per trading day: RSI(14, Wilder), MACD 12/26/9, log returns,
     20-day annualised volatility and volume z-score.
 
     Stored in the folder the Feast file source reads, stamped at each day's 16:00 New York close.
+    New sessions extend the stored table (a tail recomputed, identical to a full recomputation);
+    when the provider's history changed underneath, the whole table is recomputed.
     """
-    table = compute_indicators(ohlcv)
-    rows = to_feature_rows(table, context.partition_key)
-    rows.insert(2, "date", pd.to_datetime(table["date"]).to_numpy())
+    stored = tables.stored(INDICATORS_KEY, context.partition_key)
+    update = update_indicator_table(stored, ohlcv, context.partition_key)
+    rows = update.rows
+    context.log.info(f"indicators {context.partition_key}: {update.mode} ({update.reason})")
     meta = table_metadata(rows)
-    last = table.iloc[-1]
+    last = rows.iloc[-1]
+    meta["update"] = dg.MetadataValue.text(f"{update.mode}: {update.reason}")
+    meta["rows_appended"] = dg.MetadataValue.int(update.appended)
     meta["last_rsi_14"] = dg.MetadataValue.float(round(float(last["rsi_14"]), 4))
     meta["last_macd_hist"] = dg.MetadataValue.float(round(float(last["macd_hist"]), 6))
     yield dg.Output(rows, metadata=meta)
-    yield check_result("no_nan_after_warmup", check_no_nan_after_warmup(table), INDICATORS_KEY)
+    yield check_result("no_nan_after_warmup", check_no_nan_after_warmup(rows), INDICATORS_KEY)

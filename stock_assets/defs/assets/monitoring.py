@@ -15,6 +15,7 @@ from stock_assets.domain.monitoring import (
     InsufficientDataError,
     compute_drift,
     drift_windows,
+    read_adopted_reference,
     training_end,
     write_drift_report,
 )
@@ -34,7 +35,7 @@ with warnings.catch_warnings():
         blocking=False,
         partitions_def=tickers_partitions,
         description="The share of drifted model inputs is at most the threshold; when it "
-        "fails, the drift sensor retrains the ticker's child (once per episode).",
+        "fails, the retrain sensor trains a challenger (once per episode).",
     )
 
 
@@ -85,7 +86,9 @@ def drift_report(
         raise dg.Failure(f"{exc} Drift is measured against a model's training data.") from exc
     bundle = serving.bundle
     try:
-        windows = drift_windows(indicators, training_end(bundle.metadata), settings)
+        adopted = read_adopted_reference(model_store.children_root, ticker)
+        adopted_end = pd.Timestamp(adopted["data_end"]) if adopted else None
+        windows = drift_windows(indicators, training_end(bundle.metadata), settings, adopted_end)
     except InsufficientDataError as exc:
         raise dg.Failure(f"No drift report for {ticker}: {exc}") from exc
     summary, snapshot = compute_drift(

@@ -12,8 +12,10 @@ from stock_assets.domain.monitoring.drift import (
 from stock_assets.domain.monitoring.files import (
     drift_dir,
     drift_html_path,
+    read_adopted_reference,
     read_agent_report,
     read_drift_summary,
+    write_adopted_reference,
     write_drift_report,
 )
 
@@ -26,8 +28,10 @@ __all__ = [
     "drift_dir",
     "drift_html_path",
     "drift_windows",
+    "read_adopted_reference",
     "read_agent_report",
     "read_drift_summary",
     "training_end",
+    "write_adopted_reference",
     "write_drift_report",
 ]

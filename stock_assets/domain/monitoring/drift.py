@@ -128,9 +128,20 @@ def _clean(indicators: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 def drift_windows(
-    indicators: pd.DataFrame, train_end: pd.Timestamp | None, settings: DriftSettings
+    indicators: pd.DataFrame,
+    train_end: pd.Timestamp | None,
+    settings: DriftSettings,
+    adopted_end: pd.Timestamp | None = None,
 ) -> DriftWindows:
-    """Reference (training rows before the current window) and current (latest rows)."""
+    """Reference and current (latest rows) windows.
+
+    The reference is the serving model's training rows before the current window. After a
+    champion decision made on a drift or decay retrain (``adopted_end``: the data end that
+    decision validated, whether it promoted the challenger or kept the champion), it is the
+    regime that decision accepted: the ``min_reference_rows`` rows up to that date, which the
+    current window then equals, so the drift episode closes; later sessions are measured
+    against that new normal.
+    """
     frame = _clean(indicators, settings.columns)
     if len(frame) < settings.current_rows:
         raise InsufficientDataError(
@@ -138,9 +149,13 @@ def drift_windows(
             f"{settings.current_rows}."
         )
     current = frame.tail(settings.current_rows).reset_index(drop=True)
-    reference = frame[frame["date"] < current["date"].iloc[0]]
-    if train_end is not None:
-        reference = reference[reference["date"] <= train_end]
+    if adopted_end is not None and (train_end is None or adopted_end >= train_end):
+        adopted = frame[frame["date"] <= adopted_end]
+        reference = adopted.tail(settings.min_reference_rows)
+    else:
+        reference = frame[frame["date"] < current["date"].iloc[0]]
+        if train_end is not None:
+            reference = reference[reference["date"] <= train_end]
     reference = reference.tail(settings.reference_rows).reset_index(drop=True)
     if len(reference) < settings.min_reference_rows:
         raise InsufficientDataError(

@@ -4,6 +4,7 @@ Per ticker slug, under the outputs dir::
 
     drift/<slug>/latest.json     the drift summary (written last, atomically)
     drift/<slug>/latest.html     the Evidently report it points at
+    drift/<slug>/reference.json  the data end the last champion decision validated
     reports/<slug>/latest.json   the agents' latest report and its evaluation (read only here)
 
 The HTML is moved into place before the JSON that names it, so a reader that finds the summary
@@ -23,6 +24,7 @@ DRIFT_FOLDER = "drift"
 REPORTS_FOLDER = "reports"
 LATEST_JSON = "latest.json"
 LATEST_HTML = "latest.html"
+ADOPTED_JSON = "reference.json"
 
 
 def drift_dir(outputs_dir: Path, ticker: str) -> Path:
@@ -55,6 +57,21 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None  # unreadable: treated as missing, the next report replaces it
     return data if isinstance(data, dict) else None
+
+
+def write_adopted_reference(
+    outputs_dir: Path, ticker: str, data_end: str, outcome: str, decided_at: str
+) -> Path:
+    """Record that a champion decision validated the data up to ``data_end``: the drift
+    reference from now on (see ``drift_windows``)."""
+    payload = {"data_end": data_end, "outcome": outcome, "decided_at": decided_at}
+    return atomic_write_text(
+        json.dumps(payload, sort_keys=True) + "\n", drift_dir(outputs_dir, ticker) / ADOPTED_JSON
+    )
+
+
+def read_adopted_reference(outputs_dir: Path, ticker: str) -> dict[str, Any] | None:
+    return _read_json(drift_dir(outputs_dir, ticker) / ADOPTED_JSON)
 
 
 def read_drift_summary(outputs_dir: Path, ticker: str) -> dict[str, Any] | None:

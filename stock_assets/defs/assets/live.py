@@ -1,0 +1,206 @@
+"""Served forecasts kept and scored: the forecast archive and live skill, per ticker."""
+
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+
+from stock_assets.defs.assets.evaluation import BACKTEST_KEY
+from stock_assets.defs.assets.forecasting import FORECAST_KEY
+from stock_assets.defs.assets.market import INDICATORS_KEY
+from stock_assets.defs.partitions import tickers_partitions
+from stock_assets.defs.plots import live_skill_plot
+from stock_assets.defs.resources import TableStoreResource
+from stock_assets.domain.ml.evaluation import evaluation_from_table
+from stock_assets.domain.ml.live import (
+    ARCHIVE_KEY,
+    WINDOWS,
+    Promise,
+    append_forecast,
+    decay_test,
+    score_matured,
+)
+from stock_assets.domain.ml.live import live_skill as live_skill_table
+from stock_assets.settings import get_settings
+
+FORECAST_ARCHIVE_KEY = dg.AssetKey("forecast_archive")
+LIVE_SKILL_KEY = dg.AssetKey("live_skill")
+ARCHIVE_CHECK = "append_only"
+LIVE_SKILL_CHECK = "live_skill_holds"
+
+with warnings.catch_warnings():
+    # Partitioned check specs are a Dagster preview; they record the ticker on each evaluation,
+    # which the retrain sensor reads.
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    LIVE_SKILL_CHECK_SPEC = dg.AssetCheckSpec(
+        name=LIVE_SKILL_CHECK,
+        asset=LIVE_SKILL_KEY,
+        blocking=False,
+        partitions_def=tickers_partitions,
+        description="The served model's live errors are not significantly worse than its "
+        "backtest promised (Diebold-Mariano per horizon, Bonferroni); when it fails, the "
+        "retrain sensor trains a challenger.",
+    )
+
+
+@dg.asset(
+    key=FORECAST_ARCHIVE_KEY,
+    partitions_def=tickers_partitions,
+    ins={"forecast": dg.AssetIn(key=FORECAST_KEY)},
+    group_name="forecasting",
+    kinds={"pandas", "parquet"},
+    owners=["team:ml"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            name=ARCHIVE_CHECK,
+            asset=FORECAST_ARCHIVE_KEY,
+            blocking=True,
+            description="Every archived forecast is kept unchanged; one row per session, "
+            "horizon and model.",
+        )
+    ],
+)
+def forecast_archive(
+    context: dg.AssetExecutionContext, forecast: pd.DataFrame, tables: TableStoreResource
+) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
+    """Every forecast this ticker was served, per as-of session, with the model that made it.
+
+    Append-only: each materialization adds the current forecast (unless the same model already
+    forecast that session) and never rewrites an earlier row; live scoring reads it.
+    """
+    previous = tables.stored(FORECAST_ARCHIVE_KEY, context.partition_key)
+    archive, added = append_forecast(previous, forecast, datetime.now(UTC).isoformat())
+    kept = previous is None or archive.iloc[: len(previous)].equals(previous)
+    duplicated = int(archive.duplicated(list(ARCHIVE_KEY)).sum())
+    sessions = archive["as_of"].nunique()
+    yield dg.Output(
+        archive,
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(archive)),
+            "rows_added": dg.MetadataValue.int(added),
+            "sessions": dg.MetadataValue.int(int(sessions)),
+            "first_as_of": dg.MetadataValue.text(str(pd.Timestamp(archive["as_of"].min()).date())),
+            "last_as_of": dg.MetadataValue.text(str(pd.Timestamp(archive["as_of"].max()).date())),
+            "models": dg.MetadataValue.json(sorted(archive["bundle_version"].astype(str).unique())),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name=ARCHIVE_CHECK,
+        passed=kept and duplicated == 0,
+        description=(
+            f"{len(archive)} rows over {sessions} sessions, {added} added, none rewritten."
+            if kept and duplicated == 0
+            else f"Archive integrity broken: earlier rows kept={kept}, duplicate keys={duplicated}."
+        ),
+    )
+
+
+def _promises(backtest: pd.DataFrame, model: str, bundle_version: str) -> list[Promise]:
+    """The backtest's skill per horizon for the model serving now; none when the backtest
+    describes another model (then there is no promise to hold it to)."""
+    if "served" not in backtest.columns:
+        return []
+    evaluation = evaluation_from_table(backtest)
+    if not evaluation.describes(model, bundle_version):
+        return []
+    return [Promise(h.horizon, h.relative_mae, h.coverage) for h in evaluation.horizons]
+
+
+@dg.asset(
+    key=LIVE_SKILL_KEY,
+    partitions_def=tickers_partitions,
+    ins={
+        "forecast_archive": dg.AssetIn(key=FORECAST_ARCHIVE_KEY),
+        "indicators": dg.AssetIn(key=INDICATORS_KEY),
+        "backtest": dg.AssetIn(key=BACKTEST_KEY),
+    },
+    group_name="monitoring",
+    kinds={"pandas", "parquet"},
+    owners=["team:ml"],
+    check_specs=[LIVE_SKILL_CHECK_SPEC],
+)
+def live_skill(
+    context: dg.AssetExecutionContext,
+    forecast_archive: pd.DataFrame,
+    indicators: pd.DataFrame,
+    backtest: pd.DataFrame,
+) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
+    """How the served forecasts did once their target sessions arrived, beside what the backtest
+    promised: per horizon over the last 20, the last 60 and all matured forecasts, MAE relative
+    to naive, direction against always-up, interval coverage and pinball loss. Forecasts whose
+    target session has not arrived are not scored. The check tests the serving model's live
+    errors against its promise."""
+    settings = get_settings()
+    scored = score_matured(forecast_archive, indicators[["date", "close"]])
+    table = live_skill_table(scored, WINDOWS)
+    latest = forecast_archive.sort_values("archived_at").iloc[-1]
+    serving_bundle = str(latest["bundle_version"])
+    promises = _promises(backtest, str(latest["model"]), serving_bundle)
+    verdict = decay_test(
+        scored,
+        promises,
+        serving_bundle,
+        alpha=settings.decay_alpha,
+        min_forecasts=settings.decay_min_forecasts,
+    )
+    by_h = {p.horizon: p for p in promises}
+    table["promised_relative_mae"] = table["horizon"].map(
+        lambda h: by_h[h].relative_mae if h in by_h else None
+    )
+    table["promised_coverage"] = table["horizon"].map(
+        lambda h: by_h[h].coverage if h in by_h else None
+    )
+    table["decayed"] = verdict.decayed
+    table["served_bundle"] = serving_bundle
+    pending = len(forecast_archive) - len(scored)
+    overall = table[table["window"] == 0]
+    metadata: dict[str, dg.MetadataValue] = {
+        "dagster/row_count": dg.MetadataValue.int(len(table)),
+        "matured_forecasts": dg.MetadataValue.int(len(scored)),
+        "pending_forecasts": dg.MetadataValue.int(int(pending)),
+        "served_bundle": dg.MetadataValue.text(serving_bundle),
+        "decayed": dg.MetadataValue.bool(verdict.decayed),
+        "verdict": dg.MetadataValue.text(verdict.reason),
+    }
+    if not overall.empty:
+        metadata["live_vs_backtest"] = dg.MetadataValue.md(
+            overall[
+                [
+                    "horizon",
+                    "n",
+                    "relative_mae",
+                    "promised_relative_mae",
+                    "coverage",
+                    "promised_coverage",
+                    "directional_accuracy",
+                    "up_rate",
+                    "pinball_pct",
+                ]
+            ]
+            .round(3)
+            .to_markdown(index=False)
+        )
+        first = overall.iloc[0]
+        metadata["live_relative_mae_h1"] = dg.MetadataValue.float(float(first["relative_mae"]))
+        metadata["live_coverage_h1"] = dg.MetadataValue.float(float(first["coverage"]))
+    if len(scored) >= 2:
+        metadata["chart"] = live_skill_plot(
+            scored, by_h, f"{context.partition_key}: rolling live skill (20 forecasts)"
+        )
+    yield dg.Output(table, metadata=metadata)
+    yield dg.AssetCheckResult(
+        check_name=LIVE_SKILL_CHECK,
+        passed=not verdict.decayed,
+        # A warning: the forecast keeps serving while the retrain sensor trains a challenger.
+        severity=dg.AssetCheckSeverity.WARN,
+        description=verdict.reason,
+        metadata={
+            "matured": dg.MetadataValue.int(verdict.matured),
+            "tests": dg.MetadataValue.int(verdict.tests),
+            "p_threshold": dg.MetadataValue.float(verdict.threshold),
+            "served_bundle": dg.MetadataValue.text(serving_bundle),
+            "findings": dg.MetadataValue.json([f.__dict__ for f in verdict.findings]),
+        },
+    )

@@ -1,0 +1,121 @@
+"""Market replay: the sensor that moves the replay clock one NYSE session per tick.
+
+In replay mode (``STOCKOPS_REPLAY_START``) the market-data resource cuts every ticker's history
+at the clock's as-of session. Each tick of this sensor, once onboarding is done and the previous
+session's runs have finished, advances the clock and asks for one ``ticker_refresh`` run per
+ticker: new rows, indicators extended, the online store updated, a forecast made and archived,
+matured forecasts scored, drift measured. The retrain sensor reacts to what those runs find, so
+the whole loop turns with no hand on the keyboard. The cursor mirrors the clock for the UI.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from stock_assets.defs.assets.market import INDICATORS_KEY
+from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
+from stock_assets.defs.automation import (
+    IN_PROGRESS,
+    MAX_ATTEMPTS,
+    materialized,
+    refresh_selection,
+    ticker_refresh_job,
+    ticker_training_job,
+)
+from stock_assets.defs.partitions import AS_OF_TAG, TICKERS_PARTITION, TRIGGER_TAG
+from stock_assets.defs.resources import market_data_from_settings
+from stock_assets.domain.market_data import MarketDataError
+from stock_assets.domain.market_data.replay import (
+    ReplayClockError,
+    ReplayProvider,
+    read_clock,
+    write_clock,
+)
+from stock_assets.settings import Settings, get_settings
+
+_settings = get_settings()
+
+
+def onboarding_pending(instance: dg.DagsterInstance, tickers: list[str], index: str) -> list[str]:
+    """Tickers still waiting for their first model (and not given up on after failures)."""
+    if not materialized(instance, PARENT_KEY):
+        return ["the parent model"]
+    pending = []
+    for ticker in tickers:
+        if ticker == index or materialized(instance, CHILD_KEY, ticker):
+            continue
+        if not materialized(instance, INDICATORS_KEY, ticker):
+            pending.append(ticker)
+            continue
+        failed = instance.get_runs_count(
+            dg.RunsFilter(
+                job_name=ticker_training_job.name,
+                tags={"dagster/partition": ticker},
+                statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
+            )
+        )
+        if failed < MAX_ATTEMPTS:
+            pending.append(ticker)
+    return pending
+
+
+def replay_end(settings: Settings, tickers: list[str]) -> str | None:
+    """The last session any ticker has data for: where the replay stops."""
+    provider = market_data_from_settings(settings).provider()
+    if not isinstance(provider, ReplayProvider):
+        return None
+    ends = []
+    for ticker in tickers:
+        try:
+            ends.append(provider.last_date(ticker))
+        except MarketDataError:
+            continue
+    return max(ends).strftime("%Y-%m-%d") if ends else None
+
+
+@dg.sensor(
+    jobs=[ticker_refresh_job],
+    minimum_interval_seconds=_settings.replay_tick_s,
+    default_status=(
+        dg.DefaultSensorStatus.RUNNING
+        if _settings.replay_enabled
+        else dg.DefaultSensorStatus.STOPPED
+    ),
+    description="Replay mode: advance the market one NYSE session per tick (after the previous "
+    "session's runs) and refresh every ticker at the new session.",
+)
+def market_replay_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    settings = get_settings()
+    if not settings.replay_enabled:
+        return dg.SkipReason("Replay mode is off: set STOCKOPS_REPLAY_START (e.g. 2008-01-02).")
+    instance = context.instance
+    try:
+        clock = read_clock(settings.replay_clock_path)
+    except ReplayClockError as exc:
+        return dg.SkipReason(str(exc))
+    tickers = list(instance.get_dynamic_partitions(TICKERS_PARTITION))
+    if not tickers:
+        return dg.SkipReason(f"At {clock.as_of}: no ticker registered yet.")
+    running = instance.get_runs_count(dg.RunsFilter(statuses=IN_PROGRESS))
+    if running:
+        return dg.SkipReason(f"At {clock.as_of}: waiting for {running} run(s) to finish.")
+    pending = onboarding_pending(instance, tickers, settings.index_ticker)
+    if pending:
+        return dg.SkipReason(f"At {clock.as_of}: onboarding not finished ({', '.join(pending)}).")
+    end = replay_end(settings, tickers)
+    following = clock.advanced(settings.replay_sessions_per_tick)
+    if end is not None and following.as_of > end:
+        return dg.SkipReason(f"The replay reached the end of the data ({clock.as_of}).")
+    write_clock(settings.replay_clock_path, following)
+    context.log.info(f"replay: {clock.as_of} -> {following.as_of}")
+    requests = [
+        dg.RunRequest(
+            run_key=f"replay:{following.as_of}:{ticker}",
+            partition_key=ticker,
+            job_name=ticker_refresh_job.name,
+            asset_selection=refresh_selection(instance, ticker),
+            tags={AS_OF_TAG: following.as_of, TRIGGER_TAG: "replay"},
+        )
+        for ticker in tickers
+    ]
+    return dg.SensorResult(run_requests=requests, cursor=following.as_of)

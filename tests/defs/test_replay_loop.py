@@ -1,0 +1,314 @@
+"""The MLOps loop end to end, offline: a replay of autumn 2008 through real Dagster assets.
+
+The replay sensor advances the market one NYSE session per tick; each requested run is executed
+in process on a temporary Dagster instance (what the daemon would launch), with a real MLflow
+store, a real Feast repo and small model sizes. Forecasts are archived, scored only once they
+mature, drift or decay is detected as the crisis unfolds, the retrain sensor trains a challenger,
+and the promotion policy's decision is recorded in Dagster and MLflow. Market data comes from
+the ``files`` provider over a folder holding the real sample history of AAPL and the index.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from stock_assets.defs.assets.evaluation import CHAMPION_KEY, backtest, champion_model
+from stock_assets.defs.assets.features import feature_definitions, online_features
+from stock_assets.defs.assets.forecasting import forecast
+from stock_assets.defs.assets.live import (
+    FORECAST_ARCHIVE_KEY,
+    LIVE_SKILL_CHECK,
+    LIVE_SKILL_KEY,
+    forecast_archive,
+    live_skill,
+)
+from stock_assets.defs.assets.market import indicators, ohlcv
+from stock_assets.defs.assets.models import child_model, parent_model
+from stock_assets.defs.assets.monitoring import DRIFT_CHECK, drift_report
+from stock_assets.defs.automation import DATA_ASSETS, SERVING_ASSETS, TRAINING_ASSETS
+from stock_assets.defs.partitions import TICKERS_PARTITION, TRIGGER_TAG
+from stock_assets.defs.replay_sensor import market_replay_sensor
+from stock_assets.defs.resources import resources_from_settings
+from stock_assets.defs.retrain_sensor import retrain_sensor
+from stock_assets.domain.calendar import session_number
+from stock_assets.domain.market_data import OfflineSampleProvider
+from stock_assets.domain.market_data.replay import read_clock, start_clock, write_clock
+from stock_assets.domain.ml.live import served_forecasts
+from stock_assets.domain.symbols import ticker_slug
+from stock_assets.settings import Settings, get_settings
+
+TICKER, INDEX = "AAPL", "^GSPC"
+FIRST, LAST = "2003-06-02", "2008-12-31"
+START = "2008-09-02"
+TICKS = 24
+COOLDOWN = 8
+ASSETS = [
+    ohlcv, indicators, feature_definitions, online_features, parent_model, child_model, backtest,
+    champion_model, forecast, forecast_archive, live_skill, drift_report,
+]  # fmt: skip
+REFRESH = [*DATA_ASSETS, *SERVING_ASSETS]
+SMALL = {
+    "parent_model": {
+        "config": {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1}
+    },
+    "child_model": {"config": {"epochs": 2, "patience": 1}},
+    "backtest": {"config": {"n_folds": 4, "test_years": 1.0}},
+    "drift_report": {"config": {"current_rows": 20}},
+}
+
+
+@dataclass
+class Replay:
+    instance: dg.DagsterInstance
+    resources: dict
+    settings: Settings
+    folder: Path
+    retrain_cursor: str | None = None
+    requests: list[dg.RunRequest] = field(default_factory=list)
+    retrains: list[tuple[str, dg.RunRequest]] = field(default_factory=list)  # (as_of, request)
+    matured_seen: list[tuple[int, int]] = field(default_factory=list)  # (metadata, expected)
+    failed_checks: set[str] = field(default_factory=set)
+    drift_after_retrain: list[bool] = field(default_factory=list)  # drift check in retrain runs
+
+    def execute(
+        self, request: dg.RunRequest, job_assets: list[dg.AssetKey] | None = None
+    ) -> dg.ExecuteInProcessResult:
+        """Run what a sensor requested, in process (what the daemon would launch)."""
+        keys = request.asset_selection or job_assets or []
+        names = {k.to_user_string() for k in keys}
+        result = dg.materialize(
+            ASSETS,
+            selection=list(keys),
+            partition_key=request.partition_key,
+            instance=self.instance,
+            resources=self.resources,
+            run_config={"ops": {k: v for k, v in SMALL.items() if k in names}},
+            tags=request.tags,
+            raise_on_error=False,
+        )
+        assert result.success, [
+            e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+        ]
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed:
+                self.failed_checks.add(evaluation.check_name)
+        return result
+
+    def tick(self) -> str:
+        """One replay tick and what it triggers; returns the new as-of session."""
+        outcome = market_replay_sensor(dg.build_sensor_context(instance=self.instance))
+        assert isinstance(outcome, dg.SensorResult), outcome
+        as_of = read_clock(self.settings.replay_clock_path).as_of
+        assert outcome.cursor == as_of
+        for request in outcome.run_requests or []:
+            assert request.tags["stockops/as_of"] == as_of
+            result = self.execute(request, REFRESH)
+            if request.partition_key == TICKER:
+                self.note_matured(result, as_of)
+        self.retrain()
+        return as_of
+
+    def retrain(self) -> None:
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.retrain_cursor)
+        outcome = retrain_sensor(context)
+        self.retrain_cursor = outcome.cursor
+        for request in outcome.run_requests or []:
+            as_of = read_clock(self.settings.replay_clock_path).as_of
+            self.retrains.append((as_of, request))
+            result = self.execute(request, TRAINING_ASSETS)
+            self.drift_after_retrain += [
+                e.passed
+                for e in result.get_asset_check_evaluations()
+                if e.check_name == DRIFT_CHECK
+            ]
+
+    def note_matured(self, result: dg.ExecuteInProcessResult, as_of: str) -> None:
+        """The scored count must be exactly the archived forecasts whose target has arrived."""
+        (event,) = [
+            m for m in result.get_asset_materialization_events()
+            if m.asset_key == LIVE_SKILL_KEY
+        ]  # fmt: skip
+        metadata = event.materialization.metadata
+        archive = self.table(FORECAST_ARCHIVE_KEY.path[0])
+        expected = int((served_forecasts(archive)["date"] <= pd.Timestamp(as_of)).sum())
+        self.matured_seen.append((int(metadata["matured_forecasts"].value), expected))
+
+    def table(self, asset: str, ticker: str = TICKER) -> pd.DataFrame:
+        return pd.read_parquet(self.settings.tables_dir / asset / f"{ticker_slug(ticker)}.parquet")
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
+    root = tmp_path_factory.mktemp("replay")
+    folder = root / "market"
+    folder.mkdir()
+    sample = OfflineSampleProvider()
+    for ticker in (INDEX, TICKER):
+        history = sample.fetch(ticker)
+        history = history[(history["date"] >= FIRST) & (history["date"] <= LAST)]
+        history.to_parquet(folder / f"{ticker_slug(ticker)}.parquet", index=False)
+    (root / "dagster").mkdir()
+    env = {
+        "STOCKOPS_DATA_DIR": str(root / "data"),
+        "STOCKOPS_REPLAY_START": START,
+        "STOCKOPS_MARKET_DATA_PROVIDER": "files",
+        "STOCKOPS_MARKET_DATA_DIR": str(folder),
+        "STOCKOPS_DECAY_MIN_FORECASTS": "10",
+        "STOCKOPS_RETRAIN_COOLDOWN_SESSIONS": str(COOLDOWN),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        settings = get_settings()
+        start_clock(settings.replay_clock_path, START)
+        resources = resources_from_settings(settings)  # the replay-wrapped files provider
+        with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+            r = Replay(instance, resources, settings, folder)
+            instance.add_dynamic_partitions(TICKERS_PARTITION, [INDEX, TICKER])
+            onboard = [
+                ([feature_definitions], None),
+                ([ohlcv, indicators, online_features], INDEX),
+                ([ohlcv, indicators, online_features], TICKER),
+                ([parent_model], None),
+                (
+                    [child_model, backtest, champion_model, forecast, forecast_archive,
+                     live_skill, drift_report],
+                    TICKER,
+                ),
+            ]  # fmt: skip
+            for assets, partition in onboard:
+                keys = [a.key for a in assets]
+                r.execute(dg.RunRequest(partition_key=partition, asset_selection=keys))
+            r.failed_checks.clear()
+            r.retrain()  # sees the onboarding's evaluations: nothing to do
+            assert r.retrains == []
+            for _ in range(TICKS):
+                r.tick()
+            yield r
+    get_settings.cache_clear()
+
+
+def test_the_clock_moved_one_session_per_tick_and_nothing_saw_past_it(replay: Replay) -> None:
+    clock = read_clock(replay.settings.replay_clock_path)
+    assert clock.ticks == TICKS
+    assert session_number(clock.as_of) - session_number(START) == TICKS
+    for asset in ("ohlcv", "indicators"):
+        for ticker in (INDEX, TICKER):
+            assert pd.to_datetime(replay.table(asset, ticker)["date"]).max() == pd.Timestamp(
+                clock.as_of
+            )
+    archive = replay.table("forecast_archive")
+    assert pd.to_datetime(archive["as_of"]).max() == pd.Timestamp(clock.as_of)
+
+
+def test_every_session_is_archived_with_the_model_that_made_it(replay: Replay) -> None:
+    archive = replay.table("forecast_archive")
+    assert archive["as_of"].nunique() == TICKS + 1  # the onboarding forecast, then one per tick
+    assert not archive.duplicated(["as_of", "horizon", "bundle_version"]).any()
+    assert archive.groupby(["as_of", "bundle_version"]).size().eq(7).all()
+    assert archive["bundle_version"].notna().all() and archive["model"].notna().all()
+
+
+def test_forecasts_are_scored_only_once_they_mature(replay: Replay) -> None:
+    assert len(replay.matured_seen) == TICKS
+    for reported, expected in replay.matured_seen:
+        assert reported == expected
+    # The first tick: only the onboarding forecast's h=1 target has arrived.
+    assert replay.matured_seen[0] == (1, 1)
+    live = replay.table("live_skill")
+    overall = live[live["window"] == 0].set_index("horizon")
+    assert overall.loc[1, "n"] == TICKS  # one h=1 forecast per session before the last
+    assert overall.loc[7, "n"] == TICKS + 1 - 7
+
+
+def test_the_crisis_triggers_a_challenger_and_the_decision_is_recorded(replay: Replay) -> None:
+    assert replay.failed_checks & {DRIFT_CHECK, LIVE_SKILL_CHECK}, "neither drift nor decay"
+    assert replay.retrains, "no challenger was trained"
+    triggers = {request.tags[TRIGGER_TAG] for _, request in replay.retrains}
+    assert triggers <= {"drift", "decay", "decay+drift"}
+    # The decision adopts the regime it validated as the drift reference: the drift check of the
+    # same run passes, which closes the drift episode.
+    assert replay.drift_after_retrain == [True] * len(replay.retrains)
+    # Cool-down in market sessions between two retrains of the ticker.
+    sessions = [session_number(as_of) for as_of, _ in replay.retrains]
+    assert all(b - a >= COOLDOWN for a, b in itertools.pairwise(sessions))
+    # Dagster: the champion decision made by the retrain run says what triggered it.
+    run_id = replay.instance.get_runs(
+        dg.RunsFilter(tags={TRIGGER_TAG: replay.retrains[0][1].tags[TRIGGER_TAG]})
+    )[-1].run_id
+    records = replay.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=CHAMPION_KEY, asset_partitions=[TICKER]), limit=10
+    ).records
+    (decision,) = [r for r in records if r.run_id == run_id]
+    metadata = decision.asset_materialization.metadata  # type: ignore[union-attr]
+    assert metadata["trigger"].value in triggers
+    assert metadata["outcome"].value in {"promote", "keep", "serve_baseline"}
+    # MLflow: the decision run carries the same trigger and outcome.
+    tracker = replay.resources["mlflow"].tracker()
+    logged = [d for d in tracker.decisions(TICKER) if d["trigger"] in triggers]
+    assert logged and logged[-1]["outcome"] == metadata["outcome"].value
+
+
+def test_no_asset_reads_a_row_after_the_as_of_session(replay: Replay) -> None:
+    """Poison every row after the as-of session and refresh again at the same session: the
+    indicators and the forecast come out identical, so nothing read the future."""
+    as_of = pd.Timestamp(read_clock(replay.settings.replay_clock_path).as_of)
+    before = replay.table("indicators")
+    forecast_before = replay.table("forecast")
+    for ticker in (INDEX, TICKER):
+        path = replay.folder / f"{ticker_slug(ticker)}.parquet"
+        frame = pd.read_parquet(path)
+        future = frame["date"] > as_of
+        assert future.sum() > 20
+        for column in ("open", "high", "low", "close"):
+            frame.loc[future, column] *= 3.0
+        frame.loc[future, "volume"] *= 50.0
+        frame.to_parquet(path, index=False)
+    request = dg.RunRequest(partition_key=TICKER)
+    replay.execute(request, REFRESH)
+    pd.testing.assert_frame_equal(replay.table("indicators"), before)
+    pd.testing.assert_frame_equal(replay.table("forecast"), forecast_before)
+
+
+def test_the_replay_stops_at_the_end_of_the_data(replay: Replay) -> None:
+    clock = read_clock(replay.settings.replay_clock_path)
+    write_clock(replay.settings.replay_clock_path, type(clock)(LAST, clock.start, clock.ticks))
+    try:
+        outcome = market_replay_sensor(dg.build_sensor_context(instance=replay.instance))
+        assert isinstance(outcome, dg.SkipReason)
+        assert "end of the data" in (outcome.skip_message or "")
+    finally:
+        write_clock(replay.settings.replay_clock_path, clock)
+
+
+def test_live_skill_is_served_by_the_api_and_exported_to_prometheus(replay: Replay) -> None:
+    from fastapi.testclient import TestClient
+
+    from serving_api.app import create_app
+
+    settings = replay.settings.model_copy(update={"redis_key_prefix": "stockops:test:replay:"})
+    with TestClient(create_app(settings, instance=replay.instance)) as client:
+        model = client.get("/models/AAPL")
+        assert model.status_code == 200, model.text
+        live = model.json()["live"]
+        overall = {h["horizon"]: h for h in live["horizons"] if h["window"] == 0}
+        assert set(overall) == set(range(1, 8))
+        assert live["matured"] == overall[1]["n"] > 0
+        assert live["served_bundle"]
+        assert 0.0 <= overall[1]["coverage"] <= 1.0 and overall[1]["relative_mae"] > 0
+        assert any(
+            d["trigger"] in {"drift", "decay", "decay+drift"} for d in model.json()["decisions"]
+        )
+        metrics = client.get("/metrics").text
+    assert 'stockops_live_relative_mae{horizon="1",ticker="AAPL",window="20"}' in metrics
+    assert 'stockops_live_coverage{horizon="7",ticker="AAPL",window="all"}' in metrics
+    assert 'stockops_live_skill_decayed{ticker="AAPL"}' in metrics
+    assert 'stockops_live_matured_forecasts{ticker="AAPL"}' in metrics
