@@ -46,6 +46,7 @@ def main() -> None:
 
     from bench.common import write_results
     from stock_assets.definitions import ASSETS
+    from stock_assets.defs.assets.monitoring import DRIFT_KEY
     from stock_assets.defs.automation import DATA_ASSETS, SERVING_ASSETS, TRAINING_ASSETS
     from stock_assets.defs.partitions import TICKERS_PARTITION, TRIGGER_TAG
     from stock_assets.defs.replay_sensor import market_replay_sensor
@@ -58,8 +59,9 @@ def main() -> None:
     settings = get_settings()
     start_clock(settings.replay_clock_path, args.start)
     resources = resources_from_settings(settings)
-    refresh = [*DATA_ASSETS, *SERVING_ASSETS]
+    refresh = [*DATA_ASSETS, *SERVING_ASSETS, DRIFT_KEY]  # the ticker_refresh job
 
+    (Path(tmp) / "dagster").mkdir(parents=True)
     with dg.instance_for_test(temp_dir=str(Path(tmp) / "dagster")) as instance:
 
         def run(

@@ -34,7 +34,7 @@ from stock_assets.defs.automation import (
     ticker_data_job,
     ticker_training_job,
 )
-from stock_assets.defs.partitions import TICKER_TAG
+from stock_assets.defs.partitions import TICKER_TAG, TRIGGER_TAG
 from stock_assets.defs.registry import register_tickers, registered_tickers
 from stock_assets.domain.market_data import MarketDataProvider
 from stock_assets.settings import Settings
@@ -249,7 +249,12 @@ class TaskService:
             register_tickers(self.instance, self._provider(), missing)
 
     def _start_chain(self, ticker: str, steps: list[RunSpec]) -> str:
-        common = {TICKER_TAG: ticker, SOURCE_TAG: "api", STEPS_TAG: str(len(steps))}
+        common = {
+            TICKER_TAG: ticker,
+            TRIGGER_TAG: "api",
+            SOURCE_TAG: "api",
+            STEPS_TAG: str(len(steps)),
+        }
         first = replace(steps[0], tags={**common, STEP_TAG: "1"})
         task_id = self.launcher.submit(first)
         metrics.RUNS.labels(first.job_name, "launched").inc()

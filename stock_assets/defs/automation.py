@@ -12,7 +12,7 @@ from stock_assets.defs.assets.live import FORECAST_ARCHIVE_KEY, LIVE_SKILL_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY, OHLCV_KEY
 from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
 from stock_assets.defs.assets.monitoring import DRIFT_KEY
-from stock_assets.defs.partitions import TICKER_TAG, TICKERS_PARTITION
+from stock_assets.defs.partitions import TICKER_TAG, TICKERS_PARTITION, TRIGGER_TAG
 from stock_assets.defs.registry import register_tickers
 from stock_assets.defs.resources import MarketDataResource
 from stock_assets.domain.market_data import MarketDataError
@@ -20,9 +20,9 @@ from stock_assets.domain.symbols import InvalidTickerError
 from stock_assets.settings import get_settings
 
 DATA_ASSETS = [OHLCV_KEY, INDICATORS_KEY, ONLINE_FEATURES_KEY]
-# The forecast is archived and scored wherever it is made. Training ends with the drift report:
-# after a decision, drift is measured against the data that decision validated.
-SERVING_ASSETS = [FORECAST_KEY, FORECAST_ARCHIVE_KEY, LIVE_SKILL_KEY, DRIFT_KEY]
+# The forecast is archived and scored wherever it is made (a new champion starts its live record
+# at once); drift is measured on each new session, by the refresh.
+SERVING_ASSETS = [FORECAST_KEY, FORECAST_ARCHIVE_KEY, LIVE_SKILL_KEY]
 TRAINING_ASSETS = [CHILD_KEY, BACKTEST_KEY, CHAMPION_KEY, *SERVING_ASSETS]
 
 ticker_data_job = dg.define_asset_job(
@@ -34,13 +34,13 @@ ticker_training_job = dg.define_asset_job(
     name="ticker_training",
     selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
     description="Train one ticker's child from the parent, backtest it, let the promotion "
-    "policy decide, forecast, archive and score, measure drift.",
+    "policy decide, forecast, archive and score.",
 )
 # The daily refresh ends with live scoring and the drift report: fresh rows are exactly what
 # both measure, and a failed check there is what the retrain sensor acts on.
 ticker_refresh_job = dg.define_asset_job(
     name="ticker_refresh",
-    selection=dg.AssetSelection.assets(*DATA_ASSETS, *SERVING_ASSETS),
+    selection=dg.AssetSelection.assets(*DATA_ASSETS, *SERVING_ASSETS, DRIFT_KEY),
     description="Daily (or per replayed session): one ticker's new data and features, its "
     "forecast, archived, the matured forecasts scored, its drift report.",
 )
@@ -129,7 +129,12 @@ def _attempt_request(
     )
     if failed >= MAX_ATTEMPTS:
         return None
-    return dg.RunRequest(run_key=f"{key}:attempt{failed}", partition_key=partition, job_name=job)
+    return dg.RunRequest(
+        run_key=f"{key}:attempt{failed}",
+        partition_key=partition,
+        job_name=job,
+        tags={TRIGGER_TAG: "onboarding"},
+    )
 
 
 def _owned(instance: dg.DagsterInstance, ticker: str) -> bool:
@@ -158,7 +163,10 @@ def _onboarding_requests(
     for ticker in tickers:
         if ticker not in seen:
             yield dg.RunRequest(
-                run_key=f"data:{ticker}", partition_key=ticker, job_name=ticker_data_job.name
+                run_key=f"data:{ticker}",
+                partition_key=ticker,
+                job_name=ticker_data_job.name,
+                tags={TRIGGER_TAG: "onboarding"},
             )
     if not materialized(instance, INDICATORS_KEY, index_ticker):
         return
@@ -220,6 +228,7 @@ def daily_refresh_schedule(
             run_key=f"daily:{day}:{ticker}",
             partition_key=ticker,
             asset_selection=refresh_selection(context.instance, ticker),
+            tags={TRIGGER_TAG: "daily"},
         )
 
 

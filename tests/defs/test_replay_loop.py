@@ -31,7 +31,7 @@ from stock_assets.defs.assets.live import (
 )
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model, parent_model
-from stock_assets.defs.assets.monitoring import DRIFT_CHECK, drift_report
+from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY, drift_report
 from stock_assets.defs.automation import DATA_ASSETS, SERVING_ASSETS, TRAINING_ASSETS
 from stock_assets.defs.partitions import TICKERS_PARTITION, TRIGGER_TAG
 from stock_assets.defs.replay_sensor import market_replay_sensor
@@ -47,13 +47,15 @@ from stock_assets.settings import Settings, get_settings
 TICKER, INDEX = "AAPL", "^GSPC"
 FIRST, LAST = "2003-06-02", "2008-12-31"
 START = "2008-09-02"
-TICKS = 24
-COOLDOWN = 8
+TICKS = 18  # one session each
+WEEKLY_TICKS = 2  # then five sessions each: the archive forecasts the sessions in between
+COOLDOWN = 6
+SESSIONS = TICKS + 5 * WEEKLY_TICKS
 ASSETS = [
     ohlcv, indicators, feature_definitions, online_features, parent_model, child_model, backtest,
     champion_model, forecast, forecast_archive, live_skill, drift_report,
 ]  # fmt: skip
-REFRESH = [*DATA_ASSETS, *SERVING_ASSETS]
+REFRESH = [*DATA_ASSETS, *SERVING_ASSETS, DRIFT_KEY]  # the ticker_refresh job
 SMALL = {
     "parent_model": {
         "config": {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1}
@@ -75,7 +77,8 @@ class Replay:
     retrains: list[tuple[str, dg.RunRequest]] = field(default_factory=list)  # (as_of, request)
     matured_seen: list[tuple[int, int]] = field(default_factory=list)  # (metadata, expected)
     failed_checks: set[str] = field(default_factory=set)
-    drift_after_retrain: list[bool] = field(default_factory=list)  # drift check in retrain runs
+    drift_passed: list[bool] = field(default_factory=list)  # AAPL's drift check, per tick
+    retrain_ticks: list[int] = field(default_factory=list)
 
     def execute(
         self, request: dg.RunRequest, job_assets: list[dg.AssetKey] | None = None
@@ -112,6 +115,11 @@ class Replay:
             result = self.execute(request, REFRESH)
             if request.partition_key == TICKER:
                 self.note_matured(result, as_of)
+                self.drift_passed += [
+                    e.passed
+                    for e in result.get_asset_check_evaluations()
+                    if e.check_name == DRIFT_CHECK
+                ]
         self.retrain()
         return as_of
 
@@ -122,12 +130,8 @@ class Replay:
         for request in outcome.run_requests or []:
             as_of = read_clock(self.settings.replay_clock_path).as_of
             self.retrains.append((as_of, request))
-            result = self.execute(request, TRAINING_ASSETS)
-            self.drift_after_retrain += [
-                e.passed
-                for e in result.get_asset_check_evaluations()
-                if e.check_name == DRIFT_CHECK
-            ]
+            self.retrain_ticks.append(len(self.drift_passed))
+            self.execute(request, TRAINING_ASSETS)
 
     def note_matured(self, result: dg.ExecuteInProcessResult, as_of: str) -> None:
         """The scored count must be exactly the archived forecasts whose target has arrived."""
@@ -192,14 +196,18 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
             assert r.retrains == []
             for _ in range(TICKS):
                 r.tick()
+            patch.setenv("STOCKOPS_REPLAY_SESSIONS_PER_TICK", "5")
+            get_settings.cache_clear()
+            for _ in range(WEEKLY_TICKS):
+                r.tick()
             yield r
     get_settings.cache_clear()
 
 
 def test_the_clock_moved_one_session_per_tick_and_nothing_saw_past_it(replay: Replay) -> None:
     clock = read_clock(replay.settings.replay_clock_path)
-    assert clock.ticks == TICKS
-    assert session_number(clock.as_of) - session_number(START) == TICKS
+    assert clock.ticks == TICKS + WEEKLY_TICKS
+    assert session_number(clock.as_of) - session_number(START) == SESSIONS
     for asset in ("ohlcv", "indicators"):
         for ticker in (INDEX, TICKER):
             assert pd.to_datetime(replay.table(asset, ticker)["date"]).max() == pd.Timestamp(
@@ -211,22 +219,25 @@ def test_the_clock_moved_one_session_per_tick_and_nothing_saw_past_it(replay: Re
 
 def test_every_session_is_archived_with_the_model_that_made_it(replay: Replay) -> None:
     archive = replay.table("forecast_archive")
-    assert archive["as_of"].nunique() == TICKS + 1  # the onboarding forecast, then one per tick
+    # The onboarding forecast, then one per session, those between weekly ticks caught up.
+    assert archive["as_of"].nunique() == SESSIONS + 1
+    caught_up = archive[archive["caught_up"].astype(bool)]
+    assert caught_up["as_of"].nunique() == WEEKLY_TICKS * 4 and len(caught_up) % 7 == 0
     assert not archive.duplicated(["as_of", "horizon", "bundle_version"]).any()
     assert archive.groupby(["as_of", "bundle_version"]).size().eq(7).all()
     assert archive["bundle_version"].notna().all() and archive["model"].notna().all()
 
 
 def test_forecasts_are_scored_only_once_they_mature(replay: Replay) -> None:
-    assert len(replay.matured_seen) == TICKS
+    assert len(replay.matured_seen) == TICKS + WEEKLY_TICKS
     for reported, expected in replay.matured_seen:
         assert reported == expected
     # The first tick: only the onboarding forecast's h=1 target has arrived.
     assert replay.matured_seen[0] == (1, 1)
     live = replay.table("live_skill")
     overall = live[live["window"] == 0].set_index("horizon")
-    assert overall.loc[1, "n"] == TICKS  # one h=1 forecast per session before the last
-    assert overall.loc[7, "n"] == TICKS + 1 - 7
+    assert overall.loc[1, "n"] == SESSIONS  # one h=1 forecast per session before the last
+    assert overall.loc[7, "n"] == SESSIONS + 1 - 7
 
 
 def test_the_crisis_triggers_a_challenger_and_the_decision_is_recorded(replay: Replay) -> None:
@@ -235,8 +246,9 @@ def test_the_crisis_triggers_a_challenger_and_the_decision_is_recorded(replay: R
     triggers = {request.tags[TRIGGER_TAG] for _, request in replay.retrains}
     assert triggers <= {"drift", "decay", "decay+drift"}
     # The decision adopts the regime it validated as the drift reference: the drift check of the
-    # same run passes, which closes the drift episode.
-    assert replay.drift_after_retrain == [True] * len(replay.retrains)
+    # next session passes, which closes the drift episode.
+    after = [replay.drift_passed[i] for i in replay.retrain_ticks if i < len(replay.drift_passed)]
+    assert after and all(after), (replay.retrain_ticks, replay.drift_passed)
     # Cool-down in market sessions between two retrains of the ticker.
     sessions = [session_number(as_of) for as_of, _ in replay.retrains]
     assert all(b - a >= COOLDOWN for a, b in itertools.pairwise(sessions))

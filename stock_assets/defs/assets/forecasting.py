@@ -9,10 +9,37 @@ from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.plots import interval_plot
 from stock_assets.defs.resources import MLflowResource, ModelStoreResource
 from stock_assets.domain.ml.evaluation import evaluation_from_table
-from stock_assets.domain.ml.forecast import forecast_next
-from stock_assets.domain.serving import NoModelError, resolve_serving_model
+from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
+from stock_assets.domain.serving import NoModelError, ServingModel, resolve_serving_model
 
 FORECAST_KEY = dg.AssetKey("forecast")
+
+
+def forecast_table(
+    serving: ServingModel, indicators: pd.DataFrame, ticker: str, as_of: pd.Timestamp | None = None
+) -> tuple[pd.DataFrame, ForecastResult]:
+    """The served model's forecast after ``as_of`` (default: the last row), as stored and
+    archived: one row per horizon with the model that made it."""
+    result = forecast_next(
+        serving.bundle,
+        indicators,
+        as_of=as_of,
+        ticker=ticker,
+        model_version=serving.model_version,
+        timestamp_column="date",
+    )
+    table = result.to_frame()
+    table.insert(0, "ticker", ticker)
+    table["as_of"] = result.as_of
+    table["last_close"] = result.last_close
+    # The outer quantile levels of the interval: what live scoring's pinball loss needs.
+    table["q_lower"] = result.quantiles[0]
+    table["q_upper"] = result.quantiles[-1]
+    table["model_version"] = serving.model_version
+    table["bundle_version"] = serving.bundle.version
+    table["model"] = serving.model
+    table["model_kind"] = serving.kind
+    return table, result
 
 
 @dg.asset(
@@ -44,24 +71,7 @@ def forecast(
         ) from exc
     bundle = serving.bundle
     evaluation = evaluation_from_table(backtest) if "served" in backtest.columns else None
-    result = forecast_next(
-        bundle,
-        indicators,
-        ticker=ticker,
-        model_version=serving.model_version,
-        timestamp_column="date",
-    )
-    table = result.to_frame()
-    table.insert(0, "ticker", ticker)
-    table["as_of"] = result.as_of
-    table["last_close"] = result.last_close
-    # The outer quantile levels of the interval: what live scoring's pinball loss needs.
-    table["q_lower"] = result.quantiles[0]
-    table["q_upper"] = result.quantiles[-1]
-    table["model_version"] = serving.model_version
-    table["bundle_version"] = bundle.version
-    table["model"] = serving.model
-    table["model_kind"] = serving.kind
+    table, result = forecast_table(serving, indicators, ticker)
     history = indicators[["date", "close"]].tail(60)
     chart = pd.concat(
         [

@@ -8,11 +8,11 @@ import dagster as dg
 import pandas as pd
 
 from stock_assets.defs.assets.evaluation import BACKTEST_KEY
-from stock_assets.defs.assets.forecasting import FORECAST_KEY
+from stock_assets.defs.assets.forecasting import FORECAST_KEY, forecast_table
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.plots import live_skill_plot
-from stock_assets.defs.resources import TableStoreResource
+from stock_assets.defs.resources import MLflowResource, ModelStoreResource, TableStoreResource
 from stock_assets.domain.ml.evaluation import evaluation_from_table
 from stock_assets.domain.ml.live import (
     ARCHIVE_KEY,
@@ -23,6 +23,7 @@ from stock_assets.domain.ml.live import (
     score_matured,
 )
 from stock_assets.domain.ml.live import live_skill as live_skill_table
+from stock_assets.domain.serving import resolve_serving_model
 from stock_assets.settings import get_settings
 
 FORECAST_ARCHIVE_KEY = dg.AssetKey("forecast_archive")
@@ -45,10 +46,27 @@ with warnings.catch_warnings():
     )
 
 
+# At most this many missed sessions are forecast after the fact in one materialization.
+MAX_CATCH_UP_SESSIONS = 20
+
+
+def missed_sessions(
+    previous: pd.DataFrame | None, forecast: pd.DataFrame, indicators: pd.DataFrame
+) -> list[pd.Timestamp]:
+    """Sessions with data after the last archived forecast and before this one's as-of."""
+    if previous is None or previous.empty:
+        return []
+    last = pd.Timestamp(previous["as_of"].max())
+    now = pd.Timestamp(forecast["as_of"].iloc[0])
+    dates = pd.to_datetime(indicators["date"])
+    missed = dates[(dates > last) & (dates < now)]
+    return list(missed.tail(MAX_CATCH_UP_SESSIONS))
+
+
 @dg.asset(
     key=FORECAST_ARCHIVE_KEY,
     partitions_def=tickers_partitions,
-    ins={"forecast": dg.AssetIn(key=FORECAST_KEY)},
+    ins={"forecast": dg.AssetIn(key=FORECAST_KEY), "indicators": dg.AssetIn(key=INDICATORS_KEY)},
     group_name="forecasting",
     kinds={"pandas", "parquet"},
     owners=["team:ml"],
@@ -63,16 +81,37 @@ with warnings.catch_warnings():
     ],
 )
 def forecast_archive(
-    context: dg.AssetExecutionContext, forecast: pd.DataFrame, tables: TableStoreResource
+    context: dg.AssetExecutionContext,
+    forecast: pd.DataFrame,
+    indicators: pd.DataFrame,
+    tables: TableStoreResource,
+    mlflow: MLflowResource,
+    model_store: ModelStoreResource,
 ) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
     """Every forecast this ticker was served, per as-of session, with the model that made it.
 
     Append-only: each materialization adds the current forecast (unless the same model already
-    forecast that session) and never rewrites an earlier row; live scoring reads it.
+    forecast that session) and never rewrites an earlier row; live scoring reads it. When
+    sessions arrived since the last archived forecast without one (a replay advancing several
+    sessions per tick, a missed daily run), the model serving now, which served them, forecasts
+    each from the rows up to it (the same computation as on the day), marked ``caught_up``.
     """
-    previous = tables.stored(FORECAST_ARCHIVE_KEY, context.partition_key)
-    archive, added = append_forecast(previous, forecast, datetime.now(UTC).isoformat())
-    kept = previous is None or archive.iloc[: len(previous)].equals(previous)
+    ticker = context.partition_key
+    previous = tables.stored(FORECAST_ARCHIVE_KEY, ticker)
+    now = datetime.now(UTC).isoformat()
+    missed = missed_sessions(previous, forecast, indicators)
+    archive = previous
+    added = 0
+    if missed:
+        serving = resolve_serving_model(mlflow.tracker(), model_store.children_root, ticker)
+        if serving.bundle.version == str(forecast["bundle_version"].iloc[0]):
+            for session in missed:
+                table, _ = forecast_table(serving, indicators, ticker, as_of=session)
+                archive, n = append_forecast(archive, table.assign(caught_up=True), now)
+                added += n
+    archive, n = append_forecast(archive, forecast, now)
+    added += n
+    kept = previous is None or archive.iloc[: len(previous)].equals(previous)  # type: ignore[union-attr]
     duplicated = int(archive.duplicated(list(ARCHIVE_KEY)).sum())
     sessions = archive["as_of"].nunique()
     yield dg.Output(
@@ -80,6 +119,7 @@ def forecast_archive(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(archive)),
             "rows_added": dg.MetadataValue.int(added),
+            "sessions_caught_up": dg.MetadataValue.int(len(missed)),
             "sessions": dg.MetadataValue.int(int(sessions)),
             "first_as_of": dg.MetadataValue.text(str(pd.Timestamp(archive["as_of"].min()).date())),
             "last_as_of": dg.MetadataValue.text(str(pd.Timestamp(archive["as_of"].max()).date())),

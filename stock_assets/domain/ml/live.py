@@ -45,6 +45,7 @@ ARCHIVE_COLUMNS: tuple[str, ...] = (
     "model_version",
     "bundle_version",
     "archived_at",
+    "caught_up",  # forecast after the fact for a session that passed without one
 )
 ARCHIVE_KEY: tuple[str, ...] = ("as_of", "horizon", "bundle_version")
 WINDOWS: tuple[int | None, ...] = (20, 60, None)  # None: every matured forecast
@@ -76,6 +77,8 @@ def append_forecast(
     """``archive`` with the rows of ``forecast`` it does not hold yet; and how many were added."""
     new = forecast.copy()
     new["archived_at"] = archived_at
+    if "caught_up" not in new.columns:
+        new["caught_up"] = False
     missing = [c for c in ARCHIVE_COLUMNS if c not in new.columns]
     if missing:
         raise ValueError(f"the forecast table lacks column(s) {', '.join(missing)}")
