@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 import pandas as pd
 
+from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.domain.quality import QualityResult
 
 PREVIEW_ROWS = 5
@@ -41,3 +44,17 @@ def check_result(
             for k, v in result.details.items()
         },
     )
+
+
+def partitioned_check_spec(name: str, asset: dg.AssetKey, description: str) -> dg.AssetCheckSpec:
+    """A non-blocking check evaluated per ticker partition: each evaluation records its ticker,
+    which the retrain sensor reads. (Partitioned check specs are a Dagster preview.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(
+            name=name,
+            asset=asset,
+            blocking=False,
+            partitions_def=tickers_partitions,
+            description=description,
+        )

@@ -26,7 +26,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from stock_assets.defs.assets.live import LIVE_SKILL_CHECK, LIVE_SKILL_KEY
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY
-from stock_assets.defs.automation import ticker_training_job
+from stock_assets.defs.automation import IN_PROGRESS, ticker_training_job
 from stock_assets.defs.partitions import TRIGGER_TAG
 from stock_assets.domain.calendar import session_number
 from stock_assets.domain.market_data.replay import read_clock
@@ -38,12 +38,6 @@ WATCHED_CHECKS: dict[str, dg.AssetCheckKey] = {
     "decay": dg.AssetCheckKey(LIVE_SKILL_KEY, LIVE_SKILL_CHECK),
 }
 _PAGE = 100
-_IN_PROGRESS = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 @dataclass(frozen=True)
@@ -221,7 +215,7 @@ def _busy(instance: dg.DagsterInstance, tickers: Iterable[str]) -> set[str]:
             dg.RunsFilter(
                 job_name=ticker_training_job.name,
                 tags={"dagster/partition": t},
-                statuses=_IN_PROGRESS,
+                statuses=IN_PROGRESS,
             )
         )
     }

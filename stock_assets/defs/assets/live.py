@@ -1,6 +1,5 @@
 """Served forecasts kept and scored: the forecast archive and live skill, per ticker."""
 
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -10,6 +9,7 @@ import pandas as pd
 from stock_assets.defs.assets.evaluation import BACKTEST_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY, forecast_table
 from stock_assets.defs.assets.market import INDICATORS_KEY
+from stock_assets.defs.metadata import partitioned_check_spec
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.plots import live_skill_plot
 from stock_assets.defs.resources import MLflowResource, ModelStoreResource, TableStoreResource
@@ -31,19 +31,13 @@ LIVE_SKILL_KEY = dg.AssetKey("live_skill")
 ARCHIVE_CHECK = "append_only"
 LIVE_SKILL_CHECK = "live_skill_holds"
 
-with warnings.catch_warnings():
-    # Partitioned check specs are a Dagster preview; they record the ticker on each evaluation,
-    # which the retrain sensor reads.
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    LIVE_SKILL_CHECK_SPEC = dg.AssetCheckSpec(
-        name=LIVE_SKILL_CHECK,
-        asset=LIVE_SKILL_KEY,
-        blocking=False,
-        partitions_def=tickers_partitions,
-        description="The served model's live errors are not significantly worse than its "
-        "backtest promised (Diebold-Mariano per horizon, Bonferroni); when it fails, the "
-        "retrain sensor trains a challenger.",
-    )
+LIVE_SKILL_CHECK_SPEC = partitioned_check_spec(
+    LIVE_SKILL_CHECK,
+    LIVE_SKILL_KEY,
+    "The served model's live errors are not significantly worse than its backtest promised "
+    "(Diebold-Mariano per horizon, Bonferroni); when it fails, the retrain sensor trains a "
+    "challenger.",
+)
 
 
 # At most this many missed sessions are forecast after the fact in one materialization.

@@ -1,12 +1,11 @@
 """Input drift per ticker: an Evidently report against the serving model's training window."""
 
-import warnings
-
 import dagster as dg
 import pandas as pd
 
 from stock_assets.defs.assets.evaluation import CHAMPION_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
+from stock_assets.defs.metadata import partitioned_check_spec
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.resources import MLflowResource, ModelStoreResource
 from stock_assets.domain.monitoring import (
@@ -26,17 +25,12 @@ DRIFT_KEY = dg.AssetKey("drift_report")
 DRIFT_CHECK = "drift_share_within_threshold"
 _settings = get_settings()
 
-with warnings.catch_warnings():
-    # Partitioned check specs are a Dagster preview; they record the ticker on each evaluation.
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    DRIFT_CHECK_SPEC = dg.AssetCheckSpec(
-        name=DRIFT_CHECK,
-        asset=DRIFT_KEY,
-        blocking=False,
-        partitions_def=tickers_partitions,
-        description="The share of drifted model inputs is at most the threshold; when it "
-        "fails, the retrain sensor trains a challenger (once per episode).",
-    )
+DRIFT_CHECK_SPEC = partitioned_check_spec(
+    DRIFT_CHECK,
+    DRIFT_KEY,
+    "The share of drifted model inputs is at most the threshold; when it fails, the retrain "
+    "sensor trains a challenger (once per episode).",
+)
 
 
 class DriftConfig(dg.Config):
