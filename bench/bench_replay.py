@@ -224,7 +224,7 @@ def main() -> None:
             "",
             pd.DataFrame(retrains).to_markdown(index=False) if retrains else "None.",
             "",
-            "## Live skill beside the backtest's promise (all matured forecasts of the year)",
+            "## Live skill beside the backtest's promise (all matured forecasts of the replay)",
             "",
             live.to_markdown(index=False) if not live.empty else "No live skill.",
         ]
