@@ -18,6 +18,7 @@ from serving_api.schemas import (
     TickersResponse,
 )
 from stock_assets.defs.registry import registered_tickers
+from stock_assets.domain.ml.evaluation import optional_float
 from stock_assets.domain.ml.live import load_live_skill
 from stock_assets.domain.serving import NoModelError
 from stock_assets.domain.symbols import normalize_ticker
@@ -87,10 +88,6 @@ _LIVE_FIELDS = (
 )  # fmt: skip
 
 
-def _num(value: object) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
-
-
 def _live(table: pd.DataFrame | None) -> LiveSkill | None:
     if table is None or table.empty:
         return None
@@ -104,7 +101,7 @@ def _live(table: pd.DataFrame | None) -> LiveSkill | None:
                 horizon=int(r["horizon"]),
                 window=int(r["window"]),
                 n=int(r["n"]),
-                **{k: _num(r[k]) for k in _LIVE_FIELDS},
+                **{k: optional_float(r[k]) for k in _LIVE_FIELDS},
             )
             for r in table.to_dict("records")
         ],

@@ -26,7 +26,8 @@ def backtest_table_path(tables_dir: Path, ticker: str) -> Path:
     return Path(tables_dir) / BACKTEST_TABLE / f"{ticker_slug(ticker)}.parquet"
 
 
-def _num(value: Any) -> float | None:
+def optional_float(value: Any) -> float | None:
+    """A finite-or-NaN number as a float, missing or NaN as None (tables to JSON)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -53,19 +54,19 @@ class HorizonSkill:
 def _skills(rows: pd.DataFrame) -> tuple[HorizonSkill, ...]:
     out = []
     for r in rows.sort_values("horizon").to_dict("records"):
-        p = _num(r.get("p_vs_naive"))
-        fva = _num(r.get("fva"))
+        p = optional_float(r.get("p_vs_naive"))
+        fva = optional_float(r.get("fva"))
         out.append(
             HorizonSkill(
                 horizon=int(r["horizon"]),
-                relative_mae=_num(r.get("relative_mae")),
+                relative_mae=optional_float(r.get("relative_mae")),
                 fva=fva,
                 p_vs_naive=p,
                 significant=p is not None and p < POLICY.alpha and (fva or 0.0) > 0,
-                directional_accuracy=_num(r.get("directional_accuracy")),
-                up_rate=_num(r.get("up_rate")),
-                coverage=_num(r.get("coverage")),
-                nominal_coverage=_num(r.get("nominal_coverage")),
+                directional_accuracy=optional_float(r.get("directional_accuracy")),
+                up_rate=optional_float(r.get("up_rate")),
+                coverage=optional_float(r.get("coverage")),
+                nominal_coverage=optional_float(r.get("nominal_coverage")),
             )
         )
     return tuple(out)
