@@ -28,6 +28,7 @@ import dagster as dg
 import httpx
 
 from serving_api.errors import ApiError, dependency_unavailable
+from stock_assets.defs.run_state import PARTITION_TAG
 from stock_assets.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,14 +38,6 @@ TERMINAL = {
     dg.DagsterRunStatus.FAILURE,
     dg.DagsterRunStatus.CANCELED,
 }
-IN_PROGRESS = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
-PARTITION_TAG = "dagster/partition"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import dagster as dg
 from serving_api import metrics
 from serving_api.errors import ApiError
 from serving_api.kv import KeyValueStore
-from serving_api.runs import IN_PROGRESS, PARTITION_TAG, RunLauncher, RunSpec, deep_merge
+from serving_api.runs import RunLauncher, RunSpec, deep_merge
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.assets.models import PARENT_KEY
@@ -36,6 +36,7 @@ from stock_assets.defs.automation import (
 )
 from stock_assets.defs.partitions import TICKER_TAG, TRIGGER_TAG
 from stock_assets.defs.registry import register_tickers, registered_tickers
+from stock_assets.defs.run_state import IN_PROGRESS, PARTITION_TAG, materialized
 from stock_assets.domain.market_data import MarketDataProvider
 from stock_assets.settings import Settings
 
@@ -74,15 +75,6 @@ class TaskView:
     @property
     def terminal(self) -> bool:
         return self.state in {"succeeded", "failed"}
-
-
-def _materialized(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None) -> bool:
-    if partition is None:
-        return instance.get_latest_materialization_event(key) is not None
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
-    )
-    return bool(records.records)
 
 
 def parse_progress(messages: Sequence[str]) -> dict[str, Any] | None:
@@ -133,13 +125,13 @@ class TaskService:
         """What the ticker still needs before (and including) its training run, in order."""
         index = self.settings.index_ticker
         steps: list[RunSpec] = []
-        if not _materialized(self.instance, FEATURE_DEFINITIONS_KEY, None):
+        if not materialized(self.instance, FEATURE_DEFINITIONS_KEY, None):
             steps.append(self._spec(feature_definitions_job.name, None))
-        if ticker != index and not _materialized(self.instance, INDICATORS_KEY, index):
+        if ticker != index and not materialized(self.instance, INDICATORS_KEY, index):
             steps.append(self._spec(ticker_data_job.name, index))
-        if not _materialized(self.instance, INDICATORS_KEY, ticker):
+        if not materialized(self.instance, INDICATORS_KEY, ticker):
             steps.append(self._spec(ticker_data_job.name, ticker))
-        if not _materialized(self.instance, PARENT_KEY, None):
+        if not materialized(self.instance, PARENT_KEY, None):
             steps.append(self._spec(parent_training_job.name, None))
         config = {"ops": {"child_model": {"config": {"strategy": strategy}}}} if strategy else None
         steps.append(self._spec(ticker_training_job.name, ticker, config))
@@ -199,7 +191,7 @@ class TaskService:
     def _step_done(self, spec: RunSpec) -> bool:
         """Whether what a shared step materializes exists now (another run made it)."""
         key = _STEP_OUTPUT.get(spec.job_name)
-        return key is not None and _materialized(self.instance, key, spec.partition)
+        return key is not None and materialized(self.instance, key, spec.partition)
 
     def launch_job(
         self, ticker: str, job_name: str, tags: dict[str, str] | None = None

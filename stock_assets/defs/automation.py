@@ -1,6 +1,10 @@
 """Jobs, the daily schedule, and the sensors that keep every registered ticker fresh."""
+# No `from __future__ import annotations`: Dagster reads the op's config class from its
+# annotation at definition time.
 
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -12,9 +16,10 @@ from stock_assets.defs.assets.live import FORECAST_ARCHIVE_KEY, LIVE_SKILL_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY, OHLCV_KEY
 from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
 from stock_assets.defs.assets.monitoring import DRIFT_KEY
-from stock_assets.defs.partitions import TICKER_TAG, TICKERS_PARTITION, TRIGGER_TAG
+from stock_assets.defs.partitions import TICKERS_PARTITION, TRIGGER_TAG
 from stock_assets.defs.registry import register_tickers
 from stock_assets.defs.resources import MarketDataResource
+from stock_assets.defs.run_state import RunIndex, materialized, materialized_partitions
 from stock_assets.domain.market_data import MarketDataError
 from stock_assets.domain.symbols import InvalidTickerError
 from stock_assets.settings import get_settings
@@ -87,46 +92,54 @@ def register_ticker() -> None:
     register_ticker_op()
 
 
-def materialized(
-    instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None
-) -> bool:
-    if partition is None:
-        return instance.get_latest_materialization_event(key) is not None
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
-    )
-    return bool(records.records)
-
-
 # A step that failed (or was cancelled, e.g. `make up` stopped mid-run) is requested again on a
 # later tick, at most this many times in all.
 MAX_ATTEMPTS = 3
-IN_PROGRESS = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
+# A tick with nothing new costs one query, so the sensor can look often: each onboarding step
+# starts within seconds of the one it waits for.
+ONBOARDING_TICK_S = 5
+ONBOARDING_JOBS = [
+    feature_definitions_job.name,
+    ticker_data_job.name,
+    parent_training_job.name,
+    ticker_training_job.name,
 ]
 
 
+@dataclass
+class OnboardingCursor:
+    """Which tickers had their data run requested, and which are onboarded for good.
+
+    An onboarded ticker is never looked at again, so a tick with nothing new costs one query
+    whatever the number of tickers.
+    """
+
+    requested: set[str] = field(default_factory=set)
+    done: set[str] = field(default_factory=set)
+
+    @classmethod
+    def parse(cls, text: str | None) -> "OnboardingCursor":
+        if not text:
+            return cls()
+        if not text.startswith("{"):  # the earlier form: a comma-separated requested list
+            return cls(requested=set(text.split(",")))
+        data = json.loads(text)
+        return cls(set(data.get("requested", [])), set(data.get("done", [])))
+
+    def dump(self) -> str:
+        return json.dumps({"requested": sorted(self.requested), "done": sorted(self.done)})
+
+
 def _attempt_request(
-    instance: dg.DagsterInstance, key: str, job: str, partition: str | None = None
+    runs: RunIndex, key: str, job: str, partition: str | None = None
 ) -> dg.RunRequest | None:
     """A request whose run key counts earlier failed attempts, so a failure gets a retry.
 
     Nothing is requested while a run of the same step is queued or running, whoever launched it.
     """
-    tags = {"dagster/partition": partition} if partition else {}
-    # A run of this step launched by anyone (the API too) and still going: wait for it.
-    if instance.get_runs_count(dg.RunsFilter(job_name=job, tags=tags, statuses=IN_PROGRESS)):
+    if runs.busy(job, partition):
         return None
-    failed = instance.get_runs_count(
-        dg.RunsFilter(
-            job_name=job,
-            tags=tags,
-            statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
-        )
-    )
+    failed = runs.failed(job, partition)
     if failed >= MAX_ATTEMPTS:
         return None
     return dg.RunRequest(
@@ -137,71 +150,65 @@ def _attempt_request(
     )
 
 
-def _owned(instance: dg.DagsterInstance, ticker: str) -> bool:
-    """Whether another launcher (the API) has run anything for this ticker: it onboards it."""
-    records = instance.get_run_records(dg.RunsFilter(tags={TICKER_TAG: ticker}), limit=1)
-    return bool(records)
-
-
-def _onboarding_requests(
-    instance: dg.DagsterInstance, seen: set[str], index_ticker: str
-) -> Iterator[dg.RunRequest]:
-    """What a newly registered ticker still needs, in order: Feast registry, data, parent, child.
+def onboarding_requests(
+    instance: dg.DagsterInstance, cursor: OnboardingCursor, tickers: list[str], index_ticker: str
+) -> list[dg.RunRequest]:
+    """What the given (not yet onboarded) tickers still need, in order: Feast registry, data,
+    parent, child. Updates ``cursor`` with the data runs requested and the tickers now done.
 
     Every request has a run key, so a step is not requested again while its run is queued,
-    running or done; a failed step is retried up to MAX_ATTEMPTS times.
+    running or done; a failed step is retried up to MAX_ATTEMPTS times. A fixed number of
+    queries answers for all tickers together.
     """
+    runs = RunIndex.load(instance, ONBOARDING_JOBS)
     if not materialized(instance, FEATURE_DEFINITIONS_KEY):
         # Ticker runs read the Feast registry: apply it first (once), then come back.
-        request = _attempt_request(instance, "feature_definitions", feature_definitions_job.name)
-        if request:
-            yield request
-        return
-    tickers = [
-        t for t in instance.get_dynamic_partitions(TICKERS_PARTITION) if not _owned(instance, t)
+        request = _attempt_request(runs, "feature_definitions", feature_definitions_job.name)
+        return [request] if request else []
+    with_data = materialized_partitions(instance, INDICATORS_KEY)
+    with_child = materialized_partitions(instance, CHILD_KEY)
+    cursor.done |= {t for t in tickers if t in with_child or (t == index_ticker and t in with_data)}
+    # Tickers another launcher (the API) has run anything for are its to onboard.
+    pending = [t for t in tickers if t not in cursor.done and t not in runs.owned]
+    requests = [
+        dg.RunRequest(
+            run_key=f"data:{ticker}",
+            partition_key=ticker,
+            job_name=ticker_data_job.name,
+            tags={TRIGGER_TAG: "onboarding"},
+        )
+        for ticker in pending
+        if ticker not in cursor.requested
     ]
-    for ticker in tickers:
-        if ticker not in seen:
-            yield dg.RunRequest(
-                run_key=f"data:{ticker}",
-                partition_key=ticker,
-                job_name=ticker_data_job.name,
-                tags={TRIGGER_TAG: "onboarding"},
-            )
-    if not materialized(instance, INDICATORS_KEY, index_ticker):
-        return
+    cursor.requested |= set(pending)
+    if index_ticker not in with_data:
+        return requests
     if not materialized(instance, PARENT_KEY):
-        request = _attempt_request(instance, "parent", parent_training_job.name)
-        if request:
-            yield request
-        return
-    for ticker in tickers:
-        if (
-            ticker != index_ticker
-            and materialized(instance, INDICATORS_KEY, ticker)
-            and not materialized(instance, CHILD_KEY, ticker)
-        ):
-            request = _attempt_request(
-                instance, f"train:{ticker}", ticker_training_job.name, ticker
-            )
+        request = _attempt_request(runs, "parent", parent_training_job.name)
+        return [*requests, request] if request else requests
+    for ticker in pending:
+        if ticker != index_ticker and ticker in with_data:
+            request = _attempt_request(runs, f"train:{ticker}", ticker_training_job.name, ticker)
             if request:
-                yield request
+                requests.append(request)
+    return requests
 
 
 @dg.sensor(
     jobs=[feature_definitions_job, ticker_data_job, parent_training_job, ticker_training_job],
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=ONBOARDING_TICK_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Onboard every new ticker partition: data and features, then (once the parent "
     "exists) its child model, backtest, promotion and forecast.",
 )
-def new_ticker_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.RunRequest]:
-    seen = set(context.cursor.split(",")) if context.cursor else set()
-    yield from _onboarding_requests(context.instance, seen, get_settings().index_ticker)
-    if materialized(context.instance, FEATURE_DEFINITIONS_KEY):
-        context.update_cursor(
-            ",".join(sorted(context.instance.get_dynamic_partitions(TICKERS_PARTITION)))
-        )
+def new_ticker_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    cursor = OnboardingCursor.parse(context.cursor)
+    tickers = context.instance.get_dynamic_partitions(TICKERS_PARTITION)
+    waiting = [t for t in tickers if t not in cursor.done]
+    if not waiting:
+        return dg.SkipReason(f"All {len(tickers)} registered tickers are onboarded.")
+    requests = onboarding_requests(context.instance, cursor, waiting, get_settings().index_ticker)
+    return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
 
 
 _settings = get_settings()
@@ -223,18 +230,19 @@ def daily_refresh_schedule(
         yield dg.SkipReason("Replay mode: the replay sensor advances the market, not the clock.")
         return
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    with_model = materialized_partitions(context.instance, CHILD_KEY)
     for ticker in context.instance.get_dynamic_partitions(TICKERS_PARTITION):
         yield dg.RunRequest(
             run_key=f"daily:{day}:{ticker}",
             partition_key=ticker,
-            asset_selection=refresh_selection(context.instance, ticker),
+            asset_selection=refresh_selection(ticker, with_model),
             tags={TRIGGER_TAG: "daily"},
         )
 
 
-def refresh_selection(instance: dg.DagsterInstance, ticker: str) -> list[dg.AssetKey] | None:
+def refresh_selection(ticker: str, with_model: set[str]) -> list[dg.AssetKey] | None:
     """The whole refresh for a ticker with a model; data only for the others (e.g. the index)."""
-    return None if materialized(instance, CHILD_KEY, ticker) else DATA_ASSETS
+    return None if ticker in with_model else DATA_ASSETS
 
 
 @dg.schedule(
@@ -249,6 +257,7 @@ def weekly_agent_report_schedule(
 ) -> Iterator[dg.RunRequest]:
     """One run per ticker with a materialized forecast (the index has none: no child model)."""
     week = context.scheduled_execution_time.strftime("%G-W%V")
+    with_forecast = materialized_partitions(context.instance, FORECAST_KEY)
     for ticker in context.instance.get_dynamic_partitions(TICKERS_PARTITION):
-        if materialized(context.instance, FORECAST_KEY, ticker):
+        if ticker in with_forecast:
             yield dg.RunRequest(run_key=f"agent_report:{week}:{ticker}", partition_key=ticker)

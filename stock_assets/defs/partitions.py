@@ -14,3 +14,8 @@ TICKER_TAG = "stockops/ticker"
 TRIGGER_TAG = "stockops/trigger"
 # The replay session a run was launched for (replay mode only).
 AS_OF_TAG = "stockops/as_of"
+
+# The Dagster concurrency pool of every step that trains models (parent, child, backtest folds):
+# the instance's pool limit (config/dagster.yaml locally, the Helm values on Kubernetes) bounds
+# how many run at once, whoever launched them; runs beyond it wait in the queue, not on a node.
+TRAINING_POOL = "training"

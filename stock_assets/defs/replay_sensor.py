@@ -15,15 +15,19 @@ import dagster as dg
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
 from stock_assets.defs.automation import (
-    IN_PROGRESS,
     MAX_ATTEMPTS,
-    materialized,
     refresh_selection,
     ticker_refresh_job,
     ticker_training_job,
 )
 from stock_assets.defs.partitions import AS_OF_TAG, TICKERS_PARTITION, TRIGGER_TAG
 from stock_assets.defs.resources import market_data_from_settings
+from stock_assets.defs.run_state import (
+    IN_PROGRESS,
+    RunIndex,
+    materialized,
+    materialized_partitions,
+)
 from stock_assets.domain.market_data import MarketDataError
 from stock_assets.domain.market_data.replay import (
     ReplayClockError,
@@ -40,23 +44,17 @@ def onboarding_pending(instance: dg.DagsterInstance, tickers: list[str], index: 
     """Tickers still waiting for their first model (and not given up on after failures)."""
     if not materialized(instance, PARENT_KEY):
         return ["the parent model"]
-    pending = []
-    for ticker in tickers:
-        if ticker == index or materialized(instance, CHILD_KEY, ticker):
-            continue
-        if not materialized(instance, INDICATORS_KEY, ticker):
-            pending.append(ticker)
-            continue
-        failed = instance.get_runs_count(
-            dg.RunsFilter(
-                job_name=ticker_training_job.name,
-                tags={"dagster/partition": ticker},
-                statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
-            )
-        )
-        if failed < MAX_ATTEMPTS:
-            pending.append(ticker)
-    return pending
+    with_model = materialized_partitions(instance, CHILD_KEY)
+    waiting = [t for t in tickers if t != index and t not in with_model]
+    if not waiting:
+        return []
+    with_data = materialized_partitions(instance, INDICATORS_KEY)
+    runs = RunIndex.load(instance, [ticker_training_job.name])
+    return [
+        t
+        for t in waiting
+        if t not in with_data or runs.failed(ticker_training_job.name, t) < MAX_ATTEMPTS
+    ]
 
 
 def replay_end(settings: Settings, tickers: list[str]) -> str | None:
@@ -108,12 +106,13 @@ def market_replay_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
         return dg.SkipReason(f"The replay reached the end of the data ({clock.as_of}).")
     write_clock(settings.replay_clock_path, following)
     context.log.info(f"replay: {clock.as_of} -> {following.as_of}")
+    with_model = materialized_partitions(instance, CHILD_KEY)
     requests = [
         dg.RunRequest(
             run_key=f"replay:{following.as_of}:{ticker}",
             partition_key=ticker,
             job_name=ticker_refresh_job.name,
-            asset_selection=refresh_selection(instance, ticker),
+            asset_selection=refresh_selection(ticker, with_model),
             tags={AS_OF_TAG: following.as_of, TRIGGER_TAG: "replay"},
         )
         for ticker in tickers

@@ -26,8 +26,9 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from stock_assets.defs.assets.live import LIVE_SKILL_CHECK, LIVE_SKILL_KEY
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY
-from stock_assets.defs.automation import IN_PROGRESS, ticker_training_job
+from stock_assets.defs.automation import ticker_training_job
 from stock_assets.defs.partitions import TRIGGER_TAG
+from stock_assets.defs.run_state import RunIndex
 from stock_assets.domain.calendar import session_number
 from stock_assets.domain.market_data.replay import read_clock
 from stock_assets.settings import Settings, get_settings
@@ -208,17 +209,12 @@ def market_session(settings: Settings) -> int:
 
 
 def _busy(instance: dg.DagsterInstance, tickers: Iterable[str]) -> set[str]:
-    return {
-        t
-        for t in tickers
-        if instance.get_runs_count(
-            dg.RunsFilter(
-                job_name=ticker_training_job.name,
-                tags={"dagster/partition": t},
-                statuses=IN_PROGRESS,
-            )
-        )
-    }
+    """The tickers (of those with an open episode) whose training run is queued or running."""
+    tickers = list(tickers)
+    if not tickers:
+        return set()
+    runs = RunIndex.load(instance, [])
+    return {t for t in tickers if runs.busy(ticker_training_job.name, t)}
 
 
 @dg.sensor(

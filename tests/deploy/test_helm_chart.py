@@ -85,10 +85,35 @@ def test_run_launcher_is_k8s_with_a_queue_and_monitoring(rendered: Rendered) -> 
         rendered.get("PersistentVolumeClaim", claim)
     assert config["dagster_home"] == "/opt/dagster/dagster_home"
 
-    coordinator = instance["run_coordinator"]
-    assert coordinator["class"] == "QueuedRunCoordinator"
-    expected_limit = rendered.values["dagster"]["instance"]["maxConcurrentRuns"]
-    assert coordinator["config"]["max_concurrent_runs"] == expected_limit
+    assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    limits = rendered.values["dagster"]["instance"]
+    assert instance["concurrency"]["runs"]["max_concurrent_runs"] == limits["maxConcurrentRuns"]
+    pools = instance["concurrency"]["pools"]
+    assert pools == {"granularity": "run", "default_limit": limits["trainingPoolLimit"]}
+    # Dagster accepts the instance as rendered (run limits in `concurrency`, none left in the
+    # run coordinator's config, which Dagster refuses beside a `concurrency` section).
+    from dagster._config import process_config
+    from dagster._core.instance.config import (
+        dagster_instance_config_schema,
+        validate_concurrency_config,
+    )
+
+    def env_names(node: object) -> set[str]:
+        if isinstance(node, dict):
+            if set(node) == {"env"} and isinstance(node["env"], str):
+                return {node["env"]}
+            return set().union(*(env_names(v) for v in node.values()))
+        if isinstance(node, list):
+            return set().union(*(env_names(v) for v in node))
+        return set()
+
+    # The pods get these from secrets; any value lets Dagster resolve them here.
+    with pytest.MonkeyPatch.context() as env:
+        for name in env_names(instance):
+            env.setenv(name, "set-in-the-pod")
+        checked = process_config(dagster_instance_config_schema(), instance)
+    assert checked.success, checked.errors
+    validate_concurrency_config(instance)
     assert instance["run_monitoring"]["enabled"] is True
     assert instance["telemetry"] == {"enabled": False}
 
@@ -337,10 +362,10 @@ def test_gpu_training_runs_are_opt_in(
     default = renderings["default"]
     with pytest.raises(KeyError):
         default.get("ConfigMap", f"{RELEASE}-gpu-run-config")
-    assert "tag_concurrency_limits" not in default.instance()["run_coordinator"]["config"]
+    assert "tag_concurrency_limits" not in default.instance()["concurrency"]["runs"]
 
     prod = renderings["production"]
-    limits = prod.instance()["run_coordinator"]["config"]["tag_concurrency_limits"]
+    limits = prod.instance()["concurrency"]["runs"]["tag_concurrency_limits"]
     assert limits == [
         {
             "key": "stockops/gpu",

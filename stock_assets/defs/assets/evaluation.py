@@ -18,7 +18,7 @@ import pandas as pd
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.assets.models import CHILD_KEY, INDEX_TICKER
 from stock_assets.defs.configs import BacktestConfig
-from stock_assets.defs.partitions import TRIGGER_TAG, tickers_partitions
+from stock_assets.defs.partitions import TRAINING_POOL, TRIGGER_TAG, tickers_partitions
 from stock_assets.defs.plots import interval_plot
 from stock_assets.defs.resources import FeastResource, MLflowResource, ModelStoreResource
 from stock_assets.defs.training import (
@@ -279,6 +279,7 @@ def _log_evidence(
     ins={"indicators": dg.AssetIn(key=INDICATORS_KEY)},
     deps=[CHILD_KEY],
     group_name="evaluation",
+    pool=TRAINING_POOL,
     kinds={"pytorch", "mlflow"},
     owners=["team:ml"],
     check_specs=[

@@ -6,7 +6,7 @@ import pandas as pd
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.configs import ChildModelConfig, ParentModelConfig
-from stock_assets.defs.partitions import tickers_partitions
+from stock_assets.defs.partitions import TRAINING_POOL, tickers_partitions
 from stock_assets.defs.resources import FeastResource, MLflowResource, ModelStoreResource
 from stock_assets.defs.training import (
     dagster_tags,
@@ -36,6 +36,7 @@ INDEX_TICKER = get_settings().index_ticker
     },
     deps=[FEATURE_DEFINITIONS_KEY],
     group_name="models",
+    pool=TRAINING_POOL,
     kinds={"pytorch", "mlflow"},
     owners=["team:ml"],
 )
@@ -86,6 +87,7 @@ def parent_model(
     ins={"indicators": dg.AssetIn(key=INDICATORS_KEY)},
     deps=[PARENT_KEY],
     group_name="models",
+    pool=TRAINING_POOL,
     kinds={"pytorch", "mlflow"},
     owners=["team:ml"],
 )
