@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from agent_graph.cache import SemanticCache, embed, request_text
+from agent_graph.cache import SemanticCache, embed, embedder, request_text
 from agent_graph.evaluator import evaluate
 from agent_graph.facts import Facts, gather_facts, load_indicators
 from agent_graph.graph import AgentDeps, run_graph
@@ -140,6 +140,15 @@ class AnalystService:
             shutil.rmtree(folder)
             return [str(folder)]
         return []
+
+    def warm_up(self) -> None:
+        """Load the local LLM and the embedder now (the API calls this in the background at
+        start-up), so the first ``/analyze`` does not pay for loading them."""
+        load = getattr(self.llm, "load", None)
+        if load is not None:
+            load()
+        if self.cache.available:
+            embedder()
 
     def close(self) -> None:
         self.cache.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -108,6 +109,13 @@ def build_state(
     return AppState(settings, instance, kv, cache, forecasts, task_service, limiter)
 
 
+def _warm_up(analysts: AnalystService) -> None:
+    try:
+        analysts.warm_up()
+    except Exception as exc:  # the request path reports a real failure; this only logs it
+        log.warning("agents warm-up failed: %s", exc)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -136,6 +144,12 @@ def create_app(
                 _ = state.forecasts.tracker  # creates the local MLflow store under the lock
         app.state.stockops = state
         app.state.agents = analysts
+        # The local LLM and the embedder load in the background (seconds; the first time on a
+        # machine the GGUF is also converted), so the first /analyze finds them ready; a request
+        # that comes sooner waits for the load, as it would have done it itself.
+        threading.Thread(
+            target=_warm_up, args=(analysts,), name="agents-warm-up", daemon=True
+        ).start()
         metrics.REPORT_EVALUATIONS.folder = reports_dir(settings)
         PLATFORM_STATE.bind(settings.resolved_outputs_dir, settings.tables_dir, dagster_instance)
         try:

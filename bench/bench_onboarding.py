@@ -1,0 +1,147 @@
+"""`make up` from an empty data dir to a served forecast for every default ticker, as a newcomer.
+
+    .venv/bin/python -m bench.bench_onboarding [--timeout 1800]
+
+Runs the README's `make up` (the install step is a no-op once `.venv` exists) with a fresh
+``STOCKOPS_DATA_DIR`` and the default ports (3000, 8000, 8501 must be free), then watches the
+Dagster run storage: the onboarding is done when every default stock has a materialized
+``forecast`` and ``/predict-child`` answers 200 for each. Reports the wall time from `make up` to
+that moment (target: <= 5 min on two cores), to the first served forecast, each onboarding run's
+duration by job, and then stops `make up` the way a terminal's Ctrl-C does (SIGINT to its
+process group) and times how long it takes to exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from bench.common import write_results
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET_S = 300.0
+API = "http://127.0.0.1:8000"
+
+
+def _progress(home: Path) -> tuple[set[str], list[tuple[str, str, Any, Any]]]:
+    """Tickers with a materialized forecast, and every run (job, status, start, end)."""
+    import dagster as dg
+
+    from stock_assets.defs.assets.forecasting import FORECAST_KEY
+
+    if not (home / "dagster.yaml").exists() or not (home / "storage").exists():
+        return set(), []
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        done = set(instance.get_materialized_partitions(FORECAST_KEY))
+        runs = instance.get_run_records()
+        return done, [
+            (r.dagster_run.job_name, r.dagster_run.status.value, r.start_time, r.end_time)
+            for r in runs
+        ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timeout", type=float, default=1800)
+    args = parser.parse_args()
+    import httpx
+
+    from stock_assets.settings import DEFAULT_TICKERS, INDEX_TICKER
+
+    stocks = [t for t in DEFAULT_TICKERS if t != INDEX_TICKER]
+    root = Path(tempfile.mkdtemp(prefix="stockops-onboarding-"))
+    data = root / "data"
+    env = {**os.environ, "STOCKOPS_DATA_DIR": str(data), "DAGSTER_HOME": str(data / "dagster")}
+    env.pop("STOCKOPS_REPLAY_START", None)
+    log = root / "make-up.log"
+    started = time.monotonic()
+    with log.open("wb") as out:
+        make = subprocess.Popen(
+            ["make", "up"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    served: dict[str, float] = {}
+    runs: Any = []
+    done_at = None
+    try:
+        with httpx.Client(timeout=10) as client:
+            while time.monotonic() - started < args.timeout:
+                if make.poll() is not None:
+                    raise SystemExit(f"make up exited early ({make.returncode}); see {log}")
+                # Only tickers whose forecast exists are asked for: a request for a ticker
+                # without a model would start the API's own onboarding of it.
+                with_forecast, runs = _progress(data / "dagster")
+                for ticker in sorted(with_forecast & set(stocks) - set(served)):
+                    with contextlib.suppress(httpx.HTTPError):
+                        answer = client.post(f"{API}/predict-child", json={"ticker": ticker})
+                        if answer.status_code == 200:
+                            served[ticker] = time.monotonic() - started
+                if len(served) == len(stocks):
+                    done_at = time.monotonic() - started
+                    break
+                time.sleep(2)
+    finally:
+        # Ctrl-C in a terminal: SIGINT to the foreground process group.
+        stop_started = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(make.pid, signal.SIGINT)
+        try:
+            make.wait(timeout=60)
+            exit_s: float | None = time.monotonic() - stop_started
+        except subprocess.TimeoutExpired:
+            exit_s = None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(make.pid, signal.SIGKILL)
+        make.wait(timeout=30)
+    if done_at is None:
+        raise SystemExit(f"onboarding did not finish within {args.timeout:.0f} s; see {log}")
+
+    by_job: dict[str, list[float]] = defaultdict(list)
+    failed = 0
+    for job, status, start, end in runs:
+        if status != "SUCCESS":
+            failed += 1
+        if start and end:
+            by_job[job].append(end - start)
+    figures = [
+        {"figure": "make up on an empty data dir -> every default stock served",
+         "value": round(done_at, 1), "unit": "s", "target": f"<= {TARGET_S:.0f} s",
+         "met": done_at <= TARGET_S},
+        {"figure": "make up -> first forecast served (/predict-child 200)",
+         "value": round(min(served.values()), 1), "unit": "s", "target": "-", "met": None},
+        {"figure": "onboarding runs (failed)", "value": f"{len(runs)} ({failed})", "unit": "",
+         "target": "0 failed", "met": failed == 0},
+        {"figure": "make up exits after Ctrl-C (SIGINT to its process group)",
+         "value": round(exit_s, 1) if exit_s is not None else "no exit in 60 s", "unit": "s",
+         "target": "<= 10 s", "met": exit_s is not None and exit_s <= 10},
+    ]  # fmt: skip
+    for job, durations in sorted(by_job.items()):
+        figures.append(
+            {
+                "figure": f"run duration, {job} ({len(durations)} runs, median / max)",
+                "value": f"{statistics.median(durations):.1f} / {max(durations):.1f}",
+                "unit": "s",
+                "target": "-",
+                "met": None,
+            }
+        )
+    write_results(
+        "onboarding",
+        figures,
+        extra={"served_s": served, "runs": runs},
+    )
+    shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
