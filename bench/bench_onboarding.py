@@ -90,6 +90,13 @@ def main() -> None:
                     done_at = time.monotonic() - started
                     break
                 time.sleep(2)
+        # The runs that served the last forecasts still archive and score it: let them end.
+        settle = time.monotonic() + 120
+        while time.monotonic() < settle:
+            _, runs = _progress(data / "dagster")
+            if all(status in {"SUCCESS", "FAILURE", "CANCELED"} for _, status, _, _ in runs):
+                break
+            time.sleep(2)
     finally:
         # Ctrl-C in a terminal: SIGINT to the foreground process group.
         stop_started = time.monotonic()
@@ -135,10 +142,26 @@ def main() -> None:
                 "met": None,
             }
         )
+    first = min(start for _, _, start, _ in runs if start)
+    timeline = "\n".join(
+        [
+            "## Runs (seconds after the first run started)",
+            "",
+            "| job | status | start | end |",
+            "| --- | --- | --- | --- |",
+            *(
+                f"| {job} | {status} | {start - first:.1f} | "
+                f"{(end - first) if end else float('nan'):.1f} |"
+                for job, status, start, end in sorted(runs, key=lambda r: r[2] or 0)
+                if start
+            ),
+        ]
+    )
     write_results(
         "onboarding",
         figures,
         extra={"served_s": served, "runs": runs},
+        markdown=timeline,
     )
     shutil.rmtree(root, ignore_errors=True)
 

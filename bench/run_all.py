@@ -37,6 +37,11 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "models": ("bench.bench_models", ["--quick"]),
     "transfer": ("bench.bench_transfer", ["--quick"]),
     "replay": ("bench.bench_replay", ["--quick"]),
+    "scale": ("bench.bench_scale", ["--quick"]),
+    # After graph and replay: it reads their results.
+    "cost_model": ("bench.cost_model", []),
+    # Last: it runs `make up` on the default ports.
+    "onboarding": ("bench.bench_onboarding", []),
 }
 
 
