@@ -20,6 +20,7 @@ import os
 import threading
 import time
 import warnings
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -102,22 +103,27 @@ def chatml(system: str, prompt: str) -> str:
     )
 
 
-class LocalLlama:
+@dataclass
+class LocalModel:
+    """The local GGUF and how to generate with it; a runtime subclass loads and runs it."""
+
+    path: Path
+    _: KW_ONLY
+    threads: int
+    max_tokens: int
+    temperature: float
+    timeout_s: float
+    seed: int
+    allow_digits: bool = False
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = f"local:{self.path.stem}"
+
+
+class LocalLlama(LocalModel):
     """llama.cpp in process. A call stops generating at the deadline (stopping criterion) and
     raises LLMError, so a timeout never leaves the model busy behind the caller's back."""
-
-    def __init__(
-        self, path: Path, *, threads: int, max_tokens: int, temperature: float, timeout_s: float,
-        seed: int, allow_digits: bool = False,
-    ) -> None:  # fmt: skip
-        self.path = path
-        self.threads = threads
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.timeout_s = timeout_s
-        self.seed = seed
-        self.allow_digits = allow_digits
-        self.name = f"local:{path.stem}"
 
     def load(self) -> None:
         _load_llama(self.path, self.threads)
@@ -244,25 +250,14 @@ def _load_transformers(
         return _HF_MODELS[key]
 
 
-class LocalTransformers:
+@dataclass
+class LocalTransformers(LocalModel):
     """The GGUF as a transformers model on torch, in process: converted once (see
     :func:`prepared_model_dir`), int8 linear layers at load. Generation stops at the deadline
     (``max_time``) and raises LLMError, like the llama.cpp runtime; digit tokens are suppressed
     as llama.cpp's logit bias does."""
 
-    def __init__(
-        self, path: Path, *, threads: int, max_tokens: int, temperature: float, timeout_s: float,
-        seed: int, allow_digits: bool = False, cache_dir: Path | None = None,
-    ) -> None:  # fmt: skip
-        self.path = path
-        self.threads = threads
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.timeout_s = timeout_s
-        self.seed = seed
-        self.allow_digits = allow_digits
-        self.cache_dir = cache_dir
-        self.name = f"local:{path.stem}"
+    cache_dir: Path | None = None  # where the converted GGUF is kept (default: per machine)
 
     def load(self) -> None:
         _load_transformers(self.path, self.threads, self.cache_dir)
