@@ -179,3 +179,18 @@ def test_streamlit_image_has_every_library_the_app_imports() -> None:
     }  # fmt: skip
     assert third_party, "no imports found"
     assert third_party <= listed, f"missing from streamlit-requirements.txt: {third_party - listed}"
+
+
+def test_no_dependency_compiles_so_images_run_on_any_x86_64_node() -> None:
+    """llama.cpp compiled in the builder was tuned to the build machine's CPU (SIGILL on other
+    nodes) and cost minutes per build: the default dependencies are wheels, and no stage of any
+    image installs a compiler."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(d.startswith("llama-cpp-python") for d in project["dependencies"])
+    assert project["optional-dependencies"]["llamacpp"] == ["llama-cpp-python==0.3.36"]
+    for dockerfile in DOCKERFILES:
+        text = " ".join(args for _, args in instructions(dockerfile))
+        for compiler in ("build-essential", "cmake", "g++", "gcc"):
+            assert compiler not in text, f"{dockerfile.name} installs {compiler}"
