@@ -36,7 +36,7 @@ from stock_assets.defs.automation import (
 )
 from stock_assets.defs.partitions import TICKER_TAG, TRIGGER_TAG
 from stock_assets.defs.registry import register_tickers, registered_tickers
-from stock_assets.defs.run_state import IN_PROGRESS, PARTITION_TAG, materialized
+from stock_assets.defs.run_state import FAILED, IN_PROGRESS, PARTITION_TAG, materialized
 from stock_assets.domain.market_data import MarketDataProvider
 from stock_assets.settings import Settings
 
@@ -54,7 +54,6 @@ _STEP_OUTPUT = {
     ticker_data_job.name: INDICATORS_KEY,
     parent_training_job.name: PARENT_KEY,
 }
-_FAILED = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 _QUEUED = {dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED}
 
 
@@ -348,7 +347,7 @@ class TaskService:
         view.runs = [
             {"run_id": r.run_id, "job": r.job_name, "status": r.status.value} for r in runs
         ]
-        failed = [r for r in runs if r.status in _FAILED]
+        failed = [r for r in runs if r.status in FAILED]
         if failed:
             view.state, view.job = "failed", failed[-1].job_name
             view.error = self._error(failed[-1].run_id)

@@ -19,7 +19,12 @@ from stock_assets.defs.assets.monitoring import DRIFT_KEY
 from stock_assets.defs.partitions import TICKERS_PARTITION, TRIGGER_TAG
 from stock_assets.defs.registry import register_tickers
 from stock_assets.defs.resources import MarketDataResource
-from stock_assets.defs.run_state import RunIndex, materialized, materialized_partitions
+from stock_assets.defs.run_state import (
+    RunIndex,
+    materialized,
+    materialized_partitions,
+    owned_tickers,
+)
 from stock_assets.domain.market_data import MarketDataError
 from stock_assets.domain.symbols import InvalidTickerError
 from stock_assets.settings import get_settings
@@ -169,7 +174,8 @@ def onboarding_requests(
     with_child = materialized_partitions(instance, CHILD_KEY)
     cursor.done |= {t for t in tickers if t in with_child or (t == index_ticker and t in with_data)}
     # Tickers another launcher (the API) has run anything for are its to onboard.
-    pending = [t for t in tickers if t not in cursor.done and t not in runs.owned]
+    owned = owned_tickers(instance)
+    pending = [t for t in tickers if t not in cursor.done and t not in owned]
     requests = [
         dg.RunRequest(
             run_key=f"data:{ticker}",

@@ -48,12 +48,11 @@ class RunIndex:
     """The runs that matter to automation, read once per tick.
 
     ``in_progress`` and ``failures`` are keyed by (job, partition); a job without partitions uses
-    ``None``. ``owned`` holds the tickers some other launcher (the API) has run anything for.
+    ``None``.
     """
 
     in_progress: frozenset[tuple[str, str | None]]
     failures: Counter[tuple[str, str | None]]
-    owned: frozenset[str]
 
     @classmethod
     def load(cls, instance: dg.DagsterInstance, jobs: Iterable[str]) -> RunIndex:
@@ -62,14 +61,9 @@ class RunIndex:
         for job in jobs:
             for run in instance.get_runs(dg.RunsFilter(job_name=job, statuses=FAILED)):
                 failures[(job, run.tags.get(PARTITION_TAG))] += 1
-        owned: set[str] = set()
-        for key, values in instance.get_run_tags(tag_keys=[TICKER_TAG]):
-            if key == TICKER_TAG:
-                owned |= set(values)
         return cls(
             in_progress=frozenset((r.job_name, r.tags.get(PARTITION_TAG)) for r in running),
             failures=failures,
-            owned=frozenset(owned),
         )
 
     def busy(self, job: str, partition: str | None = None) -> bool:
@@ -83,3 +77,12 @@ class RunIndex:
         if partition is not None:
             return self.failures[(job, partition)]
         return sum(n for (j, _), n in self.failures.items() if j == job)
+
+
+def owned_tickers(instance: dg.DagsterInstance) -> set[str]:
+    """Tickers some other launcher (the API) has run anything for: one query for all."""
+    owned: set[str] = set()
+    for key, values in instance.get_run_tags(tag_keys=[TICKER_TAG]):
+        if key == TICKER_TAG:
+            owned |= set(values)
+    return owned
