@@ -162,8 +162,16 @@ class LocalLlama(LocalModel):
         return text
 
 
-# One transformers model per (file, threads) per process, with the ids of digit tokens.
-_HF_MODELS: dict[tuple[str, int], tuple[Any, Any, threading.Lock, list[int]]] = {}
+# One transformers model per file per process, with the ids of digit tokens.
+_HF_MODELS: dict[str, tuple[Any, Any, threading.Lock, list[int]]] = {}
+
+
+def _quiet_transformers() -> None:
+    """No progress bars or notices from transformers in the API's log."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def default_cache_dir() -> Path:
@@ -188,10 +196,8 @@ def prepared_model_dir(gguf: Path, cache_dir: Path | None = None) -> Path:
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()  # no progress bars or notices in the API's log
-    hf_logging.disable_progress_bar()
+    _quiet_transformers()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
@@ -219,17 +225,15 @@ def prepared_model_dir(gguf: Path, cache_dir: Path | None = None) -> Path:
 
 
 def _load_transformers(
-    path: Path, threads: int, cache_dir: Path | None
+    path: Path, cache_dir: Path | None
 ) -> tuple[Any, Any, threading.Lock, list[int]]:
-    key = (str(path), threads)
+    key = str(path)  # threads are set per call: one model serves every thread count
     with _MODELS_LOCK:
         if key not in _HF_MODELS:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
-            from transformers.utils import logging as hf_logging
 
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
+            _quiet_transformers()
             folder = prepared_model_dir(path, cache_dir)
             tokenizer = AutoTokenizer.from_pretrained(folder)
             model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
@@ -260,12 +264,12 @@ class LocalTransformers(LocalModel):
     cache_dir: Path | None = None  # where the converted GGUF is kept (default: per machine)
 
     def load(self) -> None:
-        _load_transformers(self.path, self.threads, self.cache_dir)
+        _load_transformers(self.path, self.cache_dir)
 
     def complete(self, system: str, prompt: str) -> str:
         import torch
 
-        model, tokenizer, lock, banned = _load_transformers(self.path, self.threads, self.cache_dir)
+        model, tokenizer, lock, banned = _load_transformers(self.path, self.cache_dir)
         inputs = tokenizer(chatml(system, prompt), return_tensors="pt")
         stops = tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|im_start|>"])
         sample = self.temperature > 0
@@ -358,22 +362,21 @@ def build_llm(settings: Settings, provider: str | None = None) -> LLM:
         path = Path(settings.llm_model) if settings.llm_model else packaged_gguf()
         if not path.exists():
             raise LLMConfigError(f"STOCKOPS_LLM_MODEL={path} does not exist (a GGUF file).")
-        threads = settings.llm_threads or default_threads()
+        generation = {
+            "threads": settings.llm_threads or default_threads(),
+            "max_tokens": settings.llm_max_tokens,
+            "temperature": settings.llm_temperature,
+            "timeout_s": timeout,
+            "seed": settings.llm_seed,
+        }
         if settings.llm_runtime == "llama-cpp":
             if importlib.util.find_spec("llama_cpp") is None:
                 raise LLMConfigError(
                     "STOCKOPS_LLM_RUNTIME=llama-cpp needs llama-cpp-python: "
-                    "pip install -e '.[llamacpp]' (it compiles llama.cpp, about 9 minutes)."
+                    "pip install -e '.[llamacpp]' (it compiles llama.cpp from source)."
                 )
-            return LocalLlama(
-                path, threads=threads, max_tokens=settings.llm_max_tokens,
-                temperature=settings.llm_temperature, timeout_s=timeout, seed=settings.llm_seed,
-            )  # fmt: skip
-        return LocalTransformers(
-            path, threads=threads, max_tokens=settings.llm_max_tokens,
-            temperature=settings.llm_temperature, timeout_s=timeout, seed=settings.llm_seed,
-            cache_dir=settings.llm_cache_dir,
-        )  # fmt: skip
+            return LocalLlama(path, **generation)
+        return LocalTransformers(path, **generation, cache_dir=settings.llm_cache_dir)
     common = {"temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens}
     if provider == "openai":
         key = _key(settings.openai_api_key, "OPENAI_API_KEY", provider, "openai_api_key")
