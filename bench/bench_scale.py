@@ -29,8 +29,6 @@ import contextlib
 import logging
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -272,30 +270,21 @@ def measure_ticks(instance: Any, n: int) -> tuple[list[dict[str, Any]], dict[str
     return rows, seed
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def measure_graphql(home: Path, n: int, repeats: int) -> list[dict[str, Any]]:
     """Start dagster-webserver on the instance and time each UI query (median of repeats)."""
     import statistics
 
     import httpx
 
-    port = _free_port()
+    from bench.bench_api import free_port, start, stop
+
+    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster-webserver"),
-            *("-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml")),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    cmd = [
+        str(Path(sys.executable).parent / "dagster-webserver"),
+        *("-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml")),
+    ]
+    server = start(cmd, env, home / "webserver.log")
     url = f"http://127.0.0.1:{port}/graphql"
     rows = []
     try:
@@ -334,11 +323,7 @@ def measure_graphql(home: Path, n: int, repeats: int) -> list[dict[str, Any]]:
                     }
                 )
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
     return rows
 
 
