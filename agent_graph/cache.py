@@ -82,6 +82,15 @@ def embed(text: str) -> list[float]:
     return _embedding_thread().submit(_encode, text).result()
 
 
+def _encode_many(texts: list[str]) -> list[list[float]]:
+    return embedder().encode(texts, normalize_embeddings=True, show_progress_bar=False).tolist()
+
+
+def embed_many(texts: list[str]) -> list[list[float]]:
+    """Normalised embeddings of ``texts``, in one batch on the embedding thread."""
+    return _embedding_thread().submit(_encode_many, texts).result()
+
+
 def request_text(ticker: str, question: str | None) -> str:
     return f"{ticker} | {(question or DEFAULT_QUESTION).strip().lower()}"
 

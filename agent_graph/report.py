@@ -76,11 +76,14 @@ def clean_narrative(text: str) -> str:
 # --- qualitative descriptions: what the LLM is told (it never sees a number) -------------------
 def describe_forecast(facts: Facts) -> str:
     change = facts.expected_change_pct
-    size = "a small" if abs(change) < 2 else "a moderate" if abs(change) < 5 else "a large"
-    move = "rise" if change > 0 else "fall"
     width = facts.interval_width_pct
     band = "narrow" if width < 4 else "wide" if width > 10 else "moderate"
-    return f"The model expects {size} {move} over the next week; its uncertainty band is {band}."
+    if facts.stance == "neutral":  # a move inside the stance threshold is no call either way
+        expects = "little change"
+    else:
+        size = "a small" if abs(change) < 2 else "a moderate" if abs(change) < 5 else "a large"
+        expects = f"{size} {'rise' if change > 0 else 'fall'}"
+    return f"The model expects {expects} over the next week; its uncertainty band is {band}."
 
 
 def describe_quality(facts: Facts) -> str:
@@ -306,3 +309,12 @@ def split_sections(markdown: str) -> dict[str, str]:
         if key:
             found[key] = text.strip()
     return found
+
+
+def report_prose(markdown: str) -> str:
+    """The sentences of a report: headings, table rows and the list of tool names left out,
+    list items as sentences, bold marks removed."""
+    lines = (
+        ln.strip().removeprefix("- ").strip().replace("**", "") for ln in markdown.splitlines()
+    )
+    return " ".join(ln for ln in lines if ln and not ln.startswith(("#", "|", "Tools run:")))

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from agent_graph.cache import SemanticCache, embed, embedder, request_text
+from agent_graph.claims import claim_reader
 from agent_graph.evaluator import evaluate
 from agent_graph.facts import Facts, gather_facts, load_indicators
 from agent_graph.graph import AgentDeps, run_graph
@@ -112,7 +113,7 @@ class AnalystService:
             )
             state = run_graph(deps, symbol, question)
             report = state["report"]
-            evaluation = evaluate(report, state["final_verdict"])
+            evaluation = evaluate(report, state["final_verdict"], state["facts"], state["tools"])
             fact = facts_box["f"]
             record = {
                 "ticker": symbol,
@@ -142,13 +143,13 @@ class AnalystService:
         return []
 
     def warm_up(self) -> None:
-        """Load the local LLM and the embedder now (the API calls this in the background at
-        start-up), so the first ``/analyze`` does not pay for loading them."""
+        """Load the local LLM, the embedder and the claim reader now (the API calls this in the
+        background at start-up), so the first ``/analyze`` does not pay for loading them."""
         load = getattr(self.llm, "load", None)
         if load is not None:
             load()
-        if self.cache.available:
-            embedder()
+        embedder()  # the critic's claim reader needs it even when the cache is off
+        claim_reader().load()
 
     def close(self) -> None:
         self.cache.close()

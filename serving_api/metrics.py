@@ -100,7 +100,7 @@ class ReportEvaluationCollector:
     Files are re-read only when they change."""
 
     _FIELDS = (
-        ("faithfulness", "Share of the report's numbers verified against the facts"),
+        ("faithfulness", "Share of the report's numbers and claims the facts support"),
         ("section_coverage", "Share of the fixed report sections present"),
         ("score", "Overall report score (0..1)"),
         ("length_words", "Report length in words"),

@@ -320,7 +320,17 @@ class AgentReport(BaseModel):
 
 
 class ReportEvaluation(BaseModel):
-    faithfulness: float = Field(ge=0, le=1, description="Verified numbers / all numbers.")
+    faithfulness: float = Field(
+        ge=0, le=1,
+        description="(Verified numbers + claims the facts allow) / (all numbers + all claims).",
+    )  # fmt: skip
+    claims: int = Field(
+        ge=0, description="Claims read in the report's prose (direction, skill, certainty, news, "
+        "volatility, volume).",
+    )  # fmt: skip
+    unsupported_claims: list[str] = Field(
+        description="Each claim the facts do not allow, with the reason (empty when faithful)."
+    )
     section_coverage: float = Field(ge=0, le=1)
     critic_verdict: Literal["pass", "revise", "fail"]
     length_words: int

@@ -63,7 +63,10 @@ def test_grounded_first_draft_passes_straight_through(facts: Facts, sample_table
     assert tools == {"news_sentiment": "skipped", "relative_strength": "ok",
                      "volatility_regime": "ok", "volume_anomalies": "ok"}  # fmt: skip
     assert "Tools run: relative_strength, volatility_regime, volume_anomalies" in report.markdown
-    assert evaluate(report, state["final_verdict"]).critic_verdict == "pass"
+    assert (
+        evaluate(report, state["final_verdict"], state["facts"], state["tools"]).critic_verdict
+        == "pass"
+    )
 
 
 def test_revise_loop_removes_invented_numbers(facts: Facts, sample_tables: Tables) -> None:
@@ -87,7 +90,9 @@ def test_revise_loop_removes_invented_numbers(facts: Facts, sample_tables: Table
     assert "A weak week may lie ahead." in report.sections["summary"]
     assert "The model is cautious." in report.sections["model_quality"]
     assert state["final_verdict"] == "revise"
-    assert evaluate(report, state["final_verdict"]).faithfulness == 1.0
+    assert (
+        evaluate(report, state["final_verdict"], state["facts"], state["tools"]).faithfulness == 1.0
+    )
 
 
 def test_out_of_revisions_falls_back_to_the_deterministic_writer(

@@ -44,6 +44,9 @@ def test_local_llm_writes_a_checked_report_as_a_dagster_asset(platform: Platform
     assert all(report["sections"][k].strip() for k in SECTIONS)
     assert report["unverified_numbers"] == 0 and report["verified_numbers"] > 50
     assert evaluation["faithfulness"] == 1.0 and evaluation["critic_verdict"] in {"pass", "revise"}
+    # Faithfulness counts the claims of the prose too, and the served naive forecast has no
+    # skill: no sentence may claim skill, certainty or a direction the stance does not take.
+    assert evaluation["claims"] > 0 and evaluation["unsupported_claims"] == []
     assert meta["report"] == report["markdown"]
     assert "written by a language model" in report["sections"]["disclaimer"]
     # The facts the report stands on: the forecast served by the champion.

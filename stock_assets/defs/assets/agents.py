@@ -49,19 +49,25 @@ def analyst_service(settings: Settings) -> "AnalystService":
 
 
 def report_quality(report: dict[str, Any], evaluation: dict[str, Any]) -> dg.AssetCheckResult:
-    """Fails unless every number was verified and every fixed section is present."""
+    """Fails unless every number was verified, every claim is allowed by the facts and every
+    fixed section is present."""
     passed = evaluation["faithfulness"] >= 1.0 and evaluation["section_coverage"] >= 1.0
+    wrong = evaluation.get("unsupported_claims", [])
     return dg.AssetCheckResult(
         check_name=REPORT_QUALITY_CHECK,
         passed=passed,
-        description="All numbers verified and all sections present."
+        description="All numbers verified, all claims supported and all sections present."
         if passed
         else f"Faithfulness {evaluation['faithfulness']} ({report['unverified_numbers']} "
-        f"unverified numbers), section coverage {evaluation['section_coverage']}.",
+        f"unverified numbers, {len(wrong)} unsupported claims"
+        + (f": {'; '.join(wrong[:3])}" if wrong else "")
+        + f"), section coverage {evaluation['section_coverage']}.",
         metadata={
             "faithfulness": float(evaluation["faithfulness"]),
             "section_coverage": float(evaluation["section_coverage"]),
             "unverified_numbers": int(report["unverified_numbers"]),
+            "claims": int(evaluation.get("claims", 0)),
+            "unsupported_claims": len(wrong),
         },
     )
 
@@ -98,8 +104,8 @@ DESCRIPTION = (
         dg.AssetCheckSpec(
             name=REPORT_QUALITY_CHECK,
             asset=AGENT_REPORT_KEY,
-            description="Every number in the report verified against the facts (faithfulness "
-            "1.0) and every fixed section present.",
+            description="Every number in the report verified and every claim allowed by the "
+            "facts (faithfulness 1.0), and every fixed section present.",
         )
     ],
 )
