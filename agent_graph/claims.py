@@ -16,6 +16,8 @@ Kinds and what the facts allow (:func:`contradiction`):
   "no news" only when none ran.
 * ``volatility`` (high / low / normal) and ``volume`` (unusual / normal): only what the market
   tools found, and nothing when they did not run.
+* ``topic`` (off): never; text about nothing in the report (assistant chatter, essays, unrelated
+  events) is not analysis, however harmless it reads.
 
 Embeddings keep the meaning of paraphrases that keyword lists miss ("an optimistic outlook",
 "predictions with high accuracy"); on their own they weigh a decisive word ("not", "normal")
@@ -48,7 +50,7 @@ from agent_graph.tools.base import ToolResult
 
 log = logging.getLogger(__name__)
 
-KINDS = ("direction", "skill", "certainty", "news", "volatility", "volume")
+KINDS = ("direction", "skill", "certainty", "news", "volatility", "volume", "topic")
 # A clause claims its most probable label when that is not ``none`` and at least this probable;
 # a second label of another kind counts too when it is nearly as probable ("an optimistic
 # outlook is a testament to its high accuracy" claims direction and skill at once).
@@ -212,6 +214,8 @@ def contradiction(claim: Claim, facts: Facts, tools: Sequence[ToolResult]) -> st
             return "denies the skill the backtest shows"
     if kind == "certainty":
         return "certainty no forecast has"
+    if kind == "topic":
+        return "not about this stock, its forecast or its market"
     if kind == "news":
         news = _tool(tools, "news_sentiment")
         if news is None and value != "absent":

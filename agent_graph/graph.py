@@ -20,7 +20,7 @@ from typing import Any, Literal, TypedDict
 import pandas as pd
 from langgraph.graph import END, START, StateGraph
 
-from agent_graph.critic import Findings, review, strip_unsupported
+from agent_graph.critic import Findings, claim_problems, review, strip_unsupported
 from agent_graph.facts import Facts
 from agent_graph.llm import LLM, LLMError
 from agent_graph.numbers import Evidence
@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 
 SYSTEM = (
     "You are a careful equity analyst writing for investors. Write plain English prose only. "
-    "Never write digits, numbers, percentages or dates."
+    "Never write digits, numbers, percentages or dates. Use only what you are told: no news, "
+    "events, people or certainty that it does not contain."
 )
 Verdict = Literal["pass", "revise", "fail"]
 
@@ -60,6 +61,7 @@ class AgentState(TypedDict, total=False):
     sections: dict[str, str]
     writer: str
     findings: Findings
+    rejected: list[str]  # claims and numbers the critic sent back for revision, in order
     verdict: Verdict
     revisions: int
     critique: str | None
@@ -79,6 +81,7 @@ class AgentDeps:
     news: NewsSource | None = None
     index_ticker: str = "^GSPC"
     max_revisions: int = 2
+    llm_review: bool = False  # the LLM's own one-sentence review, added to the critique
     llm_name: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -168,25 +171,18 @@ def build_graph(deps: AgentDeps) -> Any:
             )
             pieces["summary"] = _piece(deps, "summary", prompt, state)
         else:
+            # A revision drops every sentence the critic rejected (a wrong number or a claim the
+            # facts do not allow) and never asks the LLM again: a rewrite by a small local model
+            # rarely fixes a claim and costs seconds per call. A piece left empty is written
+            # by code from the facts.
             revisions += 1
             mask = _mask(state, deps)
             for slot in sorted(findings.flagged_slots):
                 piece = pieces[slot]
-                problems = "; ".join(findings.claims + findings.unverified) or "unsupported text"
-                rewritten = _ask(
-                    deps,
-                    "Rewrite this paragraph without any numbers, without certainty and without "
-                    f"claims about news or model skill. Problems: {problems[:300]}\n\n"
-                    f"Paragraph: {piece.text}",
-                    state,
+                text = strip_unsupported(piece.text, facts, tools, state["evidence"], mask)
+                pieces[slot] = (
+                    Piece(text, piece.source) if text else deterministic_piece(slot, facts, tools)
                 )
-                text = strip_unsupported(
-                    rewritten or piece.text, facts, tools, state["evidence"], mask
-                )
-                if text:
-                    pieces[slot] = Piece(text, "llm" if rewritten else piece.source)
-                else:
-                    pieces[slot] = deterministic_piece(slot, facts, tools)
         markdown, sections, writer = compose(facts, tools, pieces)
         return {"pieces": pieces, "markdown": markdown, "sections": sections, "writer": writer,
                 "revisions": revisions, "llm_errors": state["llm_errors"],
@@ -204,15 +200,19 @@ def build_graph(deps: AgentDeps) -> Any:
         else:
             verdict = "fail"
         critique = findings.summary()
-        if verdict != "revise":
+        rejected = list(state.get("rejected", []))
+        if verdict == "revise":
+            rejected += findings.claims + [f"number {n}" for n in findings.unverified]
+        if verdict != "revise" and deps.llm_review:
             # The LLM's own review, once per report: the narrative is final at this point.
             narrative = " ".join(state["pieces"][s].text for s in PIECES)
             note = _ask(deps, "In one sentence, name the weakest point of this stock report: "
                         f"{narrative[:900]}", state)  # fmt: skip
-            if note:
+            if note and not claim_problems(note, state["facts"], state["tools"]):
                 critique += f" Reviewer: {note}"
         return {"findings": findings, "verdict": verdict, "critique": critique,
-                "llm_errors": state["llm_errors"], "path": [*state["path"], "critic"]}  # fmt: skip
+                "rejected": rejected, "llm_errors": state["llm_errors"],
+                "path": [*state["path"], "critic"]}  # fmt: skip
 
     def final(state: AgentState) -> dict[str, Any]:
         facts, tools, findings = state["facts"], state["tools"], state["findings"]
@@ -225,6 +225,16 @@ def build_graph(deps: AgentDeps) -> Any:
             findings = review(markdown, sections, pieces, facts=facts, tools=tools,
                               evidence=state["evidence"], mask=_mask(state, deps))  # fmt: skip
             critique = (critique or "") + " Fell back to the deterministic writer."
+        if state.get("rejected"):
+            shown = state["rejected"][:6]
+            more = len(state["rejected"]) - len(shown)
+            critique = (
+                (critique or "")
+                + " Sent back for revision: "
+                + " | ".join(shown)
+                + (f" (and {more} more)" if more else "")
+                + "."
+            )
         if state.get("llm_errors"):
             critique = (critique or "") + " LLM errors: " + "; ".join(state["llm_errors"][:3])
         report = Report(

@@ -110,6 +110,7 @@ class AnalystService:
                 news=self.news,
                 index_ticker=self.settings.index_ticker,
                 max_revisions=self.settings.agent_max_revisions,
+                llm_review=self.settings.agent_llm_review,
             )
             state = run_graph(deps, symbol, question)
             report = state["report"]

@@ -9,8 +9,10 @@ data, parent, and per ticker child, backtest, champion and forecast; then serves
 uvicorn (one worker, the production entry point) pinned to ``--cores`` CPUs and calls it over
 HTTP from this process. Cold: ``refresh: true`` (the semantic cache is skipped, the whole graph
 runs and the LLM writes); the first request of the process also loads the LLM and the embedder,
-reported apart. Warm: the same request without ``refresh`` (a cache hit). Targets (2 cores):
-cold <= 15 s, cache hit <= 100 ms, 100% of numbers verified.
+reported apart. Warm: the same request without ``refresh`` (a cache hit). Also the claims the
+evaluator read in the final reports (none may be unsupported) and the critic's recall and
+precision per claim kind on its regression set (``bench_claims``). Targets (2 cores): cold <=
+15 s, cache hit <= 100 ms, 100% of numbers verified, no unsupported claim.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from bench.bench_api import (
     stop,
     wait_until_up,
 )
+from bench.bench_claims import measure as claim_measure
+from bench.bench_claims import table as claim_table
 from bench.common import write_results
 
 os.environ.setdefault("FEAST_USAGE", "False")
@@ -178,6 +182,11 @@ def main() -> None:
     finally:
         stop(server)
 
+    claims = sum(r["evaluation"]["claims"] for r in reports)
+    wrong_claims = [c for r in reports for c in r["evaluation"]["unsupported_claims"]]
+    tuned, held_out, _ = claim_measure()
+    print(claim_table(tuned, "Regression cases") + "\n\n" + claim_table(held_out, "Held-out cases"))
+    worst = min(min(row["recall"], row["precision"]) for row in tuned.rows())
     by_llm = sum(r["report"]["writer"] == "llm" for r in reports)
     coverage = statistics.mean(r["evaluation"]["section_coverage"] for r in reports)
     verified = sum(r["report"]["verified_numbers"] for r in reports)
@@ -201,6 +210,11 @@ def main() -> None:
          "target": f"<= {HIT_MS:.0f} ms", "met": float(np.percentile(warm_ms, 95)) <= HIT_MS},
         {"figure": f"numbers verified by the critic ({verified}/{total}, {len(reports)} reports)",
          "value": round(share, 2), "unit": "%", "target": "100 %", "met": share == 100.0},
+        {"figure": f"claims the facts do not allow, in the final reports ({claims} claims read)",
+         "value": len(wrong_claims), "unit": "", "target": "0", "met": not wrong_claims},
+        {"figure": "critic on the claim regression set: lowest recall or precision of any kind",
+         "value": worst, "unit": "", "target": ">= 0.95 recall, >= 0.90 precision",
+         "met": all(r["recall"] >= 0.95 and r["precision"] >= 0.90 for r in tuned.rows())},
         {"figure": "reports written by the LLM (not the deterministic fallback)",
          "value": f"{by_llm}/{len(reports)}", "unit": "", "target": "all",
          "met": by_llm == len(reports)},
@@ -215,6 +229,8 @@ def main() -> None:
         "server_cpus": cpus,
         "prepare_s": prepare_s,
         "cold_s": {t: round(v, 2) for t, v in cold.items()},
+        "claim_regression": tuned.rows(),
+        "claim_held_out": held_out.rows(),
         "reports": {
             r["ticker"]: {
                 "writer": r["report"]["writer"],
@@ -223,6 +239,10 @@ def main() -> None:
                 "unverified": r["report"]["unverified_numbers"],
                 "stance": r["report"]["stance"],
                 "score": r["evaluation"]["score"],
+                "claims": r["evaluation"]["claims"],
+                "unsupported_claims": r["evaluation"]["unsupported_claims"],
+                "model": r["forecast"]["model"],
+                "skill": r["forecast"]["skill"],
             }
             for r in reports
         },

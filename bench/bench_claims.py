@@ -4,9 +4,11 @@
 
 Reads every case of ``bench/data/claim_regression.yaml`` against its scenario's facts, and the
 code-written text of a full report per scenario (claims flagged there are false alarms), with
-the MiniLM claim reader the critic uses. Prints and writes per kind: planted contradictions,
-caught, false alarms, recall, precision; and the time to embed the prototypes and to read one
-report. Targets: recall >= 95% and precision >= 90% for every kind.
+the MiniLM claim reader the critic uses. Prints and writes per kind, for the regression cases
+and apart for the held-out ones: planted contradictions, caught, false alarms, recall,
+precision; and the time to fit the reader and to read one case. Targets on the regression
+cases: recall >= 95% and precision >= 90% for every kind. The held-out cases were written after
+the reader was tuned; their first read is recorded in the set's header.
 """
 
 from __future__ import annotations
@@ -15,35 +17,38 @@ import time
 from typing import Any
 
 from agent_graph.claims import ClaimReader
-from bench.claim_regression import SetScore, load_set, score_set
+from bench.claim_regression import SetScore, score_set
 from bench.common import write_results
 
 RECALL, PRECISION = 0.95, 0.90
 
 
-def measure() -> tuple[SetScore, dict[str, float]]:
+def measure() -> tuple[SetScore, SetScore, dict[str, float]]:
     reader = ClaimReader()
     started = time.perf_counter()
     reader.load()
     load_s = time.perf_counter() - started
     started = time.perf_counter()
-    score = score_set(reader)
+    tuned = score_set(reader, holdout=False)
     read_s = time.perf_counter() - started
-    cases = len(load_set()["cases"])
-    return score, {"prototypes_s": load_s, "set_s": read_s, "per_case_ms": read_s / cases * 1e3}
+    held_out = score_set(reader, holdout=True)
+    return tuned, held_out, {"fit_s": load_s, "per_case_ms": read_s / tuned.cases * 1e3}
 
 
-def figures(score: SetScore, timing: dict[str, float]) -> list[dict[str, Any]]:
+def figures(tuned: SetScore, held_out: SetScore, timing: dict[str, float]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for row in score.rows():
-        out.append({"figure": f"{row['kind']}: recall", "value": row["recall"], "unit": "",
-                    "target": f">= {RECALL}", "met": row["recall"] >= RECALL})  # fmt: skip
-        out.append({"figure": f"{row['kind']}: precision", "value": row["precision"], "unit": "",
-                    "target": f">= {PRECISION}", "met": row["precision"] >= PRECISION})  # fmt: skip
+    for name, score in (("regression", tuned), ("held out", held_out)):
+        for row in score.rows():
+            for measure, target in (("recall", RECALL), ("precision", PRECISION)):
+                out.append({
+                    "figure": f"{name}, {row['kind']}: {measure}", "value": row[measure],
+                    "unit": "", "target": f">= {target}" if name == "regression" else "",
+                    "met": row[measure] >= target if name == "regression" else None,
+                })  # fmt: skip
     out.append(
         {
-            "figure": "embed the prototypes (once per process)",
-            "value": round(timing["prototypes_s"], 2),
+            "figure": "fit the reader (prototype embeddings cached per machine)",
+            "value": round(timing["fit_s"], 2),
             "unit": "s",
             "target": "",
             "met": None,
@@ -54,10 +59,16 @@ def figures(score: SetScore, timing: dict[str, float]) -> list[dict[str, Any]]:
     return out
 
 
-def table(score: SetScore) -> str:
+def table(score: SetScore, title: str) -> str:
     lines = [
-        f"{score.cases} cases ({score.clean_cases} clean) and the code-written text of one full "
-        "report per scenario.",
+        f"### {title}",
+        "",
+        f"{score.cases} cases ({score.clean_cases} clean)"
+        + (
+            " and the code-written text of one full report per scenario."
+            if title.startswith("Regression")
+            else "."
+        ),
         "",
         "| kind | planted | caught | false alarms | recall | precision |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -71,13 +82,13 @@ def table(score: SetScore) -> str:
 
 
 def main() -> None:
-    score, timing = measure()
-    text = table(score)
+    tuned, held_out, timing = measure()
+    text = table(tuned, "Regression cases") + "\n\n" + table(held_out, "Held-out cases")
     print(text)
-    print(f"\nprototypes embedded in {timing['prototypes_s']:.2f} s; "
-          f"{timing['per_case_ms']:.1f} ms per case")  # fmt: skip
-    write_results("claims", figures(score, timing), {"kinds": score.rows(),
-                  "errors": score.errors}, markdown=text)  # fmt: skip
+    print(f"\nreader fitted in {timing['fit_s']:.2f} s; {timing['per_case_ms']:.1f} ms per case")
+    extra = {"regression": tuned.rows(), "held_out": held_out.rows(),
+             "errors": tuned.errors + held_out.errors}  # fmt: skip
+    write_results("claims", figures(tuned, held_out, timing), extra, markdown=text)
 
 
 if __name__ == "__main__":

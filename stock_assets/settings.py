@@ -140,7 +140,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(
         default=20.0, gt=0, description="Per LLM call; past it the writer falls back."
     )
-    llm_max_tokens: int = Field(default=80, ge=8, le=4096, description="Per LLM call.")
+    llm_max_tokens: int = Field(
+        default=60, ge=8, le=4096,
+        description="Per LLM call: two or three sentences; each token costs ~30-60 ms on one "
+        "core with the local model.",
+    )  # fmt: skip
     llm_temperature: float = Field(default=0.2, ge=0, le=2)
     llm_runtime: Literal["transformers", "llama-cpp"] = Field(
         default="transformers",
@@ -166,6 +170,11 @@ class Settings(BaseSettings):
     ollama_base_url: str = "http://127.0.0.1:11434"
     agent_max_revisions: int = Field(
         default=2, ge=0, le=5, description="Critic -> writer round trips at most."
+    )
+    agent_llm_review: bool = Field(
+        default=False,
+        description="Add the LLM's one-sentence review of each report to its critique (one more "
+        "LLM call per report; worth it with a hosted model, not with the local 135M one).",
     )
     agent_news_provider: Literal["auto", "yahoo", "none"] = Field(
         default="auto",

@@ -70,9 +70,18 @@ def report_section(result: dict[str, Any]) -> None:
         with st.expander("Report evaluation"):
             st.dataframe(
                 {
-                    "measure": ["faithfulness", "section coverage", "length (words)", "score"],
+                    "measure": [
+                        "faithfulness (numbers and claims)",
+                        "claims checked",
+                        "unsupported claims",
+                        "section coverage",
+                        "length (words)",
+                        "score",
+                    ],
                     "value": [
                         f"{float(evaluation.get('faithfulness', 0)):.2f}",
+                        str(evaluation.get("claims", "-")),
+                        str(len(evaluation.get("unsupported_claims", []))),
                         f"{float(evaluation.get('section_coverage', 0)):.2f}",
                         str(evaluation.get("length_words", "-")),
                         f"{float(evaluation.get('score', 0)):.2f}",

@@ -14,6 +14,7 @@ from agent_graph.facts import Facts
 from bench.claim_regression import load_set, scenario, score_set, synthetic_facts
 
 RECALL, PRECISION = 0.95, 0.90
+TOPIC_RECALL = 0.85
 # The held-out cases were written after the reader was tuned; the floors below keep what they
 # measure from getting worse (see bench/results/claims.md for the figures).
 HOLDOUT_RECALL, HOLDOUT_PRECISION = 0.75, 0.85
@@ -37,7 +38,10 @@ def test_recall_and_precision_per_kind_on_the_regression_set() -> None:
     assert score.cases >= 120 and score.clean_cases >= 40
     for row in score.rows():
         assert row["planted"] >= 10, row
-        assert row["recall"] >= RECALL, (row, score.errors)
+        # Off-topic text is read beside the claim kinds; ambiguous drivel ("the market has been
+        # in its own little world of dreams") can pass, so its recall has a lower bar.
+        recall = TOPIC_RECALL if row["kind"] == "topic" else RECALL
+        assert row["recall"] >= recall, (row, score.errors)
         assert row["precision"] >= PRECISION, (row, score.errors)
 
 
@@ -107,4 +111,6 @@ def test_the_facts_decide_what_a_claim_may_say() -> None:
     bare_facts, bare_tools = scenario({**spec, "news": None, "volatility": None, "volume": None})
     assert contradiction(Claim("volatility", "low", "", 1.0), bare_facts, bare_tools)
     assert contradiction(Claim("news", "absent", "", 1.0), bare_facts, bare_tools) is None
-    assert set(KINDS) == {"direction", "skill", "certainty", "news", "volatility", "volume"}
+    assert why("topic", "off") == "not about this stock, its forecast or its market"
+    assert set(KINDS) == {"direction", "skill", "certainty", "news", "volatility", "volume",
+                          "topic"}  # fmt: skip

@@ -100,6 +100,9 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         assert report["stance"] in {"bullish", "bearish", "neutral"}
         assert 0 <= report["confidence"] <= 1
         assert evaluation["faithfulness"] == 1.0 and evaluation["section_coverage"] == 1.0
+        assert evaluation["claims"] > 0 and evaluation["unsupported_claims"] == []
+        # Skill in the same words as the forecast's: the promotion decision's own sentence.
+        assert forecast["skill"] and forecast["skill"] in report["sections"]["model_quality"]
 
         started = time.perf_counter()
         warm = client.post("/analyze", json={**body, "refresh": False, "ticker": "AAPL"})
