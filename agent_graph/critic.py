@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from agent_graph.claims import claim_reader, contradiction
 from agent_graph.facts import Facts
 from agent_graph.numbers import Evidence, check_numbers, sentences
-from agent_graph.report import SECTIONS, Piece
+from agent_graph.report import SECTIONS, Piece, brief
 from agent_graph.tools.base import ToolResult
 
 
@@ -46,7 +46,7 @@ def read_claims(text: str, facts: Facts, tools: list[ToolResult]) -> list[tuple[
     """(sentence, None) for each supported claim of ``text``, (sentence, reason) for each claim
     the facts do not allow."""
     out: list[tuple[str, str | None]] = []
-    for sentence, claims in claim_reader().read_sentences(text):
+    for sentence, claims in claim_reader().read_sentences(text, brief(facts, tools)):
         out += [(sentence, contradiction(claim, facts, tools)) for claim in claims]
     return out
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from agent_graph.claims import claim_reader, contradiction
 from agent_graph.facts import Facts
-from agent_graph.report import SECTIONS, Report, report_prose, split_sections
+from agent_graph.report import SECTIONS, Report, brief, report_prose, split_sections
 from agent_graph.tools.base import ToolResult
 
 # Length that reads as a useful brief: shorter says too little, longer buries the numbers.
@@ -51,7 +51,7 @@ def evaluate(
     critic's (pass: first draft accepted; revise: accepted after revisions; fail: never
     accepted), and never a pass while the final text has an unverified number, a claim the
     facts do not allow, or misses a section."""
-    claims = claim_reader().read(report_prose(report.markdown))
+    claims = claim_reader().read(report_prose(report.markdown), brief(facts, tools))
     wrong = [f"{why}: {c.clause!r}" for c in claims if (why := contradiction(c, facts, tools))]
     total = report.verified_numbers + report.unverified_numbers + len(claims)
     good = report.verified_numbers + len(claims) - len(wrong)

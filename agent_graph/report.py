@@ -125,6 +125,12 @@ def describe_market(facts: Facts, tools: list[ToolResult]) -> str:
     return "; ".join(parts) + "."
 
 
+def brief(facts: Facts, tools: list[ToolResult] | tuple[ToolResult, ...]) -> list[str]:
+    """What the writers are told, in words: the grounds a narrative sentence must stand on."""
+    out = [describe_forecast(facts), describe_quality(facts), describe_market(facts, list(tools))]
+    return [*out, facts.skill] if facts.skill else out
+
+
 # --- deterministic narrative (the fallback writer) ---------------------------------------------
 def deterministic_piece(slot: str, facts: Facts, tools: list[ToolResult]) -> Piece:
     if slot == "summary":

@@ -7,7 +7,8 @@ code-written text of a full report per scenario (claims flagged there are false 
 the MiniLM claim reader the critic uses. Prints and writes per kind, for the regression cases
 and apart for the held-out ones: planted contradictions, caught, false alarms, recall,
 precision; and the time to fit the reader and to read one case. Targets on the regression
-cases: recall >= 95% and precision >= 90% for every kind. The held-out cases were written after
+cases: recall >= 95% and precision >= 90% for every claim kind (off-topic text is reported
+beside them without a target). The held-out cases were written after
 the reader was tuned; their first read is recorded in the set's header.
 """
 
@@ -40,10 +41,11 @@ def figures(tuned: SetScore, held_out: SetScore, timing: dict[str, float]) -> li
     for name, score in (("regression", tuned), ("held out", held_out)):
         for row in score.rows():
             for measure, target in (("recall", RECALL), ("precision", PRECISION)):
+                held = name == "regression" and row["kind"] != "topic"  # the claim kinds
                 out.append({
                     "figure": f"{name}, {row['kind']}: {measure}", "value": row[measure],
-                    "unit": "", "target": f">= {target}" if name == "regression" else "",
-                    "met": row[measure] >= target if name == "regression" else None,
+                    "unit": "", "target": f">= {target}" if held else "",
+                    "met": row[measure] >= target if held else None,
                 })  # fmt: skip
     out.append(
         {

@@ -101,6 +101,8 @@ class ReportEvaluationCollector:
 
     _FIELDS = (
         ("faithfulness", "Share of the report's numbers and claims the facts support"),
+        ("claims", "Claims read in the report's prose"),
+        ("unsupported_claims", "Claims in the report's prose that the facts do not allow"),
         ("section_coverage", "Share of the fixed report sections present"),
         ("score", "Overall report score (0..1)"),
         ("length_words", "Report length in words"),
@@ -128,6 +130,9 @@ class ReportEvaluationCollector:
                         "section_coverage": float(ev["section_coverage"]),
                         "score": float(ev["score"]),
                         "length_words": float(ev["length_words"]),
+                        # Reports written before claims were read count none.
+                        "claims": float(ev.get("claims", 0)),
+                        "unsupported_claims": float(len(ev.get("unsupported_claims", []))),
                         "critic_pass": float(ev["critic_verdict"] in {"pass", "revise"}),
                         "created": dt.datetime.fromisoformat(record["created_at"]).timestamp(),
                     }

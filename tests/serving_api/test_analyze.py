@@ -115,6 +115,9 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         metrics = client.get("/metrics").text
         assert f'stockops_report_faithfulness{{ticker="{TICKER}"}} 1.0' in metrics
         assert f'stockops_report_section_coverage{{ticker="{TICKER}"}} 1.0' in metrics
+        assert f'stockops_report_unsupported_claims{{ticker="{TICKER}"}} 0.0' in metrics
+        claims_line = f'stockops_report_claims{{ticker="{TICKER}"}} {float(evaluation["claims"])}'
+        assert claims_line in metrics
         assert 'stockops_api_report_cache_total{result="hit"} 1.0' in metrics
 
         # A ticker without a model: a training task, as /predict-child does.
