@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         default=20.0, gt=0, description="Per LLM call; past it the writer falls back."
     )
     llm_max_tokens: int = Field(
-        default=60, ge=8, le=4096,
+        default=48, ge=8, le=4096,
         description="Per LLM call: two or three sentences; each token costs ~30-60 ms on one "
         "core with the local model.",
     )  # fmt: skip
