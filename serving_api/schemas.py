@@ -324,12 +324,14 @@ class ReportEvaluation(BaseModel):
         ge=0, le=1,
         description="(Verified numbers + claims the facts allow) / (all numbers + all claims).",
     )  # fmt: skip
+    # Defaults: reports stored before claims were read have neither field.
     claims: int = Field(
-        ge=0, description="Claims read in the report's prose (direction, skill, certainty, news, "
-        "volatility, volume).",
+        default=0, ge=0, description="Claims read in the report's prose (direction, skill, "
+        "certainty, news, volatility, volume, off-topic text).",
     )  # fmt: skip
     unsupported_claims: list[str] = Field(
-        description="Each claim the facts do not allow, with the reason (empty when faithful)."
+        default_factory=list,
+        description="Each claim the facts do not allow, with the reason (empty when faithful).",
     )
     section_coverage: float = Field(ge=0, le=1)
     critic_verdict: Literal["pass", "revise", "fail"]

@@ -153,7 +153,12 @@ def test_monitor_materializes_then_answers(
     record = {"ticker": TICKER, "as_of": drift["as_of"], "created_at": "2025-01-01T00:00:00+00:00",
               "report": {}, "evaluation": EVALUATION}  # fmt: skip
     atomic_write_text(json.dumps(record), report)
-    assert client.post(f"/monitor/{TICKER}").json()["report_evaluation"] == EVALUATION
+    # A report stored before claims were read has no claim fields: they default to none.
+    stored = client.post(f"/monitor/{TICKER}").json()["report_evaluation"]
+    assert stored == {**EVALUATION, "claims": 0, "unsupported_claims": []}
+    with_claims = {**EVALUATION, "claims": 4, "unsupported_claims": ["certainty no forecast has"]}
+    atomic_write_text(json.dumps({**record, "evaluation": with_claims}), report)
+    assert client.post(f"/monitor/{TICKER}").json()["report_evaluation"] == with_claims
 
     # The state collectors export the drift report and the run counts.
     text = client.get("/metrics").text
