@@ -26,6 +26,7 @@ from bench.common import RESULTS_DIR, machine  # noqa: E402
 
 # name -> (module, arguments for --quick). Order: cheap first, so a failure shows early.
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
+    "claims": ("bench.bench_claims", []),
     "data": ("bench.bench_data", ["--reads", "200"]),
     "api": ("bench.bench_api", ["--quick"]),
     "agents": ("bench.bench_agents", ["--quick"]),
