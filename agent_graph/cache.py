@@ -73,13 +73,9 @@ def _embedding_thread() -> concurrent.futures.ThreadPoolExecutor:
         return _EMBEDDER["pool"]
 
 
-def _encode(text: str) -> list[float]:
-    return embedder().encode(text, normalize_embeddings=True, show_progress_bar=False).tolist()
-
-
 def embed(text: str) -> list[float]:
     """A normalised 384-d MiniLM embedding of ``text``."""
-    return _embedding_thread().submit(_encode, text).result()
+    return embed_many([text])[0]
 
 
 def _encode_many(texts: list[str]) -> list[list[float]]:

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import re
 
-from agent_graph.tools.sentiment import score_text
+from agent_graph.tools.sentiment import NEGATIONS, score_text
 
 _WORD = re.compile(r"[a-z][a-z'\-]*")
-NEGATORS = frozenset(
-    {"not", "no", "never", "without", "nothing", "nobody", "neither", "nor", "hardly", "cannot",
-     "lacks", "lack", "fails", "failed", "none"}
-)  # fmt: skip
+NEGATORS = NEGATIONS | {"nothing", "nobody", "hardly", "cannot", "lacks", "lack", "none"}
 _WINDOW = 4
 
 # Idioms rewritten to one cue word before the words are read.

@@ -33,7 +33,7 @@ import logging
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,16 +47,15 @@ from agent_graph.facts import Facts
 from agent_graph.llm import default_cache_dir
 from agent_graph.numbers import sentences
 from agent_graph.report import brief
-from agent_graph.tools.base import ToolResult
+from agent_graph.tools.base import ToolResult, ran
 
 log = logging.getLogger(__name__)
 
 KINDS = ("direction", "skill", "certainty", "news", "volatility", "volume", "topic")
-# A clause claims its most probable label when that is not ``none`` and at least this probable;
-# a second label of another kind counts too when it is nearly as probable ("an optimistic
-# outlook is a testament to its high accuracy" claims direction and skill at once).
+# A clause is about a kind when the kind's labels together are at least this probable; the two
+# most probable kinds count ("an optimistic outlook is a testament to its high accuracy" claims
+# direction and skill at once).
 MIN_PROBABILITY = 0.3
-SECOND_PROBABILITY = 0.25
 # With no word that decides the value, the classifier's value counts only at this confidence.
 FALLBACK_PROBABILITY = 0.6
 # Kinds whose value only words decide: "the model is cautious" is about the model, not a claim
@@ -81,7 +80,7 @@ class Claim:
     kind: str
     value: str
     clause: str
-    probability: float
+    score: float  # the kind's probability; for ungrounded text, its best cosine similarity
 
     @property
     def label(self) -> str:
@@ -147,11 +146,6 @@ class ClaimReader:
             log.warning("Could not keep the claim prototypes' embeddings in %s", path.parent)
         return matrix
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), len(labels)) label probabilities."""
-        self.load()
-        return self._model.predict_proba(_embed_many(list(texts)))
-
     def read_sentences(
         self, text: str, context: Sequence[str] = ()
     ) -> list[tuple[str, list[Claim]]]:
@@ -166,9 +160,8 @@ class ClaimReader:
         parts = [c for _, cs in split for c in cs]
         if not parts:
             return [(s, []) for s, _ in split]
-        vectors = _embed_many([*parts, *context])
-        clause_vectors = vectors[: len(parts)]
-        reference = np.vstack([self._report_like, vectors[len(parts) :]])
+        clause_vectors = _embed_many(parts)
+        reference = np.vstack([self._report_like, *_embed_context(tuple(context))])
         grounding = (clause_vectors @ reference.T).max(axis=1)
         probabilities = self._model.predict_proba(clause_vectors)
         rows = iter(zip(probabilities, grounding, strict=True))
@@ -218,6 +211,12 @@ def _embed_many(texts: list[str]) -> np.ndarray:
     return np.asarray(embed_many(texts), dtype=np.float32)
 
 
+@lru_cache(maxsize=16)
+def _embed_context(context: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """Embeddings of a report's brief, reused by every read of the same report."""
+    return (_embed_many(list(context)),) if context else ()
+
+
 @lru_cache(maxsize=1)
 def claim_reader() -> ClaimReader:
     """The process's reader (fitted on first use)."""
@@ -226,18 +225,15 @@ def claim_reader() -> ClaimReader:
     return ClaimReader(cache_dir=Settings().llm_cache_dir)
 
 
-def _tool(tools: Iterable[ToolResult], name: str) -> ToolResult | None:
-    return next((t for t in tools if t.name == name and t.ran), None)
-
-
 STANCE_OF = {"up": "bullish", "down": "bearish", "flat": "neutral"}
+CALL = {"up": "upward call", "down": "downward call", "flat": "flat call"}
 
 
 def contradiction(claim: Claim, facts: Facts, tools: Sequence[ToolResult]) -> str | None:
     """Why the facts do not allow ``claim``, or None when they do."""
     kind, value = claim.kind, claim.value
     if kind == "direction" and STANCE_OF[value] != facts.stance:
-        return f"{value}ward call against a {facts.stance} stance".replace("flatward", "flat")
+        return f"{CALL[value]} against a {facts.stance} stance"
     if kind == "skill":
         if value == "claimed" and facts.beats_naive is not True:
             return "skill the backtest does not show"
@@ -248,7 +244,7 @@ def contradiction(claim: Claim, facts: Facts, tools: Sequence[ToolResult]) -> st
     if kind == "topic":
         return "not about this stock, its forecast or its market"
     if kind == "news":
-        news = _tool(tools, "news_sentiment")
+        news = ran(tools, "news_sentiment")
         if news is None and value != "absent":
             return "news, but no news source ran"
         if news is not None and value == "absent":
@@ -256,13 +252,13 @@ def contradiction(claim: Claim, facts: Facts, tools: Sequence[ToolResult]) -> st
         if news is not None and value in ("positive", "negative") and news.data["label"] != value:
             return f"{value} news against {news.data['label']} headlines"
     if kind == "volatility":
-        vol = _tool(tools, "volatility_regime")
+        vol = ran(tools, "volatility_regime")
         if vol is None:
             return "volatility, but the regime was not measured"
         if vol.data["regime"] != value:
             return f"{value} volatility against a {vol.data['regime']} regime"
     if kind == "volume":
-        volume = _tool(tools, "volume_anomalies")
+        volume = ran(tools, "volume_anomalies")
         if volume is None:
             return "volume, but it was not measured"
         unusual = volume.data["anomalies"] > 0

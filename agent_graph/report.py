@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from agent_graph.facts import Facts
 from agent_graph.numbers import sentences
-from agent_graph.tools.base import ToolResult
+from agent_graph.tools.base import ToolResult, ran
 
 SECTIONS: dict[str, str] = {
     "summary": "Summary",
@@ -269,7 +269,7 @@ def risks_section(facts: Facts, tools: list[ToolResult]) -> str:
         items.append("Recent data has drifted from the training window: consider retraining.")
     elif facts.drift.status == "not computed":
         items.append("Data drift has not been checked for this ticker yet.")
-    vol = next((t for t in tools if t.name == "volatility_regime" and t.ran), None)
+    vol = ran(tools, "volatility_regime")
     if vol is not None and vol.data.get("regime") == "high":
         items.append("Volatility is in a high regime: price swings may exceed recent history.")
     items.append("Backtest quality describes the past; it does not guarantee future accuracy.")

@@ -127,7 +127,6 @@ class SetScore:
     kinds: dict[str, KindScore] = field(default_factory=lambda: {k: KindScore() for k in KINDS})
     cases: int = 0
     clean_cases: int = 0
-    report_sentences: int = 0
     errors: list[str] = field(default_factory=list)  # one line per miss or false alarm
 
     def rows(self) -> list[dict[str, Any]]:
@@ -177,5 +176,4 @@ def score_set(
             score.errors.append(
                 f"false {claim.kind} in code text: {claim.clause!r} ({name}: {why})"
             )
-        score.report_sentences += len(prose.split(". "))
     return score

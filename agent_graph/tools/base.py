@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -27,3 +28,8 @@ class ToolResult:
         out = asdict(self)
         out["numbers"] = [list(n) for n in self.numbers]
         return out
+
+
+def ran(tools: Iterable[ToolResult], name: str) -> ToolResult | None:
+    """The result of the tool ``name`` when it ran, else None."""
+    return next((t for t in tools if t.name == name and t.ran), None)
