@@ -19,6 +19,7 @@ from tests.deploy.conftest import (
     RELEASE,
     ROOT,
     Rendered,
+    env_config,
     load_values,
     pod_labels,
     pod_spec,
@@ -30,6 +31,8 @@ from tests.deploy.conftest import (
 SETTINGS_PREFIX = "STOCKOPS_"
 # Variables the Streamlit front end reads itself (streamlit_app/config.py), not platform settings.
 UI_VARIABLES = {"STOCKOPS_API_URL", "STOCKOPS_API_KEY"}
+# Variables that hold secrets (the Feast registry URL embeds the database password).
+SECRET_SUFFIXES = ("PASSWORD", "TOKEN", "API_KEY", "API_KEYS", "REGISTRY_URL")
 
 
 def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -136,11 +139,14 @@ def test_storage_is_postgres_with_the_password_from_a_secret(rendered: Rendered)
     run_env = rendered.instance()["run_launcher"]["config"]["run_k8s_config"]["container_config"][
         "env"
     ]
-    assert [e["name"] for e in run_env] == ["DAGSTER_PG_PASSWORD"]
-    assert (
-        run_env[0]["value_from"]["secret_key_ref"]["name"]
-        == rendered.values["secrets"]["postgresql"]["name"]
-    )
+    expected = {"DAGSTER_PG_PASSWORD": rendered.values["secrets"]["postgresql"]}
+    if rendered.values["feast"]["registry"] == "sql":
+        expected["STOCKOPS_FEAST_REGISTRY_URL"] = rendered.values["secrets"]["feast"]
+    assert [e["name"] for e in run_env] == list(expected)
+    for entry in run_env:
+        reference = entry["value_from"]["secret_key_ref"]
+        assert reference["name"] == expected[entry["name"]]["name"]
+        assert reference["key"] in expected[entry["name"]].values()
 
 
 def test_instance_configs_are_valid_dagster_config(rendered: Rendered, tmp_path: Path) -> None:
@@ -195,7 +201,8 @@ def test_every_container_is_bounded_non_root_and_probed(rendered: Rendered) -> N
             assert context.get("allowPrivilegeEscalation") is False, where
             assert context.get("readOnlyRootFilesystem") is True, where
             assert context.get("capabilities", {}).get("drop") == ["ALL"], where
-            assert "livenessProbe" in container and "readinessProbe" in container, where
+            if workload["kind"] != "Job":  # a Job's one command runs to its end
+                assert "livenessProbe" in container and "readinessProbe" in container, where
             assert not container["image"].endswith(":latest"), where
 
 
@@ -224,8 +231,11 @@ def test_api_service_selects_the_api_pods_only(rendered: Rendered) -> None:
     assert matched == [f"{RELEASE}-api"]
     port_names = {p["name"] for p in pod_spec(api)["containers"][0]["ports"]}
     assert service["spec"]["ports"][0]["targetPort"] in port_names
-    # The health route the probes hit is the API's.
-    assert pod_spec(api)["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/health"
+    # Liveness asks whether the process serves, readiness whether its dependencies answer.
+    container = pod_spec(api)["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    assert container["startupProbe"]["httpGet"]["path"] == "/health/live"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
 
 
 def test_api_scales_with_an_hpa_and_keeps_a_disruption_budget(rendered: Rendered) -> None:
@@ -256,7 +266,7 @@ def test_secrets_are_only_referenced(rendered: Rendered) -> None:
             for env in container.get("env", []):
                 if "secretKeyRef" in env.get("valueFrom", {}):
                     referenced.add(env["valueFrom"]["secretKeyRef"]["name"])
-                sensitive = any(w in env["name"] for w in ("PASSWORD", "TOKEN", "API_KEY"))
+                sensitive = env["name"].endswith(SECRET_SUFFIXES)
                 assert not (sensitive and "value" in env), f"{env['name']} is a literal"
             for source in container.get("envFrom", []):
                 if "secretRef" in source:
@@ -282,6 +292,18 @@ def test_settings_variables_are_real_settings(rendered: Rendered) -> None:
         assert f'"{name}"' in ui_config
 
 
+def closed_services(rendered: Rendered) -> set[str]:
+    """Exposed servers with no client in the release and no peer configured stay closed."""
+    groups = {"streamlit": "private", "dagster-webserver": "private", "mlflow": "private"}
+    peers = rendered.values["networkPolicy"]["ingressFrom"]
+    closed = set()
+    for component, group in groups.items():
+        policy = rendered.get("NetworkPolicy", f"{RELEASE}-allow-{component}")
+        if not peers[group] and policy["spec"]["ingress"] == []:
+            closed.add(f"{RELEASE}-{component}")
+    return closed
+
+
 def test_network_policies_deny_by_default_and_open_each_server_port(rendered: Rendered) -> None:
     policies = rendered.of_kind("NetworkPolicy")
     deny = rendered.get("NetworkPolicy", f"{RELEASE}-default-deny")
@@ -291,6 +313,8 @@ def test_network_policies_deny_by_default_and_open_each_server_port(rendered: Re
         assert selects(deny["spec"]["podSelector"]["matchLabels"], labels)
 
     for service in rendered.of_kind("Service"):
+        if service["metadata"]["name"] in closed_services(rendered):
+            continue
         backend = [
             w for w in rendered.workloads() if selects(service["spec"]["selector"], pod_labels(w))
         ]
@@ -320,12 +344,21 @@ def test_internal_servers_only_accept_their_clients(renderings: dict[str, Render
         return {
             peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
             for peer in rule["from"]
+            if "app.kubernetes.io/component" in peer.get("podSelector", {}).get("matchLabels", {})
         }
 
     assert allowed_components("user-code") == {"dagster-webserver", "dagster-daemon"}
     assert "streamlit" not in allowed_components("postgresql")
     assert "dagster-run" in allowed_components("postgresql")
     assert allowed_components("redis") == {"api", "user-code", "dagster-run"}
+    # Exposed servers with no peer configured admit nobody from outside the release: an empty
+    # `from` would admit everyone, so such a server has no ingress rule at all.
+    streamlit = rendered.get("NetworkPolicy", f"{RELEASE}-allow-streamlit")
+    assert streamlit["spec"]["ingress"] == []
+    assert all(
+        rule.get("from") for policy in rendered.of_kind("NetworkPolicy")
+        for rule in policy["spec"].get("ingress", [])
+    )  # fmt: skip
 
 
 def test_production_values_use_rds_efs_s3_irsa_and_ingress(renderings: dict[str, Rendered]) -> None:
@@ -344,9 +377,10 @@ def test_production_values_use_rds_efs_s3_irsa_and_ingress(renderings: dict[str,
     assert mlflow["args"][mlflow["args"].index("--artifacts-destination") + 1].startswith("s3://")
     with pytest.raises(KeyError):
         prod.get("PersistentVolumeClaim", f"{RELEASE}-mlflow-artifacts")
-    (ingress,) = prod.of_kind("Ingress")
     backends = {
-        r["http"]["paths"][0]["backend"]["service"]["name"] for r in ingress["spec"]["rules"]
+        r["http"]["paths"][0]["backend"]["service"]["name"]
+        for ingress in prod.of_kind("Ingress")
+        for r in ingress["spec"]["rules"]
     }
     for name in backends:
         prod.get("Service", name)
@@ -360,8 +394,7 @@ def test_gpu_training_runs_are_opt_in(
     renderings: dict[str, Rendered], gpu_tags: dict[str, str]
 ) -> None:
     default = renderings["default"]
-    with pytest.raises(KeyError):
-        default.get("ConfigMap", f"{RELEASE}-gpu-run-config")
+    assert "STOCKOPS_GPU_RUN_TAGS" not in env_config(default)
     assert "tag_concurrency_limits" not in default.instance()["concurrency"]["runs"]
 
     prod = renderings["production"]
@@ -374,8 +407,13 @@ def test_gpu_training_runs_are_opt_in(
         }
     ]
     assert gpu_tags["stockops/gpu"] == "true"
+    assert all(isinstance(v, str) for v in gpu_tags.values())  # Dagster run tags are strings
     k8s_config = json.loads(gpu_tags["dagster-k8s/config"])
     assert k8s_config["pod_spec_config"]["node_selector"] == {"stockops.io/node-pool": "gpu"}
+    # The code location and its run pods read the tags (envFrom of the env ConfigMap).
+    env_from = pod_spec(prod.get("Deployment", f"{RELEASE}-user-code"))["containers"][0]["envFrom"]
+    assert {"configMapRef": {"name": f"{RELEASE}-env"}} in env_from
+    assert f"{RELEASE}-env" in prod.instance()["run_launcher"]["config"]["env_config_maps"]
     # GPU placement is per run: the launcher's own config leaves other runs on general nodes.
     assert (
         "node_selector"
@@ -415,10 +453,18 @@ def test_run_pods_built_by_the_launcher(
     assert "nodeSelector" not in plain
     assert "nvidia.com/gpu" not in plain["containers"][0]["resources"]["limits"]
     gpu = run_jobs["production-gpu"]["spec"]["template"]["spec"]
-    gpu_values = renderings["production"].values["runs"]["gpu"]
+    prod = renderings["production"]
+    gpu_values = prod.values["runs"]["gpu"]
     assert gpu["nodeSelector"] == gpu_values["nodeSelector"]
     assert gpu["tolerations"] == gpu_values["tolerations"]
     assert gpu["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    # dagster-k8s takes container_config.image over the code location's image: the CUDA build.
+    code_image = pod_spec(prod.get("Deployment", f"{RELEASE}-user-code"))["containers"][0]["image"]
+    repository, tag = code_image.rsplit(":", 1)
+    assert gpu["containers"][0]["image"] == f"{repository}:{tag}-cuda"
+    plain_image = run_jobs["default"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    default_code = renderings["default"].get("Deployment", f"{RELEASE}-user-code")
+    assert plain_image == pod_spec(default_code)["containers"][0]["image"]
 
 
 @pytest.mark.parametrize(

@@ -135,3 +135,121 @@ checkov.io/skip1: CKV_K8S_43=Images are pinned to immutable release tags (ECR ta
 {{- define "stockops.checkovSecretEnv" -}}
 checkov.io/skip2: CKV_K8S_35=The applications read these settings from the environment only; the values come from an existing Secret by reference, never from the chart
 {{- end -}}
+
+{{/*
+The shared data volume. ReadWriteOnce attaches to one node: every pod that mounts it (run pods
+included) then carries the label below and a required affinity to the node of the others, so the
+first one picks the node and the rest follow. ReadWriteMany (EFS) needs neither.
+*/}}
+{{- define "stockops.dataIsSingleNode" -}}
+{{- if not (has "ReadWriteMany" .Values.persistence.data.accessModes) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "stockops.dataPodLabels" -}}
+{{- if include "stockops.dataIsSingleNode" . -}}
+stockops.io/data-volume: {{ include "stockops.dataClaimName" . | trunc 63 | trimSuffix "-" | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* The pod affinity term as a dict (Kubernetes field names), or nothing. */}}
+{{- define "stockops.dataAffinity" -}}
+{{- if include "stockops.dataIsSingleNode" . -}}
+podAffinity:
+  requiredDuringSchedulingIgnoredDuringExecution:
+    - topologyKey: kubernetes.io/hostname
+      labelSelector:
+        matchLabels:
+          {{- include "stockops.dataPodLabels" . | nindent 10 }}
+{{- end -}}
+{{- end -}}
+
+{{/* The image of GPU training runs: the CUDA build of the user-code image. */}}
+{{- define "stockops.gpuImage" -}}
+{{- $gpu := .Values.runs.gpu.image -}}
+{{- $tag := default (printf "%s-cuda" (.Values.dagster.userCode.image.tag | toString)) $gpu.tag -}}
+{{- include "stockops.image" (list . (dict "repository" $gpu.repository "tag" $tag) true) -}}
+{{- end -}}
+
+{{/*
+Run tags of GPU training runs (STOCKOPS_GPU_RUN_TAGS; the training jobs put them on every run):
+dagster-k8s/config places the run's pod on the GPU node group with the CUDA image, and
+stockops/gpu=true is the tag the run queue limits.
+*/}}
+{{- define "stockops.gpuRunTags" -}}
+{{- $gpu := .Values.runs.gpu -}}
+{{- $k8sConfig := dict
+      "pod_spec_config" (dict "node_selector" $gpu.nodeSelector "tolerations" $gpu.tolerations)
+      "container_config" (dict "image" (include "stockops.gpuImage" .) "image_pull_policy" $gpu.image.pullPolicy "resources" $gpu.resources) -}}
+{{- dict "dagster-k8s/config" ($k8sConfig | toJson) "stockops/gpu" "true" | toJson -}}
+{{- end -}}
+
+{{/* Secret-backed settings every process of the code location needs (code server, run pods,
+API): the Feast SQL registry URL. A list of Kubernetes env entries. */}}
+{{- define "stockops.codeSecretEnv" -}}
+{{- if eq .Values.feast.registry "sql" }}
+- name: STOCKOPS_FEAST_REGISTRY_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.secrets.feast.name }}
+      key: {{ .Values.secrets.feast.registryUrlKey }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Refusals: settings the chart does not render because the install would not work or not be safe.
+Included by the NOTES and by every template that depends on them, so any render fails.
+*/}}
+{{- define "stockops.validate" -}}
+{{- $v := .Values -}}
+{{- if and $v.runs.gpu.enabled (include "stockops.dataIsSingleNode" .) -}}
+{{- fail "runs.gpu.enabled needs a ReadWriteMany data volume (persistence.data.accessModes): a ReadWriteOnce volume keeps every run on one node, never the GPU nodes" -}}
+{{- end -}}
+{{- if and (eq $v.feast.onlineStore "redis") (not $v.redis.enabled) (not $v.redis.externalUrl) -}}
+{{- fail "feast.onlineStore=redis needs redis.enabled or redis.externalUrl" -}}
+{{- end -}}
+{{- if and $v.api.requireApiKeys (not $v.secrets.api.apiKeysKey) -}}
+{{- fail "api.requireApiKeys needs secrets.api.apiKeysKey: the key of the api-keys entry in the API Secret" -}}
+{{- end -}}
+{{- if $v.ingress.enabled -}}
+{{- $annotations := merge (deepCopy $v.ingress.private.annotations) $v.ingress.annotations -}}
+{{- $public := eq (get $annotations "alb.ingress.kubernetes.io/scheme") "internet-facing" -}}
+{{- $login := or (has (get $annotations "alb.ingress.kubernetes.io/auth-type") (list "oidc" "cognito")) (hasKey $annotations "nginx.ingress.kubernetes.io/auth-url") -}}
+{{- if and $public (not $login) (or $v.ingress.private.hosts.streamlit $v.ingress.private.hosts.dagster $v.ingress.private.hosts.mlflow) -}}
+{{- fail "ingress.private: Streamlit, the Dagster UI and MLflow have no login of their own; use an internal load balancer (alb.ingress.kubernetes.io/scheme: internal) or log users in at the ALB (alb.ingress.kubernetes.io/auth-type: oidc or cognito)" -}}
+{{- end -}}
+{{- end -}}
+{{- if eq $v.global.environment "production" -}}
+{{- if not $v.api.requireApiKeys -}}
+{{- fail "global.environment=production needs api.requireApiKeys=true (and the api-keys key in the API Secret)" -}}
+{{- end -}}
+{{- if not $v.networkPolicy.enabled -}}
+{{- fail "global.environment=production needs networkPolicy.enabled" -}}
+{{- end -}}
+{{- range $group, $peers := $v.networkPolicy.ingressFrom -}}
+{{- range $peers -}}
+{{- if and .ipBlock (eq .ipBlock.cidr "0.0.0.0/0") -}}
+{{- fail (printf "networkPolicy.ingressFrom.%s: 0.0.0.0/0 opens the port to everyone; name the load balancer's subnets" $group) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Dagster's run, event and schedule storage (Postgres), as JSON. psycopg2 explicitly:
+SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, not installed. */}}
+{{- define "stockops.dagsterStorage" -}}
+{{- dict "postgres" (dict "postgres_db" (dict
+      "scheme" "postgresql+psycopg2"
+      "username" .Values.postgresql.username
+      "password" (dict "env" "DAGSTER_PG_PASSWORD")
+      "hostname" (include "stockops.postgresHost" .)
+      "db_name" .Values.postgresql.dagsterDatabase
+      "port" (int .Values.postgresql.port)
+      "params" (dict "sslmode" .Values.postgresql.sslMode))) | toJson -}}
+{{- end -}}
+
+{{/* MLflow's entry point: the backend store URI from its parts, user and password URL-encoded
+(psycopg2 explicitly: SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3), then `mlflow`. */}}
+{{- define "stockops.mlflowLauncher" -}}
+import os, sys; from urllib.parse import quote; e = os.environ; e["MLFLOW_BACKEND_STORE_URI"] = "postgresql+psycopg2://%s:%s@%s:%s/%s?sslmode=%s" % (quote(e["MLFLOW_DB_USER"], safe=""), quote(e["MLFLOW_DB_PASSWORD"], safe=""), e["MLFLOW_DB_HOST"], e["MLFLOW_DB_PORT"], e["MLFLOW_DB_NAME"], e["MLFLOW_DB_SSLMODE"]); os.execvp("mlflow", ["mlflow", *sys.argv[1:]])
+{{- end -}}
