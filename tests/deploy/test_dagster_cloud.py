@@ -1,19 +1,50 @@
 """Dagster+ hybrid: dagster_cloud.yaml through the dagster-cloud CLI's own model, its Kubernetes
-container context through dagster-k8s, and the agent values against the Helm release they lean on.
+container context through dagster-k8s, agent-values.yaml through the real dagster-cloud-agent
+chart, and the run pods the agent would start against the release's NetworkPolicies.
+
+The agent chart is third-party code and is not kept in this repository: the tests use its
+archive from dagster_cloud/charts/ (or $DAGSTER_CLOUD_AGENT_CHART), pulling it from the chart
+repository when the machine can reach it, and check it against the digest that repository
+publishes.
 """
 
 from __future__ import annotations
 
-import re
+import json
+import os
+import tarfile
 import tomllib
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.deploy.conftest import RELEASE, ROOT, Rendered
+from tests.deploy.conftest import (
+    KUBE_VERSION,
+    NAMESPACE,
+    RELEASE,
+    ROOT,
+    Rendered,
+    load_values,
+    pod_spec,
+    render_chart,
+    run,
+    selects,
+    tool,
+)
 
 CLOUD = ROOT / "dagster_cloud"
+AGENT_CHART = "dagster-cloud-agent"
+AGENT_VERSION = "1.8.13"
+AGENT_REPOSITORY = "https://dagster-io.github.io/helm-user-cloud"
+# The digest of dagster-cloud-agent-1.8.13.tgz in that repository's index.yaml.
+AGENT_DIGEST = "sha256:69a105c86cddeac243203afb699bace034b2a0c835a34107737839fe9bcf6cb6"
+# The agent chart's values schema refers to Kubernetes definitions on a site that no longer
+# serves them; the same definitions ship with kubernetes-validate.
+REMOTE_DEFINITIONS = "https://kubernetesjsonschema.dev/v1.18.0/_definitions.json"
+SERVERS = ("redis", "qdrant", "mlflow", "postgresql")
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +54,77 @@ def location() -> Any:
     config = load_dagster_cloud_yaml((CLOUD / "dagster_cloud.yaml").read_text())
     (only,) = config.locations
     return only
+
+
+@pytest.fixture(scope="module")
+def hybrid() -> Rendered:
+    """The production values as docs/deploy.md installs them next to a Dagster+ agent."""
+    values = load_values("production")
+    values["dagster"]["enabled"] = False
+    values["api"]["dagsterGraphqlUrl"] = "https://example.dagster.cloud/prod/graphql"
+    del values["ingress"]["private"]["hosts"]["dagster"]
+    return render_chart("hybrid", values)
+
+
+def agent_archive(tmp: Path) -> Path:
+    import helm_python
+
+    name = f"{AGENT_CHART}-{AGENT_VERSION}.tgz"
+    for candidate in (os.environ.get("DAGSTER_CLOUD_AGENT_CHART"), CLOUD / "charts" / name):
+        if candidate and Path(candidate).is_file():
+            archive = Path(candidate)
+            break
+    else:
+        try:
+            helm_python.pull(
+                AGENT_CHART, repo_url=AGENT_REPOSITORY, version=AGENT_VERSION, destination=tmp
+            )
+        except helm_python.HelmError as exc:
+            pytest.skip(
+                f"the {name} chart archive is not here and its repository cannot be reached "
+                f"({str(exc).splitlines()[0][:120]}): put it in dagster_cloud/charts/ "
+                f"(helm pull {AGENT_CHART} --repo {AGENT_REPOSITORY} --version {AGENT_VERSION})"
+            )
+        archive = tmp / name
+    assert helm_python.digest(str(archive)) == AGENT_DIGEST, f"{archive} is not the released chart"
+    return archive
+
+
+@pytest.fixture(scope="module")
+def agent_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The released agent chart, unpacked, its schema's remote definitions made local."""
+    import kubernetes_validate
+
+    tmp = tmp_path_factory.mktemp("agent")
+    with tarfile.open(agent_archive(tmp)) as archive:
+        archive.extractall(tmp, filter="data")
+    chart = tmp / AGENT_CHART
+    schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    bundled = (schemas / f"v{KUBE_VERSION}-local" / "_definitions.json").read_text()
+    definitions = json.loads(bundled.replace("#/$defs/", "#/definitions/"))["$defs"]
+    local = tmp / "_definitions.json"
+    local.write_text(json.dumps({"definitions": definitions}))
+    schema = chart / "values.schema.json"
+    schema.write_text(schema.read_text().replace(REMOTE_DEFINITIONS, local.as_uri()))
+    return chart
+
+
+@pytest.fixture(scope="module")
+def agent(agent_chart: Path) -> dict[str, Any]:
+    """The agent chart rendered with agent-values.yaml: its manifests and its launcher config."""
+    import helm_python
+
+    values = yaml.safe_load((CLOUD / "agent-values.yaml").read_text())
+    templates = helm_python.Chart.load(str(agent_chart)).render(
+        values, name="agent", namespace=NAMESPACE
+    )
+    docs = [d for text in templates.values() for d in yaml.safe_load_all(text) if d]
+    (instance,) = [
+        yaml.safe_load(d["data"]["dagster.yaml"])
+        for d in docs
+        if d["kind"] == "ConfigMap" and "dagster.yaml" in d.get("data", {})
+    ]
+    return {"docs": docs, "instance": instance, "values": values}
 
 
 def test_location_is_the_projects_code_location(location: Any) -> None:
@@ -53,30 +155,168 @@ def test_container_context_is_valid_and_uses_the_release(
         assert pod["security_context"]["run_as_non_root"] is True
         assert container["security_context"]["allow_privilege_escalation"] is False
         assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+        # The secret-backed settings the release gives its own run pods.
+        (registry,) = [e for e in container["env"] if e["name"] == "STOCKOPS_FEAST_REGISTRY_URL"]
+        reference = registry["value_from"]["secret_key_ref"]
+        secret = prod.values["secrets"]["feast"]
+        assert (reference["name"], reference["key"]) == (secret["name"], secret["registryUrlKey"])
     assert context.namespace == prod.get("Deployment", f"{RELEASE}-api")["metadata"]["namespace"]
+    # The label the release's NetworkPolicies admit, on code server and run pods alike.
+    for config in (run_config, server_config):
+        labels = config["pod_template_spec_metadata"]["labels"]
+        assert labels == prod.values["networkPolicy"]["externalDagsterPods"]
 
 
-def snake(name: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+def test_hybrid_release_runs_no_dagster_control_plane(hybrid: Rendered) -> None:
+    """Dagster+ runs schedules and sensors: a daemon here would launch each run twice."""
+    names = {(d["kind"], d["metadata"]["name"]) for d in hybrid.docs}
+    for component in ("dagster-webserver", "dagster-daemon", "user-code"):
+        assert ("Deployment", f"{RELEASE}-{component}") not in names
+    assert not hybrid.of_kind("Role") and not hybrid.of_kind("Job")
+    env = hybrid.get("ConfigMap", f"{RELEASE}-env")["data"]
+    assert env["STOCKOPS_DAGSTER_GRAPHQL_URL"] == hybrid.values["api"]["dagsterGraphqlUrl"]
 
 
-def test_agent_values_reference_the_token_and_bound_every_pod() -> None:
-    from dagster_k8s.job import UserDefinedDagsterK8sConfig
+def test_hybrid_needs_a_graphql_url_and_a_shared_volume() -> None:
+    import helm_python
 
-    values = yaml.safe_load((CLOUD / "agent-values.yaml").read_text())
+    chart = helm_python.Chart.load(str(ROOT / "helm" / "stockops"))
+    with pytest.raises(helm_python.HelmError, match=r"needs api\.dagsterGraphqlUrl"):
+        chart.render({"dagster": {"enabled": False}}, name=RELEASE, namespace=NAMESPACE)
+    with pytest.raises(helm_python.HelmError, match="needs a ReadWriteMany data volume"):
+        chart.render(
+            {"dagster": {"enabled": False}, "api": {"dagsterGraphqlUrl": "https://x/graphql"}},
+            name=RELEASE, namespace=NAMESPACE,
+        )  # fmt: skip
+
+
+def test_agent_values_render_with_the_released_chart(agent: dict[str, Any], tmp_path: Path) -> None:
+    values = agent["values"]
     cloud = values["dagsterCloud"]
-    assert cloud["agentTokenSecretName"] and "agentToken" not in cloud
-    assert cloud["deployment"]
-    agent = values["dagsterCloudAgent"]
-    assert {"cpu", "memory"} <= set(agent["resources"]["limits"])
-    assert agent["podSecurityContext"]["runAsNonRoot"] is True
-    workspace = values["workspace"]
-    assert {"cpu", "memory"} <= set(workspace["resources"]["limits"])
-    assert workspace["securityContext"]["runAsNonRoot"] is True
-    assert workspace["envConfigMaps"] == [f"{RELEASE}-env"]
-    # The chart turns runK8sConfig's camelCase sections into the launcher's run_k8s_config.
-    run_config = UserDefinedDagsterK8sConfig.from_dict(
-        {snake(k): v for k, v in workspace["runK8sConfig"].items()}
-    ).to_dict()
-    assert run_config["pod_spec_config"]["automount_service_account_token"] is False
-    assert run_config["job_spec_config"]["backoff_limit"] == 0
+    assert cloud["agentTokenSecretName"] and "agentTokenValue" not in cloud
+    assert cloud["deployments"]
+    manifests = tmp_path / "agent.yaml"
+    manifests.write_text(yaml.safe_dump_all(agent["docs"]))
+    result = run([tool("kubernetes-validate"), "-k", KUBE_VERSION, "--strict", str(manifests)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    (deployment,) = [d for d in agent["docs"] if d["kind"] == "Deployment"]
+    spec = pod_spec(deployment)
+    (container,) = spec["containers"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    assert "/tmp" in {m["mountPath"] for m in container["volumeMounts"]}
+
+
+def test_agent_launches_code_servers_and_runs_with_the_release(
+    agent: dict[str, Any], renderings: dict[str, Rendered]
+) -> None:
+    launcher = agent["instance"]["user_code_launcher"]
+    assert launcher["class"] == "K8sUserCodeLauncher"
+    config = launcher["config"]
+    prod = renderings["production"]
+    assert config["namespace"] == NAMESPACE
+    for name in config["env_config_maps"]:
+        prod.get("ConfigMap", name)
+    token = agent["values"]["dagsterCloud"]["agentTokenSecretName"]
+    assert set(config["env_secrets"]) <= {token, *prod.values["secrets"]["extraEnvSecrets"]}
+    assert config["labels"] == prod.values["networkPolicy"]["externalDagsterPods"]
+    assert config["security_context"]["runAsNonRoot"] is True
+    assert {"cpu", "memory"} <= set(config["resources"]["limits"])
+
+
+def run_job(location: Any, agent_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Job of one run as the agent builds it: its launcher config (when given), merged with
+    the location's container context, through dagster-k8s' own job construction."""
+    from dagster_k8s.container_context import K8sContainerContext
+    from dagster_k8s.job import UserDefinedDagsterK8sConfig, construct_dagster_k8s_job
+    from kubernetes.client import ApiClient
+
+    config = agent_config or {
+        "dagster_home": "/opt/dagster/dagster_home",
+        "instance_config_map": "agent-dagster-cloud-agent-instance",
+    }
+    context = K8sContainerContext.create_from_config(location.container_context)
+    if agent_config:
+        agent_context = K8sContainerContext(
+            namespace=config["namespace"],
+            image_pull_policy=config["pull_policy"],
+            env_config_maps=config["env_config_maps"],
+            env_secrets=config["env_secrets"],
+            labels=config["labels"],
+            resources=config["resources"],
+            security_context=config["security_context"],
+            run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(config["run_k8s_config"]),
+        )
+        context = agent_context.merge(context)
+    launcher = SimpleNamespace(
+        job_image=None,
+        dagster_home=config["dagster_home"],
+        instance_config_map=config["instance_config_map"],
+        postgres_password_secret=None,
+    )
+    job = construct_dagster_k8s_job(
+        job_config=context.get_k8s_job_config(
+            job_image=f"{location.build.registry}:0.1.0", run_launcher=launcher
+        ),
+        args=["dagster", "api", "execute_run", "{}"],
+        job_name="dagster-run-hybrid",
+        pod_name="dagster-run-hybrid",
+        component="run_worker",
+        user_defined_k8s_config=context.run_k8s_config,
+        labels={"dagster/job": "ticker_training"},
+    )
+    manifest = ApiClient().sanitize_for_serialization(job)
+    manifest.update({"apiVersion": "batch/v1", "kind": "Job"})
+    return manifest
+
+
+def assert_reaches_the_servers(job: dict[str, Any], releases: list[Rendered]) -> None:
+    import kubernetes_validate
+
+    kubernetes_validate.validate(job, KUBE_VERSION, strict=True)
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    spec = job["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    assert container["securityContext"]["runAsNonRoot"] is True
+    for rendered in releases:
+        for server in SERVERS:
+            try:
+                policy = rendered.get("NetworkPolicy", f"{RELEASE}-allow-{server}")
+            except KeyError:
+                assert server == "postgresql" and not rendered.values["postgresql"]["enabled"]
+                continue
+            peers = [p for rule in policy["spec"]["ingress"] for p in rule["from"]]
+            assert any(
+                selects(p.get("podSelector", {}).get("matchLabels", {}), labels) for p in peers
+            ), f"{rendered.name}: a Dagster+ run pod cannot reach {server}"
+        # ... and nothing else of the release: the operator UIs stay closed to them.
+        ui_peers = [
+            p
+            for policy in rendered.of_kind("NetworkPolicy")
+            if policy["metadata"]["name"].endswith(("allow-dagster-webserver", "allow-streamlit"))
+            for rule in policy["spec"]["ingress"]
+            for p in rule["from"]
+        ]
+        assert not any(
+            selects(p.get("podSelector", {}).get("matchLabels", {}), labels) for p in ui_peers
+        )
+
+
+def test_location_run_pods_reach_the_release_servers(
+    location: Any, renderings: dict[str, Rendered], hybrid: Rendered
+) -> None:
+    """The default release has every server in-cluster (Postgres included); the hybrid one is
+    what docs/deploy.md installs next to the agent."""
+    assert_reaches_the_servers(run_job(location), [renderings["default"], hybrid])
+
+
+def test_agent_run_pods_reach_the_release_servers(
+    agent: dict[str, Any], location: Any, renderings: dict[str, Rendered], hybrid: Rendered
+) -> None:
+    config = agent["instance"]["user_code_launcher"]["config"]
+    job = run_job(location, config)
+    assert_reaches_the_servers(job, [renderings["default"], hybrid])
+    env_from = job["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    assert {"configMapRef": {"name": f"{RELEASE}-env"}} in env_from

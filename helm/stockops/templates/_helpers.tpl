@@ -201,6 +201,15 @@ Included by the NOTES and by every template that depends on them, so any render 
 */}}
 {{- define "stockops.validate" -}}
 {{- $v := .Values -}}
+{{- if and (not $v.dagster.enabled) (not $v.api.dagsterGraphqlUrl) -}}
+{{- fail "dagster.enabled=false (Dagster+ hybrid) needs api.dagsterGraphqlUrl: the API launches runs through Dagster's GraphQL endpoint" -}}
+{{- end -}}
+{{- if and (not $v.dagster.enabled) (include "stockops.dataIsSingleNode" .) -}}
+{{- fail "dagster.enabled=false (Dagster+ hybrid) needs a ReadWriteMany data volume: the agent's code servers and run pods mount it from any node" -}}
+{{- end -}}
+{{- if and (not $v.dagster.enabled) $v.ingress.enabled $v.ingress.private.hosts.dagster -}}
+{{- fail "ingress.private.hosts.dagster: dagster.enabled=false runs no Dagster webserver here (the UI is Dagster+'s)" -}}
+{{- end -}}
 {{- if and $v.runs.gpu.enabled (include "stockops.dataIsSingleNode" .) -}}
 {{- fail "runs.gpu.enabled needs a ReadWriteMany data volume (persistence.data.accessModes): a ReadWriteOnce volume keeps every run on one node, never the GPU nodes" -}}
 {{- end -}}
