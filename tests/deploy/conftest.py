@@ -92,9 +92,16 @@ class Rendered:
 
 
 def load_values(name: str) -> dict[str, Any]:
+    """`default`, `production`, or `hybrid`: production next to a Dagster+ agent, as
+    docs/deploy.md installs it (no Dagster control plane in the release)."""
     if name == "default":
         return {}
-    return yaml.safe_load(PRODUCTION_VALUES.read_text())
+    values = yaml.safe_load(PRODUCTION_VALUES.read_text())
+    if name == "hybrid":
+        values["dagster"]["enabled"] = False
+        values["api"]["dagsterGraphqlUrl"] = "https://example.dagster.cloud/prod/graphql"
+        del values["ingress"]["private"]["hosts"]["dagster"]
+    return values
 
 
 def render_chart(name: str, values: dict[str, Any]) -> Rendered:
@@ -112,8 +119,10 @@ def render_chart(name: str, values: dict[str, Any]) -> Rendered:
 
 @pytest.fixture(scope="session")
 def renderings() -> dict[str, Rendered]:
-    """The chart rendered with its defaults and with the production values (once per session)."""
-    return {name: render_chart(name, load_values(name)) for name in ("default", "production")}
+    """The chart rendered with its defaults, the production values and the hybrid variant of
+    them (once per session)."""
+    names = ("default", "production", "hybrid")
+    return {name: render_chart(name, load_values(name)) for name in names}
 
 
 @pytest.fixture(params=["default", "production"])

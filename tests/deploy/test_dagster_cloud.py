@@ -27,9 +27,7 @@ from tests.deploy.conftest import (
     RELEASE,
     ROOT,
     Rendered,
-    load_values,
     pod_spec,
-    render_chart,
     run,
     selects,
     tool,
@@ -57,13 +55,9 @@ def location() -> Any:
 
 
 @pytest.fixture(scope="module")
-def hybrid() -> Rendered:
+def hybrid(renderings: dict[str, Rendered]) -> Rendered:
     """The production values as docs/deploy.md installs them next to a Dagster+ agent."""
-    values = load_values("production")
-    values["dagster"]["enabled"] = False
-    values["api"]["dagsterGraphqlUrl"] = "https://example.dagster.cloud/prod/graphql"
-    del values["ingress"]["private"]["hosts"]["dagster"]
-    return render_chart("hybrid", values)
+    return renderings["hybrid"]
 
 
 def agent_archive(tmp: Path) -> Path:
@@ -175,6 +169,16 @@ def test_hybrid_release_runs_no_dagster_control_plane(hybrid: Rendered) -> None:
     assert not hybrid.of_kind("Role") and not hybrid.of_kind("Job")
     env = hybrid.get("ConfigMap", f"{RELEASE}-env")["data"]
     assert env["STOCKOPS_DAGSTER_GRAPHQL_URL"] == hybrid.values["api"]["dagsterGraphqlUrl"]
+
+
+def test_hybrid_manifests_validate_against_kubernetes_schemas(
+    hybrid: Rendered, tmp_path: Path
+) -> None:
+    manifests = tmp_path / "hybrid.yaml"
+    manifests.write_text(hybrid.as_yaml())
+    result = run([tool("kubernetes-validate"), "-k", KUBE_VERSION, "--strict", str(manifests)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"passed for resource deployment/{RELEASE}-api" in result.stdout + result.stderr
 
 
 def test_hybrid_needs_a_graphql_url_and_a_shared_volume() -> None:

@@ -5,6 +5,7 @@ Rendered with the chart's defaults and with values-production.yaml (conftest ren
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,26 @@ def test_only_dagster_control_pods_get_a_kubernetes_token(rendered: Rendered) ->
         assert "secrets" not in rule["resources"]
 
 
+def api_get_routes() -> set[str]:
+    """Paths of the GET routes in serving_api/routes (routers there have no prefix)."""
+    paths = set()
+    for module in (ROOT / "serving_api" / "routes").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            if isinstance(node.func, ast.Name) and node.func.id == "APIRouter":
+                assert "prefix" not in {k.arg for k in node.keywords}, module
+            if isinstance(node.func, ast.Attribute) and (
+                node.func.attr == "get"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "router"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                paths.add(node.args[0].value)
+    return paths
+
+
 def test_api_service_selects_the_api_pods_only(rendered: Rendered) -> None:
     service = rendered.get("Service", f"{RELEASE}-api")
     selector = service["spec"]["selector"]
@@ -236,6 +257,11 @@ def test_api_service_selects_the_api_pods_only(rendered: Rendered) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
     assert container["startupProbe"]["httpGet"]["path"] == "/health/live"
     assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    # ... and the probes hit routes the API declares (read from its source: importing the app
+    # costs half a minute).
+    routes = api_get_routes()
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] in routes, probe
 
 
 def test_api_scales_with_an_hpa_and_keeps_a_disruption_budget(rendered: Rendered) -> None:
