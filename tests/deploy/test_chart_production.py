@@ -414,3 +414,61 @@ def test_the_migrate_jobs_instance_migrates_a_real_database(
         with DagsterInstance.from_config(str(home)) as dagster_instance:
             dagster_instance.upgrade()
             assert dagster_instance.get_runs_count() == 0
+
+
+# --- an external Postgres gets the MLflow and Feast databases ----------------------------------
+
+
+def test_external_postgres_gets_its_databases_from_a_hook(
+    renderings: dict[str, Rendered], tmp_path: Path
+) -> None:
+    """The hook's own command, run twice against the local Postgres: it creates the missing
+    databases, then finds them and changes nothing."""
+    import psycopg2
+
+    from tests.deploy.conftest import PG
+
+    suffix = os.urandom(4).hex()
+    names = {
+        "mlflowDatabase": f"stockops_mlflow_{suffix}",
+        "feastDatabase": f"stockops_feast_{suffix}",
+    }
+    rendered = render(production(postgresql=names))
+    job = rendered.get("Job", f"{RELEASE}-postgresql-databases")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    (create,) = pod_spec(job)["containers"]
+    env = {"PATH": os.environ["PATH"]}
+    for entry in create["env"]:
+        env[entry["name"]] = entry.get("value", "unused-with-trust-auth")
+    assert env["PGHOST"] == rendered.values["postgresql"]["host"]
+    assert env["PGSSLMODE"] == "require"
+    env.update(PGHOST=PG["host"], PGPORT=str(PG["port"]), PGUSER=PG["user"], PGSSLMODE="disable")
+    env.update(PGDATABASE=PG["dbname"], HOME=str(tmp_path))
+    admin = psycopg2.connect(**PG, connect_timeout=3)
+    admin.autocommit = True
+    try:
+        for _ in range(2):
+            result = subprocess.run(
+                [*create["command"], *create["args"]],
+                env=env, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            with admin.cursor() as cursor:
+                cursor.execute(
+                    "SELECT datname FROM pg_database WHERE datname = ANY(%s)",
+                    (list(names.values()),),
+                )
+                assert {row[0] for row in cursor.fetchall()} == set(names.values())
+    finally:
+        with admin.cursor() as cursor:
+            for database in names.values():
+                cursor.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        admin.close()
+    # The in-cluster Postgres creates them itself, at its first start (and needs no hook).
+    default = renderings["default"]
+    init = "\n".join(default.get("ConfigMap", f"{RELEASE}-postgresql-init")["data"].values())
+    postgres = default.values["postgresql"]
+    for database in (postgres["mlflowDatabase"], postgres["feastDatabase"]):
+        assert f"CREATE DATABASE {database};" in init
+    with pytest.raises(KeyError):
+        default.get("Job", f"{RELEASE}-postgresql-databases")
