@@ -166,7 +166,9 @@ def test_hybrid_release_runs_no_dagster_control_plane(hybrid: Rendered) -> None:
     names = {(d["kind"], d["metadata"]["name"]) for d in hybrid.docs}
     for component in ("dagster-webserver", "dagster-daemon", "user-code"):
         assert ("Deployment", f"{RELEASE}-{component}") not in names
-    assert not hybrid.of_kind("Role") and not hybrid.of_kind("Job")
+    assert not hybrid.of_kind("Role")
+    with pytest.raises(KeyError):
+        hybrid.get("Job", f"{RELEASE}-dagster-migrate")
     env = hybrid.get("ConfigMap", f"{RELEASE}-env")["data"]
     assert env["STOCKOPS_DAGSTER_GRAPHQL_URL"] == hybrid.values["api"]["dagsterGraphqlUrl"]
 
