@@ -319,35 +319,50 @@ def test_mlflow_backend_uri_encodes_the_password(
     )
     stub.chmod(0o755)
     for name, rendered in renderings.items():
-        mlflow = container(rendered, "mlflow")
-        env = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
-        for entry in mlflow["env"]:
-            if "valueFrom" in entry:
-                reference = entry["valueFrom"]["secretKeyRef"]
-                assert reference["name"] == rendered.values["secrets"]["postgresql"]["name"]
-                env[entry["name"]] = password
+        spec = pod_spec(rendered.get("Deployment", f"{RELEASE}-mlflow"))
+        (upgrade,) = spec["initContainers"]
+        (server,) = spec["containers"]
+        for mlflow in (upgrade, server):
+            seen = run_mlflow_command(mlflow, rendered, password, tmp_path)
+            url = make_url(seen["uri"])
+            postgres = rendered.values["postgresql"]
+            assert url.drivername == "postgresql+psycopg2", name
+            assert url.password == password, name
+            assert url.username == postgres["username"]
+            assert url.database == postgres["mlflowDatabase"]
+            assert url.port == postgres["port"]
+            assert url.query["sslmode"] == postgres["sslMode"]
+            if postgres["enabled"]:
+                rendered.get("Service", url.host)
             else:
-                env[entry["name"]] = entry["value"]
-        assert mlflow["command"][0] == "python"
-        command = [sys.executable, *mlflow["command"][1:], *mlflow["args"]]
-        result = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=60, check=False
-        )
-        assert result.returncode == 0, result.stderr
-        seen = json.loads(result.stdout)
-        assert seen["argv"] == mlflow["args"]
-        url = make_url(seen["uri"])
-        postgres = rendered.values["postgresql"]
-        assert url.drivername == "postgresql+psycopg2", name
-        assert url.password == password, name
-        assert url.username == postgres["username"]
-        assert url.database == postgres["mlflowDatabase"]
-        assert url.port == postgres["port"]
-        assert url.query["sslmode"] == postgres["sslMode"]
-        if postgres["enabled"]:
-            rendered.get("Service", url.host)
+                assert url.host == postgres["host"]
+        # Before the server starts, the schema follows the image's MLflow: `mlflow db upgrade`
+        # with the same URI as an argument (mlflow takes none from the environment there).
+        seen = run_mlflow_command(upgrade, rendered, password, tmp_path)
+        assert seen["argv"] == ["db", "upgrade", seen["uri"]]
+        assert upgrade["image"] == server["image"]
+        seen = run_mlflow_command(server, rendered, password, tmp_path)
+        assert seen["argv"] == server["args"] and seen["argv"][0] == "server"
+
+
+def run_mlflow_command(
+    mlflow: dict[str, Any], rendered: Rendered, password: str, stubs: Path
+) -> dict[str, Any]:
+    env = {"PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}"}
+    for entry in mlflow["env"]:
+        if "valueFrom" in entry:
+            reference = entry["valueFrom"]["secretKeyRef"]
+            assert reference["name"] == rendered.values["secrets"]["postgresql"]["name"]
+            env[entry["name"]] = password
         else:
-            assert url.host == postgres["host"]
+            env[entry["name"]] = entry["value"]
+    assert mlflow["command"][0] == "python"
+    command = [sys.executable, *mlflow["command"][1:], *mlflow["args"]]
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 # --- migrations on upgrade ---------------------------------------------------------------------

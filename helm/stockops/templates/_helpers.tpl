@@ -258,7 +258,31 @@ SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, not installed. */}}
 {{- end -}}
 
 {{/* MLflow's entry point: the backend store URI from its parts, user and password URL-encoded
-(psycopg2 explicitly: SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3), then `mlflow`. */}}
+(psycopg2 explicitly: SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3), then `mlflow` with
+it in MLFLOW_BACKEND_STORE_URI and in place of any argument "{backend_store_uri}". */}}
 {{- define "stockops.mlflowLauncher" -}}
-import os, sys; from urllib.parse import quote; e = os.environ; e["MLFLOW_BACKEND_STORE_URI"] = "postgresql+psycopg2://%s:%s@%s:%s/%s?sslmode=%s" % (quote(e["MLFLOW_DB_USER"], safe=""), quote(e["MLFLOW_DB_PASSWORD"], safe=""), e["MLFLOW_DB_HOST"], e["MLFLOW_DB_PORT"], e["MLFLOW_DB_NAME"], e["MLFLOW_DB_SSLMODE"]); os.execvp("mlflow", ["mlflow", *sys.argv[1:]])
+import os, sys; from urllib.parse import quote; e = os.environ; uri = e["MLFLOW_BACKEND_STORE_URI"] = "postgresql+psycopg2://%s:%s@%s:%s/%s?sslmode=%s" % (quote(e["MLFLOW_DB_USER"], safe=""), quote(e["MLFLOW_DB_PASSWORD"], safe=""), e["MLFLOW_DB_HOST"], e["MLFLOW_DB_PORT"], e["MLFLOW_DB_NAME"], e["MLFLOW_DB_SSLMODE"]); os.execvp("mlflow", ["mlflow", *(uri if a == "{backend_store_uri}" else a for a in sys.argv[1:])])
+{{- end -}}
+
+{{/* MLflow's environment: the parts of the backend store URI (stockops.mlflowLauncher). */}}
+{{- define "stockops.mlflowEnv" -}}
+- name: HOME
+  value: /tmp
+- name: MLFLOW_DISABLE_TELEMETRY
+  value: "true"
+- name: MLFLOW_DB_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.secrets.postgresql.name }}
+      key: {{ .Values.secrets.postgresql.passwordKey }}
+- name: MLFLOW_DB_USER
+  value: {{ .Values.postgresql.username | quote }}
+- name: MLFLOW_DB_HOST
+  value: {{ include "stockops.postgresHost" . | quote }}
+- name: MLFLOW_DB_PORT
+  value: {{ .Values.postgresql.port | quote }}
+- name: MLFLOW_DB_NAME
+  value: {{ .Values.postgresql.mlflowDatabase | quote }}
+- name: MLFLOW_DB_SSLMODE
+  value: {{ .Values.postgresql.sslMode | quote }}
 {{- end -}}
