@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     feast_dir: Path | None = Field(
         default=None, description="Feast registry, online store and offline files."
     )
+    feast_online_store_url: str | None = Field(
+        default=None,
+        description="Feast online store in Redis: redis://[user:password@]host:port/db "
+        "(rediss:// for TLS). Unset: SQLite under feast_dir (one writer at a time).",
+    )
+    feast_registry_url: SecretStr | None = Field(
+        default=None,
+        description="Feast registry in a SQL database, as a SQLAlchemy URL "
+        "(postgresql+psycopg2://user:password@host:5432/feast?sslmode=require, password "
+        "URL-encoded). Unset: a registry file under feast_dir.",
+    )
     qdrant_path: Path | None = Field(default=None, description="Default: <data_dir>/qdrant.")
     mlflow_tracking_uri: str | None = Field(
         default=None, description="Default: SQLite under <data_dir>/mlflow."

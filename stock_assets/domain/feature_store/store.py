@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 from feast import FeatureStore, RepoConfig
@@ -31,21 +32,77 @@ EXCHANGE_TZ = "America/New_York"
 os.environ.setdefault("FEAST_USAGE", "False")
 
 
-def repo_config(feast_dir: Path) -> RepoConfig:
-    """Local provider, file offline store, SQLite online store, all under ``feast_dir``."""
+# How long a process trusts its copy of a SQL registry before reading it again: definitions
+# change when `feature_definitions` is materialized, rarely; every read is a query otherwise.
+SQL_REGISTRY_CACHE_TTL_S = 60
+
+
+def redis_connection_string(url: str) -> str:
+    """``redis://[user:password@]host:port/db`` (``rediss://`` for TLS) as Feast's Redis online
+    store spells a connection: ``host:port,db=N[,ssl=true][,username=...][,password=...]``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError(f"Feast online store URL must be redis://host:port/db, got {url!r}")
+    database = parts.path.strip("/") or "0"
+    if not database.isdigit():
+        raise ValueError(f"Feast online store URL: the database must be a number, got {database!r}")
+    fields = [f"{parts.hostname}:{parts.port or 6379}", f"db={database}"]
+    if parts.scheme == "rediss":
+        fields.append("ssl=true")
+    for name, quoted in (("username", parts.username), ("password", parts.password)):
+        if quoted:
+            value = unquote(quoted)
+            # Feast splits the string on commas (and reads each value as JSON when it can).
+            if "," in value:
+                raise ValueError(f"Feast cannot take a Redis {name} that contains a comma")
+            fields.append(f"{name}={value}")
+    return ",".join(fields)
+
+
+def repo_config(
+    feast_dir: Path, *, online_store_url: str | None = None, registry_url: str | None = None
+) -> RepoConfig:
+    """Local provider and file offline store (the indicator tables under the data directory).
+
+    Online store: Redis at ``online_store_url``, else SQLite under ``feast_dir``. Registry: the
+    SQL database at ``registry_url`` (a SQLAlchemy URL), else a file under ``feast_dir``. SQLite
+    and the file suit one machine; many run pods on a shared volume need Redis and SQL.
+    """
     feast_dir.mkdir(parents=True, exist_ok=True)
+    online_store: dict[str, object] = {"type": "sqlite", "path": str(feast_dir / "online_store.db")}
+    if online_store_url:
+        online_store = {
+            "type": "redis",
+            "connection_string": redis_connection_string(online_store_url),
+        }
+    registry: str | dict[str, object] = str(feast_dir / "registry.db")
+    if registry_url:
+        registry = {
+            "registry_type": "sql",
+            "path": registry_url,
+            "cache_ttl_seconds": SQL_REGISTRY_CACHE_TTL_S,
+            # Connections idle in a pool die with database restarts and failovers (RDS Multi-AZ).
+            "sqlalchemy_config_kwargs": {"echo": False, "pool_pre_ping": True},
+        }
     return RepoConfig(
         project=PROJECT,
         provider="local",
-        registry=str(feast_dir / "registry.db"),
-        online_store={"type": "sqlite", "path": str(feast_dir / "online_store.db")},
+        registry=registry,
+        online_store=online_store,
         offline_store={"type": "file"},
         entity_key_serialization_version=3,
     )
 
 
-def open_store(feast_dir: Path, repo_path: Path | None = None) -> FeatureStore:
-    return FeatureStore(config=repo_config(feast_dir), repo_path=str(repo_path or feast_dir))
+def open_store(
+    feast_dir: Path,
+    repo_path: Path | None = None,
+    *,
+    online_store_url: str | None = None,
+    registry_url: str | None = None,
+) -> FeatureStore:
+    config = repo_config(feast_dir, online_store_url=online_store_url, registry_url=registry_url)
+    return FeatureStore(config=config, repo_path=str(repo_path or feast_dir))
 
 
 def apply_definitions(store: FeatureStore, definitions: FeatureDefinitions) -> list[str]:
