@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -329,6 +330,34 @@ def closed_services(rendered: Rendered) -> set[str]:
         if not peers[group] and policy["spec"]["ingress"] == []:
             closed.add(f"{RELEASE}-{component}")
     return closed
+
+
+def test_rendered_settings_load_as_the_code_location_reads_them(
+    rendered: Rendered, tmp_path: Path
+) -> None:
+    """The env ConfigMap's values, as the code server and run pods get them, parse into
+    Settings: the GPU run tags as a dict of strings, the Feast online store URL, the flags."""
+    from stock_assets.settings import Settings
+
+    env = env_config(rendered)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith(SETTINGS_PREFIX)]:
+            patch.delenv(name)
+        patch.chdir(tmp_path)  # no .env file
+        for name, value in env.items():
+            patch.setenv(name, value)
+        api = pod_spec(rendered.get("Deployment", f"{RELEASE}-api"))["containers"][0]
+        for entry in api["env"]:
+            if entry["name"].startswith(SETTINGS_PREFIX) and "value" in entry:
+                patch.setenv(entry["name"], entry["value"])
+        settings = Settings()
+    assert settings.api_keys_required is rendered.values["api"]["requireApiKeys"]
+    if rendered.values["runs"]["gpu"]["enabled"]:
+        assert settings.gpu_run_tags == json.loads(env["STOCKOPS_GPU_RUN_TAGS"])
+        assert settings.gpu_run_tags["stockops/gpu"] == "true"
+    else:
+        assert settings.gpu_run_tags == {}
+    assert settings.feast_online_store_url == env.get("STOCKOPS_FEAST_ONLINE_STORE_URL")
 
 
 def test_network_policies_deny_by_default_and_open_each_server_port(rendered: Rendered) -> None:
