@@ -9,7 +9,6 @@ kubeconfig that points nowhere (nothing is sent to it).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import uuid
@@ -22,6 +21,8 @@ import psycopg2
 import pytest
 import yaml
 
+from tests.required_tools import require_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "stockops"
 PRODUCTION_VALUES = CHART / "values-production.yaml"
@@ -31,13 +32,6 @@ NAMESPACE = "stockops"
 KUBE_VERSION = "1.35.0"
 VENV_BIN = ROOT / ".venv" / "bin"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
-
-
-def missing(message: str) -> None:
-    """A validator or artifact the test needs is absent: fail under CI, skip elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (CI is set: nothing that a deployment check needs may be missing)")
-    pytest.skip(message)
 
 
 def tool(name: str) -> str:
@@ -55,11 +49,9 @@ def run(args: list[str], *, cwd: Path = ROOT, timeout: float = 180) -> subproces
 
 
 def checkov_binary() -> str:
-    """checkov lives in its own virtual environment; `make test` passes it as CHECKOV."""
-    path = os.environ.get("CHECKOV", "")
-    if not path or not Path(path).exists():
-        missing("checkov not available: set CHECKOV to its binary (make test does)")
-    return path
+    """checkov lives in its own virtual environment; `make test` passes it as CHECKOV. Missing:
+    skipped locally, a failure under CI."""
+    return require_tool("checkov", env="CHECKOV", hint="make test sets CHECKOV to its binary")
 
 
 @dataclass
