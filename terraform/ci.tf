@@ -27,13 +27,17 @@ data "aws_iam_policy_document" "github_assume" {
       values   = ["sts.amazonaws.com"]
     }
 
-    # Only the main branch and version tags of this repository.
+    # The subjects GitHub puts in the token: jobs without an environment are named by their ref
+    # (images.yml on main and on version tags), a job with `environment:` by that environment
+    # only (deploy.yml's deploy job: repo:OWNER/NAME:environment:production). Restrict who may
+    # deploy with the environment's protection rules (deployment tags v*, reviewers).
     condition {
       test     = "StringLike"
       variable = "token.actions.githubusercontent.com:sub"
       values = [
         "repo:${var.github_repository}:ref:refs/heads/main",
         "repo:${var.github_repository}:ref:refs/tags/v*",
+        "repo:${var.github_repository}:environment:${var.github_deploy_environment}",
       ]
     }
   }

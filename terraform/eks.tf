@@ -6,6 +6,8 @@ module "eks" {
   cluster_name    = local.name
   cluster_version = var.kubernetes_version
 
+  # The deploy job and terraform reach the API from cluster_endpoint_public_access_cidrs (public
+  # ranges only: variables.tf), pods and VPC clients through the private endpoint.
   cluster_endpoint_public_access       = var.cluster_endpoint_public_access
   cluster_endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
   cluster_endpoint_private_access      = true
@@ -29,7 +31,8 @@ module "eks" {
 
   enable_cluster_creator_admin_permissions = true
 
-  # The CI role deploys the chart into its namespace only.
+  # The CI role deploys the chart into its namespace only (Terraform creates the namespace:
+  # kubernetes.tf; a namespace-scoped policy cannot).
   access_entries = {
     github_actions = {
       principal_arn = aws_iam_role.github_actions.arn
@@ -45,6 +48,8 @@ module "eks" {
     }
   }
 
+  # EKS add-ons at the default version AWS publishes for kubernetes_version (a given cluster
+  # version always resolves to the same add-on versions until it is upgraded).
   cluster_addons = {
     coredns                = {}
     kube-proxy             = {}
@@ -86,6 +91,9 @@ module "eks" {
     }
   }
 
+  # The cluster autoscaler (addons.tf) finds both groups by the tags EKS puts on their Auto
+  # Scaling groups (k8s.io/cluster-autoscaler/enabled, k8s.io/cluster-autoscaler/<cluster>) and
+  # resizes them between min_size and max_size; desired_size only seeds a new group.
   eks_managed_node_groups = merge(
     {
       general = {
@@ -93,31 +101,41 @@ module "eks" {
         min_size       = var.general_node_min_size
         max_size       = var.general_node_max_size
         desired_size   = var.general_node_desired_size
-        labels = {
-          "stockops.io/node-pool" = "general"
-        }
+        labels         = local.general_node_labels
       }
     },
     var.enable_gpu_node_group ? {
       # Training runs only: the taint keeps everything else off, the chart's runs.gpu values
-      # (node selector and toleration) bring GPU runs on.
+      # (node selector and toleration) bring GPU runs on. Zero nodes until a GPU run is pending.
       gpu = {
         ami_type       = "AL2023_x86_64_NVIDIA"
         instance_types = var.gpu_node_instance_types
         min_size       = 0
         max_size       = var.gpu_node_max_size
         desired_size   = 0
-        labels = {
-          "stockops.io/node-pool" = "gpu"
-        }
+        labels         = local.gpu_node_labels
         taints = {
           gpu = {
-            key    = "nvidia.com/gpu"
-            value  = "true"
+            key    = local.gpu_taint.key
+            value  = local.gpu_taint.value
             effect = "NO_SCHEDULE"
           }
         }
       }
     } : {}
   )
+}
+
+# Scaling the GPU group from zero: the template node's labels, taint and GPU count as tags of its
+# Auto Scaling group (nodes.tf).
+resource "aws_autoscaling_group_tag" "gpu_node_template" {
+  for_each = var.enable_gpu_node_group ? local.gpu_autoscaler_template_tags : {}
+
+  autoscaling_group_name = one(module.eks.eks_managed_node_groups["gpu"].node_group_autoscaling_group_names)
+
+  tag {
+    key                 = each.key
+    value               = each.value
+    propagate_at_launch = false
+  }
 }

@@ -1,18 +1,18 @@
 # IAM roles for service accounts (IRSA): pods get AWS credentials for exactly their account.
 
 # User code, run pods, the API and MLflow (the chart's workload service account): the MLflow
-# artifact bucket and the Feast offline store.
+# artifact bucket (MLflow writes and reads artifacts through boto3).
 data "aws_iam_policy_document" "workload" {
   statement {
-    sid       = "ListBuckets"
+    sid       = "ListBucket"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [module.mlflow_artifacts.bucket_arn, module.feast_offline_store.bucket_arn]
+    resources = [module.mlflow_artifacts.bucket_arn]
   }
 
   statement {
     sid       = "ReadWriteObjects"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-    resources = ["${module.mlflow_artifacts.bucket_arn}/*", "${module.feast_offline_store.bucket_arn}/*"]
+    resources = ["${module.mlflow_artifacts.bucket_arn}/*"]
   }
 
   statement {
@@ -24,14 +24,14 @@ data "aws_iam_policy_document" "workload" {
 
 resource "aws_iam_policy" "workload" {
   name        = "${local.name}-workload"
-  description = "StockOps pods: MLflow artifacts and Feast offline store buckets"
+  description = "StockOps pods: the MLflow artifact bucket"
   policy      = data.aws_iam_policy_document.workload.json
 }
 
 module "workload_irsa" {
   #checkov:skip=CKV_TF_1:Registry modules are pinned to an exact released version; commit hashes apply to git sources
   source  = "terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts-eks"
-  version = "5.48.0"
+  version = "5.60.0"
 
   role_name = "${local.name}-workload"
   role_policy_arns = {
@@ -49,7 +49,7 @@ module "workload_irsa" {
 module "ebs_csi_irsa" {
   #checkov:skip=CKV_TF_1:Registry modules are pinned to an exact released version; commit hashes apply to git sources
   source  = "terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts-eks"
-  version = "5.48.0"
+  version = "5.60.0"
 
   role_name             = "${local.name}-ebs-csi"
   attach_ebs_csi_policy = true
@@ -66,7 +66,7 @@ module "ebs_csi_irsa" {
 module "efs_csi_irsa" {
   #checkov:skip=CKV_TF_1:Registry modules are pinned to an exact released version; commit hashes apply to git sources
   source  = "terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts-eks"
-  version = "5.48.0"
+  version = "5.60.0"
 
   role_name             = "${local.name}-efs-csi"
   attach_efs_csi_policy = true

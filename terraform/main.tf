@@ -1,7 +1,10 @@
-# StockOps on AWS: a VPC, an EKS cluster with managed node groups (optionally a GPU group for
-# training runs), ECR repositories for the images, S3 buckets for MLflow artifacts and the Feast
-# offline store, EFS for the data directory the pods share, IAM roles for service accounts,
-# an optional RDS Postgres, and the role GitHub Actions assumes through OIDC.
+# StockOps on AWS: a VPC, an EKS cluster with autoscaled managed node groups (optionally a GPU
+# group for training runs) and the add-ons the chart needs (load balancer controller,
+# metrics-server, cluster autoscaler, NVIDIA device plugin, EBS/EFS CSI drivers and their
+# StorageClasses), ECR repositories for the images, an S3 bucket for MLflow artifacts, EFS for
+# the data directory the pods share, IAM roles for service accounts, an optional RDS Postgres
+# with credentials that stay put, an optional Cognito user pool for logins at the ALB, and the
+# role GitHub Actions assumes through OIDC.
 
 data "aws_caller_identity" "current" {}
 
@@ -23,9 +26,10 @@ locals {
   partition  = data.aws_partition.current.partition
   azs        = slice(data.aws_availability_zones.available.names, 0, var.availability_zone_count)
 
-  # The chart's service account for user code, run pods, the API and MLflow: <fullname>-workload,
-  # where the chart's fullname is the release name when it contains "stockops".
-  workload_service_account = strcontains(var.helm_release_name, "stockops") ? "${var.helm_release_name}-workload" : "${var.helm_release_name}-stockops-workload"
+  # The chart's fullname is the release name when it contains "stockops"; its service account for
+  # user code, run pods, the API and MLflow is <fullname>-workload.
+  chart_fullname           = strcontains(var.helm_release_name, "stockops") ? var.helm_release_name : "${var.helm_release_name}-stockops"
+  workload_service_account = "${local.chart_fullname}-workload"
 
   tags = merge(var.tags, {
     Project     = var.project

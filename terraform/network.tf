@@ -7,12 +7,11 @@ module "vpc" {
   cidr = var.vpc_cidr
   azs  = local.azs
 
-  # /20 private subnets for nodes and pods (the VPC CNI gives every pod a VPC address), /24 public
-  # subnets for load balancers, intra subnets for the EKS control plane, database subnets for RDS.
-  private_subnets  = [for i, _ in local.azs : cidrsubnet(var.vpc_cidr, 4, i)]
-  public_subnets   = [for i, _ in local.azs : cidrsubnet(var.vpc_cidr, 8, 48 + i)]
-  intra_subnets    = [for i, _ in local.azs : cidrsubnet(var.vpc_cidr, 8, 52 + i)]
-  database_subnets = [for i, _ in local.azs : cidrsubnet(var.vpc_cidr, 8, 56 + i)]
+  # The address plan is in subnets.tf (the internal ALB subnets are created below).
+  private_subnets  = local.subnet_cidrs.private
+  public_subnets   = local.subnet_cidrs.public
+  intra_subnets    = local.subnet_cidrs.intra
+  database_subnets = local.subnet_cidrs.database
 
   create_database_subnet_group = true
 
@@ -33,11 +32,33 @@ module "vpc" {
   flow_log_cloudwatch_log_group_retention_in_days = 365
   flow_log_cloudwatch_log_group_kms_key_id        = aws_kms_key.main.arn
 
-  # Tags the AWS Load Balancer Controller uses to place load balancers.
+  # Tags the AWS Load Balancer Controller uses to place load balancers: internet-facing ones in
+  # the public subnets, internal ones in the internal ALB subnets below (not in the node subnets).
   public_subnet_tags = {
     "kubernetes.io/role/elb" = 1
   }
-  private_subnet_tags = {
+}
+
+# Internal load balancers (the operator UIs on the chart's private ingress): their own subnets,
+# so a NetworkPolicy can admit them by address. They route through the private route tables: an
+# ALB that logs users in (Cognito) calls the identity provider's endpoints through the NAT.
+resource "aws_subnet" "internal_alb" {
+  count = length(local.azs)
+
+  vpc_id            = module.vpc.vpc_id
+  availability_zone = local.azs[count.index]
+  cidr_block        = local.subnet_cidrs.internal_alb[count.index]
+
+  tags = {
+    Name                              = "${local.name}-internal-alb-${local.azs[count.index]}"
     "kubernetes.io/role/internal-elb" = 1
   }
+}
+
+resource "aws_route_table_association" "internal_alb" {
+  count = length(local.azs)
+
+  subnet_id = aws_subnet.internal_alb[count.index].id
+  # One private route table per zone, or a single one with single_nat_gateway.
+  route_table_id = element(module.vpc.private_route_table_ids, count.index)
 }

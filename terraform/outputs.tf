@@ -24,8 +24,18 @@ output "vpc_id" {
 }
 
 output "vpc_cidr" {
-  description = "VPC CIDR (networkPolicy.ingressFrom ipBlock in the production values)."
+  description = "VPC CIDR."
   value       = module.vpc.vpc_cidr_block
+}
+
+output "public_subnet_cidrs" {
+  description = "Subnets of the internet-facing ALB (networkPolicy.ingressFrom.public ipBlocks in the production values)."
+  value       = module.vpc.public_subnets_cidr_blocks
+}
+
+output "internal_alb_subnet_cidrs" {
+  description = "Subnets of the internal ALB (networkPolicy.ingressFrom.private ipBlocks in the production values)."
+  value       = aws_subnet.internal_alb[*].cidr_block
 }
 
 output "ecr_registry" {
@@ -43,11 +53,6 @@ output "mlflow_artifacts_bucket" {
   value       = module.mlflow_artifacts.bucket_id
 }
 
-output "feast_offline_store_bucket" {
-  description = "Bucket for the Feast offline store files."
-  value       = module.feast_offline_store.bucket_id
-}
-
 output "workload_role_arn" {
   description = "IRSA role of the chart's workload service account (serviceAccounts.workload.annotations eks.amazonaws.com/role-arn)."
   value       = module.workload_irsa.iam_role_arn
@@ -63,21 +68,17 @@ output "efs_file_system_id" {
   value       = aws_efs_file_system.data.id
 }
 
-output "efs_storage_class_manifest" {
-  description = "StorageClass for the chart's data PVC (persistence.data.storageClass: efs-sc); kubectl apply -f - it once."
-  value = yamlencode({
-    apiVersion  = "storage.k8s.io/v1"
-    kind        = "StorageClass"
-    metadata    = { name = "efs-sc" }
-    provisioner = "efs.csi.aws.com"
-    parameters = {
-      provisioningMode = "efs-ap"
-      fileSystemId     = aws_efs_file_system.data.id
-      directoryPerms   = "0770"
-      uid              = "10001"
-      gid              = "10001"
-    }
-  })
+output "storage_classes" {
+  description = "StorageClasses Terraform created: gp3 (the default; qdrant.persistence.storageClass) and efs-sc (persistence.data.storageClass, ReadWriteMany)."
+  value = {
+    default = kubernetes_storage_class_v1.gp3.metadata[0].name
+    shared  = kubernetes_storage_class_v1.efs.metadata[0].name
+  }
+}
+
+output "kubernetes_namespace" {
+  description = "Namespace Terraform created for the release (the CI role's access is scoped to it)."
+  value       = kubernetes_namespace_v1.stockops.metadata[0].name
 }
 
 output "rds_address" {
@@ -85,9 +86,34 @@ output "rds_address" {
   value       = var.create_rds ? aws_db_instance.postgres[0].address : null
 }
 
-output "rds_master_user_secret_arn" {
-  description = "Secrets Manager secret holding the RDS master password; null without RDS."
-  value       = var.create_rds ? aws_db_instance.postgres[0].master_user_secret[0].secret_arn : null
+output "postgresql_secret_arn" {
+  description = "Secrets Manager secret with the Postgres credentials (JSON: username, postgres-password, host, port, feast-registry-url); not rotated automatically."
+  value       = aws_secretsmanager_secret.postgresql.arn
+}
+
+output "postgresql_kubernetes_secret" {
+  description = "Kubernetes Secret (in kubernetes_namespace) with the same keys: secrets.postgresql and secrets.feast of the chart."
+  value       = kubernetes_secret_v1.postgresql.metadata[0].name
+}
+
+output "alb_auth_annotations" {
+  description = "Ingress annotations that log users in through the Cognito user pool (for the alb_auth_hosts); empty without alb_auth_hosts."
+  value = local.alb_auth_enabled ? {
+    "alb.ingress.kubernetes.io/auth-type" = "cognito"
+    "alb.ingress.kubernetes.io/auth-idp-cognito" = jsonencode({
+      userPoolARN      = aws_cognito_user_pool.operators[0].arn
+      userPoolClientID = aws_cognito_user_pool_client.alb[0].id
+      userPoolDomain   = aws_cognito_user_pool_domain.operators[0].domain
+    })
+    "alb.ingress.kubernetes.io/auth-on-unauthenticated-request" = "authenticate"
+    "alb.ingress.kubernetes.io/auth-scope"                      = "openid email"
+    "alb.ingress.kubernetes.io/auth-session-timeout"            = "28800"
+  } : {}
+}
+
+output "cognito_user_pool_id" {
+  description = "Cognito user pool of the operators (aws cognito-idp admin-create-user --user-pool-id <this>); null without alb_auth_hosts."
+  value       = local.alb_auth_enabled ? aws_cognito_user_pool.operators[0].id : null
 }
 
 output "kms_key_arn" {

@@ -26,18 +26,12 @@ module "mlflow_artifacts" {
   noncurrent_version_expiration_days = var.artifact_retention_days
 }
 
-# Feast offline store (Parquet files of the indicator tables).
-module "feast_offline_store" {
-  source = "./modules/s3_bucket"
-
-  name                               = "${local.name}-feast-offline-${local.account_id}"
-  kms_key_arn                        = aws_kms_key.main.arn
-  access_log_bucket                  = module.access_logs.bucket_id
-  noncurrent_version_expiration_days = var.artifact_retention_days
-}
+# Feast keeps no files in S3: its offline store reads the indicator tables on the shared data
+# volume (a file source), the registry is in Postgres and the online store in Redis (the chart's
+# feast values), so there is no Feast bucket.
 
 # The data directory the code server, run pods and API replicas share (ReadWriteMany PVC on the
-# efs-sc StorageClass: see the efs_storage_class_manifest output).
+# efs-sc StorageClass: kubernetes.tf).
 resource "aws_efs_file_system" "data" {
   creation_token   = "${local.name}-data"
   encrypted        = true

@@ -29,9 +29,14 @@ variable "tags" {
 
 # --- network ------------------------------------------------------------------------------------
 variable "vpc_cidr" {
-  description = "CIDR block of the VPC; the Helm production values allow it to reach the exposed pods (ALB in IP mode)."
+  description = "CIDR block of the VPC (/8 to /16): subnets.tf carves one subnet of each kind per zone out of it."
   type        = string
   default     = "10.0.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 8 && tonumber(split("/", var.vpc_cidr)[1]) <= 16, false)
+    error_message = "vpc_cidr must be an IPv4 CIDR block from /8 to /16 (the /24-sized subnets of subnets.tf need the room)."
+  }
 }
 
 variable "availability_zone_count" {
@@ -39,9 +44,10 @@ variable "availability_zone_count" {
   type        = number
   default     = 3
 
+  # A fourth zone's /20 private subnet would overlap the public subnets (subnets.tf).
   validation {
-    condition     = var.availability_zone_count >= 2 && var.availability_zone_count <= 4
-    error_message = "Use 2 to 4 availability zones."
+    condition     = var.availability_zone_count >= 2 && var.availability_zone_count <= 3
+    error_message = "Use 2 or 3 availability zones."
   }
 }
 
@@ -53,21 +59,45 @@ variable "single_nat_gateway" {
 
 # --- EKS ----------------------------------------------------------------------------------------
 variable "kubernetes_version" {
-  description = "EKS Kubernetes version (the chart is validated against 1.30 schemas)."
+  description = "EKS Kubernetes version (the chart is validated against this version's schemas; cluster_autoscaler_image_tag follows its minor)."
   type        = string
-  default     = "1.30"
+  default     = "1.35"
 }
 
 variable "cluster_endpoint_public_access" {
-  description = "Whether the EKS API endpoint is reachable from the internet (restricted to cluster_endpoint_public_access_cidrs)."
+  description = "Whether the EKS API endpoint is reachable from the internet, from cluster_endpoint_public_access_cidrs only. false: private endpoint only (deploy from a self-hosted runner inside the VPC)."
   type        = bool
   default     = true
 }
 
+# The public endpoint is reached from the internet: a VPC or other private range never matches a
+# client there (VPC clients use the private endpoint), and an empty list would mean 0.0.0.0/0.
 variable "cluster_endpoint_public_access_cidrs" {
-  description = "CIDR blocks allowed to reach the public EKS API endpoint (CI runners, offices). Never 0.0.0.0/0 in production."
+  description = "Public IPv4 ranges allowed on the public EKS API endpoint: the deploy runner's egress (a GitHub larger runner with static IPs, a self-hosted runner's NAT) and the operators' offices. No private ranges, no 0.0.0.0/0, at most 40 (EKS limit)."
   type        = list(string)
-  default     = ["10.0.0.0/8"]
+
+  validation {
+    condition     = !var.cluster_endpoint_public_access || length(var.cluster_endpoint_public_access_cidrs) > 0
+    error_message = "With cluster_endpoint_public_access, list at least one range (an empty list opens the endpoint to 0.0.0.0/0)."
+  }
+
+  validation {
+    condition     = length(var.cluster_endpoint_public_access_cidrs) <= 40
+    error_message = "EKS accepts at most 40 public access CIDR blocks."
+  }
+
+  # Two blocks overlap when they agree on the shorter prefix of the two: every listed block must
+  # overlap none of the private, shared, loopback or link-local ranges (0.0.0.0/0 overlaps all).
+  validation {
+    condition = alltrue([
+      for cidr in var.cluster_endpoint_public_access_cidrs : try(alltrue([
+        for private in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16"] :
+        cidrhost("${cidrhost(cidr, 0)}/${min(tonumber(split("/", cidr)[1]), tonumber(split("/", private)[1]))}", 0)
+        != cidrhost("${cidrhost(private, 0)}/${min(tonumber(split("/", cidr)[1]), tonumber(split("/", private)[1]))}", 0)
+      ]), false)
+    ])
+    error_message = "cluster_endpoint_public_access_cidrs must be public IPv4 CIDR blocks: no private (10/8, 172.16/12, 192.168/16), shared (100.64/10), loopback or link-local range, and not 0.0.0.0/0."
+  }
 }
 
 variable "kubernetes_namespace" {
@@ -82,57 +112,68 @@ variable "helm_release_name" {
   default     = "stockops"
 }
 
+# Sizing (production values, requests): 8 concurrent runs x 2 vCPU = 16 vCPU, the platform at
+# the API's maximum scale (12 x 1 vCPU plus Dagster, MLflow, Redis, Qdrant, Streamlit) 13.75 vCPU,
+# add-ons about 1 vCPU: 30.75 vCPU. An m6i.2xlarge schedules about 7.6 vCPU (8 less kubelet
+# reservation and DaemonSets): 5 nodes at the peak (tests/deploy/test_terraform.py packs the
+# rendered chart onto them), 2 when idle; max 8 leaves room for rolling updates.
 variable "general_node_instance_types" {
-  description = "Instance types of the general managed node group (Dagster, API, run pods)."
+  description = "Instance types of the general managed node group (Dagster, API, run pods). The cluster autoscaler assumes every type of a group has the same vCPU and memory."
   type        = list(string)
-  default     = ["m6i.xlarge"]
+  default     = ["m6i.2xlarge"]
 }
 
 variable "general_node_min_size" {
-  description = "Minimum size of the general node group."
+  description = "Minimum size of the general node group (the cluster autoscaler never goes below it)."
   type        = number
   default     = 2
 }
 
 variable "general_node_max_size" {
-  description = "Maximum size of the general node group."
+  description = "Maximum size of the general node group (the cluster autoscaler's ceiling)."
   type        = number
-  default     = 6
+  default     = 8
 }
 
 variable "general_node_desired_size" {
-  description = "Initial size of the general node group."
+  description = "Initial size of the general node group; afterwards the cluster autoscaler owns it (the EKS module ignores later changes)."
   type        = number
-  default     = 3
+  default     = 2
 }
 
 variable "enable_gpu_node_group" {
-  description = "Create a GPU managed node group for training runs (label stockops.io/node-pool=gpu, taint nvidia.com/gpu), matching the chart's runs.gpu values."
+  description = "Create a GPU managed node group for training runs (label stockops.io/node-pool=gpu, taint nvidia.com/gpu), matching the chart's runs.gpu values, and the NVIDIA device plugin."
   type        = bool
   default     = false
 }
 
 variable "gpu_node_instance_types" {
-  description = "Instance types of the GPU node group."
+  description = "Instance types of the GPU node group (one NVIDIA GPU each: gpu_node_gpus_per_instance)."
   type        = list(string)
   default     = ["g5.xlarge"]
 }
 
+variable "gpu_node_gpus_per_instance" {
+  description = "GPUs per instance of gpu_node_instance_types: the cluster autoscaler's template node for scaling the group up from zero."
+  type        = number
+  default     = 1
+}
+
 variable "gpu_node_max_size" {
-  description = "Maximum size of the GPU node group (it scales from zero)."
+  description = "Maximum size of the GPU node group (it scales from zero); at least the chart's runs.gpu.maxConcurrentRuns at one GPU per run."
   type        = number
   default     = 2
 }
 
 # --- registries and storage -----------------------------------------------------------------------
 variable "ecr_repositories" {
-  description = "ECR repositories to create, one per image built by .github/workflows/images.yml."
+  description = "ECR repositories to create, one per image built by .github/workflows/images.yml (the CUDA user-code build is the tag <version>-cuda in user-code)."
   type        = list(string)
   default     = ["user-code", "dagster", "api", "streamlit"]
 }
 
 variable "artifact_retention_days" {
-  description = "Days before noncurrent versions of MLflow artifacts and Feast offline files expire."
+  description = "Days before noncurrent versions of MLflow artifacts expire."
   type        = number
   default     = 90
 }
@@ -157,9 +198,9 @@ variable "rds_allocated_storage" {
 }
 
 variable "rds_engine_version" {
-  description = "Postgres major.minor version for RDS."
+  description = "Postgres version for RDS: a major version takes its current default minor (auto_minor_version_upgrade keeps it current); a pinned minor is retired by RDS within about a year."
   type        = string
-  default     = "16.6"
+  default     = "16"
 }
 
 variable "rds_multi_az" {
@@ -169,7 +210,7 @@ variable "rds_multi_az" {
 }
 
 variable "rds_username" {
-  description = "Master user name (the chart's postgresql.username); the password is generated and kept in Secrets Manager."
+  description = "Database user of Dagster, MLflow and the Feast registry (the chart's postgresql.username); its password is generated by Terraform (random_password.postgres) and never rotated behind the pods' backs."
   type        = string
   default     = "stockops"
 }
@@ -181,8 +222,34 @@ variable "github_repository" {
   default     = "stockops/stockops"
 }
 
+variable "github_deploy_environment" {
+  description = "GitHub environment of the deploy job (deploy.yml: environment); its OIDC subject repo:<repository>:environment:<this> may assume the CI role."
+  type        = string
+  default     = "production"
+}
+
 variable "create_github_oidc_provider" {
   description = "Create the account's GitHub Actions OIDC provider (false when the account has one already)."
   type        = bool
   default     = true
+}
+
+# --- cluster add-ons --------------------------------------------------------------------------------
+variable "cluster_autoscaler_image_tag" {
+  description = "Cluster autoscaler image (registry.k8s.io/autoscaling/cluster-autoscaler); its minor version must be the cluster's (kubernetes_version)."
+  type        = string
+  default     = "v1.35.0"
+}
+
+# --- login in front of the operator UIs -------------------------------------------------------------
+variable "alb_auth_hosts" {
+  description = "Host names (e.g. dagster.example.com, mlflow.example.com) whose ALB rules log users in through a Cognito user pool; empty: no user pool (keep those UIs on the internal ALB)."
+  type        = list(string)
+  default     = []
+}
+
+variable "cognito_domain_prefix" {
+  description = "Prefix of the Cognito hosted login domain (<prefix>.auth.<region>.amazoncognito.com); empty: <project>-<environment>-<account id>."
+  type        = string
+  default     = ""
 }

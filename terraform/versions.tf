@@ -1,10 +1,25 @@
 terraform {
-  required_version = ">= 1.6.0"
+  # 1.9: variable validations that read other variables (the endpoint allow-list).
+  required_version = ">= 1.9.0"
 
   required_providers {
     aws = {
       source  = "hashicorp/aws"
       version = "~> 5.80"
+    }
+    # Cluster add-ons (Helm charts) and the few cluster objects the chart relies on (namespace,
+    # StorageClasses, the Postgres Secret).
+    helm = {
+      source  = "hashicorp/helm"
+      version = "~> 3.1"
+    }
+    kubernetes = {
+      source  = "hashicorp/kubernetes"
+      version = "~> 3.2"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.7"
     }
   }
 
