@@ -1,6 +1,6 @@
 # Optional RDS Postgres: Dagster run/event/schedule storage (database "dagster"), the MLflow
-# backend store (database "mlflow") and the Feast registry (database "feast"); the first deploy
-# creates the last two (README).
+# backend store (database "mlflow") and the Feast registry (database "feast"); the chart's
+# pre-install hook creates the last two.
 #
 # The password: pods read it once, at start, from the Kubernetes Secret (kubernetes.tf), so it
 # must not change under them. RDS-managed master passwords rotate every 7 days, which would lock
