@@ -487,3 +487,29 @@ def test_external_postgres_gets_its_databases_from_a_hook(
         assert f"CREATE DATABASE {database};" in init
     with pytest.raises(KeyError):
         default.get("Job", f"{RELEASE}-postgresql-databases")
+
+
+def test_pre_install_hooks_use_nothing_the_release_creates_after_them(rendered: Rendered) -> None:
+    """Pre-install hooks run before any other object of the release exists: a hook's pod that
+    names the chart's ServiceAccount or ConfigMap would never start on a first install."""
+    regular = {
+        (d["kind"], d["metadata"]["name"])
+        for d in rendered.docs
+        if "helm.sh/hook" not in d["metadata"].get("annotations", {})
+    }
+    hooks = [
+        d
+        for d in rendered.docs
+        if "pre-install" in d["metadata"].get("annotations", {}).get("helm.sh/hook", "")
+    ]
+    for hook in (h for h in hooks if h["kind"] == "Job"):
+        spec = pod_spec(hook)
+        used = {("ServiceAccount", spec.get("serviceAccountName", "default"))}
+        used |= {("ConfigMap", v["configMap"]["name"]) for v in spec["volumes"] if "configMap" in v}
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            used |= {
+                ("ConfigMap", s["configMapRef"]["name"])
+                for s in container.get("envFrom", [])
+                if "configMapRef" in s
+            }
+        assert not used & regular, (hook["metadata"]["name"], used & regular)
