@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import ROOT, run, tool
+from tests.required_tools import require_tool
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 OUR_SERVICES = {"user-code", "dagster-webserver", "dagster-daemon", "api", "streamlit", "mlflow"}
@@ -145,18 +146,16 @@ def test_prometheus_uses_the_monitoring_rules_and_job_names(compose: dict[str, A
     folder = Path(mounts[str(Path(pattern).parent)])
     assert [p for p in folder.iterdir() if fnmatch.fnmatch(p.name, Path(pattern).name)]
 
-    promtool = shutil.which("promtool")
-    if promtool:
-        result = run(
-            [
-                promtool,
-                "check",
-                "config",
-                "--syntax-only",
-                str(ROOT / "docker" / "prometheus" / "prometheus.yml"),
-            ]
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    result = run(
+        [
+            require_tool("promtool", hint="Debian package 'prometheus'"),
+            "check",
+            "config",
+            "--syntax-only",
+            str(ROOT / "docker" / "prometheus" / "prometheus.yml"),
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_grafana_mounts_match_its_provisioning(compose: dict[str, Any]) -> None:

@@ -60,8 +60,8 @@ def test_ci_runs_make_test_on_pull_requests() -> None:
     ci = load("ci.yml")
     assert "pull_request" in ci["on"] and ci["on"]["push"]["branches"] == ["main"]
     assert "make test" in [s.get("run") for s in steps(ci)]
-    services = ci["jobs"]["test"]["services"]
-    assert {"redis", "postgres"} <= set(services)
+    # Postgres as a service container; Redis is the redis-server package's own service.
+    assert "postgres" in ci["jobs"]["test"]["services"]
 
 
 def test_images_builds_every_dockerfile_with_oidc() -> None:
@@ -107,3 +107,57 @@ def test_deploy_runs_on_version_tags_with_helm() -> None:
         assert isinstance(node, dict), path
         if not path.startswith("serviceAccounts."):  # annotation keys are free-form
             assert keys[-1] in node, path
+
+
+def required_tools() -> set[str]:
+    """Every program a test asks tests/required_tools.py for, read from the test sources."""
+    names = set()
+    for source in (ROOT / "tests").rglob("*.py"):
+        names |= set(re.findall(r'require_tool\(\s*"([^"]+)"', source.read_text()))
+    return names
+
+
+def apt_packages(script: str) -> set[str]:
+    packages = set()
+    for line in script.splitlines():
+        if "apt-get install" in line:
+            packages |= {w for w in line.split("apt-get install", 1)[1].split() if w[0] != "-"}
+    return packages
+
+
+def test_ci_installs_every_program_the_tests_require() -> None:
+    """Under CI a missing validator fails its tests, so the workflow must provide each one; a
+    new require_tool(...) without a way to install it fails here first."""
+    ci = load("ci.yml")
+    job = ci["jobs"]["test"]
+    assert str(job["env"]["CI"]).lower() == "true"
+    script = "\n".join(s.get("run", "") for s in job["steps"])
+    uses = [s.get("uses", "") for s in job["steps"]]
+    packages = apt_packages(script)
+    makefile = (ROOT / "Makefile").read_text()
+    test_target = re.search(r"^test:(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert test_target, "Makefile has no test target"
+    provided = {
+        "terraform": any(u.startswith("hashicorp/setup-terraform@") for u in uses),
+        "promtool": "prometheus" in packages,
+        "prometheus": "prometheus" in packages,
+        "redis-server": "redis-server" in packages,
+        # Ubuntu's chromium is a snap stub: the runner's Google Chrome, linked as chromium.
+        "chromium": "chromium" in packages or "/usr/local/bin/chromium" in script,
+        # make test builds checkov's venv first and passes its binary as CHECKOV.
+        "checkov": "make test" in script
+        and "$(CHECKOV_STAMP)" in test_target.group(1)
+        and "CHECKOV=" in test_target.group(2),
+    }
+    wanted = required_tools()
+    assert {"terraform", "promtool", "prometheus", "redis-server", "chromium"} <= wanted
+    unknown = wanted - set(provided)
+    assert not unknown, f"tests require {unknown}: install them in ci.yml and list them here"
+    missing = sorted(program for program in wanted if not provided[program])
+    assert missing == [], f"ci.yml does not install {missing}"
+    # The tests talk to Redis on 127.0.0.1:6379 and Postgres on 5432 (a service container).
+    assert "postgres" in job["services"]
+    # The same programs for a developer: the Debian ones in scripts/install-system-packages.sh.
+    local = (ROOT / "scripts" / "install-system-packages.sh").read_text()
+    for program in ("promtool", "prometheus", "chromium", "redis-server"):
+        assert f"[{program}]=" in local, program

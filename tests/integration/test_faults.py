@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from bench.bench_api import TICKER, free_port, prepare, stop
 from serving_api.app import create_app
 from stock_assets.domain.ml.artifacts import list_versions
 from stock_assets.settings import Settings
+from tests.required_tools import require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +32,7 @@ MakeClient = Callable[..., TestClient]
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[tuple[int, Callable[[], None], Callable[[], None]]]:
     """(port, stop, start) of a Redis server only this test uses."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
+    binary = require_tool("redis-server", hint="Debian package redis-server")
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
 

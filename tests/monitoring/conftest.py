@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.required_tools import require_tool
 
 MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
 
 
 @pytest.fixture(scope="session")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.skip(
-            "promtool is not installed (Debian package 'prometheus'; `make test` installs it)"
-        )
-    return path
+    return require_tool("promtool", hint="Debian package 'prometheus'; `make test` installs it")
 
 
 @pytest.fixture(scope="session")
 def prometheus() -> str:
-    path = shutil.which("prometheus")
-    if path is None:
-        pytest.skip(
-            "prometheus is not installed (Debian package 'prometheus'; `make test` installs it)"
-        )
-    return path
+    return require_tool("prometheus", hint="Debian package 'prometheus'; `make test` installs it")
 
 
 @pytest.fixture(scope="module")

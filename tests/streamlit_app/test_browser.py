@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bench.bench_api import stop, wait_until_up
+from tests.required_tools import require_tool
 from tests.streamlit_app.conftest import APP, REPO, SAMPLE_TICKER, ApiServer, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -54,9 +54,7 @@ def streamlit_url(api_server: ApiServer, tmp_path: Path) -> Iterator[str]:
 def test_analyze_in_a_browser_shows_chart_and_report(
     streamlit_url: str, api_server: ApiServer, first_analysis: AppTest
 ) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("Debian chromium is not installed (scripts/install-system-packages.sh)")
+    chromium = require_tool("chromium", hint="Debian chromium (scripts/install-system-packages.sh)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     SCREENSHOTS.mkdir(exist_ok=True)
     shot = SCREENSHOTS / "streamlit_analyze.png"
