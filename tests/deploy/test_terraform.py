@@ -674,6 +674,23 @@ def test_namespace_is_created_here_not_by_the_deploy(hcl: dict[str, dict[str, An
     assert f"--namespace {default(hcl, 'kubernetes_namespace')}" in deploy
 
 
+CLUSTER_SCOPED = {
+    "APIService", "CSIDriver", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "IngressClass", "MutatingWebhookConfiguration", "Namespace", "PersistentVolume",
+    "PriorityClass", "RuntimeClass", "StorageClass", "ValidatingWebhookConfiguration",
+}  # fmt: skip
+
+
+def test_the_deploy_role_may_apply_everything_the_release_renders(
+    renderings: dict[str, Rendered],
+) -> None:
+    """The CI role is an admin of the release's namespace only: a cluster-scoped object in the
+    chart (or the namespace itself) would fail every `helm upgrade`; Terraform owns those."""
+    for rendering in renderings.values():
+        kinds = {doc["kind"] for doc in rendering.docs}
+        assert not kinds & CLUSTER_SCOPED, f"{rendering.name}: {kinds & CLUSTER_SCOPED}"
+
+
 # --- Postgres credentials ---------------------------------------------------------------------
 
 
