@@ -9,18 +9,18 @@ Nothing here needs the API or Dagster: both call :func:`gather_facts` (through t
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from stock_assets.domain.layout import INDICATORS, read_table
 from stock_assets.domain.ml.evaluation import Evaluation, load_evaluation
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
+from stock_assets.domain.monitoring import read_drift_summary
 from stock_assets.domain.serving import ServingModel
-from stock_assets.domain.symbols import normalize_ticker, ticker_slug
+from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.settings import Settings
 
 # Thresholds of the fact-derived stance: a 7-session median move within +-0.5% is "neutral".
@@ -171,15 +171,11 @@ def _num(value: object) -> float | None:
     return None if math.isnan(number) or math.isinf(number) else number
 
 
-def indicator_path(settings: Settings, ticker: str) -> Path:
-    return settings.indicators_dir / f"{ticker_slug(ticker)}.parquet"
-
-
 def load_indicators(settings: Settings, ticker: str) -> pd.DataFrame:
-    path = indicator_path(settings, ticker)
-    if not path.exists():
-        raise FactsError(f"No indicator table for {ticker} at {path}: materialize its data first.")
-    return pd.read_parquet(path)
+    frame = read_table(settings.tables_dir, INDICATORS, ticker)
+    if frame is None:
+        raise FactsError(f"No indicator table for {ticker}: materialize its data first.")
+    return frame
 
 
 def quality_rows(
@@ -204,15 +200,9 @@ def quality_rows(
     return rows, evaluation.promoted
 
 
-def drift_path(settings: Settings, ticker: str) -> Path:
-    return settings.resolved_outputs_dir / "drift" / ticker_slug(ticker) / "latest.json"
-
-
 def load_drift(settings: Settings, ticker: str) -> DriftStatus:
-    path = drift_path(settings, ticker)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+    data = read_drift_summary(settings.resolved_outputs_dir, ticker)
+    if data is None:
         return DriftStatus("not computed")
     share = _num(data.get("drift_share"))
     return DriftStatus(

@@ -10,19 +10,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from stock_assets.domain import layout
 from stock_assets.domain.storage import atomic_write_text
-from stock_assets.domain.symbols import ticker_from_slug, ticker_slug
+from stock_assets.domain.symbols import ticker_from_slug
 from stock_assets.settings import Settings
-
-LATEST = "latest.json"
 
 
 def reports_dir(settings: Settings) -> Path:
-    return settings.resolved_outputs_dir / "reports"
+    return layout.reports_dir(settings.resolved_outputs_dir)
 
 
 def report_path(settings: Settings, ticker: str) -> Path:
-    return reports_dir(settings) / ticker_slug(ticker) / LATEST
+    return layout.agent_report_path(settings.resolved_outputs_dir, ticker)
 
 
 def write_report(settings: Settings, record: dict[str, Any]) -> Path:
@@ -41,7 +40,7 @@ def read_all(folder: Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     if not folder.is_dir():
         return out
-    for path in sorted(folder.glob(f"*/{LATEST}")):
+    for path in sorted(folder.glob(f"*/{layout.LATEST_JSON}")):
         try:
             out[ticker_from_slug(path.parent.name)] = json.loads(path.read_text("utf-8"))
         except (ValueError, OSError):

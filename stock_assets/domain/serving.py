@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from stock_assets.domain.ml.artifacts import ModelBundle, latest_version, load_bundle
+from stock_assets.domain.ml.forecast import ForecastPoint, ForecastResult
 from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.domain.tracking import ModelTracker, registered_model_name
 
@@ -47,3 +50,83 @@ def resolve_serving_model(tracker: ModelTracker, children_root: Path, ticker: st
         f"{symbol} has a trained model but no champion yet: its backtest and promotion decision "
         "have not completed (or the leakage check blocked them)."
     )
+
+
+# The columns of the ``forecast`` table beyond the result's own (date, horizon, median, lower,
+# upper): what the archive keeps and what rebuilds the result exactly (``stored_forecast``).
+STORED_COLUMNS = (
+    "ticker", "as_of", "last_close", "q_lower", "q_upper", "model_version", "bundle_version",
+    "model", "model_kind", "nominal_coverage", "median_log_return", "quantile_prices",
+    "quantiles",
+)  # fmt: skip
+
+
+def result_table(serving: ServingModel, result: ForecastResult, ticker: str) -> pd.DataFrame:
+    """A forecast as the ``forecast`` asset stores (and the archive appends) it: one row per
+    horizon, with the model that made it."""
+    table = result.to_frame()
+    table.insert(0, "ticker", ticker)
+    table["as_of"] = result.as_of
+    table["last_close"] = result.last_close
+    # The outer quantile levels of the interval: what live scoring's pinball loss needs.
+    table["q_lower"] = result.quantiles[0]
+    table["q_upper"] = result.quantiles[-1]
+    table["model_version"] = serving.model_version
+    table["bundle_version"] = serving.bundle.version
+    table["model"] = serving.model
+    table["model_kind"] = serving.kind
+    table["nominal_coverage"] = result.nominal_coverage
+    table["median_log_return"] = [p.median_log_return for p in result.points]
+    table["quantile_prices"] = [list(p.quantile_prices) for p in result.points]
+    table["quantiles"] = [list(result.quantiles)] * len(table)
+    return table
+
+
+@dataclass(frozen=True)
+class StoredForecast:
+    """The materialized forecast of a ticker and the model that made it."""
+
+    result: ForecastResult
+    bundle_version: str
+    model_version: str | None
+
+    def made_by(self, serving: ServingModel, as_of: str) -> bool:
+        """Whether this is what ``serving`` would forecast now from data ending at ``as_of``."""
+        return (
+            self.bundle_version == serving.bundle.version
+            and self.model_version == serving.model_version
+            and self.result.as_of == as_of
+        )
+
+
+def stored_forecast(table: pd.DataFrame | None) -> StoredForecast | None:
+    """The forecast held by a ``forecast`` table, or None (none stored, or one written before
+    the table held everything a result needs)."""
+    if table is None or table.empty or not set(STORED_COLUMNS) <= set(table.columns):
+        return None
+    rows = table.sort_values("horizon").to_dict("records")
+    first = rows[0]
+    points = tuple(
+        ForecastPoint(
+            horizon=int(r["horizon"]),
+            date=str(pd.Timestamp(r["date"]).date()),
+            median=float(r["median"]),
+            lower=float(r["lower"]),
+            upper=float(r["upper"]),
+            median_log_return=float(r["median_log_return"]),
+            quantile_prices=tuple(float(v) for v in r["quantile_prices"]),
+        )
+        for r in rows
+    )
+    version = first["model_version"]
+    result = ForecastResult(
+        as_of=str(first["as_of"]),
+        last_close=float(first["last_close"]),
+        quantiles=tuple(float(q) for q in first["quantiles"]),
+        nominal_coverage=float(first["nominal_coverage"]),
+        points=points,
+        ticker=str(first["ticker"]),
+        model_version=None if pd.isna(version) else str(version),
+        model=str(first["model"]),
+    )
+    return StoredForecast(result, str(first["bundle_version"]), result.model_version)

@@ -16,14 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from stock_assets.domain.layout import BACKTEST, read_table
 from stock_assets.domain.ml.policy import POLICY
-from stock_assets.domain.symbols import ticker_slug
-
-BACKTEST_TABLE = "backtest"
-
-
-def backtest_table_path(tables_dir: Path, ticker: str) -> Path:
-    return Path(tables_dir) / BACKTEST_TABLE / f"{ticker_slug(ticker)}.parquet"
 
 
 def optional_float(value: Any) -> float | None:
@@ -193,11 +187,7 @@ def evaluation_from_table(table: pd.DataFrame) -> Evaluation:
 def load_evaluation(tables_dir: Path, ticker: str) -> Evaluation | None:
     """The ticker's latest evaluation, or None when no backtest has been stored (or it predates
     the policy's table layout)."""
-    path = backtest_table_path(tables_dir, ticker)
-    try:
-        table = pd.read_parquet(path)
-    except (FileNotFoundError, OSError):
-        return None
-    if table.empty or "served" not in table.columns:
+    table = read_table(tables_dir, BACKTEST, ticker)
+    if table is None or table.empty or "served" not in table.columns:
         return None
     return evaluation_from_table(table)

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stock_assets.domain.layout import LIVE_SKILL, read_table
 from stock_assets.domain.ml.significance import diebold_mariano
-from stock_assets.domain.symbols import ticker_slug
 
 ARCHIVE_COLUMNS: tuple[str, ...] = (
     "ticker",
@@ -51,24 +51,11 @@ ARCHIVE_KEY: tuple[str, ...] = ("as_of", "horizon", "bundle_version")
 WINDOWS: tuple[int | None, ...] = (20, 60, None)  # None: every matured forecast
 DECAY_ALPHA = 0.05
 DECAY_MIN_FORECASTS = 20
-LIVE_SKILL_TABLE = "live_skill"
-ARCHIVE_TABLE = "forecast_archive"
-
-
-def live_skill_path(tables_dir: Path, ticker: str) -> Path:
-    return Path(tables_dir) / LIVE_SKILL_TABLE / f"{ticker_slug(ticker)}.parquet"
-
-
-def archive_path(tables_dir: Path, ticker: str) -> Path:
-    return Path(tables_dir) / ARCHIVE_TABLE / f"{ticker_slug(ticker)}.parquet"
 
 
 def load_live_skill(tables_dir: Path, ticker: str) -> pd.DataFrame | None:
     """The ticker's latest live-skill table (``live_skill`` asset), or None before the first."""
-    try:
-        return pd.read_parquet(live_skill_path(tables_dir, ticker))
-    except (FileNotFoundError, OSError):
-        return None
+    return read_table(tables_dir, LIVE_SKILL, ticker)
 
 
 def append_forecast(

@@ -10,8 +10,6 @@ from stock_assets.domain.monitoring.drift import (
     training_end,
 )
 from stock_assets.domain.monitoring.files import (
-    drift_dir,
-    drift_html_path,
     read_adopted_reference,
     read_agent_report,
     read_drift_summary,
@@ -25,8 +23,6 @@ __all__ = [
     "DriftSummary",
     "InsufficientDataError",
     "compute_drift",
-    "drift_dir",
-    "drift_html_path",
     "drift_windows",
     "read_adopted_reference",
     "read_agent_report",

@@ -17,23 +17,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from stock_assets.domain.layout import (
+    adopted_reference_path,
+    agent_report_path,
+    drift_html_path,
+    drift_summary_path,
+)
 from stock_assets.domain.storage import atomic_write, atomic_write_text
-from stock_assets.domain.symbols import ticker_slug
-
-DRIFT_FOLDER = "drift"
-REPORTS_FOLDER = "reports"
-LATEST_JSON = "latest.json"
-LATEST_HTML = "latest.html"
-ADOPTED_JSON = "reference.json"
-
-
-def drift_dir(outputs_dir: Path, ticker: str) -> Path:
-    # "drift" is lower case: it can never collide with a ticker slug (always upper case).
-    return Path(outputs_dir) / DRIFT_FOLDER / ticker_slug(ticker)
-
-
-def drift_html_path(outputs_dir: Path, ticker: str) -> Path:
-    return drift_dir(outputs_dir, ticker) / LATEST_HTML
 
 
 def write_drift_report(
@@ -44,7 +34,7 @@ def write_drift_report(
     payload = {**summary, "html_path": str(html)}
     path = atomic_write_text(
         json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n",
-        drift_dir(outputs_dir, ticker) / LATEST_JSON,
+        drift_summary_path(outputs_dir, ticker),
     )
     return path, html
 
@@ -66,19 +56,19 @@ def write_adopted_reference(
     reference from now on (see ``drift_windows``)."""
     payload = {"data_end": data_end, "outcome": outcome, "decided_at": decided_at}
     return atomic_write_text(
-        json.dumps(payload, sort_keys=True) + "\n", drift_dir(outputs_dir, ticker) / ADOPTED_JSON
+        json.dumps(payload, sort_keys=True) + "\n", adopted_reference_path(outputs_dir, ticker)
     )
 
 
 def read_adopted_reference(outputs_dir: Path, ticker: str) -> dict[str, Any] | None:
-    return _read_json(drift_dir(outputs_dir, ticker) / ADOPTED_JSON)
+    return _read_json(adopted_reference_path(outputs_dir, ticker))
 
 
 def read_drift_summary(outputs_dir: Path, ticker: str) -> dict[str, Any] | None:
     """The latest drift summary of a ticker, or None."""
-    return _read_json(drift_dir(outputs_dir, ticker) / LATEST_JSON)
+    return _read_json(drift_summary_path(outputs_dir, ticker))
 
 
 def read_agent_report(outputs_dir: Path, ticker: str) -> dict[str, Any] | None:
     """The agents' latest report file of a ticker (``{"report", "evaluation", ...}``), or None."""
-    return _read_json(Path(outputs_dir) / REPORTS_FOLDER / ticker_slug(ticker) / LATEST_JSON)
+    return _read_json(agent_report_path(outputs_dir, ticker))
