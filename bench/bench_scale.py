@@ -181,13 +181,10 @@ def measure_ticks(instance: Any, n: int) -> tuple[list[dict[str, Any]], dict[str
     from stock_assets.defs.assets.forecasting import FORECAST_KEY
     from stock_assets.defs.assets.market import INDICATORS_KEY, OHLCV_KEY
     from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
-    from stock_assets.defs.automation import (
-        daily_refresh_schedule,
-        new_ticker_sensor,
-        weekly_agent_report_schedule,
-    )
     from stock_assets.defs.partitions import TICKERS_PARTITION
-    from stock_assets.defs.retrain_sensor import retrain_sensor
+    from stock_assets.defs.schedules import daily_refresh_schedule, weekly_agent_report_schedule
+    from stock_assets.defs.sensors.onboarding import new_ticker_sensor
+    from stock_assets.defs.sensors.retrain import retrain_sensor
     from stock_assets.settings import INDEX_TICKER
 
     tickers = [INDEX_TICKER, *ticker_names(n)]

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         "cores / concurrent runs: two runs of two threads each on two cores run ~10x slower.",
     )
 
+    gpu_run_tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object of run tags put on every job that trains models (parent, "
+        "child, backtest, onboarding), e.g. the dagster-k8s/config tag that asks Kubernetes for "
+        "a GPU node and the CUDA image. Empty: training runs like any other run.",
+    )
+
     # --- serving API (serving_api/) ------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Where `make up` serves the API.")
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -111,6 +118,11 @@ class Settings(BaseSettings):
     rate_limit_window_s: float = Field(default=60.0, gt=0)
     api_keys: CommaList = Field(
         default=(), description="Accepted X-API-Key values; empty = the API is open."
+    )
+    api_keys_required: bool = Field(
+        default=False,
+        description="Refuse to start without api_keys (production: an open API is a mistake, "
+        "not a default).",
     )
     admin_token: SecretStr | None = Field(
         default=None, description="X-Admin-Token for destructive routes; unset = they are off."

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from abc import abstractmethod
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 from feast import FeatureStore
 
+from stock_assets.domain import layout
 from stock_assets.domain.feature_store.definitions import FeatureDefinitions, build_definitions
 from stock_assets.domain.feature_store.store import open_store
 from stock_assets.domain.market_data import (
@@ -19,7 +22,6 @@ from stock_assets.domain.market_data import (
 )
 from stock_assets.domain.market_data.replay import ReplayProvider
 from stock_assets.domain.storage import atomic_write_parquet
-from stock_assets.domain.symbols import ticker_slug
 from stock_assets.domain.tracking import EXPERIMENT, ModelTracker
 from stock_assets.settings import Settings
 
@@ -98,22 +100,28 @@ def _source_from_settings(settings: Settings) -> MarketDataResource:
 
 
 class FeastResource(dg.ConfigurableResource):
-    """The Feast feature store: registry + SQLite online store under ``feast_dir``."""
+    """The Feast feature store: registry and online store (files and SQLite under
+    ``feast_dir``, or a SQL registry and Redis), offline store on the indicator tables."""
 
     feast_dir: str
     indicators_dir: str
+    online_store_url: str | None = None
+    registry_url: str | None = None
 
     def store(self) -> FeatureStore:
-        return open_store(Path(self.feast_dir))
+        return open_store(
+            Path(self.feast_dir),
+            online_store_url=self.online_store_url,
+            registry_url=self.registry_url,
+        )
 
     def definitions(self) -> FeatureDefinitions:
         return build_definitions(Path(self.indicators_dir))
 
 
 def table_path(base_dir: str, asset_key: dg.AssetKey, partition_key: str | None) -> Path:
-    """``<base_dir>/<asset>/<ticker slug>.parquet``: the one place this layout is spelled."""
-    name = ticker_slug(partition_key) if partition_key else "all"
-    return Path(base_dir).joinpath(*asset_key.path) / f"{name}.parquet"
+    """An asset's table: the layout's ``<tables>/<asset>/<ticker slug>.parquet``."""
+    return layout.table_path(Path(base_dir), "/".join(asset_key.path), partition_key)
 
 
 class TableStoreResource(dg.ConfigurableResource):
@@ -171,22 +179,40 @@ class ModelStoreResource(dg.ConfigurableResource):
     outputs_dir: str
 
     @property
+    def _layout(self) -> layout.Layout:
+        return layout.Layout(tables_dir=Path(), outputs_dir=Path(self.outputs_dir))
+
+    @property
     def children_root(self) -> Path:
-        return Path(self.outputs_dir)
+        return self._layout.children_root
 
     @property
     def parent_root(self) -> Path:
-        # A leading underscore can never be a ticker slug, so this cannot collide with a child.
-        return Path(self.outputs_dir) / "_parent"
+        return self._layout.parent_root
 
     @property
     def backtest_parent_root(self) -> Path:
-        return Path(self.outputs_dir) / "_backtest_parent"
+        return self._layout.backtest_parent_root
+
+
+REGISTRY_URL_ENV = "STOCKOPS_FEAST_REGISTRY_URL"
 
 
 def feast_resource_from_settings(settings: Settings) -> FeastResource:
+    registry = (
+        settings.feast_registry_url.get_secret_value() if settings.feast_registry_url else None
+    )
+    # The registry URL holds a password: from the environment it stays an EnvVar, so the Dagster
+    # UI shows the variable's name, never its value.
+    registry_field: Any = (
+        dg.EnvVar(REGISTRY_URL_ENV) if registry and os.environ.get(REGISTRY_URL_ENV) == registry
+        else registry
+    )  # fmt: skip
     return FeastResource(
-        feast_dir=str(settings.resolved_feast_dir), indicators_dir=str(settings.indicators_dir)
+        feast_dir=str(settings.resolved_feast_dir),
+        indicators_dir=str(settings.indicators_dir),
+        online_store_url=settings.feast_online_store_url,
+        registry_url=registry_field,
     )
 
 

@@ -47,13 +47,40 @@ def index_training_set(
     return feast_training_set(feast, index_ticker, stamps)
 
 
+def report_progress(
+    context: dg.AssetExecutionContext,
+    phase: str,
+    unit: str,
+    done: int,
+    total: int,
+    **numbers: float,
+) -> None:
+    """One progress event: an observation of the asset being computed (``phase``, ``unit``,
+    ``done``, ``total`` and any numbers, e.g. losses), which ``/status`` reads back with one
+    query, and the same as a line of the run's log for people."""
+    extra = "".join(f" {k}={v:.5f}" for k, v in numbers.items())
+    context.log.info(f"{PROGRESS_PREFIX} {phase}: {unit} {done}/{total}{extra}")
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=context.asset_key,
+            partition=context.partition_key if context.has_partition_key else None,
+            metadata={"phase": phase, "unit": unit, "done": done, "total": total, **numbers},
+        )
+    )
+
+
 def epoch_logger(context: dg.AssetExecutionContext, label: str) -> Callable[[EpochProgress], None]:
-    """A progress callback that writes one structured line per epoch to the run's log."""
+    """A training callback that reports every epoch as a progress event."""
 
     def log(progress: EpochProgress) -> None:
-        context.log.info(
-            f"{PROGRESS_PREFIX} {label}: epoch {progress.epoch}/{progress.total_epochs} "
-            f"train_loss={progress.train_loss:.5f} val_loss={progress.val_loss:.5f}"
+        report_progress(
+            context,
+            label,
+            "epoch",
+            progress.epoch,
+            progress.total_epochs,
+            train_loss=float(progress.train_loss),
+            val_loss=float(progress.val_loss),
         )
 
     return log

@@ -12,7 +12,7 @@ import pytest
 from agent_graph.report import SECTIONS
 from agent_graph.store import read_all, report_path, reports_dir
 from stock_assets.defs.assets.agents import REPORT_QUALITY_CHECK, agent_report, report_quality
-from stock_assets.defs.automation import weekly_agent_report_schedule
+from stock_assets.defs.schedules import weekly_agent_report_schedule
 from tests.agent_graph.trained import INDEX, TICKER, Platform, trained_platform
 
 pytestmark = pytest.mark.slow

@@ -24,7 +24,7 @@ from stock_assets.defs.assets.models import child_model, parent_model
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, drift_report
 from stock_assets.defs.partitions import TICKERS_PARTITION
 from stock_assets.defs.resources import FileFolderMarketData, resources_from_settings
-from stock_assets.defs.retrain_sensor import (
+from stock_assets.defs.sensors.retrain import (
     Evaluation,
     RetrainCursor,
     plan_retrains,

@@ -8,16 +8,19 @@ import dagster as dg
 import pytest
 
 from stock_assets.cli import main as cli_main
-from stock_assets.defs.assets.features import feature_definitions
-from stock_assets.defs.automation import (
-    DATA_ASSETS,
+from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
+from stock_assets.defs.assets.forecasting import FORECAST_KEY
+from stock_assets.defs.assets.market import INDICATORS_KEY
+from stock_assets.defs.assets.models import PARENT_KEY
+from stock_assets.defs.jobs import DATA_ASSETS, register_ticker
+from stock_assets.defs.onboarding import DRIVER_STALE_S, MAX_ATTEMPTS, TaskRecord, TaskStore
+from stock_assets.defs.registry import register_tickers, registered_tickers, unregister_ticker
+from stock_assets.defs.schedules import daily_refresh_schedule
+from stock_assets.defs.sensors.onboarding import (
     OnboardingCursor,
-    daily_refresh_schedule,
     new_ticker_sensor,
     onboarding_requests,
-    register_ticker,
 )
-from stock_assets.defs.registry import register_tickers, registered_tickers, unregister_ticker
 from stock_assets.domain.market_data import OfflineSampleProvider, UnknownTickerError
 from stock_assets.domain.symbols import InvalidTickerError
 
@@ -41,44 +44,59 @@ def test_register_validates_then_adds_only_new(dagster_instance) -> None:  # typ
     assert unregister_ticker(dagster_instance, "AAPL") is False
 
 
-def test_new_ticker_sensor_applies_feast_first_then_one_run_per_new_ticker(
-    dagster_instance, resources: dict
-) -> None:  # type: ignore[no-untyped-def]
-    register_tickers(dagster_instance, OfflineSampleProvider(), ["AAPL", "IBM"])
-    first = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance))
-    assert [r.job_name for r in first.run_requests] == ["apply_feature_definitions"]
-
-    dg.materialize([feature_definitions], instance=dagster_instance, resources=resources)
-    result = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance))
-    assert sorted(r.partition_key for r in result.run_requests) == ["AAPL", "IBM"]
-    assert {r.job_name for r in result.run_requests} == {"ticker_data"}
-
-    register_tickers(dagster_instance, OfflineSampleProvider(), ["MSFT"])
-    again = new_ticker_sensor(
-        dg.build_sensor_context(instance=dagster_instance, cursor=result.cursor)
-    )
-    assert [r.partition_key for r in again.run_requests] == ["MSFT"]
-    # The cursor of the earlier form (a comma-separated list of requested tickers) still reads.
-    legacy = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance, cursor="AAPL"))
-    assert sorted(r.partition_key for r in legacy.run_requests) == ["IBM", "MSFT"]
+def _report(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None) -> None:
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=partition))
 
 
-def test_onboarded_tickers_are_never_looked_at_again(dagster_instance, resources: dict) -> None:  # type: ignore[no-untyped-def]
-    """A tick with nothing new answers from the cursor: no run or materialization query."""
-    from stock_assets.defs.assets.market import INDICATORS_KEY
-    from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
-
-    register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "AAPL"])
-    dg.materialize([feature_definitions], instance=dagster_instance, resources=resources)
+def _bootstrapped(instance: dg.DagsterInstance) -> None:
+    """What the bootstrap run leaves: the Feast registry, the index's data, the parent."""
     for key, partition in (
+        (FEATURE_DEFINITIONS_KEY, None),
         (INDICATORS_KEY, "^GSPC"),
-        (INDICATORS_KEY, "AAPL"),
         (PARENT_KEY, None),
-        (CHILD_KEY, "AAPL"),
     ):
-        dagster_instance.report_runless_asset_event(
-            dg.AssetMaterialization(asset_key=key, partition=partition)
-        )
+        _report(instance, key, partition)
+
+
+def test_the_sensor_bootstraps_once_then_onboards_each_ticker_in_one_run(dagster_instance) -> None:  # type: ignore[no-untyped-def]
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "AAPL", "IBM"])
+    first = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance))
+    # One shared run for every ticker: Feast registry, index data, parent.
+    (bootstrap,) = first.run_requests
+    assert (bootstrap.job_name, bootstrap.partition_key) == ("platform_bootstrap", "^GSPC")
+    assert [k.to_user_string() for k in bootstrap.asset_selection] == [
+        "feature_definitions", "ohlcv", "indicators", "online_features", "parent_model",
+    ]  # fmt: skip
+    assert bootstrap.run_key == "bootstrap:^GSPC:attempt0"
+
+    _bootstrapped(dagster_instance)
+    second = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance))
+    assert sorted((r.job_name, r.partition_key) for r in second.run_requests) == [
+        ("onboard_ticker", "AAPL"), ("onboard_ticker", "IBM"),
+    ]  # fmt: skip
+    assert OnboardingCursor.parse(second.cursor).done == {"^GSPC"}
+
+
+def test_a_bootstrap_asks_only_for_what_is_missing(dagster_instance) -> None:  # type: ignore[no-untyped-def]
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "AAPL"])
+    _report(dagster_instance, FEATURE_DEFINITIONS_KEY)
+    _report(dagster_instance, INDICATORS_KEY, "^GSPC")
+    (request,) = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance)).run_requests
+    assert [k.to_user_string() for k in request.asset_selection] == ["parent_model"]
+
+
+def test_the_index_is_registered_when_missing(dagster_instance) -> None:  # type: ignore[no-untyped-def]
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["AAPL"])
+    result = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance))
+    (request,) = result.dynamic_partitions_requests
+    assert list(request.partition_keys) == ["^GSPC"] and not result.run_requests
+
+
+def test_onboarded_tickers_are_never_looked_at_again(dagster_instance) -> None:  # type: ignore[no-untyped-def]
+    """A tick with nothing new answers from the cursor: no run or materialization query."""
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "AAPL"])
+    _bootstrapped(dagster_instance)
+    _report(dagster_instance, FORECAST_KEY, "AAPL")
     result = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance))
     assert result.run_requests == []
     assert OnboardingCursor.parse(result.cursor).done == {"^GSPC", "AAPL"}
@@ -102,36 +120,73 @@ def test_onboarded_tickers_are_never_looked_at_again(dagster_instance, resources
     assert counting.calls == ["get_dynamic_partitions"]
 
 
-def test_onboarding_trains_parent_then_children_once(dagster_instance, resources: dict) -> None:  # type: ignore[no-untyped-def]
-    """Index data present -> parent requested; parent present -> one training run per stock."""
-    from stock_assets.defs.assets.market import INDICATORS_KEY
-    from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
+def test_nothing_is_requested_while_a_run_writes_the_same_assets(dagster_instance) -> None:  # type: ignore[no-untyped-def]
+    """The daily refresh of a ticker (or its onboarding, launched by the API) in progress: the
+    sensor waits for it instead of launching a twin."""
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "AAPL"])
+    _bootstrapped(dagster_instance)
+    dagster_instance.add_run(
+        dg.DagsterRun(
+            job_name="ticker_refresh",
+            run_id="a" * 32,
+            status=dg.DagsterRunStatus.STARTED,
+            tags={"dagster/partition": "AAPL"},
+        )
+    )
+    assert onboarding_requests(dagster_instance, OnboardingCursor(), ["^GSPC", "AAPL"]) == []
+
+
+def test_a_failed_step_is_retried_then_given_up_and_a_new_request_starts_afresh(
+    dagster_instance, resources: dict
+) -> None:  # type: ignore[no-untyped-def]
+    """E.g. `make up` stopped mid-run: the next tick tries again, at most MAX_ATTEMPTS times;
+    asking for the ticker again (a new task) gives it new attempts."""
+    from stock_assets.definitions import build_definitions
 
     register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "AAPL"])
-    dg.materialize([feature_definitions], instance=dagster_instance, resources=resources)
+    _bootstrapped(dagster_instance)
+    job = build_definitions().resolve_job_def("onboard_ticker")
     tickers = ["^GSPC", "AAPL"]
-
-    def plan() -> list[dg.RunRequest]:
-        return onboarding_requests(
-            dagster_instance, OnboardingCursor(requested=set(tickers)), tickers, "^GSPC"
+    for attempt in range(MAX_ATTEMPTS):
+        (request,) = onboarding_requests(dagster_instance, OnboardingCursor(), tickers)
+        assert request.run_key == f"onboard:AAPL:attempt{attempt}"
+        # No parent bundle on disk: the run really fails, as a killed one would.
+        failed = job.execute_in_process(
+            partition_key="AAPL",
+            instance=dagster_instance,
+            resources=resources,
+            raise_on_error=False,
         )
+        assert not failed.success
+    assert onboarding_requests(dagster_instance, OnboardingCursor(), tickers) == []
+    task = TaskRecord.new("AAPL", "onboard", steps=("onboard",), driver="sensor")
+    store = TaskStore(dagster_instance)
+    store.save(task)
+    store.set_active(task)
+    (again,) = onboarding_requests(dagster_instance, OnboardingCursor(), tickers)
+    assert again.run_key == f"onboard:AAPL:{int(task.created_at)}:attempt0"
+    assert again.tags["stockops/task"] == task.task_id
 
-    def report(key: dg.AssetKey, partition: str | None = None) -> None:
-        dagster_instance.report_runless_asset_event(
-            dg.AssetMaterialization(asset_key=key, partition=partition)
-        )
 
-    assert plan() == []  # no index data yet
-    report(INDICATORS_KEY, "^GSPC")
-    report(INDICATORS_KEY, "AAPL")
-    assert [r.job_name for r in plan()] == ["parent_training"]
-    report(PARENT_KEY)
-    training = plan()
-    assert [(r.job_name, r.partition_key, r.run_key) for r in training] == [
-        ("ticker_training", "AAPL", "train:AAPL:attempt0")
-    ]
-    report(CHILD_KEY, "AAPL")
-    assert plan() == []
+def test_the_sensor_leaves_a_plan_the_api_drives_alone(dagster_instance) -> None:  # type: ignore[no-untyped-def]
+    """No daemon was alive when the API took IBM's task: the API launches its runs, and the
+    sensor (once a daemon starts) leaves it to a driver that says it is alive."""
+    import dataclasses
+
+    register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "IBM", "GOOG"])
+    _bootstrapped(dagster_instance)
+    store = TaskStore(dagster_instance)
+    task = TaskRecord.new("IBM", "onboard", steps=("onboard",), driver="api")
+    store.save(task)
+    store.set_active(task)
+    requests = onboarding_requests(dagster_instance, OnboardingCursor(), ["IBM", "GOOG"])
+    assert [r.partition_key for r in requests] == ["GOOG"]
+    # A driver silent for longer than DRIVER_STALE_S has gone (the API stopped): the sensor
+    # takes its plan over.
+    stale = dataclasses.replace(task, driver_seen_at=task.created_at - DRIVER_STALE_S - 1)
+    store.save(stale)
+    taken = onboarding_requests(dagster_instance, OnboardingCursor(), ["IBM", "GOOG"])
+    assert sorted(r.partition_key for r in taken) == ["GOOG", "IBM"]
 
 
 def test_daily_schedule_requests_every_registered_ticker(dagster_instance) -> None:  # type: ignore[no-untyped-def]
@@ -191,57 +246,6 @@ def test_cli_adds_lists_and_rejects(
         get_settings.cache_clear()
 
 
-def test_a_failed_training_run_is_retried_with_a_new_key(dagster_instance, resources: dict) -> None:  # type: ignore[no-untyped-def]
-    """E.g. `make up` stopped mid-training: the next start must not leave the child untrained."""
-    from stock_assets.definitions import ASSETS
-    from stock_assets.defs.assets.market import INDICATORS_KEY
-    from stock_assets.defs.assets.models import PARENT_KEY
-    from stock_assets.defs.automation import MAX_ATTEMPTS, ticker_training_job
-
-    register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "AAPL"])
-    dg.materialize([feature_definitions], instance=dagster_instance, resources=resources)
-    for key, partition in ((INDICATORS_KEY, "^GSPC"), (INDICATORS_KEY, "AAPL"), (PARENT_KEY, None)):
-        dagster_instance.report_runless_asset_event(
-            dg.AssetMaterialization(asset_key=key, partition=partition)
-        )
-    job = dg.Definitions(assets=ASSETS, jobs=[ticker_training_job], resources=resources)
-    for attempt in range(MAX_ATTEMPTS):
-        (request,) = onboarding_requests(
-            dagster_instance, OnboardingCursor({"^GSPC", "AAPL"}), ["^GSPC", "AAPL"], "^GSPC"
-        )
-        assert request.run_key == f"train:AAPL:attempt{attempt}"
-        # No parent bundle on disk: the run really fails, as a killed one would.
-        failed = job.resolve_job_def("ticker_training").execute_in_process(
-            partition_key="AAPL", instance=dagster_instance, raise_on_error=False
-        )
-        assert not failed.success
-    assert (
-        onboarding_requests(
-            dagster_instance, OnboardingCursor({"^GSPC", "AAPL"}), ["^GSPC", "AAPL"], "^GSPC"
-        )
-        == []
-    )
-
-
-def test_sensor_leaves_tickers_the_api_onboards_alone(dagster_instance, resources: dict) -> None:  # type: ignore[no-untyped-def]
-    from stock_assets.definitions import ASSETS
-    from stock_assets.defs.partitions import TICKER_TAG
-
-    register_tickers(dagster_instance, OfflineSampleProvider(), ["IBM", "GOOG"])
-    dg.materialize([feature_definitions], instance=dagster_instance, resources=resources)
-    # A run the API launched for IBM (tagged with the ticker) marks IBM as the API's to onboard.
-    dg.materialize(
-        ASSETS,
-        selection=["ohlcv"],
-        partition_key="IBM",
-        instance=dagster_instance,
-        resources=resources,
-        tags={TICKER_TAG: "IBM"},
-    )
-    requests = onboarding_requests(dagster_instance, OnboardingCursor(), ["IBM", "GOOG"], "^GSPC")
-    assert [r.partition_key for r in requests] == ["GOOG"]
-
-
 def test_training_steps_wait_for_room_in_one_concurrency_pool(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Every step that trains is in the `training` pool, and the instance `make up` writes
     enforces the pool's limit at run granularity (the run queue holds the runs beyond it)."""
@@ -250,10 +254,10 @@ def test_training_steps_wait_for_room_in_one_concurrency_pool(tmp_path) -> None:
 
     from dagster._core.instance.config import PoolGranularity
 
-    from stock_assets.definitions import ASSETS
+    from stock_assets.definitions import defs
     from stock_assets.defs.partitions import TRAINING_POOL
 
-    pooled = {a.key.to_user_string() for a in ASSETS if a.op.pool == TRAINING_POOL}
+    pooled = {a.key.to_user_string() for a in defs.assets if a.op.pool == TRAINING_POOL}
     assert pooled == {"parent_model", "child_model", "backtest"}
     shutil.copy(Path(__file__).parents[2] / "config" / "dagster.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:

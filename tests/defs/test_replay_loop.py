@@ -32,11 +32,11 @@ from stock_assets.defs.assets.live import (
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model, parent_model
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY, drift_report
-from stock_assets.defs.automation import DATA_ASSETS, SERVING_ASSETS, TRAINING_ASSETS
+from stock_assets.defs.jobs import DATA_ASSETS, SERVING_ASSETS, TRAINING_ASSETS
 from stock_assets.defs.partitions import TICKERS_PARTITION, TRIGGER_TAG
-from stock_assets.defs.replay_sensor import market_replay_sensor
 from stock_assets.defs.resources import resources_from_settings
-from stock_assets.defs.retrain_sensor import retrain_sensor
+from stock_assets.defs.sensors.replay import market_replay_sensor
+from stock_assets.defs.sensors.retrain import retrain_sensor
 from stock_assets.domain.calendar import session_number
 from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.market_data.replay import read_clock, start_clock, write_clock

@@ -26,6 +26,7 @@ from stock_assets.defs.training import (
     feast_training_set,
     fit_window_metadata,
     index_training_set,
+    report_progress,
     train_logged,
 )
 from stock_assets.domain.ml.artifacts import (
@@ -342,9 +343,12 @@ def backtest(
         )  # fmt: skip
         specs.append(_lstm_spec(CHAMPION, incumbent_bundle, champion_parent))
 
+    phase = f"backtest {ticker}"
+
     def on_progress(progress: FoldProgress) -> None:
+        # Called as the challenger starts a fold: the folds before it are done.
         if progress.epoch is None and progress.candidate == CHALLENGER:
-            context.log.info(f"progress backtest {ticker}: fold {progress.fold}/{progress.n_folds}")
+            report_progress(context, phase, "fold", progress.fold - 1, progress.n_folds)
 
     result = run_walk_forward(
         frame,
@@ -355,6 +359,7 @@ def backtest(
         progress_callback=on_progress,
         parent_train_end=bt_parent.metadata["data_end"],
     )
+    report_progress(context, phase, "fold", len(result.folds), len(result.folds))
     decision = decide(result, incumbent=incumbent)
     table = _decision_table(result, decision, ticker, challenger, incumbent)
     challenger_version = _log_evidence(tracker, ticker, challenger, decision, table)

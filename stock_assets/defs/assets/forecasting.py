@@ -10,7 +10,12 @@ from stock_assets.defs.plots import interval_plot
 from stock_assets.defs.resources import MLflowResource, ModelStoreResource
 from stock_assets.domain.ml.evaluation import evaluation_from_table
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
-from stock_assets.domain.serving import NoModelError, ServingModel, resolve_serving_model
+from stock_assets.domain.serving import (
+    NoModelError,
+    ServingModel,
+    resolve_serving_model,
+    result_table,
+)
 
 FORECAST_KEY = dg.AssetKey("forecast")
 
@@ -28,18 +33,7 @@ def forecast_table(
         model_version=serving.model_version,
         timestamp_column="date",
     )
-    table = result.to_frame()
-    table.insert(0, "ticker", ticker)
-    table["as_of"] = result.as_of
-    table["last_close"] = result.last_close
-    # The outer quantile levels of the interval: what live scoring's pinball loss needs.
-    table["q_lower"] = result.quantiles[0]
-    table["q_upper"] = result.quantiles[-1]
-    table["model_version"] = serving.model_version
-    table["bundle_version"] = serving.bundle.version
-    table["model"] = serving.model
-    table["model_kind"] = serving.kind
-    return table, result
+    return result_table(serving, result, ticker), result
 
 
 @dg.asset(

@@ -12,22 +12,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from stock_assets.defs.assets.market import INDICATORS_KEY
-from stock_assets.defs.assets.models import CHILD_KEY, PARENT_KEY
-from stock_assets.defs.automation import (
-    MAX_ATTEMPTS,
-    refresh_selection,
-    ticker_refresh_job,
-    ticker_training_job,
-)
+from stock_assets.defs.assets.models import CHILD_KEY
+from stock_assets.defs.jobs import refresh_selection, ticker_refresh_job
+from stock_assets.defs.onboarding import Facts, TaskStore, waiting_tickers
 from stock_assets.defs.partitions import AS_OF_TAG, TICKERS_PARTITION, TRIGGER_TAG
 from stock_assets.defs.resources import market_data_from_settings
-from stock_assets.defs.run_state import (
-    IN_PROGRESS,
-    RunIndex,
-    materialized,
-    materialized_partitions,
-)
+from stock_assets.defs.run_state import IN_PROGRESS, materialized_partitions
 from stock_assets.domain.market_data import MarketDataError
 from stock_assets.domain.market_data.replay import (
     ReplayClockError,
@@ -41,20 +31,10 @@ _settings = get_settings()
 
 
 def onboarding_pending(instance: dg.DagsterInstance, tickers: list[str], index: str) -> list[str]:
-    """Tickers still waiting for their first model (and not given up on after failures)."""
-    if not materialized(instance, PARENT_KEY):
-        return ["the parent model"]
-    with_model = materialized_partitions(instance, CHILD_KEY)
-    waiting = [t for t in tickers if t != index and t not in with_model]
-    if not waiting:
-        return []
-    with_data = materialized_partitions(instance, INDICATORS_KEY)
-    runs = RunIndex.load(instance, [ticker_training_job.name])
-    return [
-        t
-        for t in waiting
-        if t not in with_data or runs.failed(ticker_training_job.name, t) < MAX_ATTEMPTS
-    ]
+    """Tickers whose onboarding plan is not done yet (and not given up on after failures): the
+    same plan, read the same way, as the new-ticker sensor's."""
+    facts = Facts.load(instance)
+    return waiting_tickers(facts, tickers, index, TaskStore(instance).active(tickers))
 
 
 def replay_end(settings: Settings, tickers: list[str]) -> str | None:

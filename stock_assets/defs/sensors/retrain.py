@@ -26,7 +26,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from stock_assets.defs.assets.live import LIVE_SKILL_CHECK, LIVE_SKILL_KEY
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY
-from stock_assets.defs.automation import ticker_training_job
+from stock_assets.defs.jobs import ticker_training_job
 from stock_assets.defs.partitions import TRIGGER_TAG
 from stock_assets.defs.run_state import RunIndex
 from stock_assets.domain.calendar import session_number

@@ -1,0 +1,1 @@
+"""Sensors: onboarding new tickers, retraining on measured trouble, the market replay clock."""
