@@ -19,22 +19,27 @@ from typing import Any
 import dagster as dg
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_graph.service import AnalystService
 from agent_graph.store import reports_dir
 from serving_api import metrics
+from serving_api.analysis import AnalysisService
 from serving_api.body_limit import BodySizeLimitMiddleware
 from serving_api.cache import ForecastCache
 from serving_api.deps import AppState, rate_limit, require_api_key
+from serving_api.drift import DriftService
 from serving_api.errors import install_error_handlers
 from serving_api.forecasting import ForecastService
 from serving_api.kv import KeyValueStore
 from serving_api.logging import RequestIdMiddleware, setup_logging
 from serving_api.monitoring import PLATFORM_STATE
+from serving_api.predictions import PredictionService
 from serving_api.ratelimit import RateLimiter
 from serving_api.routes import analyze, catalog, history, monitor, predict, system, tasks
 from serving_api.runs import RunLauncher, launcher_from_settings
+from serving_api.schemas import ErrorResponse
 from serving_api.tasks import TaskService
 from stock_assets.defs.resources import market_data_from_settings
 from stock_assets.domain.storage import exclusive_lock
@@ -79,6 +84,23 @@ class MetricsMiddleware:
             metrics.LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
+# Answers any route can give, documented on every operation: body too large, a dependency down.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "The request body is too large."},
+    503: {"model": ErrorResponse, "description": "A dependency is unavailable, or busy."},
+}
+# ... and those of the routes behind API keys and rate limits.
+GUARDED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **COMMON_RESPONSES,
+    401: {"model": ErrorResponse, "description": "Missing or invalid X-API-Key."},
+    429: {
+        "model": ErrorResponse,
+        "description": "Rate limited: retry after the Retry-After seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
+}
+
+
 def build_state(
     settings: Settings,
     instance: dg.DagsterInstance,
@@ -106,7 +128,8 @@ def build_state(
     limiter = RateLimiter(
         kv, settings.rate_limit_requests, settings.rate_limit_window_s, settings.rate_limit_enabled
     )
-    return AppState(settings, instance, kv, cache, forecasts, task_service, limiter)
+    predictions = PredictionService(forecasts, cache, task_service)
+    return AppState(settings, instance, kv, cache, forecasts, task_service, predictions, limiter)
 
 
 def _warm_up(analysts: AnalystService) -> None:
@@ -127,6 +150,11 @@ def create_app(
     """A configured app. ``instance``/``launcher``/``run_config_overrides``/``agents`` serve
     tests and embedding (e.g. tiny model sizes); by default everything comes from ``settings``."""
     settings = settings or get_settings()
+    if settings.api_keys_required and not settings.api_keys:
+        raise ValueError(
+            "STOCKOPS_API_KEYS_REQUIRED is set but STOCKOPS_API_KEYS is empty: refusing to serve "
+            "an open API. Set the keys (comma-separated) or unset the requirement."
+        )
     setup_logging(settings)  # JSON lines with request ids (STOCKOPS_LOG_FORMAT)
     # Built here, not on first use: an LLM misconfiguration (unknown provider, missing key)
     # stops the start-up with its message instead of failing requests later.
@@ -144,6 +172,10 @@ def create_app(
                 _ = state.forecasts.tracker  # creates the local MLflow store under the lock
         app.state.stockops = state
         app.state.agents = analysts
+        app.state.analysis = AnalysisService(state.predictions, analysts)
+        app.state.drift = DriftService(
+            state.predictions, state.tasks, settings.resolved_outputs_dir
+        )
         # The local LLM and the embedder load in the background (seconds; the first time on a
         # machine the GGUF is also converted), so the first /analyze finds them ready; a request
         # that comes sooner waits for the load, as it would have done it itself.
@@ -152,6 +184,7 @@ def create_app(
         ).start()
         metrics.REPORT_EVALUATIONS.folder = reports_dir(settings)
         PLATFORM_STATE.bind(settings.resolved_outputs_dir, settings.tables_dir, dagster_instance)
+        state.tasks.start()  # the pump driving plans when no daemon runs
         try:
             yield
         finally:
@@ -159,11 +192,14 @@ def create_app(
                 analysts.close()
             PLATFORM_STATE.unbind(dagster_instance)
             state.tasks.close()
+            await state.kv.aclose()
             state.kv.close()
             if own_instance:
                 dagster_instance.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the fastapi-offline package's own copies: /docs and /redoc
+    # render on a machine with no internet.
+    app: FastAPI = FastAPIOffline(
         title="StockOps API",
         version="0.1.0",
         description="7-day stock forecasts from per-ticker LSTM models trained by Dagster; "
@@ -172,13 +208,9 @@ def create_app(
     )
     install_error_handlers(app)
     api = [Depends(require_api_key), Depends(rate_limit)]
-    app.include_router(predict.router, dependencies=api)
-    app.include_router(tasks.router, dependencies=api)
-    app.include_router(catalog.router, dependencies=api)
-    app.include_router(analyze.router, dependencies=api)
-    app.include_router(history.router, dependencies=api)
-    app.include_router(monitor.router, dependencies=api)
-    app.include_router(system.router)
+    for router in (predict, tasks, catalog, analyze, history, monitor):
+        app.include_router(router.router, dependencies=api, responses=GUARDED_RESPONSES)
+    app.include_router(system.router, responses=COMMON_RESPONSES)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),

@@ -24,6 +24,11 @@ class ForecastCache:
         metrics.CACHE.labels("hit" if value is not None else "miss").inc()
         return value
 
+    async def aget(self, key: str) -> str | None:
+        value = await self.kv.aget(key)
+        metrics.CACHE.labels("hit" if value is not None else "miss").inc()
+        return value
+
     def put(self, key: str, payload: str) -> None:
         self.kv.set(key, payload, ttl_s=self.ttl_s)
 

@@ -1,7 +1,8 @@
-"""One error shape for every failure: ``{"error": {"code": ..., "message": ...}}``.
+"""The app's edge for failures: one error shape, ``{"error": {"code": ..., "message": ...}}``.
 
-FastAPI's own validation errors are reshaped too, so clients parse a single format, and anything
-unexpected becomes a 500 with a generic message (details go to the log, not to the client).
+Services raise the problems of ``serving_api.problems`` (no HTTP in them); each is mapped to its
+status code here, FastAPI's own validation errors are reshaped too, so clients parse a single
+format, and anything unexpected becomes a 500 with a generic message (details go to the log).
 """
 
 from __future__ import annotations
@@ -14,15 +15,24 @@ from fastapi.responses import JSONResponse
 from mlflow.exceptions import MlflowException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from serving_api.forecasting import NoDataError
+from serving_api.problems import (
+    BusyError,
+    DependencyUnavailableError,
+    IndexTickerError,
+    LaunchRejectedError,
+    NoDataError,
+    ServiceError,
+    UntrainedTickerError,
+)
 from stock_assets.domain.market_data import MarketDataError, UnknownTickerError
+from stock_assets.domain.serving import NoModelError
 from stock_assets.domain.symbols import InvalidTickerError
 
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """Raise anywhere in a request to answer ``status`` with this code and message."""
+    """Raised at the edge (routes, auth, rate limits) to answer ``status`` with this code."""
 
     def __init__(
         self, status: int, code: str, message: str, headers: dict[str, str] | None = None
@@ -34,9 +44,24 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def dependency_unavailable(name: str, exc: BaseException | str) -> ApiError:
-    """503 naming the dependency that is down."""
-    return ApiError(503, f"{name.lower()}_unavailable", f"{name} is unavailable: {exc}")
+# Each service problem: (status, error code); DependencyUnavailableError names its dependency.
+_PROBLEMS: dict[type[ServiceError], tuple[int, str]] = {
+    NoDataError: (409, "no_data"),
+    UntrainedTickerError: (404, "no_model"),
+    IndexTickerError: (422, "not_a_stock"),
+    LaunchRejectedError: (502, "dagster_error"),
+    BusyError: (503, "busy"),
+}
+
+
+def problem_response(exc: ServiceError) -> JSONResponse:
+    if isinstance(exc, DependencyUnavailableError):
+        return JSONResponse(error_body(f"{exc.name.lower()}_unavailable", exc.message), 503)
+    status, code = next(
+        (v for k, v in _PROBLEMS.items() if isinstance(exc, k)), (500, "internal_error")
+    )
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, BusyError) else None
+    return JSONResponse(error_body(code, exc.message), status, headers=headers)
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -75,14 +100,17 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("market_data_unavailable", f"Market data is unavailable: {exc}"), 503
         )
 
-    @app.exception_handler(NoDataError)
-    async def _no_data(_: Request, exc: NoDataError) -> JSONResponse:
-        return JSONResponse(error_body("no_data", str(exc)), 409)
+    @app.exception_handler(ServiceError)
+    async def _problem(_: Request, exc: ServiceError) -> JSONResponse:
+        return problem_response(exc)
+
+    @app.exception_handler(NoModelError)
+    async def _no_model(_: Request, exc: NoModelError) -> JSONResponse:
+        return JSONResponse(error_body("no_model", str(exc)), 404)
 
     @app.exception_handler(MlflowException)
     async def _mlflow(_: Request, exc: MlflowException) -> JSONResponse:
-        error = dependency_unavailable("MLflow", exc)
-        return JSONResponse(error_body(error.code, error.message), error.status)
+        return problem_response(DependencyUnavailableError("MLflow", exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,32 +1,42 @@
-"""Serving forecasts: which model serves a ticker, its data, and a forecast on a cache miss.
+"""Serving forecasts: which model serves a ticker, its data, and the forecast itself.
 
-Resolving the serving model asks MLflow (a registry query) and loading a bundle reads torch files,
-so both are memoised per process for ``serving_refresh_s``; the indicator table is re-read only
-when its file changes. That keeps a cache hit to a file stat, memo lookups and one Redis GET.
+A forecast is computed once, by the ``forecast`` asset, and read back here while it is current:
+same champion, same data session. Only a stale one (new data or a new champion since the asset
+last ran) is computed here. Everything on the request path is memoised per process: the serving
+model for ``serving_refresh_s`` (refreshed in the background while the old answer keeps serving,
+so no request waits on the MLflow registry), the tables until their file changes. A cache hit
+costs a file stat, memo lookups and one Redis GET.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
 from serving_api import metrics
-from stock_assets.domain.ml.evaluation import Evaluation, backtest_table_path, load_evaluation
+from serving_api.problems import NoDataError
+from stock_assets.domain import layout
+from stock_assets.domain.ml.evaluation import Evaluation, load_evaluation
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
-from stock_assets.domain.serving import ServingModel, resolve_serving_model
-from stock_assets.domain.symbols import ticker_slug
+from stock_assets.domain.serving import (
+    NoModelError,
+    ServingModel,
+    StoredForecast,
+    resolve_serving_model,
+    stored_forecast,
+)
 from stock_assets.domain.tracking import ModelTracker
 from stock_assets.settings import Settings
 
-
-class NoDataError(LookupError):
-    """The ticker has a model but no stored indicator table."""
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,52 @@ def model_id(serving: ServingModel) -> str:
     return f"{serving.model_version or 'unregistered'}-{serving.bundle.version}"
 
 
+class FileMemo(Generic[T]):
+    """Values read from one file per ticker, re-read only when the file's mtime changes."""
+
+    def __init__(self, path: Callable[[str], Path], read: Callable[[str, Path], T]) -> None:
+        self._path = path
+        self._read = read
+        self._values: dict[str, tuple[int, T]] = {}
+
+    def get(self, ticker: str) -> T | None:
+        """None when the file does not exist."""
+        path = self._path(ticker)
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            self._values.pop(ticker, None)
+            return None
+        cached = self._values.get(ticker)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        value = self._read(ticker, path)
+        self._values[ticker] = (mtime, value)
+        return value
+
+    def peek(self, ticker: str) -> T | None:
+        """The value held, only if its file is unchanged (a stat, never a read)."""
+        cached = self._values.get(ticker)
+        if cached is None:
+            return None
+        try:
+            mtime = self._path(ticker).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        return cached[1] if cached[0] == mtime else None
+
+    def forget(self, ticker: str | None = None) -> None:
+        if ticker is None:
+            self._values.clear()
+        else:
+            self._values.pop(ticker, None)
+
+
+def _frame(_: str, path: Path) -> Frame:
+    data = pd.read_parquet(path)
+    return Frame(data, str(pd.Timestamp(data["date"].max()).date()), path.stat().st_mtime_ns)
+
+
 class ForecastService:
     def __init__(
         self, settings: Settings, on_model_change: Callable[[str], None] | None = None
@@ -48,10 +104,19 @@ class ForecastService:
         self.settings = settings
         self._tracker: ModelTracker | None = None
         self._serving: dict[str, tuple[float, ServingModel]] = {}
-        self._frames: dict[str, Frame] = {}
-        self._evaluations: dict[str, tuple[int, Evaluation | None]] = {}
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
         self._on_model_change = on_model_change
+        tables = settings.tables_dir
+        self._frames = FileMemo(lambda t: layout.table_path(tables, layout.INDICATORS, t), _frame)
+        self._evaluations = FileMemo(
+            lambda t: layout.table_path(tables, layout.BACKTEST, t),
+            lambda ticker, _: load_evaluation(tables, ticker),
+        )
+        self._stored = FileMemo(
+            lambda t: layout.table_path(tables, layout.FORECAST, t),
+            lambda _, path: stored_forecast(pd.read_parquet(path)),
+        )
 
     @property
     def tracker(self) -> ModelTracker:
@@ -59,83 +124,105 @@ class ForecastService:
             self._tracker = ModelTracker(self.settings.resolved_mlflow_tracking_uri)
         return self._tracker
 
+    # --- the serving model ---------------------------------------------------------------------
     def serving(self, ticker: str) -> ServingModel:
-        """The serving model (memoised); raises NoModelError when none was trained."""
-        now = time.monotonic()
+        """The serving model; raises NoModelError when none was trained.
+
+        A known model is answered from memory; past ``serving_refresh_s`` one background thread
+        asks the registry again while requests keep the answer they had.
+        """
         cached = self._serving.get(ticker)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is None:
+            return self._resolve(ticker)
+        if cached[0] <= time.monotonic():
+            self._refresh_in_background(ticker)
+        return cached[1]
+
+    def known(self, ticker: str) -> tuple[ServingModel, Frame] | None:
+        """The serving model and data when both are in memory and current: no registry query,
+        no read (the asynchronous hot path); None otherwise."""
+        cached = self._serving.get(ticker)
+        if cached is None:
+            return None
+        if cached[0] <= time.monotonic():
+            self._refresh_in_background(ticker)
+        frame = self._frames.peek(ticker)
+        return (cached[1], frame) if frame is not None else None
+
+    def _resolve(self, ticker: str) -> ServingModel:
+        fresh = resolve_serving_model(self.tracker, self.settings.resolved_outputs_dir, ticker)
         with self._lock:
-            again = self._serving.get(ticker)
-            if again is not None and again is not cached and again[0] > time.monotonic():
-                return again[1]  # another thread refreshed it while this one waited
-            fresh = resolve_serving_model(self.tracker, self.settings.resolved_outputs_dir, ticker)
-            self._serving[ticker] = (now + self.settings.serving_refresh_s, fresh)
-        if cached is not None and model_id(cached[1]) != model_id(fresh) and self._on_model_change:
-            self._on_model_change(ticker)  # a new champion: old cache entries are now stale
+            before = self._serving.get(ticker)
+            self._serving[ticker] = (time.monotonic() + self.settings.serving_refresh_s, fresh)
+        changed = before is not None and model_id(before[1]) != model_id(fresh)
+        if changed and self._on_model_change is not None:
+            self._on_model_change(ticker)  # a new champion: old cache entries are stale
         return fresh
 
+    def _refresh_in_background(self, ticker: str) -> None:
+        with self._lock:
+            if ticker in self._refreshing:
+                return
+            self._refreshing.add(ticker)
+
+        def refresh() -> None:
+            try:
+                self._resolve(ticker)
+            except NoModelError:
+                with self._lock:
+                    self._serving.pop(ticker, None)
+            except Exception as exc:  # MLflow down: keep serving what we know, say so once
+                log.warning("serving model of %s not refreshed: %s", ticker, exc)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(ticker)
+
+        threading.Thread(target=refresh, name=f"serving-{ticker}", daemon=True).start()
+
     def forget(self, ticker: str | None = None) -> None:
-        if ticker is None:
-            self._serving.clear()
-            self._frames.clear()
-            self._evaluations.clear()
-        else:
-            self._serving.pop(ticker, None)
-            self._frames.pop(ticker, None)
-            self._evaluations.pop(ticker, None)
+        with self._lock:
+            if ticker is None:
+                self._serving.clear()
+            else:
+                self._serving.pop(ticker, None)
+        for memo in (self._frames, self._evaluations, self._stored):
+            memo.forget(ticker)
 
-    def indicator_path(self, ticker: str) -> Path:
-        return self.settings.indicators_dir / f"{ticker_slug(ticker)}.parquet"
-
+    # --- data, evidence and the forecast -------------------------------------------------------
     def frame(self, ticker: str) -> Frame:
-        path = self.indicator_path(ticker)
-        try:
-            mtime = path.stat().st_mtime_ns
-        except FileNotFoundError as exc:
-            raise NoDataError(
-                f"No indicator table for {ticker} at {path}: materialize its data first."
-            ) from exc
-        cached = self._frames.get(ticker)
-        if cached is not None and cached.mtime_ns == mtime:
-            return cached
-        data = pd.read_parquet(path)
-        as_of = str(pd.Timestamp(data["date"].max()).date())
-        frame = Frame(data, as_of, mtime)
-        self._frames[ticker] = frame
+        frame = self._frames.get(ticker)
+        if frame is None:
+            raise NoDataError(f"No indicator table for {ticker}: materialize its data first.")
         return frame
 
+    def evaluation(self, ticker: str) -> Evaluation | None:
+        """The latest backtest decision and the served model's measured skill."""
+        evaluation = self._evaluations.get(ticker)
+        h1 = evaluation.horizon(1) if evaluation else None
+        if h1 is not None and h1.relative_mae is not None:
+            metrics.MODEL_QUALITY.labels(ticker).set(h1.relative_mae)
+        return evaluation
+
+    def stored(self, ticker: str) -> StoredForecast | None:
+        return self._stored.get(ticker)
+
     def forecast(self, ticker: str, serving: ServingModel, frame: Frame) -> ForecastResult:
-        bundle = serving.bundle
+        """The materialized forecast when it is current, else one computed now."""
+        stored = self.stored(ticker)
+        if stored is not None and stored.made_by(serving, frame.as_of):
+            metrics.FORECAST_SOURCE.labels("materialized").inc()
+            return stored.result
         started = time.perf_counter()
         result = forecast_next(
-            bundle,
+            serving.bundle,
             frame.data,
             ticker=ticker,
             model_version=serving.model_version,
             timestamp_column="date",
         )
         metrics.INFERENCE.observe(time.perf_counter() - started)
+        metrics.FORECAST_SOURCE.labels("computed").inc()
         return result
-
-    def evaluation(self, ticker: str) -> Evaluation | None:
-        """The latest backtest decision and the served model's measured skill (re-read only when
-        the backtest table changes: a cache miss reads it)."""
-        path = backtest_table_path(self.settings.tables_dir, ticker)
-        try:
-            mtime = path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
-        cached = self._evaluations.get(ticker)
-        if cached is not None and cached[0] == mtime:
-            evaluation = cached[1]
-        else:
-            evaluation = load_evaluation(self.settings.tables_dir, ticker)
-            self._evaluations[ticker] = (mtime, evaluation)
-        h1 = evaluation.horizon(1) if evaluation else None
-        if h1 is not None and h1.relative_mae is not None:
-            metrics.MODEL_QUALITY.labels(ticker).set(h1.relative_mae)
-        return evaluation
 
 
 def forecast_body(

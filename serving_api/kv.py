@@ -7,14 +7,17 @@ prefixed with ``settings.redis_key_prefix`` so ``/system/reset`` can delete exac
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from stock_assets.domain.redact import redact_url
 
@@ -118,9 +121,16 @@ class KeyValueStore:
         self.prefix = prefix
         self.retry_s = retry_s
         self.memory = MemoryKV()
-        self._redis = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True
-        )
+        options = {
+            "socket_timeout": timeout_s,
+            "socket_connect_timeout": timeout_s,
+            "decode_responses": True,
+        }
+        self._redis = redis.Redis.from_url(url, **options)
+        # The request hot path awaits Redis instead of blocking a thread: one asyncio client
+        # per event loop (a client's connections belong to the loop that opened them).
+        self._async_url, self._async_options = url, options
+        self._async: tuple[asyncio.AbstractEventLoop, aioredis.Redis, Any] | None = None
         self._down_since: float | None = None
         self.last_error: str | None = None
         self._window = self._redis.register_script(_SLIDING_WINDOW_LUA)
@@ -158,7 +168,39 @@ class KeyValueStore:
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
+    def _async_client(self) -> tuple[aioredis.Redis, Any]:
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            client = aioredis.Redis.from_url(self._async_url, **self._async_options)
+            self._async = (loop, client, client.register_script(_SLIDING_WINDOW_LUA))
+        return self._async[1], self._async[2]
+
     # --- operations -------------------------------------------------------------------------
+    async def aget(self, key: str) -> str | None:
+        """``get`` without blocking the event loop."""
+        if self.using_redis:
+            try:
+                value = await self._async_client()[0].get(key)
+                self._ok()
+                return value  # type: ignore[no-any-return]
+            except redis.RedisError as exc:
+                self._failed(exc)
+        return self.memory.get(key)
+
+    async def asliding_window(self, key: str, window_ms: int, limit: int) -> tuple[bool, int]:
+        """``sliding_window`` without blocking the event loop."""
+        if self.using_redis:
+            try:
+                now = int(time.time() * 1000)
+                allowed, retry = await self._async_client()[1](
+                    keys=[key], args=[now, window_ms, limit, f"{now}-{uuid.uuid4().hex[:8]}"]
+                )
+                self._ok()
+                return bool(allowed), int(retry)
+            except redis.RedisError as exc:
+                self._failed(exc)
+        return self.memory.sliding_window(key, window_ms, limit)
+
     def get(self, key: str) -> str | None:
         if self.using_redis:
             try:
@@ -208,9 +250,26 @@ class KeyValueStore:
         return found
 
     def acquire(self, key: str, ttl_ms: int) -> str | None:
-        """SET NX PX: a token when the lock is ours, None when someone holds it."""
+        """A token when the lock is ours, None when someone holds it.
+
+        Taken in this process first, then in Redis (SET NX PX): threads of one worker exclude
+        each other even while Redis flaps between reachable and not, workers exclude each other
+        while it is up.
+        """
         token = uuid.uuid4().hex
-        return token if self.set(key, token, ttl_ms / 1000, nx=True) else None
+        if not self.memory.set(key, token, ttl_ms / 1000, nx=True):
+            return None
+        if self.using_redis:
+            try:
+                taken = bool(self._redis.set(key, token, px=ttl_ms, nx=True))
+                self._ok()
+            except redis.RedisError as exc:
+                self._failed(exc)  # degraded: this process's lock only
+            else:
+                if not taken:
+                    self.memory.release(key, token)
+                    return None
+        return token
 
     def release(self, key: str, token: str) -> None:
         self.memory.release(key, token)
@@ -236,3 +295,8 @@ class KeyValueStore:
 
     def close(self) -> None:
         self._redis.close()
+
+    async def aclose(self) -> None:
+        if self._async is not None and self._async[0] is asyncio.get_running_loop():
+            await self._async[1].aclose()
+        self._async = None

@@ -57,6 +57,12 @@ INFERENCE = Histogram(
     "Model inference time on a cache miss",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
+FORECAST_SOURCE = Counter(
+    "stockops_api_forecast_source_total",
+    "Forecasts answered on a cache miss, by source: the materialized forecast asset, or "
+    "computed because it was stale",
+    ["source"],
+)
 RUNS = Counter(
     "stockops_api_training_runs_total",
     "Dagster runs launched by the API, and their observed outcomes",
@@ -81,9 +87,11 @@ PROCESS_RSS = Gauge(
 # and dashboards should see zeros, not gaps.
 for _result in ("hit", "miss"):
     CACHE.labels(_result)
-for _job in ("apply_feature_definitions", "ticker_data", "parent_training", "ticker_training"):
+for _job in ("platform_bootstrap", "onboard_ticker", "ticker_training", "ticker_drift"):
     for _event in ("launched", "succeeded", "failed"):
         RUNS.labels(_job, _event)
+for _source in ("materialized", "computed"):
+    FORECAST_SOURCE.labels(_source)
 
 REPORT_CACHE = Counter(
     "stockops_api_report_cache_total",

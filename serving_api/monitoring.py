@@ -32,8 +32,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
 from serving_api import metrics
+from stock_assets.domain import layout
 from stock_assets.domain.ml.evaluation import load_evaluation
-from stock_assets.domain.ml.live import LIVE_SKILL_TABLE
 from stock_assets.domain.symbols import ticker_from_slug
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class PlatformStateCollector:
         if self.tables_dir is None:
             return {}
         out: dict[str, Any] = {}
-        for path in (self.tables_dir / LIVE_SKILL_TABLE).glob("*.parquet"):
+        for path in (self.tables_dir / layout.LIVE_SKILL).glob("*.parquet"):
             table = self._memo(path, pd.read_parquet)
             if table is not None and not table.empty:
                 out[ticker_from_slug(path.stem)] = table
@@ -109,7 +109,7 @@ class PlatformStateCollector:
     def refresh_model_quality(self) -> None:
         if self.tables_dir is None:
             return
-        for path in (self.tables_dir / "backtest").glob("*.parquet"):
+        for path in (self.tables_dir / layout.BACKTEST).glob("*.parquet"):
 
             def h1(p: Path) -> float | None:
                 evaluation = load_evaluation(p.parent.parent, ticker_from_slug(p.stem))

@@ -36,13 +36,13 @@ class RateLimiter:
         self.window_ms = int(window_s * 1000)
         self.enabled = enabled
 
-    def check(self, request: Request) -> None:
+    async def check(self, request: Request) -> None:
         """Raise 429 with ``Retry-After`` (seconds) when this request exceeds the window."""
         if not self.enabled:
             return
         route = route_template(request)
         key = self.kv.key("rl", route, client_id(request))
-        allowed, retry_ms = self.kv.sliding_window(key, self.window_ms, self.limit)
+        allowed, retry_ms = await self.kv.asliding_window(key, self.window_ms, self.limit)
         if not allowed:
             metrics.RATE_LIMITED.labels(route).inc()
             retry_s = max(1, math.ceil(retry_ms / 1000))

@@ -1,12 +1,13 @@
 """Launching Dagster runs: one interface, two implementations.
 
-* :class:`GraphQLLauncher` asks a Dagster webserver (``launchRun`` mutation): the instance's run
-  coordinator and run launcher (queueing, concurrency limits, K8s) then apply as for any run.
+* :class:`GraphQLLauncher` asks a Dagster webserver through Dagster's own GraphQL client
+  (``DagsterGraphQLClient.submit_job_execution``): the instance's run coordinator and run launcher
+  (queueing, concurrency pools, Kubernetes) then apply as for any run.
 * :class:`LocalLauncher` executes the job in a background thread of this process against the same
   Dagster instance, so the run still shows in the UI: the embedded default, no webserver needed.
 
-Either way a task id IS a Dagster run id, and run state is read back from the instance's run
-storage, so it survives an API restart.
+Either way runs are read back from the instance's run storage (the same rows the webserver
+reads, one query, and they survive an API restart).
 
 This is the single module of ``serving_api`` allowed to import ``stock_assets.definitions`` (for
 the job definitions the local launcher executes); import-linter encodes that exception.
@@ -14,57 +15,41 @@ the job definitions the local launcher executes); import-linter encodes that exc
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
-import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import dagster as dg
-import httpx
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from serving_api.errors import ApiError, dependency_unavailable
+from serving_api.problems import DependencyUnavailableError, LaunchRejectedError
 from stock_assets.defs.run_state import PARTITION_TAG
 from stock_assets.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TERMINAL = {
-    dg.DagsterRunStatus.SUCCESS,
-    dg.DagsterRunStatus.FAILURE,
-    dg.DagsterRunStatus.CANCELED,
-}
-
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What to run: a job, optionally for one ticker partition, with config and tags."""
+    """What to run: a job (optionally only some of its assets), for one ticker partition or
+    none, with run config and tags."""
 
     job_name: str
     partition: str | None = None
     run_config: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    asset_selection: Sequence[dg.AssetKey] | None = None
 
     def all_tags(self) -> dict[str, str]:
         tags = dict(self.tags)
         if self.partition is not None:
             tags[PARTITION_TAG] = self.partition
         return tags
-
-
-def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``, recursively for nested mappings (run config overrides)."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 class RunLauncher(Protocol):
@@ -74,103 +59,67 @@ class RunLauncher(Protocol):
 
     def submit(self, spec: RunSpec) -> str: ...
 
-    def wait(self, instance: dg.DagsterInstance, run_id: str, timeout_s: float) -> str | None:
-        """Block until the run ends; returns its final status name (None on timeout)."""
-        ...
-
-    def pending(self, run_id: str) -> bool:
-        """True while the run was submitted but has no run record yet."""
+    def busy(self, job_name: str, partition: str | None) -> bool:
+        """Submitted here and not finished, whether or not its run record exists yet."""
         ...
 
     def close(self) -> None: ...
 
 
-def poll_until_done(instance: dg.DagsterInstance, run_id: str, timeout_s: float) -> str | None:
-    """Poll the run storage until the run is terminal (remote runs: nothing else to wait on)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = instance.get_run_by_id(run_id)
-        if run is not None and run.status in TERMINAL:
-            return run.status.value
-        time.sleep(0.5)
-    return None
-
-
 class GraphQLLauncher:
-    """Launches through a Dagster webserver's GraphQL API (``launchRun``), with httpx."""
+    """Launches through a Dagster webserver (``STOCKOPS_DAGSTER_GRAPHQL_URL``)."""
 
     name = "graphql"
-    _MUTATION = """
-    mutation LaunchRun($executionParams: ExecutionParams!) {
-      launchRun(executionParams: $executionParams) {
-        __typename
-        ... on LaunchRunSuccess { run { runId status } }
-        ... on RunConfigValidationInvalid { errors { message } }
-        ... on Error { message }
-      }
-    }
-    """
 
-    def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
+    def __init__(self, settings: Settings, client: DagsterGraphQLClient | None = None) -> None:
         assert settings.dagster_graphql_url, "GraphQLLauncher needs STOCKOPS_DAGSTER_GRAPHQL_URL"
         self.url = settings.dagster_graphql_url
         self.location = settings.dagster_repository_location
         self.repository = settings.dagster_repository_name
-        self._client = client or httpx.Client(timeout=settings.dagster_graphql_timeout_s)
+        self._client = client or graphql_client(self.url, settings.dagster_graphql_timeout_s)
 
     def submit(self, spec: RunSpec) -> str:
-        variables = {
-            "executionParams": {
-                "selector": {
-                    "repositoryLocationName": self.location,
-                    "repositoryName": self.repository,
-                    "jobName": spec.job_name,
-                },
-                "runConfigData": dict(spec.run_config),
-                "executionMetadata": {
-                    "tags": [{"key": k, "value": v} for k, v in spec.all_tags().items()]
-                },
-            }
-        }
         try:
-            response = self._client.post(
-                self.url, json={"query": self._MUTATION, "variables": variables}
+            return self._client.submit_job_execution(
+                spec.job_name,
+                repository_location_name=self.location,
+                repository_name=self.repository,
+                run_config=dict(spec.run_config),
+                tags=spec.all_tags(),
+                asset_selection=list(spec.asset_selection) if spec.asset_selection else None,
             )
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise dependency_unavailable("Dagster", f"webserver at {self.url}: {exc}") from exc
-        body = response.json()
-        if body.get("errors"):
-            message = "; ".join(str(e.get("message")) for e in body["errors"])
-            raise ApiError(502, "dagster_error", f"Dagster rejected the launch: {message}")
-        result = body["data"]["launchRun"]
-        if result["__typename"] == "LaunchRunSuccess":
-            return str(result["run"]["runId"])
-        detail = result.get("message") or "; ".join(
-            str(e.get("message")) for e in result.get("errors", [])
-        )
-        raise ApiError(
-            502,
-            "dagster_error",
-            f"Dagster could not launch {spec.job_name}: {result['__typename']}: {detail}",
-        )
+        except DagsterGraphQLClientError as exc:
+            if "Error when connecting" in str(exc) or "Server error" in str(exc):
+                raise DependencyUnavailableError("Dagster", f"webserver at {self.url}") from exc
+            raise LaunchRejectedError(f"Dagster could not launch {spec.job_name}: {exc}") from exc
 
-    def wait(self, instance: dg.DagsterInstance, run_id: str, timeout_s: float) -> str | None:
-        return poll_until_done(instance, run_id, timeout_s)
-
-    def pending(self, run_id: str) -> bool:
+    def busy(self, job_name: str, partition: str | None) -> bool:
         return False  # the webserver creates the run record before it answers
 
     def close(self) -> None:
-        self._client.close()
+        pass
+
+
+def graphql_client(url: str, timeout_s: float) -> DagsterGraphQLClient:
+    """Dagster's client for a GraphQL URL such as ``https://host:3000/prefix/graphql``."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"STOCKOPS_DAGSTER_GRAPHQL_URL is not a URL: {url!r}")
+    return DagsterGraphQLClient(
+        parts.hostname,
+        port_number=parts.port,
+        use_https=parts.scheme == "https",
+        timeout=max(1, round(timeout_s)),
+        path_prefix=parts.path.removesuffix("/").removesuffix("/graphql"),
+    )
 
 
 class LocalLauncher:
     """Executes jobs in this process (one at a time), against the shared Dagster instance.
 
     Runs execute one after another on a single worker thread: training saturates the cores and
-    the SQLite stores prefer one writer. Run ids are generated up front so the caller can hand out
-    the task id before the run record exists (``pending`` covers that window).
+    the SQLite stores prefer one writer. Run ids are made here, so the caller can hand out the
+    run before its record exists; ``busy`` covers the time until it finishes.
     """
 
     name = "local"
@@ -179,7 +128,7 @@ class LocalLauncher:
         self.settings = settings
         self.instance = instance
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stockops-run")
-        self._futures: dict[str, Future[str]] = {}
+        self._submitted: dict[str, tuple[RunSpec, Future[str]]] = {}
         self._lock = threading.Lock()
         self._definitions: dg.Definitions | None = None
 
@@ -188,15 +137,9 @@ class LocalLauncher:
             if self._definitions is None:
                 # The only import of the code location in serving_api (see module docstring):
                 # the same assets and jobs as the Dagster UI, bound to *this app's* settings.
-                from stock_assets.definitions import ASSETS, JOBS
-                from stock_assets.defs.resources import resources_from_settings
+                from stock_assets.definitions import build_definitions
 
-                self._definitions = dg.Definitions(
-                    assets=ASSETS,
-                    jobs=JOBS,
-                    resources=resources_from_settings(self.settings),
-                    executor=dg.in_process_executor,
-                )
+                self._definitions = build_definitions(self.settings)
             return self._definitions.resolve_job_def(name)
 
     def submit(self, spec: RunSpec) -> str:
@@ -209,6 +152,7 @@ class LocalLauncher:
                     run_config=dict(spec.run_config),
                     instance=self.instance,
                     partition_key=spec.partition,
+                    asset_selection=list(spec.asset_selection) if spec.asset_selection else None,
                     run_id=run_id,
                     tags=dict(spec.tags),
                     raise_on_error=False,
@@ -220,22 +164,26 @@ class LocalLauncher:
                 return "FAILURE"
 
         with self._lock:
-            self._futures[run_id] = self._pool.submit(execute)
+            self._submitted[run_id] = (spec, self._pool.submit(execute))
         return run_id
 
-    def wait(self, instance: dg.DagsterInstance, run_id: str, timeout_s: float) -> str | None:
-        future = self._futures.get(run_id)
-        if future is None:
-            return poll_until_done(instance, run_id, timeout_s)
+    def busy(self, job_name: str, partition: str | None) -> bool:
+        with self._lock:
+            return any(
+                s.job_name == job_name and s.partition == partition and not f.done()
+                for s, f in self._submitted.values()
+            )
+
+    def wait(self, run_id: str, timeout_s: float) -> str | None:
+        """Block until a run submitted here ends (tests, the command line); None on timeout."""
+        with self._lock:
+            entry = self._submitted.get(run_id)
+        if entry is None:
+            return None
         try:
-            return future.result(timeout=timeout_s)
+            return entry[1].result(timeout=timeout_s)
         except TimeoutError:
             return None
-
-    def pending(self, run_id: str) -> bool:
-        """Submitted and not finished (its run record may not exist yet)."""
-        future = self._futures.get(run_id)
-        return future is not None and not future.done()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

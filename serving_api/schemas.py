@@ -110,7 +110,9 @@ class PredictResponse(BaseModel):
 
 
 class TaskAccepted(BaseModel):
-    task_id: str = Field(description="A Dagster run id.")
+    task_id: str = Field(
+        description="The task: a ticker's onboarding plan (one or two runs) or one run."
+    )
     status_url: str
     ticker: str
     joined: bool = Field(description="True when the request joined a task already running.")
@@ -123,7 +125,8 @@ class TaskAccepted(BaseModel):
                     "status_url": "/status/0f5e8a2c-3b1d-4c5e-9a7f-2d6b8e1c4a90",
                     "ticker": "IBM",
                     "joined": False,
-                    "message": "IBM has no model yet: onboarding started (3 runs).",
+                    "message": "IBM has no model yet: task started (2 runs); follow it at the "
+                    "status URL.",
                 }
             ]
         }
@@ -139,13 +142,16 @@ class RunInfo(BaseModel):
 class TaskStatus(BaseModel):
     task_id: str
     ticker: str | None
-    state: Literal["queued", "running", "succeeded", "failed"]
-    job: str | None = Field(description="Job of the current (or failed) run.")
+    state: Literal["queued", "running", "succeeded", "failed"] = Field(
+        description="succeeded: what the task was for exists (an onboarding: the ticker's "
+        "forecast is materialized)."
+    )
+    job: str | None = Field(description="Job of the current (or failed) step.")
     steps_done: int
     steps_total: int
     progress: dict[str, Any] | None = Field(
-        description="Latest progress line of the current run: phase, unit (epoch or fold), "
-        "done, total."
+        description="Latest progress event of the current run: phase, unit (epoch or fold), "
+        "done, total; step and steps of the plan; job."
     )
     error: str | None
     runs: list[RunInfo]
@@ -157,20 +163,21 @@ class TaskStatus(BaseModel):
                     "task_id": "0f5e8a2c-3b1d-4c5e-9a7f-2d6b8e1c4a90",
                     "ticker": "IBM",
                     "state": "running",
-                    "job": "ticker_training",
-                    "steps_done": 2,
-                    "steps_total": 3,
+                    "job": "onboard_ticker",
+                    "steps_done": 1,
+                    "steps_total": 2,
                     "progress": {
                         "phase": "child IBM",
                         "unit": "epoch",
                         "done": 12,
                         "total": 40,
-                        "step": 3,
-                        "job": "ticker_training",
+                        "step": 2,
+                        "steps": 2,
+                        "job": "onboard_ticker",
                     },
                     "error": None,
                     "runs": [],
-                    "links": {"dagster_run": "http://127.0.0.1:3000/runs/0f5e8a2c"},
+                    "links": {"dagster_run": "http://127.0.0.1:3000/runs/4c1d2e3f"},
                 }
             ]
         }
@@ -185,7 +192,12 @@ class CheckResult(BaseModel):
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     live: bool
+    ready: bool = Field(description="Redis, Dagster and MLflow answer (what /health/ready says).")
     checks: dict[str, CheckResult]
+
+
+class LiveResponse(BaseModel):
+    status: Literal["ok"]
 
 
 class ResetResponse(BaseModel):

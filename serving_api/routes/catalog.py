@@ -6,7 +6,8 @@ import pandas as pd
 from fastapi import APIRouter, Request
 
 from serving_api.deps import get_state
-from serving_api.errors import ApiError, dependency_unavailable
+from serving_api.errors import ApiError
+from serving_api.problems import DependencyUnavailableError
 from serving_api.schemas import (
     DecisionRecord,
     ErrorResponse,
@@ -33,7 +34,7 @@ def tickers(request: Request) -> TickersResponse:
     try:
         names = sorted(registered_tickers(state.instance))
     except Exception as exc:  # the instance's storage (SQLite/Postgres) is unreachable
-        raise dependency_unavailable("Dagster", exc) from exc
+        raise DependencyUnavailableError("Dagster", exc) from exc
     return TickersResponse(tickers=names, index_ticker=state.settings.index_ticker)
 
 

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from serving_api.deps import get_state
 from serving_api.errors import ApiError
 from serving_api.schemas import ErrorResponse, TickerPath
-from stock_assets.domain.symbols import normalize_ticker, ticker_slug
+from stock_assets.domain import layout
+from stock_assets.domain.symbols import normalize_ticker
 
 router = APIRouter(tags=["forecasts"])
 
@@ -60,13 +61,12 @@ def history(
     days: int = Query(default=120, ge=1, le=MAX_DAYS, description="Trading days to return."),
 ) -> HistoryResponse:
     symbol = normalize_ticker(ticker)  # invalid: 422 through the app's error handlers
-    path = get_state(request).settings.tables_dir / "ohlcv" / f"{ticker_slug(symbol)}.parquet"
-    try:
-        table = pd.read_parquet(path, columns=["date", "close"])
-    except FileNotFoundError as exc:
+    tables = get_state(request).settings.tables_dir
+    table = layout.read_table(tables, layout.OHLCV, symbol, columns=["date", "close"])
+    if table is None:
         raise ApiError(
             404, "no_data", f"No stored prices for {symbol}: its data has not been loaded yet."
-        ) from exc
+        )
     if table.empty:
         raise ApiError(404, "no_data", f"The stored price table for {symbol} is empty.")
     recent = table.sort_values("date").tail(days)

@@ -1,82 +1,66 @@
-"""``GET /health``, ``GET /metrics`` and ``DELETE /system/reset``."""
+"""``/health`` (with ``/live`` and ``/ready``), ``/metrics`` and ``DELETE /system/reset``."""
 
 from __future__ import annotations
 
 import shutil
 
-import httpx
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from agent_graph.cache import qdrant_url
-from serving_api import metrics
-from serving_api.deps import AppState, get_state, require_admin
-from serving_api.schemas import CheckResult, ErrorResponse, HealthResponse, ResetResponse
-from stock_assets.domain.redact import redact_url
+from serving_api import health, metrics
+from serving_api.deps import get_state, require_admin
+from serving_api.schemas import (
+    CheckResult,
+    ErrorResponse,
+    HealthResponse,
+    LiveResponse,
+    ResetResponse,
+)
 
 router = APIRouter(tags=["system"])
 
 
-def _check_redis(state: AppState) -> CheckResult:
-    if state.kv.ping():
-        return CheckResult(status="ok", message=f"Redis at {state.kv.url}")
-    return CheckResult(
-        status="degraded",
-        message=f"Redis at {state.kv.url} unreachable ({state.kv.last_error}): cache, rate "
-        "limits and locks use the in-process fallback (per worker).",
+def _health(request: Request, names: tuple[str, ...]) -> HealthResponse:
+    checks = health.run_checks(get_state(request), names)
+    return HealthResponse(
+        status="ok" if all(c.ok for c in checks.values()) else "degraded",
+        live=True,
+        ready=health.ready(checks),
+        checks={
+            name: CheckResult(status="ok" if c.ok else "degraded", message=c.message)
+            for name, c in checks.items()
+        },
     )
 
 
-def _check_dagster(state: AppState) -> CheckResult:
-    try:
-        state.instance.get_runs(limit=1)
-    except Exception as exc:
-        return CheckResult(status="degraded", message=f"Dagster instance: {exc}")
-    launcher = state.tasks.launcher
-    url = state.settings.dagster_graphql_url
-    if url:
-        try:
-            httpx.get(url.rsplit("/graphql", 1)[0] + "/server_info", timeout=2.0)
-        except httpx.HTTPError as exc:
-            return CheckResult(status="degraded", message=f"Dagster webserver at {url}: {exc}")
-    return CheckResult(status="ok", message=f"Dagster instance reachable; {launcher.name} launcher")
+@router.get("/health", response_model=HealthResponse, summary="Every dependency, in detail")
+def health_overview(request: Request) -> HealthResponse:
+    """Always 200 while the process serves: ``status`` says whether every dependency is ready
+    (``ok``) or some run on a fallback or are down (``degraded``), ``ready`` what
+    ``/health/ready`` answers."""
+    return _health(request, tuple(health.CHECKS))
 
 
-def _check_mlflow(state: AppState) -> CheckResult:
-    try:
-        state.forecasts.tracker.client.search_experiments(max_results=1)
-    except Exception as exc:
-        return CheckResult(status="degraded", message=f"MLflow: {exc}")
-    where = redact_url(state.forecasts.tracker.tracking_uri)
-    return CheckResult(status="ok", message=f"MLflow at {where}")
+@router.get("/health/live", response_model=LiveResponse, summary="Liveness: the process answers")
+async def health_live() -> LiveResponse:
+    """200 while the process can answer at all (the Kubernetes liveness probe); no dependency
+    is asked, so a Redis or MLflow outage never restarts the API."""
+    return LiveResponse(status="ok")
 
 
-def _check_qdrant(state: AppState) -> CheckResult:
-    url = qdrant_url(state.settings)
-    if url:
-        where = redact_url(url)
-        try:
-            httpx.get(url.rstrip("/") + "/readyz", timeout=2.0).raise_for_status()
-        except httpx.HTTPError as exc:
-            return CheckResult(status="degraded", message=f"Qdrant server at {where}: {exc}")
-        return CheckResult(status="ok", message=f"Qdrant server at {where}")
-    path = state.settings.resolved_qdrant_path
-    note = "" if path.exists() else " (not created yet)"
-    return CheckResult(status="ok", message=f"Qdrant local mode at {path}{note}")
-
-
-@router.get("/health", response_model=HealthResponse, summary="Liveness and readiness")
-def health(request: Request) -> HealthResponse:
-    """Always 200 while the process serves (liveness); ``status`` says whether every dependency
-    is ready (``ok``) or some run on a fallback or are down (``degraded``)."""
-    state = get_state(request)
-    checks = {
-        "redis": _check_redis(state),
-        "dagster": _check_dagster(state),
-        "mlflow": _check_mlflow(state),
-        "qdrant": _check_qdrant(state),
-    }
-    overall = "ok" if all(c.status == "ok" for c in checks.values()) else "degraded"
-    return HealthResponse(status=overall, live=True, checks=checks)
+@router.get(
+    "/health/ready",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "A required dependency is down."}},
+    summary="Readiness: Redis, Dagster and MLflow answer",
+)
+def health_ready(request: Request) -> JSONResponse:
+    """200 when Redis, the Dagster instance (and its webserver, when runs launch through it)
+    and MLflow answer; 503 otherwise, naming what is down (the Kubernetes readiness probe: the
+    pod stops receiving traffic until they are back)."""
+    answer = _health(request, health.REQUIRED)
+    return JSONResponse(answer.model_dump(), status_code=200 if answer.ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus exposition", response_class=Response)

@@ -179,3 +179,45 @@ def test_redis_urls_become_feast_connection_strings(url: str, expected: str) -> 
 def test_bad_redis_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="Feast"):
         redis_connection_string(url)
+
+
+def test_the_code_location_writes_features_to_redis_and_the_sql_registry(
+    online_redis: redis.Redis,
+    registry_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dagster_instance: object,
+) -> None:
+    """The assets themselves, with the resources the settings build: the Feast registry lands
+    in Postgres (its URL, password and all, stays an environment variable in the resource, so
+    the Dagster UI never shows it) and the online row in Redis."""
+    import dagster as dg
+
+    from stock_assets.definitions import build_definitions
+    from stock_assets.defs.partitions import TICKERS_PARTITION
+    from stock_assets.defs.resources import feast_resource_from_settings
+
+    monkeypatch.setenv("STOCKOPS_FEAST_REGISTRY_URL", registry_url)
+    monkeypatch.setenv("STOCKOPS_FEAST_ONLINE_STORE_URL", REDIS_URL)
+    settings = Settings(data_dir=tmp_path / "data")
+    resource = feast_resource_from_settings(settings)
+    assert isinstance(resource.registry_url, dg.EnvVar)
+    defs = build_definitions(settings)
+    dagster_instance.add_dynamic_partitions(TICKERS_PARTITION, ["IBM"])  # type: ignore[attr-defined]
+    assets = list(defs.assets)  # type: ignore[arg-type]
+    keys = ["feature_definitions", "ohlcv", "indicators", "online_features"]
+    result = dg.materialize(
+        assets,
+        selection=keys,
+        partition_key="IBM",
+        instance=dagster_instance,  # type: ignore[arg-type]
+        resources=defs.resources,
+    )
+    assert result.success
+    assert online_redis.dbsize() > 0
+    store = open_store(
+        tmp_path / "elsewhere", online_store_url=REDIS_URL, registry_url=registry_url
+    )
+    served = online_features(store, ["IBM"])
+    table = pd.read_parquet(settings.indicators_dir / f"{ticker_slug('IBM')}.parquet")
+    assert served["close"].iloc[0] == pytest.approx(float(table["close"].iloc[-1]))

@@ -19,14 +19,17 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 TINY_PARENT = {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1}
 # Tiny sizes for every run the API launches. The promotion policy is the real one: on the offline
 # stocks it makes the naive baseline the champion, which is what the API then serves.
+TINY_CHILD_RUN = {
+    "ops": {
+        "child_model": {"config": {"epochs": 2, "patience": 1}},
+        "backtest": {"config": {"n_folds": 4, "test_years": 0.5}},
+    }
+}
 TINY_RUNS: dict[str, dict[str, Any]] = {
+    "platform_bootstrap": {"ops": {"parent_model": {"config": TINY_PARENT}}},
     "parent_training": {"ops": {"parent_model": {"config": TINY_PARENT}}},
-    "ticker_training": {
-        "ops": {
-            "child_model": {"config": {"epochs": 2, "patience": 1}},
-            "backtest": {"config": {"n_folds": 4, "test_years": 0.5}},
-        }
-    },
+    "onboard_ticker": TINY_CHILD_RUN,
+    "ticker_training": TINY_CHILD_RUN,
 }
 
 

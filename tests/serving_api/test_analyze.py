@@ -18,36 +18,12 @@ from pydantic import SecretStr
 
 from agent_graph.service import AnalystService
 from serving_api.app import create_app
-from serving_api.runs import RunSpec
 from tests.agent_graph.trained import TICKER, Platform, trained_platform
 from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
+from tests.serving_api.launchers import RecordingLauncher
 
 pytestmark = pytest.mark.slow
 ADMIN = "admin-secret"
-
-
-class RecordingLauncher:
-    """Accepts runs without executing them: training a second ticker takes minutes here, and
-    the on-demand flow is exercised end to end by test_on_demand.py."""
-
-    name = "recording"
-
-    def __init__(self) -> None:
-        self.specs: list[RunSpec] = []
-
-    def submit(self, spec: RunSpec) -> str:
-        self.specs.append(spec)
-        return str(uuid.uuid4())
-
-    def wait(self, instance: object, run_id: str, timeout_s: float) -> str | None:
-        time.sleep(min(timeout_s, 0.2))
-        return None
-
-    def pending(self, run_id: str) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +96,14 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         assert claims_line in metrics
         assert 'stockops_api_report_cache_total{result="hit"} 1.0' in metrics
 
-        # A ticker without a model: a training task, as /predict-child does.
+        # A ticker without a model: its onboarding, as /predict-child does. The parent exists,
+        # so the plan is a single run, from MSFT's data to its forecast.
         accepted = client.post("/analyze", json={"ticker": "MSFT"})
         assert accepted.status_code == 202, accepted.text
         assert accepted.json()["ticker"] == "MSFT" and accepted.json()["task_id"]
-        first = launcher.specs[0]
-        assert (first.job_name, first.partition) == ("ticker_data", "MSFT")
+        assert accepted.headers["location"] == accepted.json()["status_url"]
+        (first,) = launcher.specs
+        assert (first.job_name, first.partition) == ("onboard_ticker", "MSFT")
         assert client.post("/analyze", json={"ticker": "../etc"}).status_code == 422
 
         # Reset drops the reports and the collection; the next request is computed again.

@@ -127,10 +127,10 @@ def test_monitor_materializes_then_answers(
     assert done["state"] == "succeeded", done
     assert [r["job"] for r in done["runs"]] == ["ticker_drift"]
     lines = [json.loads(line) for line in log.getvalue().splitlines() if line.startswith("{")]
-    launched = [x for x in lines if x.get("run_id") == task["task_id"]]
+    launched = [x for x in lines if x.get("task_id") == task["task_id"]]
     assert launched and launched[0]["request_id"] == "req-drift-1"
     assert launched[0]["ticker"] == TICKER and launched[0]["level"] == "INFO"
-    run = trained[1].get_run_by_id(task["task_id"])
+    run = trained[1].get_run_by_id(done["runs"][0]["run_id"])
     assert run is not None and run.tags["stockops/request_id"] == "req-drift-1"
 
     answer = client.post(f"/monitor/{TICKER}")

@@ -1,12 +1,11 @@
-"""The on-demand flow for real: a ticker without a model -> 202 -> Dagster runs (local launcher,
-tiny model sizes) -> succeeded -> a forecast served from the model, then from the cache."""
+"""The on-demand flow for real: a ticker without a model -> 202 -> its onboarding plan as Dagster
+runs (local launcher, tiny model sizes) -> succeeded only once the forecast exists -> the
+materialized forecast served, then from the cache."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-import uuid
 from collections.abc import Callable
 
 import dagster as dg
@@ -14,46 +13,63 @@ import httpx
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from serving_api.runs import RunSpec
-from serving_api.tasks import TICKER_TAG, parse_progress
+from stock_assets.defs.assets.forecasting import FORECAST_KEY
+from stock_assets.defs.partitions import TICKER_TAG
+from stock_assets.defs.run_state import materialized
 from stock_assets.domain.calendar import next_trading_days
+from tests.serving_api.launchers import RecordingLauncher
 
 MakeClient = Callable[..., TestClient]
 
 
-def _wait(client: TestClient, task_id: str, timeout_s: float = 400) -> dict:
+def wait_for_task(
+    client: TestClient, task_id: str, instance: dg.DagsterInstance, timeout_s: float = 400
+) -> dict:
+    """Poll ``/status`` to the end; every answer is checked against the instance: never
+    ``succeeded`` while the ticker has no forecast. Returns the last answer, with the states
+    and progress events seen on the way."""
     deadline = time.monotonic() + timeout_s
-    seen = set()
+    seen: list[str] = []
+    progress: list[dict] = []
     while time.monotonic() < deadline:
         body = client.get(f"/status/{task_id}").json()
-        seen.add(body["state"])
+        if body["state"] == "succeeded":
+            assert materialized(instance, FORECAST_KEY, body["ticker"]), body
+        seen.append(body["state"])
+        if body["progress"]:
+            progress.append(body["progress"])
         if body["state"] in {"succeeded", "failed"}:
-            body["seen"] = seen
-            return body
-        time.sleep(0.5)
+            return {**body, "seen": seen, "progress_seen": progress}
+        time.sleep(0.3)
     raise AssertionError(f"task {task_id} still {body} after {timeout_s} s")
 
 
 def test_predict_trains_a_new_ticker_then_serves_and_caches(make_client: MakeClient) -> None:
     client = make_client()
+    instance = client.app.state.stockops.instance
     first = client.post("/predict-child", json={"ticker": "ibm"})
     assert first.status_code == 202, first.text
     accepted = first.json()
     assert accepted["ticker"] == "IBM" and not accepted["joined"]
     assert accepted["status_url"].endswith(f"/status/{accepted['task_id']}")
+    assert first.headers["location"] == accepted["status_url"]
+    assert int(first.headers["retry-after"]) >= 1
     # A second request while it runs joins the same task.
     again = client.post("/predict-child", json={"ticker": "IBM"})
     assert again.status_code == 202 and again.json()["task_id"] == accepted["task_id"]
     assert again.json()["joined"]
 
-    status = _wait(client, accepted["task_id"])
+    status = wait_for_task(client, accepted["task_id"], instance)
     assert status["state"] == "succeeded", status["error"]
-    assert status["steps_done"] == status["steps_total"] == 5
-    assert [r["job"] for r in status["runs"]] == [
-        "apply_feature_definitions", "ticker_data", "ticker_data", "parent_training",
-        "ticker_training",
-    ]  # fmt: skip
-    assert status["progress"]["unit"] in {"epoch", "fold"}
+    # The whole plan, in two runs: the shared bootstrap, then the ticker from data to forecast.
+    assert status["steps_done"] == status["steps_total"] == 2
+    assert [r["job"] for r in status["runs"]] == ["platform_bootstrap", "onboard_ticker"]
+    assert "succeeded" not in status["seen"][:-1]
+    # Progress came from the runs' structured events: epochs of the parent, then of the child
+    # and the backtest's folds, each with its place in the plan.
+    phases = {(p["phase"], p["unit"], p["step"]) for p in status["progress_seen"]}
+    assert ("parent", "epoch", 1) in phases or ("child IBM", "epoch", 2) in phases, phases
+    assert all(0 <= p["done"] <= p["total"] for p in status["progress_seen"])
     assert "forecast" in status["links"]
     assert sorted(client.get("/tickers").json()["tickers"]) == ["IBM", "^GSPC"]
 
@@ -84,33 +100,10 @@ def test_predict_trains_a_new_ticker_then_serves_and_caches(make_client: MakeCli
     assert model["decisions"][0]["champion"] == "2"
     metrics = client.get("/metrics").text
     assert 'stockops_model_relative_mae_h1{ticker="IBM"}' in metrics
-    assert 'stockops_api_training_runs_total{event="succeeded",job="ticker_training"}' in metrics
-
-
-class RecordingLauncher:
-    """Counts launches; runs stay 'submitted' until released (nothing executes)."""
-
-    name = "recording"
-
-    def __init__(self) -> None:
-        self.specs: list[RunSpec] = []
-        self.release = threading.Event()
-        self._lock = threading.Lock()
-
-    def submit(self, spec: RunSpec) -> str:
-        with self._lock:
-            self.specs.append(spec)
-        return str(uuid.uuid4())
-
-    def wait(self, instance: dg.DagsterInstance, run_id: str, timeout_s: float) -> str | None:
-        self.release.wait(timeout_s)
-        return "FAILURE"
-
-    def pending(self, run_id: str) -> bool:
-        return not self.release.is_set()
-
-    def close(self) -> None:
-        self.release.set()
+    assert 'stockops_api_training_runs_total{event="succeeded",job="onboard_ticker"} 1.0' in metrics
+    # The first answer was the forecast the onboarding run materialized, not a new inference.
+    assert 'stockops_api_forecast_source_total{source="materialized"} 1.0' in metrics
+    assert 'stockops_api_forecast_source_total{source="computed"} 0.0' in metrics
 
 
 def test_fifty_concurrent_requests_start_one_task(make_client: MakeClient) -> None:
@@ -125,19 +118,12 @@ def test_fifty_concurrent_requests_start_one_task(make_client: MakeClient) -> No
             )
 
     responses = asyncio.run(burst())
-    assert {r.status_code for r in responses} == {202}
+    assert {r.status_code for r in responses} == {202}, [
+        r.text for r in responses if r.status_code != 202
+    ][:3]
     assert len({r.json()["task_id"] for r in responses}) == 1
     assert sum(not r.json()["joined"] for r in responses) == 1
-    assert len(launcher.specs) == 1 and launcher.specs[0].tags[TICKER_TAG] == "MSFT"
-    launcher.release.set()
-
-
-def test_progress_lines_are_parsed() -> None:
-    lines = [
-        "starting",
-        "progress child IBM: epoch 3/40 train_loss=0.1 val_loss=0.2",
-        "progress backtest IBM: fold 2/4",
-    ]
-    assert parse_progress(lines) == {"phase": "backtest IBM", "unit": "fold", "done": 2, "total": 4}
-    assert parse_progress(lines[:2])["done"] == 3
-    assert parse_progress(["nothing"]) is None
+    (spec,) = launcher.specs  # the plan's first step, launched once for the task
+    assert (spec.job_name, spec.partition) == ("platform_bootstrap", "^GSPC")
+    assert spec.tags[TICKER_TAG] == "MSFT"
+    assert spec.tags["stockops/task"] == responses[0].json()["task_id"]

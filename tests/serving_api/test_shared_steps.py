@@ -1,93 +1,144 @@
-"""Onboarding chains never repeat a shared step another launcher is running (e.g. the new-ticker
-sensor training the parent during the first `make up`): they join or wait for it instead."""
+"""One onboarding plan, whoever launches it: a task joins the runs the sensor already started,
+counts the steps of the whole plan, and succeeds only once the ticker's forecast exists. With a
+daemon alive the sensor launches the plan and the API only records the task."""
 
 from __future__ import annotations
 
-import threading
+import time
 import uuid
 from collections.abc import Callable
 
 import dagster as dg
+from dagster._daemon.types import DaemonHeartbeat
 from fastapi.testclient import TestClient
 
-from serving_api.runs import RunSpec
-from serving_api.tasks import STEPS_TAG, TaskService
+from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
+from stock_assets.defs.assets.forecasting import FORECAST_KEY
+from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.assets.models import PARENT_KEY
-from stock_assets.defs.automation import feature_definitions_job, parent_training_job
+from stock_assets.defs.sensors.onboarding import OnboardingCursor, onboarding_requests
+from tests.serving_api.launchers import RecordingLauncher
 
 MakeClient = Callable[..., TestClient]
 
 
-def _foreign_run(instance: dg.DagsterInstance, job: str) -> str:
+def _foreign_run(instance: dg.DagsterInstance, job: str, partition: str) -> str:
     """A run record as another launcher (the sensor) leaves it while its run executes."""
     run_id = str(uuid.uuid4())
     instance.add_run(
-        dg.DagsterRun(job_name=job, run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags={})
+        dg.DagsterRun(
+            job_name=job,
+            run_id=run_id,
+            status=dg.DagsterRunStatus.STARTED,
+            tags={"dagster/partition": partition},
+        )
     )
     return run_id
 
 
-def test_a_request_joins_the_running_shared_first_step(make_client: MakeClient) -> None:
-    client = make_client()
+def _report(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None) -> None:
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=partition))
+
+
+def _status(client: TestClient, task_id: str) -> dict:
+    time.sleep(0.3)  # past the task service's short memo of a task's state
+    return client.get(f"/status/{task_id}").json()
+
+
+def test_a_request_joins_the_bootstrap_the_sensor_runs_and_the_plan_goes_on(
+    make_client: MakeClient,
+) -> None:
+    launcher = RecordingLauncher()
+    client = make_client(launcher=launcher)
     instance = client.app.state.stockops.instance
-    running = _foreign_run(instance, feature_definitions_job.name)
+    bootstrap = _foreign_run(instance, "platform_bootstrap", "^GSPC")
 
     answer = client.post("/predict-child", json={"ticker": "IBM"})
 
     assert answer.status_code == 202, answer.text
-    assert answer.json()["task_id"] == running and answer.json()["joined"]
-    # Nothing of ours was launched: the only run is the foreign one.
-    assert [r.run_id for r in instance.get_runs()] == [running]
-    assert client.get(f"/status/{running}").json()["state"] == "running"
+    task = answer.json()
+    assert task["joined"] and "joined" in task["message"]
+    assert launcher.specs == []  # nothing of ours: the bootstrap is already running
+    status = _status(client, task["task_id"])
+    assert (status["state"], status["steps_done"], status["steps_total"]) == ("running", 0, 2)
+    assert [r["run_id"] for r in status["runs"]] == [bootstrap]
+
+    # The sensor's run delivers; the task's own step is launched, with the task's tag.
+    for key, partition in ((FEATURE_DEFINITIONS_KEY, None), (INDICATORS_KEY, "^GSPC")):
+        _report(instance, key, partition)
+    _report(instance, PARENT_KEY)
+    instance.report_run_canceled(instance.get_run_by_id(bootstrap))  # any terminal state
+    status = _status(client, task["task_id"])
+    assert (status["state"], status["steps_done"]) == ("running", 1)
+    deadline = time.monotonic() + 10  # the API's pump launches the next step within a second
+    while not launcher.specs and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (spec,) = launcher.specs
+    assert (spec.job_name, spec.partition) == ("onboard_ticker", "IBM")
+    assert spec.tags["stockops/task"] == task["task_id"]
 
 
-def _service(client: TestClient) -> tuple[TaskService, dg.DagsterInstance]:
-    state = client.app.state.stockops
-    return state.tasks, state.instance
+def test_a_task_succeeds_only_once_the_forecast_exists(make_client: MakeClient) -> None:
+    launcher = RecordingLauncher()
+    client = make_client(launcher=launcher)
+    instance = client.app.state.stockops.instance
+    for key, partition in ((FEATURE_DEFINITIONS_KEY, None), (INDICATORS_KEY, "^GSPC")):
+        _report(instance, key, partition)
+    _report(instance, PARENT_KEY)
+    task = client.post("/predict-child", json={"ticker": "IBM"}).json()
+    assert _status(client, task["task_id"])["steps_total"] == 1  # the bootstrap was done
+
+    # Its run writes data and the child: still not done.
+    run = _foreign_run(instance, "onboard_ticker", "IBM")
+    _report(instance, INDICATORS_KEY, "IBM")
+    assert _status(client, task["task_id"])["state"] == "running"
+    # The forecast is written, but the run still archives and scores it: not done either.
+    _report(instance, FORECAST_KEY, "IBM")
+    assert _status(client, task["task_id"])["state"] == "running"
+    instance.report_run_canceled(instance.get_run_by_id(run))
+    done = _status(client, task["task_id"])
+    assert (done["state"], done["steps_done"], done["steps_total"]) == ("succeeded", 1, 1)
+    assert "forecast" in done["links"]
 
 
-def _next_step_while(
-    service: TaskService, task_id: str, rest: list[RunSpec], finish: Callable[[], None]
-) -> RunSpec | None:
-    """Run ``_next_step`` in a thread (it waits for the foreign run), then let the run end."""
-    out: list[RunSpec | None] = []
-    thread = threading.Thread(target=lambda: out.append(service._next_step(task_id, rest)))
-    thread.start()
-    thread.join(timeout=1.0)
-    assert thread.is_alive(), "it must wait while the foreign run is in progress"
-    finish()
-    thread.join(timeout=30)
-    assert not thread.is_alive()
-    return out[0]
-
-
-def test_a_chain_waits_for_a_foreign_parent_run_and_drops_the_step(
+def test_a_failed_step_fails_the_task_with_its_reason_and_a_new_request_retries(
     make_client: MakeClient,
 ) -> None:
-    service, instance = _service(make_client())
-    task_id = _foreign_run(instance, "ticker_data")  # stands in for the chain's first run
-    instance.add_run_tags(task_id, {STEPS_TAG: "3"})
-    foreign = _foreign_run(instance, parent_training_job.name)
-    training = RunSpec("ticker_training", "IBM", {})
-    rest = [RunSpec(parent_training_job.name, None, {}), training]
+    launcher = RecordingLauncher()
+    client = make_client(launcher=launcher)
+    instance = client.app.state.stockops.instance
+    for key, partition in ((FEATURE_DEFINITIONS_KEY, None), (INDICATORS_KEY, "^GSPC")):
+        _report(instance, key, partition)
+    _report(instance, PARENT_KEY)
+    task = client.post("/predict-child", json={"ticker": "IBM"}).json()
+    run = _foreign_run(instance, "onboard_ticker", "IBM")
+    instance.report_run_failed(instance.get_run_by_id(run))
+    failed = _status(client, task["task_id"])
+    assert failed["state"] == "failed" and failed["error"]
 
-    def parent_delivered() -> None:
-        instance.report_runless_asset_event(dg.AssetMaterialization(PARENT_KEY))
-        instance.report_run_canceled(instance.get_run_by_id(foreign))  # any terminal state
-
-    assert _next_step_while(service, task_id, rest, parent_delivered) == training
-    assert instance.get_run_by_id(task_id).tags[STEPS_TAG] == "2"
+    again = client.post("/predict-child", json={"ticker": "IBM"}).json()
+    assert again["task_id"] != task["task_id"] and not again["joined"]
 
 
-def test_a_chain_repeats_a_step_whose_foreign_run_failed(make_client: MakeClient) -> None:
-    service, instance = _service(make_client())
-    task_id = _foreign_run(instance, "ticker_data")
-    instance.add_run_tags(task_id, {STEPS_TAG: "2"})
-    foreign = _foreign_run(instance, parent_training_job.name)
-    parent = RunSpec(parent_training_job.name, None, {})
+def test_with_a_daemon_alive_the_sensor_launches_and_the_api_only_records(
+    make_client: MakeClient,
+) -> None:
+    launcher = RecordingLauncher()
+    client = make_client(launcher=launcher)
+    instance = client.app.state.stockops.instance
+    instance.add_daemon_heartbeat(
+        DaemonHeartbeat(time.time(), "SENSOR", str(uuid.uuid4()), errors=[])
+    )
+    task = client.post("/predict-child", json={"ticker": "IBM"}).json()
+    time.sleep(1.5)  # the API's pump would have launched by now, were it driving
+    assert launcher.specs == []
+    assert _status(client, task["task_id"])["state"] == "queued"
 
-    def parent_failed() -> None:
-        instance.report_run_failed(instance.get_run_by_id(foreign))
-
-    assert _next_step_while(service, task_id, [parent], parent_failed) == parent
-    assert instance.get_run_by_id(task_id).tags[STEPS_TAG] == "2"
+    (bootstrap,) = onboarding_requests(instance, OnboardingCursor(), ["^GSPC", "IBM"])
+    assert bootstrap.job_name == "platform_bootstrap"
+    for key, partition in ((FEATURE_DEFINITIONS_KEY, None), (INDICATORS_KEY, "^GSPC")):
+        _report(instance, key, partition)
+    _report(instance, PARENT_KEY)
+    (onboard,) = onboarding_requests(instance, OnboardingCursor(), ["^GSPC", "IBM"])
+    assert (onboard.job_name, onboard.partition_key) == ("onboard_ticker", "IBM")
+    assert onboard.tags["stockops/task"] == task["task_id"]  # the UI shows the task's runs

@@ -1,0 +1,91 @@
+"""Health of the API's dependencies, for ``/health``, ``/health/ready`` and ``/health/live``.
+
+Liveness is the process answering. Readiness needs what a request needs: Redis (cache, rate
+limits and locks shared by every worker; without it each worker falls back to its own), the
+Dagster instance (and its webserver when runs launch through it) and MLflow (the registry says
+which model serves). Qdrant only backs the report cache, which works around it, so it is
+reported but never makes the API unready.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from agent_graph.cache import qdrant_url
+from serving_api.deps import AppState
+from stock_assets.domain.redact import redact_url
+
+REQUIRED = ("redis", "dagster", "mlflow")
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    message: str
+
+
+def check_redis(state: AppState) -> Check:
+    if state.kv.ping():
+        return Check(True, f"Redis at {state.kv.url}")
+    return Check(
+        False,
+        f"Redis at {state.kv.url} unreachable ({state.kv.last_error}): cache, rate limits and "
+        "locks use the in-process fallback (per worker).",
+    )
+
+
+def check_dagster(state: AppState) -> Check:
+    try:
+        state.instance.get_runs(limit=1)
+    except Exception as exc:
+        return Check(False, f"Dagster instance: {exc}")
+    url = state.settings.dagster_graphql_url
+    if url:
+        try:
+            base = url.rsplit("/graphql", 1)[0]
+            httpx.get(base + "/server_info", timeout=2.0).raise_for_status()
+        except httpx.HTTPError as exc:
+            return Check(False, f"Dagster webserver at {url}: {exc}")
+    return Check(True, f"Dagster instance reachable; {state.tasks.launcher.name} launcher")
+
+
+def check_mlflow(state: AppState) -> Check:
+    tracker = state.forecasts.tracker
+    try:
+        tracker.client.search_experiments(max_results=1)
+    except Exception as exc:
+        return Check(False, f"MLflow: {exc}")
+    return Check(True, f"MLflow at {redact_url(tracker.tracking_uri)}")
+
+
+def check_qdrant(state: AppState) -> Check:
+    url = qdrant_url(state.settings)
+    if url:
+        where = redact_url(url)
+        try:
+            httpx.get(url.rstrip("/") + "/readyz", timeout=2.0).raise_for_status()
+        except httpx.HTTPError as exc:
+            return Check(False, f"Qdrant server at {where}: {exc}")
+        return Check(True, f"Qdrant server at {where}")
+    path = state.settings.resolved_qdrant_path
+    note = "" if path.exists() else " (not created yet)"
+    return Check(True, f"Qdrant local mode at {path}{note}")
+
+
+CHECKS: dict[str, Callable[[AppState], Check]] = {
+    "redis": check_redis,
+    "dagster": check_dagster,
+    "mlflow": check_mlflow,
+    "qdrant": check_qdrant,
+}
+
+
+def run_checks(state: AppState, names: tuple[str, ...] = tuple(CHECKS)) -> dict[str, Check]:
+    return {name: CHECKS[name](state) for name in names}
+
+
+def ready(checks: dict[str, Check]) -> bool:
+    return all(checks[name].ok for name in REQUIRED if name in checks)
