@@ -6,7 +6,6 @@ clients that use the Service name and refusing unknown Host headers.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -32,16 +31,25 @@ def test_mlflow_server_starts_with_the_charts_arguments(
     database: str,
     tmp_path: Path,
 ) -> None:
-    container = pod_spec(renderings["default"].get("Deployment", f"{RELEASE}-mlflow"))[
-        "containers"
-    ][0]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    uri = env["MLFLOW_BACKEND_STORE_URI"]
-    assert uri.startswith("postgresql+psycopg2://")
-    # Same URI, pointed at the local Postgres: user, password and host/db swapped.
-    local_uri = re.sub(
-        r"//[^@]+@[^/]+/[^?]+", f"//{PG['user']}@{PG['host']}:{PG['port']}/{database}", uri
-    )
+    spec = pod_spec(renderings["default"].get("Deployment", f"{RELEASE}-mlflow"))
+    (upgrade,) = spec["initContainers"]
+    (container,) = spec["containers"]
+    # The chart's own entry point (python -c: the backend store URI from its parts, the password
+    # URL-encoded), pointed at the local Postgres: host, port, user and database swapped.
+    env = {e["name"]: e.get("value") for e in container["env"] if "value" in e}
+    env.update(
+        MLFLOW_DB_HOST=PG["host"], MLFLOW_DB_PORT=str(PG["port"]), MLFLOW_DB_USER=PG["user"],
+        MLFLOW_DB_NAME=database, MLFLOW_DB_SSLMODE="disable",
+        MLFLOW_DB_PASSWORD="p@ss/w:rd#%",  # trust auth ignores it; the URI must still parse
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", HOME=str(tmp_path),
+    )  # fmt: skip
+    python = str(VENV_BIN / "python")
+    # The init container first: `mlflow db upgrade` creates the schema on the empty database.
+    migrated = subprocess.run(
+        [python, *upgrade["command"][1:], *upgrade["args"]],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
     args = list(container["args"])
     port = free_port()
     args[args.index("--port") + 1] = str(port)
@@ -53,12 +61,8 @@ def test_mlflow_server_starts_with_the_charts_arguments(
 
     log = (tmp_path / "mlflow.log").open("w")
     process = subprocess.Popen(
-        [str(VENV_BIN / "mlflow"), *args],
-        env={
-            **os.environ,
-            "MLFLOW_BACKEND_STORE_URI": local_uri,
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-        },
+        [python, *container["command"][1:], *args],
+        env={**os.environ, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
