@@ -28,7 +28,7 @@ import dagster as dg
 
 from serving_api import metrics
 from serving_api.kv import KeyValueStore
-from serving_api.problems import BusyError, IndexTickerError
+from serving_api.problems import BusyError, DependencyUnavailableError, IndexTickerError
 from serving_api.runs import RunLauncher, RunSpec
 from stock_assets.defs import onboarding
 from stock_assets.defs.jobs import ticker_training_job
@@ -149,7 +149,11 @@ class TaskService:
             # task joins it.
             joined = facts.running(needed[0])
         if driver == "api":
-            self._drive(record)
+            try:
+                self._drive(record)
+            except DependencyUnavailableError:
+                self._deactivate(record)  # nothing started: the next request starts afresh
+                raise
         return TaskHandle(record.task_id, ticker, joined, len(needed))
 
     def _join(self, slot: str, durable: bool = True) -> TaskHandle | None:
@@ -164,6 +168,12 @@ class TaskService:
         if existing is None or self._describe(existing).terminal:
             return None
         return TaskHandle(existing.task_id, existing.ticker, True, max(1, len(existing.steps)))
+
+    def _deactivate(self, record: TaskRecord) -> None:
+        self.store.clear_active(record)
+        self.kv.delete(self.kv.key("active", record.slot))
+        with self._lock:
+            self._driving.pop(record.task_id, None)
 
     def _record(self, task_id: str) -> TaskRecord | None:
         with self._lock:

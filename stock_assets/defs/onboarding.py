@@ -278,6 +278,10 @@ class TaskStore:
     def set_active(self, record: TaskRecord) -> None:
         self.storage.set_cursor_values({_ACTIVE_KEY.format(record.slot): record.task_id})
 
+    def clear_active(self, record: TaskRecord) -> None:
+        """The slot has no active task any more (e.g. its first run could not be launched)."""
+        self.storage.set_cursor_values({_ACTIVE_KEY.format(record.slot): ""})
+
     def active(self, slots: Iterable[str]) -> dict[str, TaskRecord]:
         """The latest task (finished or not) of each slot, by slot: two queries for all. A
         ticker's onboarding slot is the ticker itself."""

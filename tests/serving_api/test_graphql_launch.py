@@ -1,7 +1,10 @@
-"""Launching through a real ``dagster-webserver`` on loopback (GraphQL ``launchRun``)."""
+"""Through real Dagster servers on loopback: runs launched with Dagster's GraphQL client, and a new
+ticker followed, by one task id, from ``202`` to a served forecast under ``dagster dev`` (the
+webserver and the daemon, as ``make up`` runs them: the sensor launches the plan)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,12 +18,15 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from serving_api.runs import PARTITION_TAG
-from serving_api.tasks import TICKER_TAG
-from stock_assets.defs.partitions import TICKERS_PARTITION
+from stock_assets.defs.assets.forecasting import FORECAST_KEY
+from stock_assets.defs.partitions import TICKER_TAG, TICKERS_PARTITION
+from stock_assets.defs.run_state import PARTITION_TAG
+from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
+from tests.serving_api.test_on_demand import wait_for_task
 
 MakeClient = Callable[..., TestClient]
 ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 
 
 def _free_port() -> int:
@@ -29,71 +35,79 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """(GraphQL URL, DAGSTER_HOME) of a webserver that has loaded the code location."""
-    root = tmp_path_factory.mktemp("webserver")
+def _serve(
+    command: list[str], root: Path, dagster_yaml: str, timeout_s: float = 240
+) -> Iterator[tuple[str, Path]]:
+    """Start a Dagster server on a fresh home; yield (GraphQL URL, DAGSTER_HOME) once the code
+    location is loaded."""
     home = root / "dagster"
     home.mkdir()
-    # Launches start at once (no daemon here to dequeue a run queue); each run is a subprocess.
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\n"
-        "run_coordinator:\n  module: dagster._core.run_coordinator\n"
-        "  class: DefaultRunCoordinator\n"
-    )
+    (home / "dagster.yaml").write_text(dagster_yaml)
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "STOCKOPS_DATA_DIR": str(root / "data")}
-    binary = Path(sys.executable).with_name("dagster-webserver")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "STOCKOPS_DATA_DIR": str(root / "data"),
+        # Tiny model sizes for every run the sensor launches (the API's runs take the same).
+        "STOCKOPS_RUN_CONFIG_OVERRIDES": json.dumps(TINY_RUNS),
+        "STOCKOPS_TORCH_THREADS": "1",
+    }
     process = subprocess.Popen(
-        [str(binary), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+        [*command, "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/graphql"
     query = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
     try:
-        deadline = time.monotonic() + 240  # loading the code location takes a while on 2 busy cores
+        deadline = time.monotonic() + timeout_s  # loading the code location takes a while
         while True:
-            assert process.poll() is None, "dagster-webserver exited"
+            assert process.poll() is None, f"{command[0]} exited"
             try:
                 body = httpx.post(url, json={"query": query}, timeout=5).json()
                 if body["data"]["repositoriesOrError"].get("nodes"):
-                    break  # the code location is loaded, launches will resolve
+                    break
             except (httpx.HTTPError, KeyError, TypeError, ValueError):
                 pass
-            assert time.monotonic() < deadline, "dagster-webserver did not come up"
+            assert time.monotonic() < deadline, f"{command[0]} did not come up"
             time.sleep(0.5)
         yield url, home
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        os.killpg(process.pid, 15)  # the whole group: dagster dev's webserver, daemon, runs
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A webserver alone: launches start at once (no daemon dequeues a run queue)."""
+    yield from _serve(
+        [str(BIN / "dagster-webserver")],
+        tmp_path_factory.mktemp("webserver"),
+        "telemetry:\n  enabled: false\nrun_coordinator:\n"
+        "  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n",
+    )
 
 
 @pytest.mark.integration
-def test_train_child_launches_through_graphql(
+def test_a_training_run_launches_through_graphql(
     make_client: MakeClient, webserver: tuple[str, Path]
 ) -> None:
     url, home = webserver
     instance = dg.DagsterInstance.from_config(str(home))
     try:
-        # The ticker's data and the parent "exist", so the task is a single training run.
+        # AAPL "has" a forecast: /train-child is then a single training run.
         instance.add_dynamic_partitions(TICKERS_PARTITION, ["^GSPC", "AAPL"])
+        instance.report_runless_asset_event(dg.AssetMaterialization(FORECAST_KEY, "AAPL"))
         client = make_client(instance=instance, dagster_graphql_url=url)
-        state = client.app.state.stockops
-        state.tasks.plan = lambda ticker, strategy: [
-            state.tasks._spec(
-                "ticker_training",
-                ticker,
-                {"ops": {"child_model": {"config": {"strategy": strategy}}}},
-            )
-        ]
         response = client.post("/train-child", json={"ticker": "AAPL", "strategy": "freeze"})
         assert response.status_code == 202, response.text
-        run = instance.get_run_by_id(response.json()["task_id"])
+        status = client.get(response.headers["location"]).json()
+        (launched,) = status["runs"]
+        run = instance.get_run_by_id(launched["run_id"])
         assert run is not None and run.job_name == "ticker_training"
         assert run.tags[PARTITION_TAG] == "AAPL" and run.tags[TICKER_TAG] == "AAPL"
+        assert run.tags["stockops/task"] == response.json()["task_id"]
         assert run.run_config["ops"]["child_model"]["config"]["strategy"] == "freeze"
-        status = client.get(f"/status/{run.run_id}")
-        assert status.status_code == 200 and status.json()["ticker"] == "AAPL"
     finally:
         instance.dispose()
 
@@ -105,24 +119,37 @@ def test_unreachable_webserver_is_503_naming_dagster(make_client: MakeClient) ->
         closed = sock.getsockname()[1]  # bound, never listening: connections are refused
         client = make_client(dagster_graphql_url=f"http://127.0.0.1:{closed}/graphql")
         response = client.post("/train-child", json={"ticker": "AAPL"})
-    assert response.status_code == 503
-    error = response.json()["error"]
-    assert error["code"] == "dagster_unavailable" and "Dagster" in error["message"]
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert error["code"] == "dagster_unavailable" and "Dagster" in error["message"]
+        # Nothing was left half-started: asking again tries again, it does not join.
+        assert client.post("/train-child", json={"ticker": "AAPL"}).status_code == 503
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``dagster dev``: webserver and daemon, the instance make up writes (config/dagster.yaml)."""
+    yield from _serve(
+        [str(BIN / "dagster"), "dev"],
+        tmp_path_factory.mktemp("dagster-dev"),
+        (ROOT / "config" / "dagster.yaml").read_text(),
+    )
 
 
 @pytest.mark.integration
-def test_a_new_ticker_onboards_end_to_end_through_graphql(
-    webserver: tuple[str, Path], prefix: str
+@pytest.mark.slow
+def test_one_task_from_202_to_a_served_forecast_under_dagster_dev(
+    dagster_dev: tuple[str, Path], prefix: str
 ) -> None:
-    """The whole chain (Feast registry, index data, ticker data, parent, training) launched run
-    by run through the webserver, each run in its own process, then served by the API."""
+    """As under ``make up``: the API records the task, the daemon's sensor launches the plan
+    (bootstrap, then the ticker's own run, each in a process of its own, through the run queue)
+    and ``/status`` follows that one task id until the forecast serves, never answering
+    ``succeeded`` before the forecast exists."""
     from serving_api.app import create_app
     from stock_assets.settings import Settings
-    from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
-    from tests.serving_api.test_on_demand import _wait
 
-    url, home = webserver
-    # The API must read the data dir the webserver's runs write (the fixture's environment).
+    url, home = dagster_dev
+    # The API reads the data dir the daemon's runs write.
     settings = Settings(
         data_dir=home.parent / "data",
         redis_url=REDIS_URL,
@@ -131,19 +158,23 @@ def test_a_new_ticker_onboards_end_to_end_through_graphql(
     )
     instance = dg.DagsterInstance.from_config(str(home))
     try:
-        app = create_app(settings, instance=instance, run_config_overrides=TINY_RUNS)
-        with TestClient(app) as client:
+        deadline = time.monotonic() + 60  # the daemon's first heartbeat
+        while "SENSOR" not in instance.get_daemon_heartbeats():
+            assert time.monotonic() < deadline, "the Dagster daemon did not start"
+            time.sleep(0.5)
+        with TestClient(create_app(settings, instance=instance)) as client:
             first = client.post("/predict-child", json={"ticker": "IBM"})
             assert first.status_code == 202, first.text
-            status = _wait(client, first.json()["task_id"], timeout_s=420)
+            task_id = first.json()["task_id"]
+            status = wait_for_task(client, task_id, instance, timeout_s=600)
             assert status["state"] == "succeeded", status["error"]
-            assert status["steps_done"] == status["steps_total"]
-            jobs = [r["job"] for r in status["runs"]]
-            assert jobs[-2:] == ["parent_training", "ticker_training"], jobs
-            # Every run went through the webserver: each ran in a process of its own.
-            for run_id in (r["run_id"] for r in status["runs"]):
-                run = instance.get_run_by_id(run_id)
-                assert run is not None and run.tags.get("stockops/source") == "api"
+            assert status["steps_done"] == status["steps_total"] == 2
+            assert [r["job"] for r in status["runs"]] == ["platform_bootstrap", "onboard_ticker"]
+            for launched in status["runs"]:
+                run = instance.get_run_by_id(launched["run_id"])
+                assert run is not None and run.tags["stockops/trigger"] == "onboarding"
+            # The ticker's own run carries the task: the UI filters the task's runs by it.
+            assert run.tags["stockops/task"] == task_id
             served = client.post("/predict-child", json={"ticker": "IBM"})
             assert served.status_code == 200, served.text
             assert len(served.json()["points"]) == 7
