@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from stock_assets.domain.monitoring import read_drift_summary
 from stock_assets.domain.serving import ServingModel
 from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.settings import Settings
+
+if TYPE_CHECKING:  # Feast takes seconds to import; the API loads it in the background
+    from stock_assets.domain.feature_store.store import OnlineRow
 
 # Thresholds of the fact-derived stance: a 7-session median move within +-0.5% is "neutral".
 STANCE_THRESHOLD_PCT = 0.5
@@ -62,6 +65,16 @@ class DriftStatus:
 
 
 @dataclass(frozen=True)
+class FeatureSource:
+    """Where the report's latest indicators come from, and whether they are current."""
+
+    source: str  # "online store" (what serving reads) or "indicator table"
+    session: str | None  # the NYSE session of the features used
+    fresh: bool  # they are of the forecast's as-of session
+    note: str | None = None  # why the table was read instead of the online store
+
+
+@dataclass(frozen=True)
 class Facts:
     """Every number a report may state, and what is derived from them (stance, confidence)."""
 
@@ -80,6 +93,7 @@ class Facts:
     promoted: bool | None  # whether the latest challenger was promoted
     indicators: dict[str, float]
     drift: DriftStatus
+    features: FeatureSource | None = None
     stance: str = "neutral"
     confidence: float = 0.0
     parameters: tuple[float, ...] = field(default=(14, 20, 60, 252, 0.05))
@@ -221,6 +235,23 @@ def latest_indicators(frame: pd.DataFrame, as_of: str) -> dict[str, float]:
     return {k: v for k in INDICATOR_FIELDS if k in last and (v := _num(last[k])) is not None}
 
 
+def current_indicators(
+    frame: pd.DataFrame, as_of: str, online: OnlineRow | None, unavailable: str | None = None
+) -> tuple[dict[str, float], FeatureSource]:
+    """The latest indicators from the online store, the features serving reads, when its row is
+    of the ``as_of`` session; otherwise from the indicator table, saying why."""
+    if online is not None and online.session == as_of:
+        values = {k: v for k in INDICATOR_FIELDS if (v := _num(online.values.get(k))) is not None}
+        if set(values) == set(INDICATOR_FIELDS):
+            return values, FeatureSource("online store", online.session, True)
+    if online is not None:
+        note = f"the online store's row is of {online.session}, the data of {as_of}"
+    else:
+        note = unavailable or "the online store holds no row for the ticker"
+    values = latest_indicators(frame, as_of)
+    return values, FeatureSource("indicator table", as_of if values else None, bool(values), note)
+
+
 def derive_stance(
     change_pct: float, width_pct: float, beats_naive: bool | None, drift: DriftStatus,
 ) -> tuple[str, float]:  # fmt: skip
@@ -262,9 +293,14 @@ def gather_facts(
     serving: ServingModel,
     indicators: pd.DataFrame | None = None,
     forecast: ForecastResult | None = None,
+    *,
+    online: OnlineRow | None = None,
+    online_unavailable: str | None = None,
 ) -> Facts:
     """Facts for ``ticker`` from its serving model. ``indicators``/``forecast`` may be passed
-    in by a caller that already has them (the API), else they are loaded/computed here."""
+    in by a caller that already has them (the API), else they are loaded/computed here;
+    ``online`` is the ticker's row in the Feast online store (``online_unavailable`` says why
+    there is none)."""
     symbol = normalize_ticker(ticker)
     frame = indicators if indicators is not None else load_indicators(settings, symbol)
     bundle = serving.bundle
@@ -277,6 +313,7 @@ def gather_facts(
     quality, promoted = quality_rows(evaluation, serving)
     drift = load_drift(settings, symbol)
     rows = forecast_rows(forecast)
+    indicators_now, source = current_indicators(frame, forecast.as_of, online, online_unavailable)
     base = Facts(
         ticker=symbol,
         as_of=forecast.as_of,
@@ -291,8 +328,9 @@ def gather_facts(
         forecast=rows,
         quality=quality,
         promoted=promoted,
-        indicators=latest_indicators(frame, forecast.as_of),
+        indicators=indicators_now,
         drift=drift,
+        features=source,
     )
     stance, confidence = derive_stance(
         base.expected_change_pct, base.interval_width_pct, base.beats_naive, drift,

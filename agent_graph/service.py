@@ -61,6 +61,22 @@ class AnalystService:
         # One report at a time per process: the local LLM is one context, and two identical
         # requests should not both pay for a cold report.
         self._lock = threading.Lock()
+        self._features: Any = None  # the Feast online-store reader, opened on first use
+
+    def online_row(self, ticker: str) -> tuple[Any, str | None]:
+        """(the ticker's row in the Feast online store or None, why there is none): the same
+        features serving reads. The store opens once per process (Feast imports in seconds)."""
+        try:
+            if self._features is None:
+                from stock_assets.domain.feature_store.store import (
+                    OnlineFeatureReader,
+                    open_store_from_settings,
+                )
+
+                self._features = OnlineFeatureReader(open_store_from_settings(self.settings))
+            return self._features.latest(ticker), None
+        except Exception as exc:  # registry not applied yet, store unreachable
+            return None, f"the online store is unavailable ({type(exc).__name__}: {exc})"
 
     def _frame_loader(self, ticker: str, frame: pd.DataFrame | None) -> Any:
         def load(symbol: str) -> pd.DataFrame | None:
@@ -99,8 +115,13 @@ class AnalystService:
                     return Analysis(hit.record, True, self.cache.status, [])
             facts_box: dict[str, Facts] = {}
 
+            online, unavailable = self.online_row(symbol)
+
             def facts(sym: str) -> Facts:
-                facts_box["f"] = gather_facts(self.settings, sym, serving, frame, forecast)
+                facts_box["f"] = gather_facts(
+                    self.settings, sym, serving, frame, forecast,
+                    online=online, online_unavailable=unavailable,
+                )  # fmt: skip
                 return facts_box["f"]
 
             deps = AgentDeps(
@@ -151,6 +172,7 @@ class AnalystService:
             load()
         embedder()  # the critic's claim reader needs it even when the cache is off
         claim_reader().load()
+        self.online_row(self.settings.index_ticker)  # imports Feast, opens the store
 
     def close(self) -> None:
         self.cache.close()

@@ -16,25 +16,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.bench_api import (
+from bench.bench_api import TICKER
+from tests.support.platform import train_for_servers
+from tests.support.servers import (
     REDIS_URL,
-    TICKER,
-    VENV_BIN,
+    api_env,
+    delete_redis_keys,
     free_port,
-    prepare,
-    start,
-    stop,
-    wait_until_up,
+    gunicorn_app,
+    redis_prefix,
+    serving,
 )
 
 P99_DRIFT_MAX = 1.5
@@ -166,37 +165,20 @@ def main() -> None:
     from bench.common import write_results
 
     tmp = Path(tempfile.mkdtemp(prefix="stockops-bench-soak-"))
-    data_dir, dagster_home, prom = tmp / "data", tmp / "dagster_home", tmp / "prom"
-    for d in (dagster_home, prom):
-        d.mkdir(parents=True)
-    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    prefix = f"stockops-bench:{uuid.uuid4().hex[:8]}:"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKOPS_")}
-    env.update({
-        "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-        "STOCKOPS_DATA_DIR": str(data_dir),
-        "DAGSTER_HOME": str(dagster_home),
-        "STOCKOPS_REDIS_URL": REDIS_URL,
-        "STOCKOPS_REDIS_KEY_PREFIX": prefix,
-        "STOCKOPS_RATE_LIMIT_ENABLED": "false",
-        "PROMETHEUS_MULTIPROC_DIR": str(prom),
-    })  # fmt: skip
-    prepared = prepare(data_dir, dagster_home)
+    prom = tmp / "prom"
+    prom.mkdir()
+    prefix = redis_prefix("bench")
+    env = api_env(
+        tmp, prefix, STOCKOPS_RATE_LIMIT_ENABLED="false", PROMETHEUS_MULTIPROC_DIR=str(prom)
+    )
+    prepared = {"prepare_s": round(train_for_servers(tmp / "data", Path(env["DAGSTER_HOME"])), 1)}
     port = free_port()
-    log = tmp / "gunicorn.log"
-    proc = start(
-        [str(VENV_BIN / "gunicorn"), "-w", "2", "-k", "uvicorn_worker.UvicornWorker",
-         "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning",
-         "serving_api.app:create_app()"],
-        env, log,
-    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", proc, log, 180)
-        windows = asyncio.run(
-            soak(f"http://127.0.0.1:{port}", prefix, proc.pid, minutes, args.window_s)
-        )
+        with serving(gunicorn_app(port), env, tmp / "gunicorn.log", base + "/health/live") as proc:
+            windows = asyncio.run(soak(base, prefix, proc.pid, minutes, args.window_s))
     finally:
-        stop(proc)
+        delete_redis_keys(prefix)
     figures = verdict(windows)
     write_results(
         "soak",

@@ -49,4 +49,5 @@ class AnalysisService:
             "forecast": {"cache_hit": served.cache_hit, **json.loads(served.text)},
             "report": record["report"],
             "evaluation": record["evaluation"],
+            "features": (record.get("facts") or {}).get("features"),
         }

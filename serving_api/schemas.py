@@ -351,6 +351,15 @@ class ReportEvaluation(BaseModel):
     score: float = Field(ge=0, le=1)
 
 
+class FeatureFreshness(BaseModel):
+    source: str = Field(
+        description="online store (the Feast features serving reads) or indicator table"
+    )
+    session: str | None = Field(description="NYSE session of the indicators the report used.")
+    fresh: bool = Field(description="They are of the forecast's as-of session.")
+    note: str | None = Field(default=None, description="Why the table was read instead.")
+
+
 class AnalyzeResponse(BaseModel):
     ticker: str
     as_of: str
@@ -361,6 +370,9 @@ class AnalyzeResponse(BaseModel):
     forecast: PredictResponse
     report: AgentReport
     evaluation: ReportEvaluation
+    features: FeatureFreshness | None = Field(
+        default=None, description="Where the report's latest indicators came from."
+    )
 
 
 # --- /monitor (drift and report evaluation) ----------------------------------------------------

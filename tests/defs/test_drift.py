@@ -18,12 +18,10 @@ import pandas as pd
 import pytest
 
 from stock_assets.defs.assets.evaluation import backtest, champion_model
-from stock_assets.defs.assets.features import feature_definitions
 from stock_assets.defs.assets.market import indicators, ohlcv
-from stock_assets.defs.assets.models import child_model, parent_model
+from stock_assets.defs.assets.models import child_model
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, drift_report
-from stock_assets.defs.partitions import TICKERS_PARTITION
-from stock_assets.defs.resources import FileFolderMarketData, resources_from_settings
+from stock_assets.defs.resources import FileFolderMarketData
 from stock_assets.defs.sensors.retrain import (
     Evaluation,
     RetrainCursor,
@@ -34,21 +32,13 @@ from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.monitoring import read_drift_summary
 from stock_assets.domain.symbols import ticker_slug
 from stock_assets.settings import Settings
+from tests.support.platform import TinyPlatform, tiny_platform
 
 TICKER = "AAPL"
 INDEX = "^GSPC"
 HISTORY_ROWS = 1200
-ASSETS = [
-    ohlcv, indicators, feature_definitions, parent_model, child_model, backtest, champion_model,
-    drift_report,
-]  # fmt: skip
-TINY = {
-    "parent_model": {
-        "config": {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1}
-    },
-    "child_model": {"config": {"epochs": 2, "patience": 1}},
-    "backtest": {"config": {"n_folds": 4, "test_years": 1.0}},
-}
+# A year of backtest: the shorter history here leaves a half-year test too few folds' rows.
+BACKTEST = {"backtest": {"config": {"n_folds": 4, "test_years": 1.0}}}
 CONTRACT_KEYS = {
     "ticker", "as_of", "drift_share", "dataset_drift", "threshold", "drifted_columns", "columns",
     "reference_window", "current_window", "html_path",
@@ -74,22 +64,19 @@ def amplify_recent_moves(frame: pd.DataFrame, days: int, factor: float) -> pd.Da
 
 @dataclass
 class Drift:
-    instance: dg.DagsterInstance
-    resources: dict
-    settings: Settings
+    platform: TinyPlatform
     folder: Path
 
+    @property
+    def settings(self) -> Settings:
+        return self.platform.settings
+
+    @property
+    def instance(self) -> dg.DagsterInstance:
+        return self.platform.instance
+
     def run(self, assets: list, partition: str | None = None) -> dg.ExecuteInProcessResult:
-        names = {a.key.to_user_string() for a in assets}
-        return dg.materialize(
-            ASSETS,
-            selection=assets,
-            partition_key=partition,
-            instance=self.instance,
-            resources=self.resources,
-            run_config={"ops": {k: v for k, v in TINY.items() if k in names}},
-            raise_on_error=False,
-        )
+        return self.platform.run(assets, partition=partition)
 
     def check(self, result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
         (evaluation,) = [
@@ -116,20 +103,12 @@ def drift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drift]:
         history = sample.fetch(ticker)
         history = history[history["date"] <= stock["date"].iloc[-1]].tail(HISTORY_ROWS)
         history.to_parquet(folder / f"{ticker_slug(ticker)}.parquet", index=False)
-    (root / "dagster").mkdir()
-    settings = Settings(data_dir=root / "data")
-    resources = resources_from_settings(settings)
-    resources["market_data"] = FileFolderMarketData(folder=str(folder))
-    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
-        d = Drift(instance, resources, settings, folder)
-        instance.add_dynamic_partitions(TICKERS_PARTITION, [INDEX, TICKER])
-        assert d.run([feature_definitions]).success
-        for ticker in (INDEX, TICKER):
-            assert d.run([ohlcv, indicators], partition=ticker).success
-        assert d.run([parent_model]).success
+    market_data = FileFolderMarketData(folder=str(folder))
+    with tiny_platform(root, market_data=market_data, config=BACKTEST) as platform:
+        platform.bootstrap()
         # The drift report compares against what serves: the champion the policy chose.
-        assert d.run([child_model, backtest, champion_model], partition=TICKER).success
-        yield d
+        platform.onboard(TICKER, through=[child_model, backtest, champion_model])
+        yield Drift(platform, folder)
 
 
 def test_unchanged_data_passes_and_requests_nothing(drift: Drift) -> None:

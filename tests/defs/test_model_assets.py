@@ -5,7 +5,6 @@ repo."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -13,62 +12,26 @@ import pandas as pd
 import pytest
 
 from stock_assets.defs.assets.evaluation import backtest, champion_model
-from stock_assets.defs.assets.features import feature_definitions, online_features
 from stock_assets.defs.assets.forecasting import forecast
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model, parent_model
 from stock_assets.defs.partitions import TICKERS_PARTITION
-from stock_assets.defs.resources import resources_from_settings
 from stock_assets.domain.calendar import trading_days
 from stock_assets.domain.ml.artifacts import list_versions
 from stock_assets.domain.ml.policy import POLICY_VERSION
 from stock_assets.domain.symbols import ticker_slug
-from stock_assets.domain.tracking import ModelTracker
-from stock_assets.settings import Settings
+from tests.support.platform import TinyPlatform, tiny_platform
 
 TINY_PARENT = {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 3, "patience": 2}
 TINY_CHILD = {"epochs": 3, "patience": 2, "strategy": "fine_tune"}
 BT = {"n_folds": 4, "test_years": 1.0}
 TICKER = "AAPL"
-ALL_ASSETS = [
-    ohlcv, indicators, feature_definitions, online_features, parent_model, child_model, backtest,
-    champion_model, forecast,
-]  # fmt: skip
-
-
-@dataclass
-class Platform:
-    instance: dg.DagsterInstance
-    resources: dict
-    settings: Settings
-
-    def run(self, assets: list, config: dict | None = None, partition: str | None = None):  # type: ignore[no-untyped-def]
-        return dg.materialize(
-            ALL_ASSETS,
-            selection=assets,
-            partition_key=partition,
-            instance=self.instance,
-            resources=self.resources,
-            run_config={"ops": config or {}},
-            raise_on_error=False,
-        )
-
-    @property
-    def tracker(self) -> ModelTracker:
-        return self.resources["mlflow"].tracker()
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    root = tmp_path_factory.mktemp("models")
-    (root / "dagster").mkdir()
-    settings = Settings(data_dir=root / "data")
-    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
-        p = Platform(instance, resources_from_settings(settings), settings)
-        instance.add_dynamic_partitions(TICKERS_PARTITION, ["^GSPC", TICKER])
-        assert p.run([feature_definitions]).success
-        for ticker in ("^GSPC", TICKER):
-            assert p.run([ohlcv, indicators, online_features], partition=ticker).success
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyPlatform]:
+    with tiny_platform(tmp_path_factory.mktemp("models")) as p:
+        p.data("^GSPC", TICKER)
         yield p
 
 
@@ -90,7 +53,7 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluat
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-def test_parent_trains_on_the_index_and_is_registered(platform: Platform) -> None:
+def test_parent_trains_on_the_index_and_is_registered(platform: TinyPlatform) -> None:
     result = platform.run([parent_model], {"parent_model": {"config": TINY_PARENT}})
     assert result.success
     meta = _meta(result, "parent_model")
@@ -104,12 +67,12 @@ def test_parent_trains_on_the_index_and_is_registered(platform: Platform) -> Non
     assert len(history) == meta["epochs_run"]
 
 
-def _decisions(platform: Platform) -> list[dict]:
+def _decisions(platform: TinyPlatform) -> list[dict]:
     return platform.tracker.decisions(TICKER)
 
 
 def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothing(
-    platform: Platform,
+    platform: TinyPlatform,
 ) -> None:
     """The real promotion policy on real AAPL prices: no learned model beats the naive forecast
     with significance, so naive serves, labelled; a worse retrain leaves it serving, visibly."""
@@ -186,7 +149,7 @@ def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothin
     assert history[0]["champion"] == history[0]["previous_champion"] == "2"
 
 
-def test_forecast_without_model_fails_with_reason(platform: Platform) -> None:
+def test_forecast_without_model_fails_with_reason(platform: TinyPlatform) -> None:
     platform.instance.add_dynamic_partitions(TICKERS_PARTITION, ["IBM"])
     assert platform.run([ohlcv, indicators], partition="IBM").success
     result = platform.run([forecast], partition="IBM")
@@ -194,7 +157,7 @@ def test_forecast_without_model_fails_with_reason(platform: Platform) -> None:
     assert "No stored table for backtest [IBM]" in _failure(result, "forecast")
 
 
-def test_mlflow_artifacts_stay_under_the_data_dir(platform: Platform) -> None:
+def test_mlflow_artifacts_stay_under_the_data_dir(platform: TinyPlatform) -> None:
     experiment = platform.tracker.client.get_experiment(platform.tracker.experiment_id)
     expected = (platform.settings.resolved_data_dir / "mlflow" / "artifacts").as_uri()
     assert experiment.artifact_location == expected

@@ -19,22 +19,15 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from stock_assets.defs.assets.evaluation import CHAMPION_KEY, backtest, champion_model
-from stock_assets.defs.assets.features import feature_definitions, online_features
-from stock_assets.defs.assets.forecasting import forecast
+from stock_assets.defs.assets.evaluation import CHAMPION_KEY
 from stock_assets.defs.assets.live import (
     FORECAST_ARCHIVE_KEY,
     LIVE_SKILL_CHECK,
     LIVE_SKILL_KEY,
-    forecast_archive,
-    live_skill,
 )
-from stock_assets.defs.assets.market import indicators, ohlcv
-from stock_assets.defs.assets.models import child_model, parent_model
-from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY, drift_report
+from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY
 from stock_assets.defs.jobs import DATA_ASSETS, SERVING_ASSETS, TRAINING_ASSETS
-from stock_assets.defs.partitions import TICKERS_PARTITION, TRIGGER_TAG
-from stock_assets.defs.resources import resources_from_settings
+from stock_assets.defs.partitions import TRIGGER_TAG
 from stock_assets.defs.sensors.replay import market_replay_sensor
 from stock_assets.defs.sensors.retrain import retrain_sensor
 from stock_assets.domain.calendar import session_number
@@ -43,6 +36,7 @@ from stock_assets.domain.market_data.replay import read_clock, start_clock, writ
 from stock_assets.domain.ml.live import served_forecasts
 from stock_assets.domain.symbols import ticker_slug
 from stock_assets.settings import Settings, get_settings
+from tests.support.platform import TinyPlatform, tiny_platform
 
 TICKER, INDEX = "AAPL", "^GSPC"
 FIRST, LAST = "2003-06-02", "2008-12-31"
@@ -51,16 +45,8 @@ TICKS = 18  # one session each
 WEEKLY_TICKS = 2  # then five sessions each: the archive forecasts the sessions in between
 COOLDOWN = 6
 SESSIONS = TICKS + 5 * WEEKLY_TICKS
-ASSETS = [
-    ohlcv, indicators, feature_definitions, online_features, parent_model, child_model, backtest,
-    champion_model, forecast, forecast_archive, live_skill, drift_report,
-]  # fmt: skip
 REFRESH = [*DATA_ASSETS, *SERVING_ASSETS, DRIFT_KEY]  # the ticker_refresh job
 SMALL = {
-    "parent_model": {
-        "config": {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1}
-    },
-    "child_model": {"config": {"epochs": 2, "patience": 1}},
     "backtest": {"config": {"n_folds": 4, "test_years": 1.0}},
     "drift_report": {"config": {"current_rows": 20}},
 }
@@ -68,9 +54,7 @@ SMALL = {
 
 @dataclass
 class Replay:
-    instance: dg.DagsterInstance
-    resources: dict
-    settings: Settings
+    platform: TinyPlatform
     folder: Path
     retrain_cursor: str | None = None
     requests: list[dg.RunRequest] = field(default_factory=list)
@@ -85,24 +69,19 @@ class Replay:
     ) -> dg.ExecuteInProcessResult:
         """Run what a sensor requested, in process (what the daemon would launch)."""
         keys = request.asset_selection or job_assets or []
-        names = {k.to_user_string() for k in keys}
-        result = dg.materialize(
-            ASSETS,
-            selection=list(keys),
-            partition_key=request.partition_key,
-            instance=self.instance,
-            resources=self.resources,
-            run_config={"ops": {k: v for k, v in SMALL.items() if k in names}},
-            tags=request.tags,
-            raise_on_error=False,
-        )
-        assert result.success, [
-            e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
-        ]
+        result = self.platform.must(list(keys), request.partition_key, tags=request.tags)
         for evaluation in result.get_asset_check_evaluations():
             if not evaluation.passed:
                 self.failed_checks.add(evaluation.check_name)
         return result
+
+    @property
+    def instance(self) -> dg.DagsterInstance:
+        return self.platform.instance
+
+    @property
+    def settings(self) -> Settings:
+        return self.platform.settings
 
     def tick(self) -> str:
         """One replay tick and what it triggers; returns the new as-of session."""
@@ -173,25 +152,11 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
         get_settings.cache_clear()
         settings = get_settings()
         start_clock(settings.replay_clock_path, START)
-        resources = resources_from_settings(settings)  # the replay-wrapped files provider
-        with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
-            r = Replay(instance, resources, settings, folder)
-            instance.add_dynamic_partitions(TICKERS_PARTITION, [INDEX, TICKER])
-            onboard = [
-                ([feature_definitions], None),
-                ([ohlcv, indicators, online_features], INDEX),
-                ([ohlcv, indicators, online_features], TICKER),
-                ([parent_model], None),
-                (
-                    [child_model, backtest, champion_model, forecast, forecast_archive,
-                     live_skill, drift_report],
-                    TICKER,
-                ),
-            ]  # fmt: skip
-            for assets, partition in onboard:
-                keys = [a.key for a in assets]
-                r.execute(dg.RunRequest(partition_key=partition, asset_selection=keys))
-            r.failed_checks.clear()
+        # The settings' resources: the files provider, wrapped by the replay clock.
+        with tiny_platform(root, settings=settings, config=SMALL) as platform:
+            r = Replay(platform, folder)
+            platform.bootstrap()
+            platform.onboard(TICKER, through=[*TRAINING_ASSETS, DRIFT_KEY])
             r.retrain()  # sees the onboarding's evaluations: nothing to do
             assert r.retrains == []
             for _ in range(TICKS):
@@ -264,7 +229,7 @@ def test_the_crisis_triggers_a_challenger_and_the_decision_is_recorded(replay: R
     assert metadata["trigger"].value in triggers
     assert metadata["outcome"].value in {"promote", "keep", "serve_baseline"}
     # MLflow: the decision run carries the same trigger and outcome.
-    tracker = replay.resources["mlflow"].tracker()
+    tracker = replay.platform.tracker
     logged = [d for d in tracker.decisions(TICKER) if d["trigger"] in triggers]
     assert logged and logged[-1]["outcome"] == metadata["outcome"].value
 

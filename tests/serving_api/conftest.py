@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from serving_api.app import create_app
 from stock_assets.settings import Settings
+from tests.support.servers import delete_redis_keys, redis_prefix
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TINY_PARENT = {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1}
@@ -36,13 +35,9 @@ TINY_RUNS: dict[str, dict[str, Any]] = {
 @pytest.fixture
 def prefix() -> Iterator[str]:
     """A unique Redis key prefix; every key under it is deleted afterwards."""
-    value = f"stockops-test:{uuid.uuid4().hex[:8]}:"
+    value = redis_prefix()
     yield value
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=value + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_redis_keys(value)
 
 
 def make_settings(root: Path, prefix: str, **overrides: Any) -> Settings:

@@ -7,12 +7,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -21,6 +19,7 @@ from serving_api.app import create_app
 from tests.agent_graph.trained import TICKER, Platform, trained_platform
 from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
 from tests.serving_api.launchers import RecordingLauncher
+from tests.support.servers import delete_redis_keys, redis_prefix
 
 pytestmark = pytest.mark.slow
 ADMIN = "admin-secret"
@@ -33,13 +32,9 @@ def platform() -> Platform:
 
 @pytest.fixture(scope="module")
 def prefix() -> Iterator[str]:
-    value = f"stockops-test:{uuid.uuid4().hex[:8]}:"
+    value = redis_prefix()
     yield value
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=value + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_redis_keys(value)
 
 
 def _client(platform: Platform, prefix: str, launcher: object, **overrides: object) -> TestClient:
@@ -79,6 +74,11 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         assert evaluation["claims"] > 0 and evaluation["unsupported_claims"] == []
         # Skill in the same words as the forecast's: the promotion decision's own sentence.
         assert forecast["skill"] and forecast["skill"] in report["sections"]["model_quality"]
+        # The indicators came from the Feast online store (what serving reads), of the same
+        # session as the forecast.
+        assert answer["features"] == {
+            "source": "online store", "session": "2013-03-01", "fresh": True, "note": None,
+        }  # fmt: skip
 
         started = time.perf_counter()
         warm = client.post("/analyze", json={**body, "refresh": False, "ticker": "AAPL"})

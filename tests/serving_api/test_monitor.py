@@ -10,38 +10,23 @@ from __future__ import annotations
 import io
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from serving_api.app import create_app
-from stock_assets.defs.assets.evaluation import backtest, champion_model
-from stock_assets.defs.assets.features import feature_definitions
-from stock_assets.defs.assets.market import indicators, ohlcv
-from stock_assets.defs.assets.models import child_model, parent_model
-from stock_assets.defs.partitions import TICKERS_PARTITION
-from stock_assets.defs.resources import resources_from_settings
 from stock_assets.domain.storage import atomic_write_text
 from stock_assets.domain.symbols import ticker_slug
 from stock_assets.logs import configure_logging
 from stock_assets.settings import Settings
-from tests.serving_api.conftest import REDIS_URL, TINY_PARENT
+from tests.serving_api.conftest import REDIS_URL
+from tests.support.platform import tiny_platform
+from tests.support.servers import delete_redis_keys, redis_prefix
 
 TICKER = "AAPL"
-ASSETS = [
-    ohlcv,
-    indicators,
-    feature_definitions,
-    parent_model,
-    child_model,
-    backtest,
-    champion_model,
-]
 EVALUATION = {
     "faithfulness": 0.9, "section_coverage": 1.0, "critic_verdict": "pass", "length_words": 180,
     "score": 0.93,
@@ -51,41 +36,13 @@ EVALUATION = {
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, object]]:
     root = tmp_path_factory.mktemp("monitor")
-    (root / "dagster").mkdir()
-    prefix = f"stockops-test:{uuid.uuid4().hex[:8]}:"
+    prefix = redis_prefix()
     settings = Settings(data_dir=root / "data", redis_url=REDIS_URL, redis_key_prefix=prefix)
-    resources = resources_from_settings(settings)
-    config = {
-        "parent_model": {"config": TINY_PARENT},
-        "child_model": {"config": {"epochs": 2, "patience": 1}},
-        "backtest": {"config": {"n_folds": 4, "test_years": 0.5}},
-    }
-    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
-        instance.add_dynamic_partitions(TICKERS_PARTITION, ["^GSPC", TICKER])
-
-        def run(assets: list, partition: str | None = None) -> None:
-            names = {a.key.to_user_string() for a in assets}
-            result = dg.materialize(
-                ASSETS,
-                selection=assets,
-                partition_key=partition,
-                instance=instance,
-                resources=resources,
-                run_config={"ops": {k: v for k, v in config.items() if k in names}},
-            )
-            assert result.success
-
-        run([feature_definitions])
-        for ticker in ("^GSPC", TICKER):
-            run([ohlcv, indicators], ticker)
-        run([parent_model])
-        run([child_model, backtest, champion_model], TICKER)
-        yield settings, instance
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with tiny_platform(root, settings=settings) as platform:
+        platform.bootstrap()
+        platform.onboard(TICKER)
+        yield settings, platform.instance
+    delete_redis_keys(prefix)
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,8 @@ the scrape.
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +18,15 @@ import redis
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.bench_api import stop
+from tests.support.servers import (
+    api_env,
+    delete_redis_keys,
+    free_port,
+    gunicorn_app,
+    redis_prefix,
+    start,
+    stop,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,12 +35,6 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 N_TICKERS, N_HEALTH = 20, 20
 REQUESTS = "stockops_api_requests_total"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _route_count(samples: list, route: str) -> float:
@@ -48,30 +46,17 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """Base URL and multiprocess folder of a two-worker gunicorn started on an empty data dir."""
     if not GUNICORN.exists():
         pytest.skip("gunicorn is not installed")
-    home, prom = tmp_path / "dagster_home", tmp_path / "prom"
-    home.mkdir()
+    prom = tmp_path / "prom"
     prom.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     # Nothing is created beforehand: both workers start on an empty data dir and must not race
     # on creating (and migrating) the Dagster and MLflow SQLite stores.
-    prefix = f"stockops-test:{uuid.uuid4().hex[:8]}:"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKOPS_")}
-    env.update({
-        "STOCKOPS_DATA_DIR": str(tmp_path / "data"),
-        "DAGSTER_HOME": str(home),
-        "STOCKOPS_REDIS_URL": REDIS_URL,
-        "STOCKOPS_REDIS_KEY_PREFIX": prefix,
-        "STOCKOPS_RATE_LIMIT_ENABLED": "false",
-        "PROMETHEUS_MULTIPROC_DIR": str(prom),
-    })  # fmt: skip
-    port = _free_port()
+    prefix = redis_prefix()
+    env = api_env(
+        tmp_path, prefix, STOCKOPS_RATE_LIMIT_ENABLED="false", PROMETHEUS_MULTIPROC_DIR=str(prom)
+    )
+    port = free_port()
     log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(GUNICORN), "-w", "2", "-k", "uvicorn_worker.UvicornWorker",
-             "--bind", f"127.0.0.1:{port}", "--timeout", "60", "serving_api.app:create_app()"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    proc = start(gunicorn_app(port), env, log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120  # the first worker creates the stores (migrations)
@@ -86,13 +71,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             time.sleep(0.2)
         yield base, prom
     finally:
-        stop(proc)  # the benchmark's: SIGTERM the process group, SIGKILL if it lingers
+        stop(proc)
         with contextlib.suppress(redis.RedisError):
-            client = redis.Redis.from_url(REDIS_URL)
-            keys = list(client.scan_iter(match=prefix + "*"))
-            if keys:
-                client.delete(*keys)
-            client.close()
+            delete_redis_keys(prefix)
 
 
 def test_metrics_aggregate_requests_across_workers(server: tuple[str, Path]) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bench.bench_api import stop, wait_until_up
 from tests.required_tools import require_tool
 from tests.streamlit_app.conftest import APP, REPO, SAMPLE_TICKER, ApiServer, free_port
+from tests.support.servers import stop, wait_until_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -24,6 +25,7 @@ from stock_assets.domain.feature_store.definitions import (
     FeatureDefinitions,
 )
 from stock_assets.domain.symbols import normalize_ticker
+from stock_assets.settings import Settings
 
 MARKET_CLOSE = pd.Timedelta(hours=16)
 EXCHANGE_TZ = "America/New_York"
@@ -103,6 +105,16 @@ def open_store(
 ) -> FeatureStore:
     config = repo_config(feast_dir, online_store_url=online_store_url, registry_url=registry_url)
     return FeatureStore(config=config, repo_path=str(repo_path or feast_dir))
+
+
+def open_store_from_settings(settings: Settings) -> FeatureStore:
+    """The store the settings configure (what the Dagster resource opens too)."""
+    registry = settings.feast_registry_url
+    return open_store(
+        settings.resolved_feast_dir,
+        online_store_url=settings.feast_online_store_url,
+        registry_url=registry.get_secret_value() if registry else None,
+    )
 
 
 def apply_definitions(store: FeatureStore, definitions: FeatureDefinitions) -> list[str]:
@@ -189,6 +201,30 @@ class OnlineFeatureReader:
         rows = [{ENTITY_NAME: normalize_ticker(t)} for t in tickers]
         response = self.store.get_online_features(features=self.service, entity_rows=rows)
         return pd.DataFrame(response.to_dict())
+
+    def latest(self, ticker: str) -> OnlineRow | None:
+        """The ticker's served row and the NYSE session it is from; None when none is stored."""
+        rows = [{ENTITY_NAME: normalize_ticker(ticker)}]
+        response = self.store.get_online_features(features=self.service, entity_rows=rows)
+        data = response.to_dict(include_event_timestamps=True)
+        values = {
+            name: float(column[0])
+            for name, column in data.items()
+            if name in SERVED_COLUMNS and column and column[0] is not None
+        }
+        stamps = [c[0] for n, c in data.items() if n.endswith("__ts") and c and c[0]]
+        if not values or not stamps:
+            return None
+        stamp = pd.Timestamp(max(stamps), unit="s", tz="UTC").tz_convert(EXCHANGE_TZ)
+        return OnlineRow(values, str(stamp.date()))
+
+
+@dataclass(frozen=True)
+class OnlineRow:
+    """The online store's latest features of a ticker, stamped with their trading session."""
+
+    values: dict[str, float]
+    session: str  # ISO date of the NYSE session the row closes
 
 
 def online_features(

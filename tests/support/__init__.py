@@ -1,0 +1,1 @@
+"""What tests and benchmarks share: a small trained platform and real servers on loopback."""

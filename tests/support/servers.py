@@ -1,0 +1,133 @@
+"""Real servers on loopback for tests and benchmarks: free ports, the API's environment on an
+empty data directory, processes started in their own group (stopping one stops its workers) and
+waited for until they answer."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import redis
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+REDIS_URL = os.environ.get("STOCKOPS_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_prefix(kind: str = "test") -> str:
+    """A Redis key prefix of one's own (``delete_redis_keys`` removes everything under it)."""
+    return f"stockops-{kind}:{uuid.uuid4().hex[:8]}:"
+
+
+def delete_redis_keys(prefix: str, url: str = REDIS_URL) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def api_env(root: Path, prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of an API (or any StockOps process) on ``root``: its own data dir and
+    Dagster home, Redis under ``prefix``, none of the caller's ``STOCKOPS_*`` settings."""
+    home = root / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKOPS_")}
+    env.update(
+        {
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "STOCKOPS_DATA_DIR": str(root / "data"),
+            "DAGSTER_HOME": str(home),
+            "STOCKOPS_REDIS_URL": REDIS_URL,
+            "STOCKOPS_REDIS_KEY_PREFIX": prefix,
+            "FEAST_USAGE": "False",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DO_NOT_TRACK": "true",
+            "HF_HUB_OFFLINE": "1",
+            **extra,
+        }
+    )
+    return env
+
+
+def uvicorn_api(port: int) -> list[str]:
+    return [
+        str(BIN / "uvicorn"), "--factory", "serving_api.app:create_app", "--host", "127.0.0.1",
+        "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def gunicorn_app(
+    port: int, app: str = "serving_api.app:create_app()", workers: int = 2
+) -> list[str]:
+    """As production serves the API: gunicorn with uvicorn workers."""
+    return [
+        str(BIN / "gunicorn"), "-w", str(workers), "-k", "uvicorn_worker.UvicornWorker",
+        "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning", app,
+    ]  # fmt: skip
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A server in its own process group, so stopping it stops its workers too."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop(proc: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> float:
+    """Seconds until ``url`` answers below 500; raises with the log's tail if it never does."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout_s:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=5.0).status_code < 500:
+                return time.perf_counter() - started
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not up after {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def serving(
+    cmd: list[str], env: dict[str, str], log: Path, health_url: str, timeout_s: float = 180
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start, wait until ``health_url`` answers, yield the process, stop it."""
+    proc = start(cmd, env, log)
+    try:
+        wait_until_up(health_url, proc, log, timeout_s)
+        yield proc
+    finally:
+        stop(proc)
