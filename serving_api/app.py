@@ -89,15 +89,19 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "The request body is too large."},
     503: {"model": ErrorResponse, "description": "A dependency is unavailable, or busy."},
 }
-# ... and those of the routes behind API keys and rate limits.
-GUARDED_RESPONSES: dict[int | str, dict[str, Any]] = {
+# ... those of the rate-limited routes ...
+LIMITED_RESPONSES: dict[int | str, dict[str, Any]] = {
     **COMMON_RESPONSES,
-    401: {"model": ErrorResponse, "description": "Missing or invalid X-API-Key."},
     429: {
         "model": ErrorResponse,
         "description": "Rate limited: retry after the Retry-After seconds.",
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     },
+}
+# ... and, when API keys are configured, of the routes behind them.
+GUARDED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **LIMITED_RESPONSES,
+    401: {"model": ErrorResponse, "description": "Missing or invalid X-API-Key."},
 }
 
 
@@ -207,9 +211,16 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    api = [Depends(require_api_key), Depends(rate_limit)]
+    # The OpenAPI document says what this deployment asks for: the X-API-Key scheme (and its
+    # 401) only where keys are configured; without them the API is open and says so.
+    keys = bool(settings.api_keys)
+    api = [Depends(require_api_key), Depends(rate_limit)] if keys else [Depends(rate_limit)]
     for router in (predict, tasks, catalog, analyze, history, monitor):
-        app.include_router(router.router, dependencies=api, responses=GUARDED_RESPONSES)
+        app.include_router(
+            router.router,
+            dependencies=api,
+            responses=GUARDED_RESPONSES if keys else LIMITED_RESPONSES,
+        )
     app.include_router(system.router, responses=COMMON_RESPONSES)
     app.add_middleware(
         CORSMiddleware,

@@ -48,7 +48,7 @@ class ApiError(Exception):
 _PROBLEMS: dict[type[ServiceError], tuple[int, str]] = {
     NoDataError: (409, "no_data"),
     UntrainedTickerError: (404, "no_model"),
-    IndexTickerError: (422, "not_a_stock"),
+    IndexTickerError: (409, "index_ticker"),
     LaunchRejectedError: (502, "dagster_error"),
     BusyError: (503, "busy"),
 }
@@ -118,6 +118,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body that is not text at all (bytes no JSON decoder takes):
+            # the same 422 as any other invalid body, one error for clients to handle.
+            message = "The request body is not valid JSON (UTF-8)."
+            return JSONResponse(error_body("invalid_request", message), 422)
         code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
         return JSONResponse(
             error_body(code, str(exc.detail)),

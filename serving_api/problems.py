@@ -21,7 +21,8 @@ class UntrainedTickerError(ServiceError, LookupError):
 
 
 class IndexTickerError(ServiceError, ValueError):
-    """The index: the parent model trains on it, nothing forecasts it (422)."""
+    """The index: the parent model trains on it, it has no model of its own (409: the request
+    is well formed, the platform's state does not allow it)."""
 
 
 class DependencyUnavailableError(ServiceError):

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+from gql.transport.exceptions import TransportConnectionFailed, TransportServerError
+from requests import RequestException
 
 from serving_api.problems import DependencyUnavailableError, LaunchRejectedError
 from stock_assets.defs.run_state import PARTITION_TAG
@@ -89,15 +91,28 @@ class GraphQLLauncher:
                 asset_selection=list(spec.asset_selection) if spec.asset_selection else None,
             )
         except DagsterGraphQLClientError as exc:
-            if "Error when connecting" in str(exc) or "Server error" in str(exc):
+            if _unreachable(exc):
                 raise DependencyUnavailableError("Dagster", f"webserver at {self.url}") from exc
-            raise LaunchRejectedError(f"Dagster could not launch {spec.job_name}: {exc}") from exc
+            detail = f"{exc.args[0]}: {exc.args[1]}" if len(exc.args) > 1 else str(exc)
+            raise LaunchRejectedError(
+                f"Dagster could not launch {spec.job_name}: {detail[:500]}"
+            ) from exc
 
     def busy(self, job_name: str, partition: str | None) -> bool:
         return False  # the webserver creates the run record before it answers
 
     def close(self) -> None:
         pass
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The webserver did not answer (refused, timed out, 5xx), as opposed to answering no."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TransportConnectionFailed | TransportServerError | RequestException):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def graphql_client(url: str, timeout_s: float) -> DagsterGraphQLClient:

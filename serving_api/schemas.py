@@ -23,7 +23,13 @@ TickerPath = Annotated[
 
 
 class TickerRequest(BaseModel):
-    """A request about one ticker; the symbol is validated and canonicalised (upper case)."""
+    """A request about one ticker; the symbol is validated and canonicalised (upper case).
+
+    Strict: a field of the wrong type (``"refresh": 0``) or one the schema does not know
+    (``"tick"``) is a 422 with its name, never silently coerced or dropped.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     ticker: str = Field(
         examples=["AAPL"],
@@ -38,7 +44,9 @@ class TickerRequest(BaseModel):
 
 
 class PredictRequest(TickerRequest):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"ticker": "AAPL"}]})
+    model_config = ConfigDict(
+        strict=True, extra="forbid", json_schema_extra={"examples": [{"ticker": "AAPL"}]}
+    )
 
 
 class TrainRequest(TickerRequest):
@@ -48,7 +56,9 @@ class TrainRequest(TickerRequest):
         "at a lower learning rate.",
     )
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"ticker": "MSFT", "strategy": "freeze"}]}
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"ticker": "MSFT", "strategy": "freeze"}]},
     )
 
 
@@ -310,7 +320,11 @@ class AnalyzeRequest(TickerRequest):
     )
     refresh: bool = Field(default=False, description="Skip the semantic cache: a new report.")
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"ticker": "AAPL", "question": "Is the outlook positive?"}]}
+        strict=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"ticker": "AAPL", "question": "Is the outlook positive?"}]
+        },
     )
 
 

@@ -21,8 +21,12 @@ FORECAST_RESPONSES: dict[int | str, dict[str, Any]] = {
         "headers": ACCEPTED_HEADERS,
     },
     404: {"model": ErrorResponse, "description": "The market-data provider lacks the ticker."},
-    409: {"model": ErrorResponse, "description": "A model exists but no data is stored."},
-    422: {"model": ErrorResponse, "description": "Invalid ticker or body, or the index."},
+    409: {
+        "model": ErrorResponse,
+        "description": "A model exists but no data is stored; or the ticker is the index the "
+        "parent learns from (it has no model of its own).",
+    },
+    422: {"model": ErrorResponse, "description": "Invalid ticker or body."},
 }
 
 

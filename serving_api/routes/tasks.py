@@ -50,6 +50,7 @@ def accepted(request: Request, handle: TaskHandle, why: str) -> JSONResponse:
     responses={
         202: {"description": "The training task (started or joined).", "headers": ACCEPTED_HEADERS},
         404: {"model": ErrorResponse, "description": "The market-data provider lacks the ticker."},
+        409: {"model": ErrorResponse, "description": "The index: it has no model of its own."},
         422: {"model": ErrorResponse, "description": "Invalid ticker, strategy or body."},
     },
     summary="Train the ticker's child model (a new ticker is onboarded with this strategy)",

@@ -108,9 +108,68 @@ def test_redis_down_falls_back_and_health_is_degraded(make_client: MakeClient) -
 
 
 def test_health_ok_with_redis(make_client: MakeClient) -> None:
-    health = make_client().get("/health").json()
-    assert health["status"] == "ok", health
+    client = make_client()
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["ready"] is True, health
     assert set(health["checks"]) == {"redis", "dagster", "mlflow", "qdrant"}
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200 and set(ready.json()["checks"]) == {
+        "redis",
+        "dagster",
+        "mlflow",
+    }
+    assert client.get("/health/live").json() == {"status": "ok"}
+
+
+def test_readiness_fails_when_a_required_dependency_is_down(make_client: MakeClient) -> None:
+    """Liveness stays up (no restart loop while Redis is out), readiness does not."""
+    for down in (
+        {"redis_url": "redis://127.0.0.1:1/0"},
+        {"mlflow_tracking_uri": "http://127.0.0.1:1"},
+    ):
+        client = make_client(**down)
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503, ready.text
+        failing = [n for n, c in ready.json()["checks"].items() if c["status"] != "ok"]
+        assert failing == (["redis"] if "redis_url" in down else ["mlflow"])
+        assert client.get("/health/live").status_code == 200
+
+
+def test_an_api_that_requires_keys_refuses_to_start_without_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from serving_api.app import create_app
+    from stock_assets.settings import Settings
+
+    with pytest.raises(ValueError, match="STOCKOPS_API_KEYS is empty"):
+        create_app(Settings(data_dir=tmp_path, api_keys_required=True))
+    assert create_app(Settings(data_dir=tmp_path, api_keys_required=True, api_keys=("k",)))
+
+
+def test_the_schema_declares_api_keys_only_where_they_are_required(make_client: MakeClient) -> None:
+    open_api = make_client().get("/openapi.json").json()
+    assert "ApiKey" not in open_api["components"]["securitySchemes"]
+    assert "security" not in open_api["paths"]["/predict-child"]["post"]
+    keyed = make_client(api_keys=("k1",)).get("/openapi.json").json()
+    assert keyed["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
+    operation = keyed["paths"]["/predict-child"]["post"]
+    assert operation["security"] == [{"ApiKey": []}] and "401" in operation["responses"]
+    assert "202" in operation["responses"]
+    assert "Location" in operation["responses"]["202"]["headers"]
+
+
+def test_the_docs_pages_need_no_network(make_client: MakeClient) -> None:
+    """Swagger UI and ReDoc load their scripts from the API itself, never from a CDN."""
+    client = make_client()
+    for page, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = client.get(page)
+        assert html.status_code == 200 and "text/html" in html.headers["content-type"]
+        assert "cdn." not in html.text and "https://" not in html.text.replace(
+            "https://fastapi.tiangolo.com", ""
+        )
+        (src,) = {part.split('"')[0] for part in html.text.split('src="')[1:] if script in part}
+        asset = client.get(src)
+        assert asset.status_code == 200 and len(asset.content) > 100_000, (page, src)
 
 
 def test_cors_allows_only_streamlit_origin(make_client: MakeClient) -> None:

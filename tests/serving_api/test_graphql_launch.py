@@ -18,7 +18,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
+from stock_assets.defs.assets.market import INDICATORS_KEY
+from stock_assets.defs.assets.models import PARENT_KEY
 from stock_assets.defs.partitions import TICKER_TAG, TICKERS_PARTITION
 from stock_assets.defs.run_state import PARTITION_TAG
 from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
@@ -95,9 +98,16 @@ def test_a_training_run_launches_through_graphql(
     url, home = webserver
     instance = dg.DagsterInstance.from_config(str(home))
     try:
-        # AAPL "has" a forecast: /train-child is then a single training run.
+        # The platform is bootstrapped and AAPL has a forecast: /train-child is then a single
+        # training run.
         instance.add_dynamic_partitions(TICKERS_PARTITION, ["^GSPC", "AAPL"])
-        instance.report_runless_asset_event(dg.AssetMaterialization(FORECAST_KEY, "AAPL"))
+        for key, partition in (
+            (FEATURE_DEFINITIONS_KEY, None),
+            (INDICATORS_KEY, "^GSPC"),
+            (PARENT_KEY, None),
+            (FORECAST_KEY, "AAPL"),
+        ):
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
         client = make_client(instance=instance, dagster_graphql_url=url)
         response = client.post("/train-child", json={"ticker": "AAPL", "strategy": "freeze"})
         assert response.status_code == 202, response.text

@@ -73,6 +73,7 @@ def test_predict_trains_a_new_ticker_then_serves_and_caches(make_client: MakeCli
     assert "forecast" in status["links"]
     assert sorted(client.get("/tickers").json()["tickers"]) == ["IBM", "^GSPC"]
 
+    before = _counts(client)
     served = client.post("/predict-child", json={"ticker": "IBM"})
     assert served.status_code == 200, served.text
     forecast = served.json()
@@ -100,10 +101,26 @@ def test_predict_trains_a_new_ticker_then_serves_and_caches(make_client: MakeCli
     assert model["decisions"][0]["champion"] == "2"
     metrics = client.get("/metrics").text
     assert 'stockops_model_relative_mae_h1{ticker="IBM"}' in metrics
-    assert 'stockops_api_training_runs_total{event="succeeded",job="onboard_ticker"} 1.0' in metrics
-    # The first answer was the forecast the onboarding run materialized, not a new inference.
-    assert 'stockops_api_forecast_source_total{source="materialized"} 1.0' in metrics
-    assert 'stockops_api_forecast_source_total{source="computed"} 0.0' in metrics
+    after = _counts(client)
+    # The first answer was the forecast the onboarding run materialized, not a new inference;
+    # the API counted the outcome of both runs of the plan it launched.
+    assert after["materialized"] - before["materialized"] == 1
+    assert after["computed"] == before["computed"]
+    assert after["onboard_ticker succeeded"] >= 1 and after["platform_bootstrap succeeded"] >= 1
+
+
+def _counts(client: TestClient) -> dict[str, float]:
+    """Forecast sources and run outcomes, from /metrics (counters shared by this process)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == "stockops_api_forecast_source_total":
+                counts[sample.labels["source"]] = sample.value
+            elif sample.name == "stockops_api_training_runs_total":
+                counts[f"{sample.labels['job']} {sample.labels['event']}"] = sample.value
+    return counts
 
 
 def test_fifty_concurrent_requests_start_one_task(make_client: MakeClient) -> None:
