@@ -56,7 +56,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     )
     port = free_port()
     log = tmp_path / "gunicorn.log"
-    proc = start(gunicorn_app(port), env, log)
+    proc = start(gunicorn_app(port, log_level="info"), env, log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120  # the first worker creates the stores (migrations)

@@ -77,12 +77,16 @@ def uvicorn_api(port: int) -> list[str]:
 
 
 def gunicorn_app(
-    port: int, app: str = "serving_api.app:create_app()", workers: int = 2
+    port: int,
+    app: str = "serving_api.app:create_app()",
+    workers: int = 2,
+    log_level: str = "warning",
 ) -> list[str]:
-    """As production serves the API: gunicorn with uvicorn workers."""
+    """As production serves the API: gunicorn with uvicorn workers. At ``info`` each worker logs
+    "Application startup complete" once its lifespan has run."""
     return [
         str(BIN / "gunicorn"), "-w", str(workers), "-k", "uvicorn_worker.UvicornWorker",
-        "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning", app,
+        "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", log_level, app,
     ]  # fmt: skip
 
 

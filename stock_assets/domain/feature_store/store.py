@@ -195,6 +195,9 @@ class OnlineFeatureReader:
     def __init__(self, store: FeatureStore, service: str = MODEL_SERVICE) -> None:
         self.store = store
         self.service = store.get_feature_service(service)
+        # Every served column of the view, not only the model's inputs: reports also state the
+        # raw MACD histogram, which the model reads normalized.
+        self.view_features = [f"{INDICATOR_VIEW}:{column}" for column in SERVED_COLUMNS]
 
     def read(self, tickers: Sequence[str]) -> pd.DataFrame:
         """Latest served features per ticker (NaN where none is stored)."""
@@ -203,9 +206,10 @@ class OnlineFeatureReader:
         return pd.DataFrame(response.to_dict())
 
     def latest(self, ticker: str) -> OnlineRow | None:
-        """The ticker's served row and the NYSE session it is from; None when none is stored."""
+        """The ticker's served row (every column of the view) and the NYSE session it is from;
+        None when none is stored."""
         rows = [{ENTITY_NAME: normalize_ticker(ticker)}]
-        response = self.store.get_online_features(features=self.service, entity_rows=rows)
+        response = self.store.get_online_features(features=self.view_features, entity_rows=rows)
         data = response.to_dict(include_event_timestamps=True)
         values = {
             name: float(column[0])
