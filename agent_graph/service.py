@@ -62,6 +62,8 @@ class AnalystService:
         # requests should not both pay for a cold report.
         self._lock = threading.Lock()
         self._features: Any = None  # the Feast online-store reader, opened on first use
+        # Whether the models a report needs are loaded: "cold", "loading", "ready" or why not.
+        self.warm = "cold"
 
     def online_row(self, ticker: str) -> tuple[Any, str | None]:
         """(the ticker's row in the Feast online store or None, why there is none): the same
@@ -167,12 +169,18 @@ class AnalystService:
     def warm_up(self) -> None:
         """Load the local LLM, the embedder and the claim reader now (the API calls this in the
         background at start-up), so the first ``/analyze`` does not pay for loading them."""
-        load = getattr(self.llm, "load", None)
-        if load is not None:
-            load()
-        embedder()  # the critic's claim reader needs it even when the cache is off
-        claim_reader().load()
-        self.online_row(self.settings.index_ticker)  # imports Feast, opens the store
+        self.warm = "loading"
+        try:
+            load = getattr(self.llm, "load", None)
+            if load is not None:
+                load()
+            embedder()  # the critic's claim reader needs it even when the cache is off
+            claim_reader().load()
+            self.online_row(self.settings.index_ticker)  # imports Feast, opens the store
+        except Exception as exc:
+            self.warm = f"failed: {type(exc).__name__}: {exc}"
+            raise
+        self.warm = "ready"
 
     def close(self) -> None:
         self.cache.close()

@@ -9,10 +9,14 @@ Reads ``STOCKOPS_BENCH_KEY`` (the cache key to answer with) and ``STOCKOPS_REDIS
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import redis.asyncio as aioredis
+
+# As the API runs (STOCKOPS_API_ACCESS_LOG off): no line per request.
+logging.getLogger("uvicorn.access").disabled = True
 
 KEY = os.environ.get("STOCKOPS_BENCH_KEY", "")
 URL = os.environ.get("STOCKOPS_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -7,19 +7,27 @@ read ``STOCKOPS_*`` settings.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi_offline import FastAPIOffline
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_graph.service import AnalystService
@@ -31,6 +39,7 @@ from serving_api.cache import ForecastCache
 from serving_api.deps import AppState, rate_limit, require_api_key
 from serving_api.drift import DriftService
 from serving_api.errors import install_error_handlers
+from serving_api.fastpath import CachedForecastFastPath
 from serving_api.forecasting import ForecastService
 from serving_api.kv import KeyValueStore
 from serving_api.logging import RequestIdMiddleware, setup_logging
@@ -46,6 +55,7 @@ from stock_assets.domain.storage import exclusive_lock
 from stock_assets.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+OFFLINE_ASSETS = Path(str(files("fastapi_offline") / "static"))
 
 
 def open_instance(settings: Settings) -> dg.DagsterInstance:
@@ -105,6 +115,58 @@ GUARDED_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class StockOpsAPI(FastAPI):
+    """The FastAPI app with the cache-hit fast path of ``/predict-child`` outside every other
+    layer (``serving_api.fastpath``); everything else is FastAPI's own stack."""
+
+    def __init__(self, *, fast_path_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fast_path_bytes = fast_path_bytes
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return CachedForecastFastPath(
+            super().build_middleware_stack(),
+            state=lambda: getattr(self.state, "stockops", None),
+            max_bytes=self.fast_path_bytes,
+        )
+
+
+def add_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs and ReDoc at /redoc, their scripts and styles served by the API from
+    the fastapi-offline package (kept current with both projects): no CDN, they work offline."""
+    static = "/static-offline-docs"
+    app.mount(static, StaticFiles(directory=str(OFFLINE_ASSETS)), name="static-offline-docs")
+    openapi_url = app.openapi_url or "/openapi.json"
+    oauth2 = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=root + oauth2,
+            swagger_js_url=f"{root}{static}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{static}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{static}/favicon.png",
+        )
+
+    @app.get(oauth2, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{static}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{static}/favicon.png",
+            with_google_fonts=False,
+        )
+
+
 def build_state(
     settings: Settings,
     instance: dg.DagsterInstance,
@@ -141,6 +203,16 @@ def _warm_up(analysts: AnalystService) -> None:
         analysts.warm_up()
     except Exception as exc:  # the request path reports a real failure; this only logs it
         log.warning("agents warm-up failed: %s", exc)
+    finally:
+        gc.freeze()  # what the warm-up loaded stays out of every later collection too
+
+
+def _freeze_heap() -> None:
+    """Move what start-up allocated (Dagster, MLflow, torch, pandas: millions of objects) out of
+    the garbage collector's reach: under load, a full collection over all of it stalled every
+    request of a worker for hundreds of milliseconds. Objects made later are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(
@@ -189,6 +261,7 @@ def create_app(
         metrics.REPORT_EVALUATIONS.folder = reports_dir(settings)
         PLATFORM_STATE.bind(settings.resolved_outputs_dir, settings.tables_dir, dagster_instance)
         state.tasks.start()  # the pump driving plans when no daemon runs
+        _freeze_heap()
         try:
             yield
         finally:
@@ -201,15 +274,19 @@ def create_app(
             if own_instance:
                 dagster_instance.dispose()
 
-    # Swagger UI and ReDoc from the fastapi-offline package's own copies: /docs and /redoc
-    # render on a machine with no internet.
-    app: FastAPI = FastAPIOffline(
+    app = StockOpsAPI(
         title="StockOps API",
         version="0.1.0",
         description="7-day stock forecasts from per-ticker LSTM models trained by Dagster; "
         "on-demand training for new tickers, task status, model quality, metrics.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # Metrics are Prometheus' (/metrics); FastAPI's native OpenTelemetry stays off.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+        fast_path_bytes=settings.max_request_bytes,
     )
+    add_offline_docs(app)
     install_error_handlers(app)
     # The OpenAPI document says what this deployment asks for: the X-API-Key scheme (and its
     # 401) only where keys are configured; without them the API is open and says so.

@@ -15,19 +15,31 @@ class ForecastCache:
     def __init__(self, kv: KeyValueStore, ttl_s: int) -> None:
         self.kv = kv
         self.ttl_s = ttl_s
+        self._keys: dict[tuple[str, str, str], str] = {}
+        self._hits = metrics.CACHE.labels("hit")
+        self._misses = metrics.CACHE.labels("miss")
 
     def key(self, ticker: str, model_id: str, as_of: str) -> str:
-        return self.kv.key("forecast", ticker_slug(ticker), model_id, as_of)
+        parts = (ticker, model_id, as_of)
+        key = self._keys.get(parts)
+        if key is None:  # made once per ticker, model and session: it is on every request
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            key = self._keys[parts] = self.kv.key("forecast", ticker_slug(ticker), model_id, as_of)
+        return key
+
+    def _count(self, value: str | None) -> str | None:
+        (self._hits if value is not None else self._misses).inc()
+        return value
 
     def get(self, key: str) -> str | None:
-        value = self.kv.get(key)
-        metrics.CACHE.labels("hit" if value is not None else "miss").inc()
-        return value
+        return self._count(self.kv.get(key))
 
     async def aget(self, key: str) -> str | None:
-        value = await self.kv.aget(key)
-        metrics.CACHE.labels("hit" if value is not None else "miss").inc()
-        return value
+        return self._count(await self.kv.aget(key))
+
+    async def aput(self, key: str, payload: str) -> None:
+        await self.kv.aset(key, payload, ttl_s=self.ttl_s)
 
     def put(self, key: str, payload: str) -> None:
         self.kv.set(key, payload, ttl_s=self.ttl_s)

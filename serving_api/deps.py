@@ -60,16 +60,24 @@ def _matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-async def require_api_key(request: Request, given: str | None = Security(API_KEY)) -> None:
-    """``X-API-Key`` must be one of ``settings.api_keys``; with none configured, the API is open."""
-    keys = get_state(request).settings.api_keys
+def api_key_refusal(keys: tuple[str, ...], given: str | None) -> ApiError | None:
+    """The 401 for a request with the API key ``given``; None when it may pass (or no keys are
+    configured: the API is open)."""
     if not keys:
-        return
+        return None
     if not given:
-        raise ApiError(401, "unauthorized", "Missing X-API-Key header.")
+        return ApiError(401, "unauthorized", "Missing X-API-Key header.")
     # Check every key (no early exit) so timing does not reveal which one matched.
     if not any([_matches(given, key) for key in keys]):
-        raise ApiError(401, "unauthorized", "Invalid API key.")
+        return ApiError(401, "unauthorized", "Invalid API key.")
+    return None
+
+
+async def require_api_key(request: Request, given: str | None = Security(API_KEY)) -> None:
+    """``X-API-Key`` must be one of ``settings.api_keys``; with none configured, the API is open."""
+    refused = api_key_refusal(get_state(request).settings.api_keys, given)
+    if refused is not None:
+        raise refused
 
 
 async def require_admin(request: Request, given: str | None = Security(ADMIN_TOKEN)) -> None:

@@ -10,6 +10,7 @@ costs a file stat, memo lookups and one Redis GET.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -37,6 +38,7 @@ from stock_assets.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+PEEK_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,17 @@ class FileMemo(Generic[T]):
     """Values read from one file per ticker, re-read only when the file's mtime changes."""
 
     def __init__(self, path: Callable[[str], Path], read: Callable[[str, Path], T]) -> None:
-        self._path = path
+        self._path_of = path
+        self._paths: dict[str, Path] = {}
+        self._peeked: dict[str, tuple[float, int | None]] = {}
         self._read = read
         self._values: dict[str, tuple[int, T]] = {}
+
+    def _path(self, ticker: str) -> Path:
+        path = self._paths.get(ticker)
+        if path is None:  # made once: a Path costs more than the stat it is for
+            path = self._paths[ticker] = self._path_of(ticker)
+        return path
 
     def get(self, ticker: str) -> T | None:
         """None when the file does not exist."""
@@ -74,16 +84,27 @@ class FileMemo(Generic[T]):
         self._values[ticker] = (mtime, value)
         return value
 
-    def peek(self, ticker: str) -> T | None:
-        """The value held, only if its file is unchanged (a stat, never a read)."""
+    def peek(self, ticker: str) -> tuple[bool, T | None]:
+        """(known, value): the value held, known only if its file is unchanged, or known to be
+        None when there is no file (a stat, never a read). The file is looked at once per
+        ``PEEK_S`` at most: on the hot path a stat is a system call per request, and a table
+        rewritten by a run is then noticed within that delay."""
+        now = time.monotonic()
+        seen = self._peeked.get(ticker)
+        if seen is not None and now - seen[0] < PEEK_S:
+            mtime = seen[1]
+        else:
+            try:
+                mtime = self._path(ticker).stat().st_mtime_ns
+            except FileNotFoundError:
+                mtime = None
+            self._peeked[ticker] = (now, mtime)
+        if mtime is None:
+            return True, None
         cached = self._values.get(ticker)
-        if cached is None:
-            return None
-        try:
-            mtime = self._path(ticker).stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
-        return cached[1] if cached[0] == mtime else None
+        if cached is None or cached[0] != mtime:
+            return False, None
+        return True, cached[1]
 
     def forget(self, ticker: str | None = None) -> None:
         if ticker is None:
@@ -105,6 +126,7 @@ class ForecastService:
         self._tracker: ModelTracker | None = None
         self._serving: dict[str, tuple[float, ServingModel]] = {}
         self._refreshing: set[str] = set()
+        self._texts: dict[str, tuple[tuple[object, ...], str]] = {}
         self._lock = threading.Lock()
         self._on_model_change = on_model_change
         tables = settings.tables_dir
@@ -146,11 +168,17 @@ class ForecastService:
             return None
         if cached[0] <= time.monotonic():
             self._refresh_in_background(ticker)
-        frame = self._frames.peek(ticker)
-        return (cached[1], frame) if frame is not None else None
+        known, frame = self._frames.peek(ticker)
+        return (cached[1], frame) if known and frame is not None else None
 
     def _resolve(self, ticker: str) -> ServingModel:
-        fresh = resolve_serving_model(self.tracker, self.settings.resolved_outputs_dir, ticker)
+        known = self._serving.get(ticker)
+        fresh = resolve_serving_model(
+            self.tracker,
+            self.settings.resolved_outputs_dir,
+            ticker,
+            current=known[1] if known else None,  # the bundle is read only when it changed
+        )
         with self._lock:
             before = self._serving.get(ticker)
             self._serving[ticker] = (time.monotonic() + self.settings.serving_refresh_s, fresh)
@@ -205,6 +233,27 @@ class ForecastService:
 
     def stored(self, ticker: str) -> StoredForecast | None:
         return self._stored.get(ticker)
+
+    def materialized_text(self, ticker: str, serving: ServingModel, frame: Frame) -> str | None:
+        """The answer's JSON from the materialized forecast, when it is current and all it needs
+        is in memory (a few stats, no read: the asynchronous miss path); None otherwise."""
+        known, stored = self._stored.peek(ticker)
+        if not known or stored is None or not stored.made_by(serving, frame.as_of):
+            return None
+        known, evaluation = self._evaluations.peek(ticker)
+        if not known:
+            return None
+        # Built once per stored forecast, evaluation and model (the objects change on re-read).
+        identity = (model_id(serving), frame.as_of, id(stored), id(evaluation))
+        cached = self._texts.get(ticker)
+        if cached is not None and cached[0] == identity:
+            text = cached[1]
+        else:
+            body = forecast_body(ticker, serving, stored.result, evaluation)
+            text = json.dumps(body, separators=(",", ":"))
+            self._texts[ticker] = (identity, text)
+        metrics.FORECAST_SOURCE.labels("materialized").inc()
+        return text
 
     def forecast(self, ticker: str, serving: ServingModel, frame: Frame) -> ForecastResult:
         """The materialized forecast when it is current, else one computed now."""

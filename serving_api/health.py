@@ -89,6 +89,12 @@ CHECKS: dict[str, Callable[[AppState], Check]] = {
 }
 
 
+def check_agents(warm: str) -> Check:
+    """The analyst agents' models (loaded in the background after start-up; an /analyze that
+    comes sooner waits for them)."""
+    return Check(warm == "ready", f"analyst models {warm}")
+
+
 def run_checks(state: AppState, names: tuple[str, ...] = tuple(CHECKS)) -> dict[str, Check]:
     return {name: CHECKS[name](state) for name in names}
 

@@ -177,15 +177,33 @@ class KeyValueStore:
 
     # --- operations -------------------------------------------------------------------------
     async def aget(self, key: str) -> str | None:
-        """``get`` without blocking the event loop."""
+        """``get`` without blocking the event loop. A timeout here is a busy event loop as often
+        as a slow Redis: that request misses the cache, but only a connection error switches
+        the worker to its in-process fallback."""
         if self.using_redis:
             try:
                 value = await self._async_client()[0].get(key)
                 self._ok()
                 return value  # type: ignore[no-any-return]
+            except redis.TimeoutError:
+                return None
             except redis.RedisError as exc:
                 self._failed(exc)
         return self.memory.get(key)
+
+    async def aset(self, key: str, value: str, ttl_s: float | None = None) -> None:
+        """``set`` without blocking the event loop (a timeout leaves the entry unwritten)."""
+        if self.using_redis:
+            try:
+                px = int(ttl_s * 1000) if ttl_s else None
+                await self._async_client()[0].set(key, value, px=px)
+                self._ok()
+                return
+            except redis.TimeoutError:
+                return
+            except redis.RedisError as exc:
+                self._failed(exc)
+        self.memory.set(key, value, ttl_s)
 
     async def asliding_window(self, key: str, window_ms: int, limit: int) -> tuple[bool, int]:
         """``sliding_window`` without blocking the event loop."""
@@ -197,6 +215,8 @@ class KeyValueStore:
                 )
                 self._ok()
                 return bool(allowed), int(retry)
+            except redis.TimeoutError:
+                return True, 0  # as for a cache read: a busy loop is not a Redis outage
             except redis.RedisError as exc:
                 self._failed(exc)
         return self.memory.sliding_window(key, window_ms, limit)

@@ -8,7 +8,8 @@ plain ASGI wrapper (like the metrics middleware): no per-request task or body bu
 
 from __future__ import annotations
 
-import os
+import logging
+import random
 import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,12 +19,14 @@ from stock_assets.settings import Settings
 
 HEADER = "x-request-id"
 _HEADER_BYTES = HEADER.encode()
+HEADER_BYTES = _HEADER_BYTES
 # Accept a caller's id only if it is short and plain: it ends up in every log line.
 _VALID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def setup_logging(settings: Settings) -> None:
     configure_logging(settings.log_format, settings.log_level)
+    logging.getLogger("uvicorn.access").disabled = not settings.api_access_log
 
 
 def _incoming(scope: Scope) -> str | None:
@@ -31,6 +34,12 @@ def _incoming(scope: Scope) -> str | None:
         if name == _HEADER_BYTES:
             return value.decode("ascii") if _VALID.match(value) else None
     return None
+
+
+def request_id(scope: Scope) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token, else a new one: 32 hex characters
+    from the process's PRNG (an id, not a secret: no system call per request)."""
+    return _incoming(scope) or f"{random.getrandbits(128):032x}"
 
 
 class RequestIdMiddleware:
@@ -41,9 +50,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming(scope) or os.urandom(16).hex()  # 32 hex chars, cheaper than uuid4
-        token = REQUEST_ID.set(request_id)
-        header = (_HEADER_BYTES, request_id.encode("ascii"))
+        rid = request_id(scope)
+        token = REQUEST_ID.set(rid)
+        header = (_HEADER_BYTES, rid.encode("ascii"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -49,14 +49,28 @@ class PredictionService:
 
     async def predict(self, ticker: str) -> Served | Pending:
         """The forecast of the ticker's serving model on its latest data, or its onboarding."""
-        known = self.forecasts.known(ticker)
-        if known is not None:
-            serving, frame = known
-            key = self.cache.key(ticker, model_id(serving), frame.as_of)
-            text = await self.cache.aget(key)
-            if text is not None:
-                return Served(text, True)
+        served = await self.from_memory(ticker)
+        if served is not None:
+            return served
         return await run_in_threadpool(self.predict_sync, ticker)
+
+    async def from_memory(self, ticker: str) -> Served | None:
+        """The answer when everything it needs is in memory or Redis, without blocking the event
+        loop: the cached JSON, or on a miss the materialized forecast (then cached). None when
+        something must be read or computed first."""
+        known = self.forecasts.known(ticker)
+        if known is None:
+            return None
+        serving, frame = known
+        key = self.cache.key(ticker, model_id(serving), frame.as_of)
+        text = await self.cache.aget(key)
+        if text is not None:
+            return Served(text, True)
+        text = self.forecasts.materialized_text(ticker, serving, frame)
+        if text is None:
+            return None
+        await self.cache.aput(key, text)
+        return Served(text, False)
 
     def predict_sync(self, ticker: str) -> Served | Pending:
         found = self.serving_or_task(ticker)

@@ -18,10 +18,15 @@ from serving_api.kv import KeyValueStore
 
 def client_id(request: Request) -> str:
     """The API key when one is sent (hashed: keys never land in Redis), else the peer IP."""
-    api_key = request.headers.get("x-api-key")
+    return client_key(
+        request.headers.get("x-api-key"), request.client.host if request.client else None
+    )
+
+
+def client_key(api_key: str | None, host: str | None) -> str:
     if api_key:
         return "key-" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
-    return "ip-" + (request.client.host if request.client else "unknown")
+    return "ip-" + (host or "unknown")
 
 
 def route_template(request: Request) -> str:
@@ -38,18 +43,25 @@ class RateLimiter:
 
     async def check(self, request: Request) -> None:
         """Raise 429 with ``Retry-After`` (seconds) when this request exceeds the window."""
+        refused = await self.refusal(route_template(request), client_id(request))
+        if refused is not None:
+            raise refused
+
+    async def refusal(self, route: str, client: str) -> ApiError | None:
+        """Count one request of ``client`` on ``route``; the 429 to answer when it exceeds the
+        window, else None."""
         if not self.enabled:
-            return
-        route = route_template(request)
-        key = self.kv.key("rl", route, client_id(request))
+            return None
+        key = self.kv.key("rl", route, client)
         allowed, retry_ms = await self.kv.asliding_window(key, self.window_ms, self.limit)
-        if not allowed:
-            metrics.RATE_LIMITED.labels(route).inc()
-            retry_s = max(1, math.ceil(retry_ms / 1000))
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"More than {self.limit} requests in {self.window_ms / 1000:g} s on {route}; "
-                f"retry in {retry_s} s.",
-                headers={"Retry-After": str(retry_s)},
-            )
+        if allowed:
+            return None
+        metrics.RATE_LIMITED.labels(route).inc()
+        retry_s = max(1, math.ceil(retry_ms / 1000))
+        return ApiError(
+            429,
+            "rate_limited",
+            f"More than {self.limit} requests in {self.window_ms / 1000:g} s on {route}; "
+            f"retry in {retry_s} s.",
+            headers={"Retry-After": str(retry_s)},
+        )

@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         default=None, description="X-Admin-Token for destructive routes; unset = they are off."
     )
     cors_origins: CommaList = Field(default=(STREAMLIT_ORIGIN,))
+    api_access_log: bool = Field(
+        default=False,
+        description="One log line per request (uvicorn's access log). Off by default: requests "
+        "are counted in /metrics and the ingress logs them; a JSON line per request costs about "
+        "a tenth of a cache hit.",
+    )
     max_request_bytes: int = Field(
         default=65_536, ge=1024, description="Larger request bodies get 413 unread."
     )

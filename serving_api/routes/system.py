@@ -23,8 +23,13 @@ router = APIRouter(tags=["system"])
 
 def _health(request: Request, names: tuple[str, ...]) -> HealthResponse:
     checks = health.run_checks(get_state(request), names)
+    status = "ok" if all(c.ok for c in checks.values()) else "degraded"
+    agents = getattr(request.app.state, "agents", None)
+    if agents is not None and names == tuple(health.CHECKS):
+        # Reported, not judged: the models load in the background after start-up.
+        checks["agents"] = health.check_agents(getattr(agents, "warm", "ready"))
     return HealthResponse(
-        status="ok" if all(c.ok for c in checks.values()) else "degraded",
+        status=status,
         live=True,
         ready=health.ready(checks),
         checks={

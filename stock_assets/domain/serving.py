@@ -38,10 +38,23 @@ class ServingModel:
         return "baseline" if self.bundle.kind == "baseline" else "learned"
 
 
-def resolve_serving_model(tracker: ModelTracker, children_root: Path, ticker: str) -> ServingModel:
+def resolve_serving_model(
+    tracker: ModelTracker,
+    children_root: Path,
+    ticker: str,
+    current: ServingModel | None = None,
+) -> ServingModel:
+    """The ticker's champion; ``current`` is returned as it is (no bundle read) when the alias
+    still points at it."""
     symbol = normalize_ticker(ticker)
     champion = tracker.champion(registered_model_name(symbol))
     if champion is not None and champion.bundle_version:
+        same = current is not None and (current.model_version, current.bundle.version) == (
+            champion.model_version,
+            champion.bundle_version,
+        )
+        if same:
+            return current  # type: ignore[return-value]
         bundle = load_bundle(children_root, symbol, champion.bundle_version)
         return ServingModel(bundle, champion.model_version)
     if latest_version(children_root, symbol) is None:

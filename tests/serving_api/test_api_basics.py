@@ -111,7 +111,8 @@ def test_health_ok_with_redis(make_client: MakeClient) -> None:
     client = make_client()
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["ready"] is True, health
-    assert set(health["checks"]) == {"redis", "dagster", "mlflow", "qdrant"}
+    assert set(health["checks"]) == {"redis", "dagster", "mlflow", "qdrant", "agents"}
+    assert health["checks"]["agents"]["message"].startswith("analyst models ")
     ready = client.get("/health/ready")
     assert ready.status_code == 200 and set(ready.json()["checks"]) == {
         "redis",
