@@ -30,7 +30,7 @@ from serving_api import metrics
 from serving_api.deps import api_key_refusal
 from serving_api.errors import ApiError, error_body
 from serving_api.logging import HEADER_BYTES, request_id
-from serving_api.ratelimit import client_key
+from serving_api.ratelimit import COUNTED, client_key
 from stock_assets.domain.symbols import InvalidTickerError, normalize_ticker
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ class CachedForecastFastPath:
         if refused is None:
             client = scope.get("client")
             refused = await state.limiter.refusal(PATH, client_key(api_key, client and client[0]))
+            scope.setdefault("state", {})[COUNTED] = True  # the route must not count it again
         if refused is not None:
             return _error(refused)
         served = await state.predictions.from_memory(ticker)

@@ -15,6 +15,9 @@ from serving_api import metrics
 from serving_api.errors import ApiError
 from serving_api.kv import KeyValueStore
 
+# Set in a request's ASGI ``state`` once it is counted in its window.
+COUNTED = "stockops_rate_counted"
+
 
 def client_id(request: Request) -> str:
     """The API key when one is sent (hashed: keys never land in Redis), else the peer IP."""
@@ -42,7 +45,10 @@ class RateLimiter:
         self.enabled = enabled
 
     async def check(self, request: Request) -> None:
-        """Raise 429 with ``Retry-After`` (seconds) when this request exceeds the window."""
+        """Raise 429 with ``Retry-After`` (seconds) when this request exceeds the window. A
+        request the fast path already counted (and handed on) is not counted twice."""
+        if request.scope.get("state", {}).get(COUNTED):
+            return
         refused = await self.refusal(route_template(request), client_id(request))
         if refused is not None:
             raise refused

@@ -78,7 +78,9 @@ def test_schemathesis_finds_nothing_with_every_check(live_api: tuple[str, Path])
         "--report", "json", "--report-json-path", str(report),
         "--no-color",
     ]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    run = subprocess.run(
+        command, cwd=root, capture_output=True, text=True, timeout=1800, check=False
+    )  # its .schemathesis folder lands beside the report
     summary = json.loads(report.read_text())
     # The report lists each failure and error (an empty list when there are none).
     assert run.returncode == 0 and _count(summary["failures"]) == 0, run.stdout[-6000:]
