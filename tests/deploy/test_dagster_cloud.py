@@ -2,10 +2,9 @@
 container context through dagster-k8s, agent-values.yaml through the real dagster-cloud-agent
 chart, and the run pods the agent would start against the release's NetworkPolicies.
 
-The agent chart is third-party code and is not kept in this repository: the tests use its
-archive from dagster_cloud/charts/ (or $DAGSTER_CLOUD_AGENT_CHART), pulling it from the chart
-repository when the machine can reach it, and check it against the digest that repository
-publishes.
+The agent chart is a pinned dependency, kept as the released archive in dagster_cloud/charts/
+(as `helm dependency build` keeps a chart's dependencies; $DAGSTER_CLOUD_AGENT_CHART points
+elsewhere), and checked against the digest its chart repository publishes.
 """
 
 from __future__ import annotations
@@ -60,26 +59,16 @@ def hybrid(renderings: dict[str, Rendered]) -> Rendered:
     return renderings["hybrid"]
 
 
-def agent_archive(tmp: Path) -> Path:
+def agent_archive() -> Path:
     import helm_python
 
     name = f"{AGENT_CHART}-{AGENT_VERSION}.tgz"
-    for candidate in (os.environ.get("DAGSTER_CLOUD_AGENT_CHART"), CLOUD / "charts" / name):
-        if candidate and Path(candidate).is_file():
-            archive = Path(candidate)
-            break
-    else:
-        try:
-            helm_python.pull(
-                AGENT_CHART, repo_url=AGENT_REPOSITORY, version=AGENT_VERSION, destination=tmp
-            )
-        except helm_python.HelmError as exc:
-            pytest.skip(
-                f"the {name} chart archive is not here and its repository cannot be reached "
-                f"({str(exc).splitlines()[0][:120]}): put it in dagster_cloud/charts/ "
-                f"(helm pull {AGENT_CHART} --repo {AGENT_REPOSITORY} --version {AGENT_VERSION})"
-            )
-        archive = tmp / name
+    archive = Path(os.environ.get("DAGSTER_CLOUD_AGENT_CHART") or CLOUD / "charts" / name)
+    if not archive.is_file():
+        pytest.fail(
+            f"{archive} is missing: helm pull {AGENT_CHART} --repo {AGENT_REPOSITORY} "
+            f"--version {AGENT_VERSION} -d dagster_cloud/charts"
+        )
     assert helm_python.digest(str(archive)) == AGENT_DIGEST, f"{archive} is not the released chart"
     return archive
 
@@ -90,7 +79,7 @@ def agent_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import kubernetes_validate
 
     tmp = tmp_path_factory.mktemp("agent")
-    with tarfile.open(agent_archive(tmp)) as archive:
+    with tarfile.open(agent_archive()) as archive:
         archive.extractall(tmp, filter="data")
     chart = tmp / AGENT_CHART
     schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
