@@ -54,8 +54,9 @@ up: install
 	@echo "  The new-ticker sensor now launches one run per default ticker; watch them under Runs."
 	@echo ""
 	@# The API and the front end run in the background for as long as `dagster dev` runs in the
-	@# foreground.
-	$(BIN)/uvicorn --factory serving_api.app:create_app --host "$${STOCKOPS_API_HOST:-127.0.0.1}" \
+	@# foreground. The API launches its runs through the webserver, into the daemon's run queue.
+	STOCKOPS_DAGSTER_GRAPHQL_URL="$${STOCKOPS_DAGSTER_GRAPHQL_URL:-http://127.0.0.1:3000/graphql}" \
+		$(BIN)/uvicorn --factory serving_api.app:create_app --host "$${STOCKOPS_API_HOST:-127.0.0.1}" \
 		--port "$${STOCKOPS_API_PORT:-8000}" & api=$$!; \
 	STOCKOPS_API_URL="$${STOCKOPS_API_URL:-http://127.0.0.1:$${STOCKOPS_API_PORT:-8000}}" \
 		$(BIN)/streamlit run streamlit_app/app.py --server.address 127.0.0.1 --server.port 8501 \

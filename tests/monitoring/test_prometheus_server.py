@@ -75,6 +75,7 @@ def api(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         "DAGSTER_HOME": str(home),
         "STOCKOPS_REDIS_KEY_PREFIX": f"stockops-test:{uuid.uuid4().hex[:8]}:",
         "STOCKOPS_LOG_FORMAT": "json",
+        "STOCKOPS_API_ACCESS_LOG": "true",  # off by default; on, its lines are JSON with ids
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = tmp_path / "api.log"
@@ -155,7 +156,7 @@ def test_prometheus_scrapes_the_api(
             raise AssertionError(f"no drift alert pending: {alerts}")
     finally:
         _stop(proc)
-    # The API's own log lines (uvicorn's access log included) are JSON with request ids.
+    # The API's own log lines (uvicorn's access log, switched on) are JSON with request ids.
     records = [json.loads(x) for x in api_log.read_text().splitlines() if x.startswith("{")]
     scrapes = [r for r in records if "/metrics" in r["message"] and r["logger"] == "uvicorn.access"]
     assert scrapes and all(r.get("request_id") for r in scrapes)

@@ -40,6 +40,13 @@ def _report(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | Non
     instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=partition))
 
 
+def _bootstrapped(instance: dg.DagsterInstance) -> None:
+    """What the bootstrap leaves: the Feast registry, the index's features, the parent."""
+    for key, partition in ((FEATURE_DEFINITIONS_KEY, None), (INDICATORS_KEY, "^GSPC")):
+        _report(instance, key, partition)
+    _report(instance, PARENT_KEY)
+
+
 def _status(client: TestClient, task_id: str) -> dict:
     time.sleep(0.3)  # past the task service's short memo of a task's state
     return client.get(f"/status/{task_id}").json()
@@ -64,9 +71,7 @@ def test_a_request_joins_the_bootstrap_the_sensor_runs_and_the_plan_goes_on(
     assert [r["run_id"] for r in status["runs"]] == [bootstrap]
 
     # The sensor's run delivers; the task's own step is launched, with the task's tag.
-    for key, partition in ((FEATURE_DEFINITIONS_KEY, None), (INDICATORS_KEY, "^GSPC")):
-        _report(instance, key, partition)
-    _report(instance, PARENT_KEY)
+    _bootstrapped(instance)
     instance.report_run_canceled(instance.get_run_by_id(bootstrap))  # any terminal state
     status = _status(client, task["task_id"])
     assert (status["state"], status["steps_done"]) == ("running", 1)
@@ -82,9 +87,7 @@ def test_a_task_succeeds_only_once_the_forecast_exists(make_client: MakeClient) 
     launcher = RecordingLauncher()
     client = make_client(launcher=launcher)
     instance = client.app.state.stockops.instance
-    for key, partition in ((FEATURE_DEFINITIONS_KEY, None), (INDICATORS_KEY, "^GSPC")):
-        _report(instance, key, partition)
-    _report(instance, PARENT_KEY)
+    _bootstrapped(instance)
     task = client.post("/predict-child", json={"ticker": "IBM"}).json()
     assert _status(client, task["task_id"])["steps_total"] == 1  # the bootstrap was done
 
@@ -107,9 +110,7 @@ def test_a_failed_step_fails_the_task_with_its_reason_and_a_new_request_retries(
     launcher = RecordingLauncher()
     client = make_client(launcher=launcher)
     instance = client.app.state.stockops.instance
-    for key, partition in ((FEATURE_DEFINITIONS_KEY, None), (INDICATORS_KEY, "^GSPC")):
-        _report(instance, key, partition)
-    _report(instance, PARENT_KEY)
+    _bootstrapped(instance)
     task = client.post("/predict-child", json={"ticker": "IBM"}).json()
     run = _foreign_run(instance, "onboard_ticker", "IBM")
     instance.report_run_failed(instance.get_run_by_id(run))
@@ -136,9 +137,7 @@ def test_with_a_daemon_alive_the_sensor_launches_and_the_api_only_records(
 
     (bootstrap,) = onboarding_requests(instance, OnboardingCursor(), ["^GSPC", "IBM"])
     assert bootstrap.job_name == "platform_bootstrap"
-    for key, partition in ((FEATURE_DEFINITIONS_KEY, None), (INDICATORS_KEY, "^GSPC")):
-        _report(instance, key, partition)
-    _report(instance, PARENT_KEY)
+    _bootstrapped(instance)
     (onboard,) = onboarding_requests(instance, OnboardingCursor(), ["^GSPC", "IBM"])
     assert (onboard.job_name, onboard.partition_key) == ("onboard_ticker", "IBM")
     assert onboard.tags["stockops/task"] == task["task_id"]  # the UI shows the task's runs
