@@ -6,23 +6,29 @@
 
     .venv/bin/python -m bench.bench_api [--quick]
 
-A tiny AAPL model is trained as the onboarding plan makes it (the bootstrap, then AAPL from
-data to forecast). On real AAPL prices the promotion policy serves the naive baseline, which no
-model server can serve; so that both servers serve the same network, the benchmark points the
-``champion`` alias at the LSTM child and materializes its forecast again. Then each server runs
-as in production: ``gunicorn -w 2 -k uvicorn_worker.UvicornWorker``, Redis under a unique key
-prefix, rate limits off, both workers warm. Load comes from wrk (C, one thread, on the same two
+AAPL is onboarded as the onboarding plan makes it (the bootstrap, then AAPL from data to
+forecast) at the code location's default model sizes, the network `make up` serves. On real AAPL
+prices the promotion policy serves the naive baseline, which no model server can serve; so that
+both servers serve the same network, the benchmark points the ``champion`` alias at the LSTM
+child and materializes its forecast again. Then each server runs as in production: ``gunicorn -w
+2 -k uvicorn_worker.UvicornWorker``, Redis under a unique key prefix, rate limits off, both
+workers warm. The API and the bare handler are up side by side and measured in alternating
+rounds (throughput on a shared two-core machine drifts by tens of percent from one minute to the
+next; a ratio of paired rounds does not). Load comes from wrk (C, one thread, on the same two
 cores) for throughput and tail latency, and from one sequential raw-socket client (a pre-built
-request on a keep-alive connection) for the miss and model-server latencies, the same for both.
+request on a keep-alive connection, the same untimed Redis round trips between calls) for the
+latencies of single requests, in interleaved blocks, the same for every server: the bare
+handler's is the floor of any answer that reads Redis over HTTP here.
 
 Targets (2 cores): a cache miss (the materialized forecast, read when current) at least 5x faster
 than ``mlflow models serve``; cache-hit throughput at least 70 % of the bare handler's; cache-hit
-p99 <= 10 ms at 2 connections and <= 50 ms at 32.
+p99 <= 10 ms at 2 connections and <= 50 ms at 32 (the median round's).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
@@ -34,8 +40,9 @@ from typing import Any
 
 import numpy as np
 
+from serving_api.forecasting import PEEK_S
 from stock_assets.domain import layout
-from tests.support.platform import train_for_servers
+from tests.support.platform import FULL_SIZE, train_for_servers
 from tests.support.servers import (
     BIN,
     REDIS_URL,
@@ -50,8 +57,8 @@ from tests.support.servers import (
 TICKER = "AAPL"
 MODEL_URI = f"models:/stockops-child-{TICKER}@champion"
 MISS_SPEEDUP, HIT_SHARE, HIT_P99_LOW_MS, HIT_P99_32_MS = 5.0, 0.70, 10.0, 50.0
-FULL = {"wrk_s": 10, "miss_n": 300, "computed_n": 60, "mlflow_n": 300}
-QUICK = {"wrk_s": 4, "miss_n": 80, "computed_n": 20, "mlflow_n": 80}
+FULL = {"wrk_s": 8, "rounds": 5, "blocks": 12, "block_n": 100, "computed_n": 60}
+QUICK = {"wrk_s": 3, "rounds": 2, "blocks": 4, "block_n": 40, "computed_n": 20}
 
 
 def serve_the_lstm(data_dir: Path, dagster_home: Path) -> str:
@@ -177,82 +184,183 @@ def wait_for_warm_workers(base: str, timeout_s: float = 300) -> None:
             time.sleep(0.2 if ready else 1.0)
 
 
-def measure_api(base: str, prefix: str, data_dir: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+def first_answer(base: str) -> bool:
+    """Both workers warm, then one forecast (which caches it); whether it was a cache hit."""
     import httpx
+
+    wait_for_warm_workers(base)
+    first = httpx.post(base + "/predict-child", json={"ticker": TICKER}, timeout=30.0)
+    assert first.status_code == 200, first.text
+    return bool(first.json()["cache_hit"])
+
+
+def cached_key(prefix: str) -> str:
+    """The Redis key of the forecast the API has just cached (the bare handler answers it)."""
     import redis
 
-    out: dict[str, Any] = {}
-    body = {"ticker": TICKER}
-    wait_for_warm_workers(base)
-    with httpx.Client(base_url=base, timeout=30.0) as client:
-        first = client.post("/predict-child", json=body)
-        assert first.status_code == 200, first.text
-        out["first_call_cache_hit"] = first.json()["cache_hit"]
-        # Warm both workers (wrk's connections land on either): each loads what a hit needs.
-        wrk(base + "/predict-child", 3, 32)
-        out["hit_2"] = wrk(base + "/predict-child", cfg["wrk_s"], 2)
-        out["hit_32"] = wrk(base + "/predict-child", cfg["wrk_s"], 32)
-        # Under that load Redis must have stayed in use (a worker that timed out on it would
-        # answer from its in-process fallback for a while).
-        out["redis_after_load"] = client.get("/health").json()["checks"]["redis"]
-        print("redis after load:", out["redis_after_load"])
+    with redis.Redis.from_url(REDIS_URL) as r:
+        (key,) = r.scan_iter(match=f"{prefix}forecast:*")
+    return key.decode()  # type: ignore[no-any-return]
 
-        r = redis.Redis.from_url(REDIS_URL)
-        keys = sorted(r.scan_iter(match=f"{prefix}forecast:*"))
-        out["cache_keys"] = [k.decode() for k in keys]
-        out["cache_key"] = keys[-1].decode()
 
-        def drop_cached() -> None:
-            found = list(r.scan_iter(match=f"{prefix}forecast:*"))
-            if found:
-                r.delete(*found)
+def median(values: list[float]) -> float:
+    return round(float(np.median(values)), 3)
 
-        raw = RawClient(base, "/predict-child", json.dumps(body).encode())
 
-        def miss() -> None:
-            status, answer = raw.call()
-            if status != 200 or not answer.startswith(b'{"cache_hit":false'):
-                raise RuntimeError(f"expected a miss: {status} {answer[:200]!r}")
-
-        sequential(miss, 20, drop_cached)  # warm: the worker holds the materialized forecast
-        lat = sequential(miss, cfg["miss_n"], drop_cached)
-        out["miss"] = {"n": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
-        # A stale forecast (here: none stored) is computed by the model on the request.
-        layout.table_path(data_dir / "tables", layout.FORECAST, TICKER).unlink()
-        sequential(miss, 5, drop_cached)
-        lat = sequential(miss, cfg["computed_n"], drop_cached)
-        out["computed"] = {"n": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
-        raw.close()
-        sources = client.get("/metrics").text
-        pattern = r'stockops_api_forecast_source_total\{source="(\w+)"\} (\S+)'
-        out["sources"] = dict(re.findall(pattern, sources))
-        r.close()
+def measure_throughput(api: str, bare: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Cache hits of the API and the bare handler under wrk, in alternating rounds (the order
+    flips every round)."""
+    targets = {"api": api + "/predict-child", "bare": bare + "/"}
+    for url in targets.values():
+        wrk(url, 3, 32)  # warm: wrk's connections land on either worker
+    rounds: dict[str, dict[int, list[dict[str, Any]]]] = {name: {2: [], 32: []} for name in targets}
+    for i in range(cfg["rounds"]):
+        order = list(targets) if i % 2 == 0 else list(reversed(targets))
+        for connections in (2, 32):
+            for name in order:
+                rounds[name][connections].append(wrk(targets[name], cfg["wrk_s"], connections))
+    out: dict[str, Any] = {"rounds": rounds}
+    for name in targets:
+        for c in (2, 32):
+            out[f"{name}_rps_{c}"] = median([r["rps"] for r in rounds[name][c]])
+            out[f"{name}_p99_{c}"] = median([r["p99_ms"] for r in rounds[name][c]])
+            out[f"{name}_worst_p99_{c}"] = max(r["p99_ms"] for r in rounds[name][c])
+        out[f"{name}_non_2xx"] = sum(r["non_2xx"] for c in (2, 32) for r in rounds[name][c])
+    pairs = zip(rounds["api"][32], rounds["bare"][32], strict=True)
+    paired = [a["rps"] / b["rps"] for a, b in pairs]
+    out["paired_shares_32"] = [round(x, 3) for x in paired]
+    out["share_32"] = median(paired)
     return out
 
 
-def measure_mlflow(base: str, tracking_uri: str, n: int) -> dict[str, Any]:
-    import httpx
+class Calls:
+    """Single requests of one kind: a raw client, a check of each answer, and untimed work
+    before each call."""
+
+    def __init__(self, raw: RawClient, expect: bytes | None = None, before: Any = None) -> None:
+        self.raw, self.expect, self.before = raw, expect, before
+
+    def call(self) -> None:
+        status, answer = self.raw.call()
+        if status != 200 or (self.expect is not None and not answer.startswith(self.expect)):
+            raise RuntimeError(f"expected {self.expect!r}: {status} {answer[:200]!r}")
+
+
+class CacheDropper:
+    """Deletes the cached forecast before a miss. A miss is cached just after its answer is
+    sent, so it first waits (untimed) for that write: landing after the delete, it would make
+    the next call a hit.
+
+    With ``delete=False`` it only looks: the same Redis round trips before every other kind of
+    call, so that each server sees the same pause between calls (on this kind of machine a core
+    that idles even a millisecond answers the next request measurably later)."""
+
+    def __init__(self, prefix: str, *, delete: bool = True) -> None:
+        import redis
+
+        self.pattern = f"{prefix}forecast:*"
+        self.delete = delete
+        self.redis = redis.Redis.from_url(REDIS_URL)
+
+    def __call__(self) -> None:
+        deadline = time.monotonic() + 2.0
+        found = list(self.redis.scan_iter(match=self.pattern))
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.0001)
+            found = list(self.redis.scan_iter(match=self.pattern))
+        if found and self.delete:
+            self.redis.delete(*found)
+        elif found:
+            self.redis.exists(*found)
+
+
+def mlflow_request(tracking_uri: str) -> bytes:
+    """An /invocations body of the served model's input shape (one window)."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
     info = mlflow.models.get_model_info(MODEL_URI)
     shape = info.signature.inputs.inputs[0].shape  # (-1, lookback, n_features)
-    example = np.random.default_rng(0).standard_normal((1, *shape[1:])).astype(np.float32).tolist()
-    first = httpx.post(f"{base}/invocations", json={"inputs": example}, timeout=30.0)
-    if first.status_code != 200:
-        raise RuntimeError(f"/invocations: {first.status_code} {first.text[:300]}")
-    raw = RawClient(base, "/invocations", json.dumps({"inputs": example}).encode())
+    example = np.random.default_rng(0).standard_normal((1, *shape[1:])).astype(np.float32)
+    return json.dumps({"inputs": example.tolist()}).encode()
 
-    def invoke() -> None:
-        status, answer = raw.call()
-        if status != 200:
-            raise RuntimeError(f"/invocations: {status} {answer[:300]!r}")
 
-    sequential(invoke, 20)
-    lat = sequential(invoke, n)
-    raw.close()
-    return {"n": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
-            "output_shape": list(np.asarray(first.json()["predictions"]).shape)}  # fmt: skip
+def measure_single_requests(
+    api: str, bare: str, mlflow_base: str, *, tracking_uri: str, prefix: str, cfg: dict[str, Any]
+) -> dict[str, Any]:
+    """Sequential latencies of the bare handler, an API hit, an API miss (the materialized
+    forecast, from memory) and ``mlflow models serve`` on the same model, in interleaved blocks
+    (the order rotates every block); ratios are medians of each block's."""
+    body = json.dumps({"ticker": TICKER}).encode()
+    drop, look = CacheDropper(prefix), CacheDropper(prefix, delete=False)
+    invocation = mlflow_request(tracking_uri)
+    kinds = {
+        "bare": Calls(RawClient(bare, "/", body), None, look),
+        "hit": Calls(RawClient(api, "/predict-child", body), b'{"cache_hit":true', look),
+        "miss": Calls(RawClient(api, "/predict-child", body), b'{"cache_hit":false', drop),
+        "mlflow": Calls(RawClient(mlflow_base, "/invocations", invocation), None, look),
+    }
+    for calls in kinds.values():  # warm
+        sequential(calls.call, 20, calls.before)
+    samples: dict[str, list[float]] = {name: [] for name in kinds}
+    blocks: dict[str, list[float]] = {name: [] for name in kinds}
+    names = list(kinds)
+    for i in range(cfg["blocks"]):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            if name != "miss":
+                kinds["hit"].raw.call()  # the miss block may have left the cache empty
+            lat = sequential(kinds[name].call, cfg["block_n"], kinds[name].before)
+            samples[name] += lat
+            blocks[name].append(pct(lat, 50))
+    for calls in kinds.values():
+        calls.raw.close()
+    drop.redis.close()
+    look.redis.close()
+    out: dict[str, Any] = {"blocks": blocks}
+    for name, lat in samples.items():
+        out[name] = {"n": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
+    out["mlflow_over_miss"] = median([m / x for m, x in zip(blocks["mlflow"], blocks["miss"],
+                                                              strict=True)])  # fmt: skip
+    out["mlflow_over_floor"] = median([m / x for m, x in zip(blocks["mlflow"], blocks["bare"],
+                                                               strict=True)])  # fmt: skip
+    return out
+
+
+def measure_computed(base: str, prefix: str, data_dir: Path, n: int) -> dict[str, Any]:
+    """A stale forecast (here: none stored) computed by the model on the request, once the
+    worker has looked at the forecast's file again and found it gone."""
+    import httpx
+
+    layout.table_path(data_dir / "tables", layout.FORECAST, TICKER).unlink()
+    time.sleep(PEEK_S + 0.5)
+    drop = CacheDropper(prefix)
+    calls = Calls(RawClient(base, "/predict-child", json.dumps({"ticker": TICKER}).encode()),
+                  b'{"cache_hit":false', drop)  # fmt: skip
+    sequential(calls.call, 5, drop)
+    before = forecast_sources(base).get("computed", 0.0)
+    lat = sequential(calls.call, n, drop)
+    calls.raw.close()
+    drop.redis.close()
+    out: dict[str, Any] = {"n": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
+    out["sources"] = forecast_sources(base)
+    # Both workers count in the same multiprocess registry: every timed call must have run
+    # the model, or the figure would be another miss's.
+    computed = out["sources"].get("computed", 0.0) - before
+    if computed < len(lat):
+        raise RuntimeError(f"only {computed:g} of {len(lat)} stale calls ran the model")
+    # Under all that load Redis must have stayed in use (a worker that timed out on it would
+    # answer from its in-process fallback for a while).
+    out["redis_after_load"] = httpx.get(base + "/health", timeout=30.0).json()["checks"]["redis"]
+    return out
+
+
+def forecast_sources(base: str) -> dict[str, float]:
+    """Forecasts answered so far by source (materialized, computed), from /metrics."""
+    import httpx
+
+    text = httpx.get(base + "/metrics", timeout=30.0).text
+    pattern = r'stockops_api_forecast_source_total\{source="(\w+)"\} (\S+)'
+    return {name: float(value) for name, value in re.findall(pattern, text)}
 
 
 def main() -> None:
@@ -275,66 +383,76 @@ def main() -> None:
     extra: dict[str, Any] = {"config": cfg, "quick": args.quick}
     try:
         home = Path(env["DAGSTER_HOME"])
-        extra["prepare_s"] = round(train_for_servers(data_dir, home), 1)
+        extra["prepare_s"] = round(train_for_servers(data_dir, home, config=FULL_SIZE), 1)
         extra["served_version"] = serve_the_lstm(data_dir, home)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with serving(gunicorn_app(port), env, tmp / "api.log", base + "/health/live"):
-            api = measure_api(base, prefix, data_dir, cfg)
-        bare_env = {**env, "STOCKOPS_BENCH_KEY": api["cache_key"]}
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with serving(gunicorn_app(port, "bench.bare_asgi:app"), bare_env, tmp / "bare.log", base):
-            wrk(base + "/", 3, 32)  # warm, as for the API
-            bare = {
-                "hit_2": wrk(base + "/", cfg["wrk_s"], 2),
-                "hit_32": wrk(base + "/", cfg["wrk_s"], 32),
-            }
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
+        api = f"http://127.0.0.1:{free_port()}"
+        bare = f"http://127.0.0.1:{free_port()}"
+        served = f"http://127.0.0.1:{free_port()}"
         mlflow_cmd = [
             str(BIN / "mlflow"), "models", "serve", "-m", MODEL_URI, "--env-manager", "local",
-            "-h", "127.0.0.1", "-p", str(port),
+            "-h", "127.0.0.1", "-p", served.rsplit(":", 1)[1],
         ]  # fmt: skip
         mlflow_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
-        with serving(mlflow_cmd, mlflow_env, tmp / "mlflow.log", base + "/ping"):
-            served = measure_mlflow(base, tracking_uri, cfg["mlflow_n"])
+        with contextlib.ExitStack() as up:
+            up.enter_context(serving(gunicorn_app(int(api.rsplit(":", 1)[1])), env,
+                                     tmp / "api.log", api + "/health/live"))  # fmt: skip
+            extra["first_call_cache_hit"] = first_answer(api)
+            bare_env = {**env, "STOCKOPS_BENCH_KEY": cached_key(prefix)}
+            bare_cmd = gunicorn_app(int(bare.rsplit(":", 1)[1]), "bench.bare_asgi:app")
+            up.enter_context(serving(bare_cmd, bare_env, tmp / "bare.log", bare))
+            up.enter_context(serving(mlflow_cmd, mlflow_env, tmp / "mlflow.log", served + "/ping"))
+            load = measure_throughput(api, bare, cfg)
+            single = measure_single_requests(
+                api, bare, served, tracking_uri=tracking_uri, prefix=prefix, cfg=cfg
+            )
+            computed = measure_computed(api, prefix, data_dir, cfg["computed_n"])
+            print("redis after load:", computed["redis_after_load"])
     finally:
         delete_redis_keys(prefix)
         shutil.rmtree(tmp, ignore_errors=True)
-    extra.update({"api": api, "bare": bare, "mlflow": served})
+    extra.update({"throughput": load, "single_requests": single, "computed": computed})
 
-    speedup = round(served["p50_ms"] / api["miss"]["p50_ms"], 2)
-    share = round(api["hit_32"]["rps"] / bare["hit_32"]["rps"], 3)
+    speedup, ceiling = single["mlflow_over_miss"], single["mlflow_over_floor"]
+    share = load["share_32"]
+    p99_2, p99_32 = load["api_p99_2"], load["api_p99_32"]
+    non_2xx = load["api_non_2xx"]
+    rounds = f"median of {cfg['rounds']} rounds of {cfg['wrk_s']} s"
+    blocks = f"{cfg['blocks']} blocks of {cfg['block_n']}"
     figures = [
-        {"figure": "cache miss p50: the materialized forecast (sequential, raw client)",
-         "value": api["miss"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": "cache miss p99", "value": api["miss"]["p99_ms"], "unit": "ms",
+        {"figure": f"cache miss p50: the materialized forecast (sequential, raw client, {blocks})",
+         "value": single["miss"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
+        {"figure": "cache miss p99", "value": single["miss"]["p99_ms"], "unit": "ms",
          "target": "-", "met": None},
-        {"figure": "mlflow models serve /invocations p50, same model (sequential, raw client)",
-         "value": served["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": "mlflow serve p50 / our miss p50", "value": speedup, "unit": "x",
-         "target": f">= {MISS_SPEEDUP:g} x", "met": speedup >= MISS_SPEEDUP},
+        {"figure": "mlflow models serve /invocations p50, same model (same blocks)",
+         "value": single["mlflow"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
+        {"figure": "mlflow serve p50 / our miss p50 (median of the blocks' ratios)",
+         "value": speedup, "unit": "x", "target": f">= {MISS_SPEEDUP:g} x",
+         "met": speedup >= MISS_SPEEDUP},
+        {"figure": "bare handler p50 (same blocks): the floor of an answer that reads Redis",
+         "value": single["bare"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
+        {"figure": "mlflow serve p50 / the floor: the most any server could gain",
+         "value": ceiling, "unit": "x", "target": "-", "met": None},
+        {"figure": "cache hit p50 (same blocks)", "value": single["hit"]["p50_ms"], "unit": "ms",
+         "target": "-", "met": None},
         {"figure": "stale forecast computed on the request p50 (model inference)",
-         "value": api["computed"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": "cache hit throughput, wrk 32 connections",
-         "value": api["hit_32"]["rps"], "unit": "req/s", "target": "-", "met": None},
-        {"figure": "bare ASGI handler, same Redis value, wrk 32 connections",
-         "value": bare["hit_32"]["rps"], "unit": "req/s", "target": "-", "met": None},
-        {"figure": "cache hit throughput / bare handler's", "value": share, "unit": "",
-         "target": f">= {HIT_SHARE:g}", "met": share >= HIT_SHARE},
-        {"figure": "cache hit p99, wrk 2 connections", "value": api["hit_2"]["p99_ms"],
-         "unit": "ms", "target": f"<= {HIT_P99_LOW_MS:g} ms",
-         "met": api["hit_2"]["p99_ms"] <= HIT_P99_LOW_MS},
-        {"figure": "cache hit p99, wrk 32 connections", "value": api["hit_32"]["p99_ms"],
-         "unit": "ms", "target": f"<= {HIT_P99_32_MS:g} ms",
-         "met": api["hit_32"]["p99_ms"] <= HIT_P99_32_MS},
-        {"figure": "bare handler p99, wrk 2 / 32 connections",
-         "value": f"{bare['hit_2']['p99_ms']} / {bare['hit_32']['p99_ms']}", "unit": "ms",
+         "value": computed["p50_ms"], "unit": "ms", "target": "-", "met": None},
+        {"figure": f"cache hit throughput, wrk 32 connections ({rounds})",
+         "value": load["api_rps_32"], "unit": "req/s", "target": "-", "met": None},
+        {"figure": "bare ASGI handler, same Redis value, wrk 32 connections (same rounds)",
+         "value": load["bare_rps_32"], "unit": "req/s", "target": "-", "met": None},
+        {"figure": "cache hit throughput / bare handler's (median of paired rounds)",
+         "value": share, "unit": "", "target": f">= {HIT_SHARE:g}", "met": share >= HIT_SHARE},
+        {"figure": "cache hit p99, wrk 2 connections (median round; worst)",
+         "value": f"{p99_2} ({load['api_worst_p99_2']})", "unit": "ms",
+         "target": f"<= {HIT_P99_LOW_MS:g} ms", "met": p99_2 <= HIT_P99_LOW_MS},
+        {"figure": "cache hit p99, wrk 32 connections (median round; worst)",
+         "value": f"{p99_32} ({load['api_worst_p99_32']})", "unit": "ms",
+         "target": f"<= {HIT_P99_32_MS:g} ms", "met": p99_32 <= HIT_P99_32_MS},
+        {"figure": "bare handler p99, wrk 2 / 32 connections (median round)",
+         "value": f"{load['bare_p99_2']} / {load['bare_p99_32']}", "unit": "ms",
          "target": "-", "met": None},
-        {"figure": "non-2xx answers under wrk (ours, 2 + 32 connections)",
-         "value": api["hit_2"]["non_2xx"] + api["hit_32"]["non_2xx"], "unit": "",
-         "target": "0", "met": api["hit_2"]["non_2xx"] + api["hit_32"]["non_2xx"] == 0},
+        {"figure": "non-2xx answers of the API under wrk (every round)",
+         "value": non_2xx, "unit": "", "target": "0", "met": non_2xx == 0},
     ]  # fmt: skip
     write_results("api", figures, extra)
 

@@ -1,7 +1,8 @@
 """The cache-hit fast path of ``POST /predict-child``: the outermost ASGI layer of the app.
 
-A cache hit is one Redis GET, and a miss whose forecast is materialized and current one more SET;
-the framework around them (middleware, routing, dependency resolution, model validation,
+A cache hit is one Redis GET, and a miss whose forecast is materialized and current one more SET
+(made once the answer is sent: the client waits for one round trip, not two); the framework
+around them (middleware, routing, dependency resolution, model validation,
 exception handling) cost several times that on two cores. This layer answers both itself
 (``PredictionService.from_memory``, the route's own first step), by the same rules and with the
 same code as the route: the body must be exactly ``{"ticker": <symbol>}`` (checked by
@@ -35,6 +36,7 @@ from stock_assets.domain.symbols import InvalidTickerError, normalize_ticker
 
 if TYPE_CHECKING:
     from serving_api.deps import AppState
+    from serving_api.predictions import Served
 
 PATH = "/predict-child"
 _JSON = (b"content-type", b"application/json")
@@ -65,19 +67,21 @@ class CachedForecastFastPath:
         if answer is None:
             await self.app(scope, receive, send)
             return
-        status, payload, extra = answer
+        status, payload, extra, served = answer
         await _send(send, status, payload, [(HEADER_BYTES, request_id(scope).encode()), *extra])
         counter = self._answered.get(status)
         if counter is None:
             counter = self._answered[status] = metrics.REQUESTS.labels("POST", PATH, str(status))
         counter.inc()
         self._latency.observe(time.perf_counter() - started)
+        if served is not None:
+            await state.predictions.save(served)  # a miss: cached once the client has it
 
     async def _answer(
         self, state: AppState, scope: Scope, headers: dict[bytes, bytes], body: bytes
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
-        """A cache hit (or the 401 / 429 the route's dependencies would answer first); None
-        to let the route answer."""
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]], Served | None] | None:
+        """A forecast from memory (or the 401 / 429 the route's dependencies would answer
+        first) and what it served; None to let the route answer."""
         ticker = _ticker(body)
         if ticker is None:
             return None
@@ -89,9 +93,9 @@ class CachedForecastFastPath:
             refused = await state.limiter.refusal(PATH, client_key(api_key, client and client[0]))
             scope.setdefault("state", {})[COUNTED] = True  # the route must not count it again
         if refused is not None:
-            return _error(refused)
+            return (*_error(refused), None)
         served = await state.predictions.from_memory(ticker)
-        return (200, served.body(), []) if served is not None else None
+        return (200, served.body(), [], served) if served is not None else None
 
     async def _read_body(self, receive: Receive) -> tuple[bytes | None, Receive]:
         """The body (None when it is over the limit: the size layer inside then refuses it),
@@ -120,8 +124,27 @@ class CachedForecastFastPath:
         return (None if more or size > self.max_bytes else read), replay
 
 
+# Body bytes -> what _parse makes of them. The same few short bodies arrive again and again, and
+# parsing and validating one costs more than the dictionary look-up that replaces it.
+_PARSED: dict[bytes, str | None] = {}
+_PARSED_MAX_BODY, _PARSED_MAX_ENTRIES = 64, 4096
+
+
 def _ticker(body: bytes) -> str | None:
     """The ticker of a body that is exactly ``{"ticker": "<valid symbol>"}``, else None."""
+    try:
+        return _PARSED[body]
+    except KeyError:
+        pass
+    ticker = _parse(body)
+    if len(body) <= _PARSED_MAX_BODY:
+        if len(_PARSED) >= _PARSED_MAX_ENTRIES:
+            _PARSED.clear()
+        _PARSED[body] = ticker
+    return ticker
+
+
+def _parse(body: bytes) -> str | None:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -27,6 +27,8 @@ class Served:
 
     text: str
     cache_hit: bool
+    # Set on a miss answered from memory: the cache key it is still to be stored under.
+    unsaved_key: str | None = None
 
     def body(self) -> bytes:
         # Stored without the flag; prepend it rather than parse and re-serialise (the hot path).
@@ -51,13 +53,14 @@ class PredictionService:
         """The forecast of the ticker's serving model on its latest data, or its onboarding."""
         served = await self.from_memory(ticker)
         if served is not None:
+            await self.save(served)
             return served
         return await run_in_threadpool(self.predict_sync, ticker)
 
     async def from_memory(self, ticker: str) -> Served | None:
         """The answer when everything it needs is in memory or Redis, without blocking the event
-        loop: the cached JSON, or on a miss the materialized forecast (then cached). None when
-        something must be read or computed first."""
+        loop: the cached JSON, or on a miss the materialized forecast (for ``save`` to cache).
+        None when something must be read or computed first."""
         known = self.forecasts.known(ticker)
         if known is None:
             return None
@@ -69,8 +72,13 @@ class PredictionService:
         text = self.forecasts.materialized_text(ticker, serving, frame)
         if text is None:
             return None
-        await self.cache.aput(key, text)
-        return Served(text, False)
+        return Served(text, False, unsaved_key=key)
+
+    async def save(self, served: Served) -> None:
+        """Cache a miss's answer. The fast path calls it once the answer is sent, so a miss
+        costs the client one Redis round trip (the read), not two."""
+        if served.unsaved_key is not None:
+            await self.cache.aput(served.unsaved_key, served.text)
 
     def predict_sync(self, ticker: str) -> Served | Pending:
         found = self.serving_or_task(ticker)

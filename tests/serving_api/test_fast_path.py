@@ -105,6 +105,24 @@ def test_hits_are_answered_outside_the_framework_with_the_routes_bytes(counting:
     assert _requests_counted(api.client, "200") == before + 2  # both counted
 
 
+def test_a_miss_is_answered_from_the_materialized_forecast_then_cached(counting: Any) -> None:
+    import redis
+
+    api = counting()
+    first = api.post({"ticker": TICKER})  # the route: loads the model, data and forecast
+    assert first.status_code == 200 and api.routed == 1
+    with redis.Redis.from_url(REDIS_URL) as r:
+        (key,) = r.scan_iter(match=f"{api.prefix}forecast:*")
+        r.delete(key)
+        miss = api.post({"ticker": TICKER})
+        assert miss.status_code == 200 and api.routed == 1  # the fast path, from memory
+        assert miss.json()["cache_hit"] is False
+        assert miss.content == first.content  # the same answer as the route's
+        assert r.get(key) is not None  # stored once the answer was sent
+    hit = api.post({"ticker": TICKER})
+    assert hit.json()["cache_hit"] is True and api.routed == 1
+
+
 def test_any_other_body_goes_to_the_route_and_gets_its_answer(counting: Any) -> None:
     api = counting()
     assert api.post({"ticker": TICKER}).status_code == 200

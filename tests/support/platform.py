@@ -37,6 +37,8 @@ TINY: dict[str, dict[str, Any]] = {
     "child_model": {"config": TINY_CHILD},
     "backtest": {"config": TINY_BACKTEST},
 }
+# The code location's own defaults: what `make up` trains and serves.
+FULL_SIZE: dict[str, dict[str, Any]] = {name: {"config": {}} for name in TINY}
 ASSETS: list[dg.AssetsDefinition] = list(defs.assets)  # type: ignore[arg-type]
 Selection = Sequence[dg.AssetsDefinition | dg.AssetKey | str]
 
@@ -149,13 +151,19 @@ def tiny_platform(
 
 
 def train_for_servers(
-    data_dir: Path, dagster_home: Path, tickers: Sequence[str] = ("AAPL",)
+    data_dir: Path,
+    dagster_home: Path,
+    tickers: Sequence[str] = ("AAPL",),
+    config: Mapping[str, dict[str, Any]] | None = None,
 ) -> float:
     """Onboard ``tickers`` (the bootstrap, then each from data to forecast) into a data dir and
-    Dagster home that servers open afterwards; returns the seconds it took."""
+    Dagster home that servers open afterwards, with tiny model sizes unless ``config`` says
+    otherwise (``FULL_SIZE``: the code location's defaults); returns the seconds it took."""
     started = time.perf_counter()
     settings = Settings(data_dir=data_dir)
-    with tiny_platform(data_dir.parent, settings=settings, dagster_home=dagster_home) as platform:
+    with tiny_platform(
+        data_dir.parent, settings=settings, dagster_home=dagster_home, config=config
+    ) as platform:
         platform.bootstrap()
         for ticker in tickers:
             platform.onboard(ticker)
