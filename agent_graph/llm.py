@@ -14,6 +14,7 @@ runs, i.e. at start-up; failures of a call (timeout, unreachable server) raise
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -182,6 +183,24 @@ def default_cache_dir() -> Path:
     return Path(root) / "stockops" / "llm"
 
 
+# A staging folder this old belongs to a conversion that was killed (one takes ~20 s).
+STAGING_ABANDONED_S = 3600.0
+
+
+def _sweep_abandoned_staging(target: Path) -> None:
+    """Delete the staging folders of conversions killed before their ``finally`` ran (SIGKILL,
+    a process that exits from another thread): each holds up to a whole fp32 model."""
+    import shutil
+
+    if not target.parent.is_dir():
+        return
+    cutoff = time.time() - STAGING_ABANDONED_S
+    for leftover in target.parent.glob(f".{target.name}-*"):
+        with contextlib.suppress(OSError):
+            if leftover.is_dir() and leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
 def prepared_model_dir(gguf: Path, cache_dir: Path | None = None) -> Path:
     """The GGUF converted once to a transformers folder (fp32 safetensors and tokenizer.json).
 
@@ -190,6 +209,7 @@ def prepared_model_dir(gguf: Path, cache_dir: Path | None = None) -> Path:
     place, so a concurrent or interrupted conversion never leaves a half-written model behind.
     """
     target = (cache_dir or default_cache_dir()) / f"{gguf.stem}-{gguf.stat().st_size}"
+    _sweep_abandoned_staging(target)
     if (target / "model.safetensors").exists() and (target / "tokenizer.json").exists():
         return target
     import shutil

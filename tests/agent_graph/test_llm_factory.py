@@ -122,3 +122,27 @@ def test_unreachable_ollama_fails_the_call_and_the_writer_falls_back(tmp_path: P
     with pytest.raises(LLMError, match="ollama"):
         llm.complete("system", "hello")
     assert AnalystService(settings).llm is not None
+
+
+def test_abandoned_staging_folders_are_swept_and_live_ones_kept(tmp_path: Path) -> None:
+    """A conversion killed before its cleanup leaves a staging folder (up to a whole fp32
+    model); the next preparation deletes it once it is clearly abandoned, never a fresh one."""
+    import os
+    import time
+
+    from agent_graph.llm import STAGING_ABANDONED_S
+
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"not a model")
+    target = tmp_path / "cache" / f"tiny-{gguf.stat().st_size}"
+    for name in ("model.safetensors", "tokenizer.json"):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_text("ready")
+    old, live = target.parent / f".{target.name}-old", target.parent / f".{target.name}-live"
+    for folder in (old, live):
+        folder.mkdir()
+        (folder / "model.safetensors").write_text("partial")
+    stale = time.time() - STAGING_ABANDONED_S - 60
+    os.utime(old, (stale, stale))
+    assert prepared_model_dir(gguf, cache_dir=tmp_path / "cache") == target
+    assert not old.exists() and live.exists()
