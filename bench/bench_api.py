@@ -207,6 +207,11 @@ def median(values: list[float]) -> float:
     return round(float(np.median(values)), 3)
 
 
+def paired_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """The median of the ratios of measurements taken in the same round or block."""
+    return median([a / b for a, b in zip(numerators, denominators, strict=True)])
+
+
 def measure_throughput(api: str, bare: str, cfg: dict[str, Any]) -> dict[str, Any]:
     """Cache hits of the API and the bare handler under wrk, in alternating rounds (the order
     flips every round)."""
@@ -226,10 +231,10 @@ def measure_throughput(api: str, bare: str, cfg: dict[str, Any]) -> dict[str, An
             out[f"{name}_p99_{c}"] = median([r["p99_ms"] for r in rounds[name][c]])
             out[f"{name}_worst_p99_{c}"] = max(r["p99_ms"] for r in rounds[name][c])
         out[f"{name}_non_2xx"] = sum(r["non_2xx"] for c in (2, 32) for r in rounds[name][c])
-    pairs = zip(rounds["api"][32], rounds["bare"][32], strict=True)
-    paired = [a["rps"] / b["rps"] for a, b in pairs]
-    out["paired_shares_32"] = [round(x, 3) for x in paired]
-    out["share_32"] = median(paired)
+    api_rps = [r["rps"] for r in rounds["api"][32]]
+    bare_rps = [r["rps"] for r in rounds["bare"][32]]
+    out["paired_shares_32"] = [round(a / b, 3) for a, b in zip(api_rps, bare_rps, strict=True)]
+    out["share_32"] = paired_ratio(api_rps, bare_rps)
     return out
 
 
@@ -319,10 +324,8 @@ def measure_single_requests(
     out: dict[str, Any] = {"blocks": blocks}
     for name, lat in samples.items():
         out[name] = {"n": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
-    out["mlflow_over_miss"] = median([m / x for m, x in zip(blocks["mlflow"], blocks["miss"],
-                                                              strict=True)])  # fmt: skip
-    out["mlflow_over_floor"] = median([m / x for m, x in zip(blocks["mlflow"], blocks["bare"],
-                                                               strict=True)])  # fmt: skip
+    out["mlflow_over_miss"] = paired_ratio(blocks["mlflow"], blocks["miss"])
+    out["mlflow_over_floor"] = paired_ratio(blocks["mlflow"], blocks["bare"])
     return out
 
 
@@ -336,9 +339,9 @@ def measure_computed(base: str, prefix: str, data_dir: Path, n: int) -> dict[str
     drop = CacheDropper(prefix)
     calls = Calls(RawClient(base, "/predict-child", json.dumps({"ticker": TICKER}).encode()),
                   b'{"cache_hit":false', drop)  # fmt: skip
-    sequential(calls.call, 5, drop)
+    sequential(calls.call, 5, calls.before)
     before = forecast_sources(base).get("computed", 0.0)
-    lat = sequential(calls.call, n, drop)
+    lat = sequential(calls.call, n, calls.before)
     calls.raw.close()
     drop.redis.close()
     out: dict[str, Any] = {"n": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
@@ -385,20 +388,19 @@ def main() -> None:
         home = Path(env["DAGSTER_HOME"])
         extra["prepare_s"] = round(train_for_servers(data_dir, home, config=FULL_SIZE), 1)
         extra["served_version"] = serve_the_lstm(data_dir, home)
-        api = f"http://127.0.0.1:{free_port()}"
-        bare = f"http://127.0.0.1:{free_port()}"
-        served = f"http://127.0.0.1:{free_port()}"
+        api_port, bare_port, mlflow_port = free_port(), free_port(), free_port()
+        api, bare, served = (f"http://127.0.0.1:{p}" for p in (api_port, bare_port, mlflow_port))
         mlflow_cmd = [
             str(BIN / "mlflow"), "models", "serve", "-m", MODEL_URI, "--env-manager", "local",
-            "-h", "127.0.0.1", "-p", served.rsplit(":", 1)[1],
+            "-h", "127.0.0.1", "-p", str(mlflow_port),
         ]  # fmt: skip
         mlflow_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
         with contextlib.ExitStack() as up:
-            up.enter_context(serving(gunicorn_app(int(api.rsplit(":", 1)[1])), env,
-                                     tmp / "api.log", api + "/health/live"))  # fmt: skip
+            up.enter_context(serving(gunicorn_app(api_port), env, tmp / "api.log",
+                                     api + "/health/live"))  # fmt: skip
             extra["first_call_cache_hit"] = first_answer(api)
             bare_env = {**env, "STOCKOPS_BENCH_KEY": cached_key(prefix)}
-            bare_cmd = gunicorn_app(int(bare.rsplit(":", 1)[1]), "bench.bare_asgi:app")
+            bare_cmd = gunicorn_app(bare_port, "bench.bare_asgi:app")
             up.enter_context(serving(bare_cmd, bare_env, tmp / "bare.log", bare))
             up.enter_context(serving(mlflow_cmd, mlflow_env, tmp / "mlflow.log", served + "/ping"))
             load = measure_throughput(api, bare, cfg)
