@@ -267,6 +267,19 @@ def contradiction(claim: Claim, facts: Facts, tools: Sequence[ToolResult]) -> st
     return None
 
 
+# Claims the facts never make, whatever the reader finds in their own sentences.
+NEVER_ALLOWED = frozenset({"certainty", "topic"})
+
+
+def own_claims(texts: Sequence[str], reader: ClaimReader | None = None) -> frozenset[str]:
+    """The labels the reader finds in the fact sentences themselves. Those are true by
+    construction, whatever the reader makes of their words ("MACD momentum is positive" reads
+    as an upward call), so the same claim in a restatement is allowed; certainty and off-topic
+    text never are."""
+    found = (reader or claim_reader()).read(" ".join(texts))
+    return frozenset(c.label for c in found if c.kind not in NEVER_ALLOWED)
+
+
 def unsupported_claims(
     text: str, facts: Facts, tools: Sequence[ToolResult], reader: ClaimReader | None = None
 ) -> list[tuple[Claim, str]]:

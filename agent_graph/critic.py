@@ -1,19 +1,30 @@
-"""The critic's checks: every number against the evidence, and claims the facts do not support.
+"""The critic: admits the narrative sentence by sentence, then checks the composed report.
 
-Numbers are checked in the whole report (tables included); claims (direction, skill, certainty,
-news, volatility, volume: :mod:`agent_graph.claims`) in the narrative pieces, since code-written
-sentences are derived from the facts they state. The evaluator reads the claims of the whole
-final report again, code-written sentences included.
+1. **The gate** (:mod:`agent_graph.grounding`): each sentence the model wrote for a slot is
+   admitted only if it restates that slot's facts; the slot is published as the admitted
+   sentences plus the code-written sentence of every fact they do not restate.
+2. **The review** of the composed report: every number and date against the evidence (tables
+   included), the claims of every model-written sentence read again by the claim reader, and
+   every fixed section present. A report that fails the review is rewritten by code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from agent_graph.claims import claim_reader, contradiction
+from agent_graph.claims import claim_reader, contradiction, own_claims
 from agent_graph.facts import Facts
-from agent_graph.numbers import Evidence, check_numbers, sentences
-from agent_graph.report import SECTIONS, Piece, brief
+from agent_graph.grounding import (
+    GroundingGate,
+    Grounds,
+    Sentence,
+    SentenceVerdict,
+    assemble,
+)
+from agent_graph.numbers import Evidence, check_numbers
+from agent_graph.report import SECTIONS, Composed, brief
+from agent_graph.statements import Fact
 from agent_graph.tools.base import ToolResult
 
 
@@ -21,10 +32,8 @@ from agent_graph.tools.base import ToolResult
 class Findings:
     verified: int = 0
     unverified: list[str] = field(default_factory=list)
-    supported_claims: int = 0
-    claims: list[str] = field(default_factory=list)  # unsupported: "slot: reason: sentence"
+    claims: list[str] = field(default_factory=list)  # unsupported: "reason: sentence"
     missing_sections: list[str] = field(default_factory=list)
-    flagged_slots: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -42,56 +51,67 @@ class Findings:
         return " ".join(parts)
 
 
-def read_claims(text: str, facts: Facts, tools: list[ToolResult]) -> list[tuple[str, str | None]]:
-    """(sentence, None) for each supported claim of ``text``, (sentence, reason) for each claim
-    the facts do not allow."""
-    out: list[tuple[str, str | None]] = []
-    for sentence, claims in claim_reader().read_sentences(text, brief(facts, tools)):
-        out += [(sentence, contradiction(claim, facts, tools)) for claim in claims]
+@dataclass(frozen=True)
+class GatedSlot:
+    verdicts: tuple[SentenceVerdict, ...]
+    published: tuple[Sentence, ...]
+
+    @property
+    def dropped(self) -> list[SentenceVerdict]:
+        return [v for v in self.verdicts if not v.admitted]
+
+
+def gate_slot(
+    drafted: Sequence[str],
+    slot_facts: Sequence[Fact],
+    *,
+    facts: Facts,
+    tools: Sequence[ToolResult],
+    evidence: Evidence,
+    mask: tuple[str, ...],
+    gate: GroundingGate | None = None,
+) -> GatedSlot:
+    """Judge the model's sentences for one slot against that slot's facts, and publish."""
+    grounds = Grounds(list(slot_facts), facts, tools, evidence, mask)
+    verdicts = (gate or GroundingGate()).judge(list(drafted), grounds) if drafted else []
+    return GatedSlot(tuple(verdicts), tuple(assemble(slot_facts, verdicts)))
+
+
+def model_claim_problems(
+    narrative: Mapping[str, Sequence[Sentence]], facts: Facts, tools: Sequence[ToolResult]
+) -> list[str]:
+    """Claims of the published model-written sentences that the facts do not allow, read
+    again (the gate read them too; this is the review's independent second reading)."""
+    text = " ".join(s.text for slot in narrative.values() for s in slot if s.source == "model")
+    if not text:
+        return []
+    grounds = brief(facts, tools)
+    allowed = own_claims(grounds)
+    out = []
+    for sentence, claims in claim_reader().read_sentences(text, grounds):
+        for claim in claims:
+            if claim.kind == "topic" or claim.label in allowed:
+                continue
+            if why := contradiction(claim, facts, tools):
+                out.append(f"{why}: {sentence!r}")
     return out
 
 
-def claim_problems(text: str, facts: Facts, tools: list[ToolResult]) -> list[tuple[str, str]]:
-    """(reason, sentence) for each narrative sentence claiming what the facts do not support."""
-    return [(why, sentence) for sentence, why in read_claims(text, facts, tools) if why]
-
-
 def review(
-    markdown: str,
-    sections: dict[str, str],
-    pieces: dict[str, Piece],
+    composed: Composed,
+    narrative: Mapping[str, Sequence[Sentence]],
     *,
     facts: Facts,
-    tools: list[ToolResult],
+    tools: Sequence[ToolResult],
     evidence: Evidence,
     mask: tuple[str, ...],
 ) -> Findings:
     findings = Findings()
-    for check in check_numbers(markdown, evidence, mask):
+    for check in check_numbers(composed.markdown, evidence, mask):
         if check.verified:
             findings.verified += 1
         else:
             findings.unverified.append(check.text)
-    for slot, piece in pieces.items():
-        if any(not c.verified for c in check_numbers(piece.text, evidence, mask)):
-            findings.flagged_slots.add(slot)
-        for sentence, reason in read_claims(piece.text, facts, tools):
-            if reason is None:
-                findings.supported_claims += 1
-                continue
-            findings.claims.append(f"{slot}: {reason}: {sentence!r}")
-            findings.flagged_slots.add(slot)
-    findings.missing_sections = [k for k in SECTIONS if not sections.get(k, "").strip()]
+    findings.claims = model_claim_problems(narrative, facts, tools)
+    findings.missing_sections = [k for k in SECTIONS if not composed.sections.get(k, "").strip()]
     return findings
-
-
-def strip_unsupported(
-    text: str, facts: Facts, tools: list[ToolResult], evidence: Evidence, mask: tuple[str, ...]
-) -> str:
-    """The sentences of ``text`` with neither an unsupported number nor an unsupported claim."""
-    bad_claims = {s for _, s in claim_problems(text, facts, tools)}
-    kept = [
-        s for s in sentences(text)
-        if s not in bad_claims and all(c.verified for c in check_numbers(s, evidence, mask))
-    ]  # fmt: skip
-    return " ".join(kept)

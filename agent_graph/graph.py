@@ -1,40 +1,41 @@
 """The analyst team as a LangGraph ``StateGraph``.
 
-facts -> performance_analyst -> market_expert -> report_writer -> critic
-  -> (revise: report_writer, at most ``max_revisions`` times) -> final
+facts -> performance_analyst -> market_expert -> report_writer -> critic -> final
 
-Numbers come from code (facts node, tools); the LLM writes narrative from qualitative
-descriptions and never sees a number. The critic checks every number of the composed report
-against the facts and tool outputs and flags unsupported claims; the writer's revision asks the
-LLM to rewrite the flagged narrative and drops any sentence that is still unsupported. If the
-critic still fails after the last revision, the final node uses the deterministic writer.
+Numbers and facts come from code (facts node, tools, :mod:`agent_graph.statements`). Each writer
+gives the LLM the fact sentences of its slot, in words (no number), and asks it to make them read
+well; the critic admits each sentence it writes only if it restates those facts
+(:mod:`agent_graph.grounding`) and states every fact it did not restate in the fact's own
+code-written sentence, then checks the composed report's numbers, claims and sections. A report
+that fails that review (which the gate should make impossible) is rewritten by code alone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 import pandas as pd
 from langgraph.graph import END, START, StateGraph
 
-from agent_graph.critic import Findings, claim_problems, review, strip_unsupported
+from agent_graph.answers import Answer, answer
+from agent_graph.critic import Findings, GatedSlot, gate_slot, review
 from agent_graph.facts import Facts
+from agent_graph.grounding import GroundingGate, Sentence
 from agent_graph.llm import LLM, LLMError
 from agent_graph.numbers import Evidence
 from agent_graph.report import (
-    PIECES,
-    Piece,
+    NARRATIVE_SLOTS,
+    Composed,
     Report,
     clean_narrative,
     compose,
-    describe_forecast,
-    describe_market,
-    describe_quality,
-    deterministic_piece,
+    deterministic,
+    escape_markdown,
 )
+from agent_graph.statements import Fact, slot_facts
 from agent_graph.tools.base import ToolResult
 from agent_graph.tools.market import relative_strength, volatility_regime, volume_anomalies
 from agent_graph.tools.news import NewsSource, news_sentiment
@@ -42,11 +43,18 @@ from agent_graph.tools.news import NewsSource, news_sentiment
 log = logging.getLogger(__name__)
 
 SYSTEM = (
-    "You are a careful equity analyst writing for investors. Write plain English prose only. "
-    "Never write digits, numbers, percentages or dates. Use only what you are told: no news, "
-    "events, people or certainty that it does not contain."
+    "You rewrite facts about a stock for investors in plain English. Keep the meaning of every "
+    "fact. Add nothing that the facts do not say: no numbers, dates, names, events, causes or "
+    "opinions."
 )
 Verdict = Literal["pass", "revise", "fail"]
+
+
+def writer_prompt(fact: Fact) -> str:
+    """The writer's request: one fact sentence, to be said again in plain words. One fact per
+    call: the local 135M model restates a single sentence far more often than a list (measured
+    by ``bench/bench_agents.py``: the share of its sentences the gate admits)."""
+    return f"Say the same thing in your own words, in one plain sentence:\n{fact.text}"
 
 
 class AgentState(TypedDict, total=False):
@@ -55,18 +63,17 @@ class AgentState(TypedDict, total=False):
     facts: Facts
     evidence: Evidence
     tools: list[ToolResult]
-    pieces: dict[str, Piece]
+    slots: dict[str, list[Fact]]  # the facts of each narrative slot
+    drafts: dict[str, list[str]]  # what the model wrote for each slot, sentence by sentence
+    answer: Answer | None
     llm_errors: list[str]
-    markdown: str
-    sections: dict[str, str]
-    writer: str
+    gated: dict[str, GatedSlot]
+    narrative: dict[str, list[Sentence]]
+    composed: Composed
     findings: Findings
-    rejected: list[str]  # claims and numbers the critic sent back for revision, in order
     verdict: Verdict
-    revisions: int
-    critique: str | None
     report: Report
-    final_verdict: Verdict  # pass: first draft accepted; revise: after revisions; fail: never
+    final_verdict: Verdict  # pass: every model sentence admitted; revise: some replaced by code
     path: list[str]  # the nodes visited, in order (observability and tests)
 
 
@@ -80,8 +87,8 @@ class AgentDeps:
     llm: LLM | None
     news: NewsSource | None = None
     index_ticker: str = "^GSPC"
-    max_revisions: int = 2
-    llm_review: bool = False  # the LLM's own one-sentence review, added to the critique
+    sentence_budget: int = 3  # facts per narrative slot the model is asked to restate
+    gate: GroundingGate = field(default_factory=GroundingGate)
     llm_name: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -89,27 +96,33 @@ class AgentDeps:
 
 
 def _mask(state: AgentState, deps: AgentDeps) -> tuple[str, ...]:
-    return (state["ticker"], deps.index_ticker)
+    """What the number check skips: the symbols, and the reader's own question as shown."""
+    question = (state.get("question") or "").strip()
+    shown = escape_markdown(question) if question else ""
+    return tuple(m for m in (state["ticker"], deps.index_ticker, shown, question) if m)
 
 
-def _ask(deps: AgentDeps, prompt: str, state: AgentState) -> str | None:
-    """The LLM's cleaned answer, or None (the error is recorded) when it fails."""
+def _draft(deps: AgentDeps, fact_list: Sequence[Fact], state: AgentState) -> list[str]:
+    """The model's sentences for one slot: one per fact, for the first ``sentence_budget``
+    facts ([] without an LLM; a failed call leaves its fact to code)."""
     if deps.llm is None:
-        return None
-    try:
-        text = clean_narrative(deps.llm.complete(SYSTEM, prompt))
-    except LLMError as exc:
-        log.warning("LLM call failed, falling back to deterministic text: %s", exc)
-        state.setdefault("llm_errors", []).append(str(exc))
-        return None
-    return text or None
+        return []
+    out: list[str] = []
+    for fact in fact_list[: deps.sentence_budget]:
+        try:
+            written = clean_narrative(deps.llm.complete(SYSTEM, writer_prompt(fact)))
+        except LLMError as exc:
+            log.warning("LLM call failed, the fact is stated by code: %s", exc)
+            state.setdefault("llm_errors", []).append(str(exc))
+            if "timeout" in str(exc).lower():
+                break  # a slow model stays slow: the rest of the slot is written by code
+            continue
+        out += written[:1]
+    return out
 
 
-def _piece(deps: AgentDeps, slot: str, prompt: str, state: AgentState) -> Piece:
-    text = _ask(deps, prompt, state)
-    if text is None:
-        return deterministic_piece(slot, state["facts"], state.get("tools", []))
-    return Piece(text, "llm")
+def _step(state: AgentState, name: str, **changes: Any) -> dict[str, Any]:
+    return {**changes, "llm_errors": state["llm_errors"], "path": [*state["path"], name]}
 
 
 def build_graph(deps: AgentDeps) -> Any:
@@ -117,18 +130,13 @@ def build_graph(deps: AgentDeps) -> Any:
 
     def facts_node(state: AgentState) -> dict[str, Any]:
         facts = deps.facts(state["ticker"])
-        return {"facts": facts, "revisions": 0, "llm_errors": [], "path": ["facts"],
+        return {"facts": facts, "llm_errors": [], "path": ["facts"], "slots": {}, "drafts": {},
                 "evidence": Evidence.of(facts.numbers(), facts.dates())}  # fmt: skip
 
     def performance_analyst(state: AgentState) -> dict[str, Any]:
-        facts = state["facts"]
-        prompt = (
-            f"Stock {facts.ticker}. {describe_forecast(facts)} {describe_quality(facts)} "
-            "In two sentences, tell an investor how much weight this forecast deserves."
-        )
-        piece = _piece(deps, "analyst", prompt, state)
-        return {"pieces": {"analyst": piece}, "llm_errors": state["llm_errors"],
-                "path": [*state["path"], "performance_analyst"]}  # fmt: skip
+        own = slot_facts("analyst", state["facts"], [])
+        return _step(state, "performance_analyst", slots={"analyst": own},
+                     drafts={"analyst": _draft(deps, own, state)})  # fmt: skip
 
     def market_expert(state: AgentState) -> dict[str, Any]:
         facts = state["facts"]
@@ -147,118 +155,84 @@ def build_graph(deps: AgentDeps) -> Any:
         dates = [d for t in tools for d in t.dates]
         evidence = Evidence.of([*state["evidence"].numbers, *numbers],
                                [*state["evidence"].dates, *dates])  # fmt: skip
-        state = {**state, "tools": tools}  # type: ignore[typeddict-item]
-        prompt = (
-            f"Market backdrop for {ticker}: {describe_market(facts, tools)} "
-            "In two sentences, describe what this backdrop means for the stock."
-        )
-        piece = _piece(deps, "market", prompt, state)
-        return {"tools": tools, "evidence": evidence, "llm_errors": state["llm_errors"],
-                "pieces": {**state["pieces"], "market": piece},
-                "path": [*state["path"], "market_expert"]}  # fmt: skip
+        own = slot_facts("market", facts, tools)
+        return _step(state, "market_expert", tools=tools, evidence=evidence,
+                     slots={**state["slots"], "market": own},
+                     drafts={**state["drafts"], "market": _draft(deps, own, state)})  # fmt: skip
 
     def report_writer(state: AgentState) -> dict[str, Any]:
         facts, tools = state["facts"], state["tools"]
-        pieces = dict(state["pieces"])
-        revisions = state.get("revisions", 0)
-        findings = state.get("findings")
-        if findings is None:
-            question = state.get("question")
-            ask = f" The reader asked: {question.strip()[:200]}" if question else ""
-            prompt = (
-                f"Write a two-sentence summary of a report on {facts.ticker}. The stance is "
-                f"{facts.stance}. {describe_forecast(facts)} {describe_quality(facts)}{ask}"
-            )
-            pieces["summary"] = _piece(deps, "summary", prompt, state)
-        else:
-            # A revision drops every sentence the critic rejected (a wrong number or a claim the
-            # facts do not allow) and never asks the LLM again: a rewrite by a small local model
-            # rarely fixes a claim and costs seconds per call. A piece left empty is written
-            # by code from the facts.
-            revisions += 1
-            mask = _mask(state, deps)
-            for slot in sorted(findings.flagged_slots):
-                piece = pieces[slot]
-                text = strip_unsupported(piece.text, facts, tools, state["evidence"], mask)
-                pieces[slot] = (
-                    Piece(text, piece.source) if text else deterministic_piece(slot, facts, tools)
-                )
-        markdown, sections, writer = compose(facts, tools, pieces)
-        return {"pieces": pieces, "markdown": markdown, "sections": sections, "writer": writer,
-                "revisions": revisions, "llm_errors": state["llm_errors"],
-                "path": [*state["path"], "report_writer"]}  # fmt: skip
+        slots, drafts = dict(state["slots"]), dict(state["drafts"])
+        question = (state.get("question") or "").strip()
+        found = answer(question, facts, tools) if question else None
+        if found is not None:
+            slots["answer"] = list(found.facts)
+            drafts["answer"] = _draft(deps, slots["answer"], state)
+        slots["summary"] = slot_facts("summary", facts, tools)
+        drafts["summary"] = _draft(deps, slots["summary"], state)
+        return _step(state, "report_writer", slots=slots, drafts=drafts, answer=found)
 
     def critic(state: AgentState) -> dict[str, Any]:
-        findings = review(
-            state["markdown"], state["sections"], state["pieces"], facts=state["facts"],
-            tools=state["tools"], evidence=state["evidence"], mask=_mask(state, deps),
-        )  # fmt: skip
-        if findings.ok:
-            verdict: Verdict = "pass"
-        elif state["revisions"] < deps.max_revisions:
-            verdict = "revise"
-        else:
-            verdict = "fail"
-        critique = findings.summary()
-        rejected = list(state.get("rejected", []))
-        if verdict == "revise":
-            rejected += findings.claims + [f"number {n}" for n in findings.unverified]
-        if verdict != "revise" and deps.llm_review:
-            # The LLM's own review, once per report: the narrative is final at this point.
-            narrative = " ".join(state["pieces"][s].text for s in PIECES)
-            note = _ask(deps, "In one sentence, name the weakest point of this stock report: "
-                        f"{narrative[:900]}", state)  # fmt: skip
-            if note and not claim_problems(note, state["facts"], state["tools"]):
-                critique += f" Reviewer: {note}"
-        return {"findings": findings, "verdict": verdict, "critique": critique,
-                "rejected": rejected, "llm_errors": state["llm_errors"],
-                "path": [*state["path"], "critic"]}  # fmt: skip
+        facts, tools = state["facts"], state["tools"]
+        mask = _mask(state, deps)
+        gated = {
+            slot: gate_slot(state["drafts"].get(slot, []), own, facts=facts, tools=tools,
+                            evidence=state["evidence"], mask=mask, gate=deps.gate)
+            for slot, own in state["slots"].items()
+        }  # fmt: skip
+        narrative = {slot: list(g.published) for slot, g in gated.items()}
+        composed = compose(facts, tools, narrative, state.get("question"))
+        findings = review(composed, narrative, facts=facts, tools=tools,
+                          evidence=state["evidence"], mask=mask)  # fmt: skip
+        dropped = any(g.dropped for g in gated.values())
+        verdict: Verdict = "fail" if not findings.ok else "revise" if dropped else "pass"
+        return _step(state, "critic", gated=gated, narrative=narrative, composed=composed,
+                     findings=findings, verdict=verdict)  # fmt: skip
 
     def final(state: AgentState) -> dict[str, Any]:
-        facts, tools, findings = state["facts"], state["tools"], state["findings"]
-        markdown, sections, writer = state["markdown"], state["sections"], state["writer"]
-        critique = state.get("critique")
+        facts, tools = state["facts"], state["tools"]
+        composed, findings, narrative = state["composed"], state["findings"], state["narrative"]
+        critique = findings.summary()
         if state["verdict"] == "fail":
-            # Out of revisions: the grounded deterministic writer, labelled as such.
-            pieces = {slot: deterministic_piece(slot, facts, tools) for slot in PIECES}
-            markdown, sections, writer = compose(facts, tools, pieces)
-            findings = review(markdown, sections, pieces, facts=facts, tools=tools,
+            # The review found what the gate should have stopped: code writes every sentence.
+            narrative = {slot: deterministic(own) for slot, own in state["slots"].items()}
+            composed = compose(facts, tools, narrative, state.get("question"))
+            findings = review(composed, narrative, facts=facts, tools=tools,
                               evidence=state["evidence"], mask=_mask(state, deps))  # fmt: skip
-            critique = (critique or "") + " Fell back to the deterministic writer."
-        if state.get("rejected"):
-            shown = state["rejected"][:6]
-            more = len(state["rejected"]) - len(shown)
-            critique = (
-                (critique or "")
-                + " Sent back for revision: "
-                + " | ".join(shown)
-                + (f" (and {more} more)" if more else "")
-                + "."
-            )
+            critique += " Fell back to the code-written narrative."
+        dropped = [v for g in state["gated"].values() for v in g.dropped]
+        if dropped:
+            shown = [f"{'; '.join(v.reasons)}: {v.text!r}" for v in dropped[:6]]
+            more = len(dropped) - len(shown)
+            critique += (
+                f" Dropped {len(dropped)} generated sentence(s): " + " | ".join(shown)
+                + (f" (and {more} more)" if more else "") + "."
+            )  # fmt: skip
         if state.get("llm_errors"):
-            critique = (critique or "") + " LLM errors: " + "; ".join(state["llm_errors"][:3])
+            critique += " LLM errors: " + "; ".join(state["llm_errors"][:3])
+        found = state.get("answer")
         report = Report(
-            markdown=markdown,
-            sections=sections,
+            markdown=composed.markdown,
+            sections=composed.sections,
             stance=facts.stance,
             confidence=facts.confidence,
-            writer=writer,  # type: ignore[arg-type]
+            writer=composed.writer,
             llm=deps.llm_name,
-            revisions=state["revisions"],
             verified_numbers=findings.verified,
             unverified_numbers=len(findings.unverified),
-            critique=critique.strip() if critique else None,
+            critique=critique.strip(),
+            paragraphs=composed.paragraphs,
+            gate=[
+                {"slot": slot, **v.to_dict()}
+                for slot in ("answer", *NARRATIVE_SLOTS)
+                for v in (state["gated"][slot].verdicts if slot in state["gated"] else ())
+            ],
+            question=found.to_dict() if found else None,
             tools=[t.to_dict() for t in tools],
         )
-        if state["verdict"] == "pass":
-            final_verdict: Verdict = "pass" if state["revisions"] == 0 else "revise"
-        else:
-            final_verdict = "fail"
-        return {"report": report, "final_verdict": final_verdict,
-                "path": [*state["path"], "final"]}  # fmt: skip
-
-    def after_critic(state: AgentState) -> str:
-        return "report_writer" if state["verdict"] == "revise" else "final"
+        final_verdict: Verdict = state["verdict"] if findings.ok else "fail"
+        return _step(state, "final", report=report, final_verdict=final_verdict,
+                     composed=composed, narrative=narrative)  # fmt: skip
 
     graph = StateGraph(AgentState)
     graph.add_node("facts", facts_node)
@@ -272,15 +246,11 @@ def build_graph(deps: AgentDeps) -> Any:
     graph.add_edge("performance_analyst", "market_expert")
     graph.add_edge("market_expert", "report_writer")
     graph.add_edge("report_writer", "critic")
-    graph.add_conditional_edges("critic", after_critic, ["report_writer", "final"])
+    graph.add_edge("critic", "final")
     graph.add_edge("final", END)
     return graph.compile()
 
 
 def run_graph(deps: AgentDeps, ticker: str, question: str | None = None) -> AgentState:
     """Run the team once; the final state holds ``report``, ``facts`` and ``path``."""
-    # Each node appends one step; the revise loop adds two per round.
-    limit = 10 + 2 * (deps.max_revisions + 1)
-    return build_graph(deps).invoke(
-        {"ticker": ticker, "question": question}, {"recursion_limit": limit}
-    )
+    return build_graph(deps).invoke({"ticker": ticker, "question": question})

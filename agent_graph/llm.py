@@ -116,6 +116,7 @@ class LocalModel:
     temperature: float
     timeout_s: float
     seed: int
+    repetition_penalty: float = 1.0
     allow_digits: bool = False
     name: str = field(init=False)
 
@@ -148,7 +149,7 @@ class LocalLlama(LocalModel):
                     chatml(system, prompt),
                     max_tokens=self.max_tokens,
                     temperature=self.temperature,
-                    repeat_penalty=1.15,
+                    repeat_penalty=self.repetition_penalty,
                     seed=self.seed,
                     stop=["<|im_end|>", "<|im_start|>"],
                     stopping_criteria=StoppingCriteriaList([stop]),
@@ -309,7 +310,7 @@ class LocalTransformers(LocalModel):
                     temperature=self.temperature if sample else None,
                     top_p=None,
                     top_k=None,
-                    repetition_penalty=1.15,
+                    repetition_penalty=self.repetition_penalty,
                     eos_token_id=stops,
                     pad_token_id=stops[0],
                     suppress_tokens=None if self.allow_digits else banned,
@@ -389,6 +390,7 @@ def build_llm(settings: Settings, provider: str | None = None) -> LLM:
             "temperature": settings.llm_temperature,
             "timeout_s": timeout,
             "seed": settings.llm_seed,
+            "repetition_penalty": settings.llm_repetition_penalty,
         }
         if settings.llm_runtime == "llama-cpp":
             if importlib.util.find_spec("llama_cpp") is None:

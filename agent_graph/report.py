@@ -1,17 +1,22 @@
-"""The report's fixed sections: code writes every table and number, the LLM adds narrative.
+"""The report's fixed sections: code writes every table, number and fact sentence; the model may
+restate fact sentences in the narrative paragraphs, one admitted sentence at a time.
 
-A narrative piece is either the LLM's (cleaned) text or a deterministic sentence made from the
-facts; the writer label of a report says which kind it contains.
+Every paragraph of a report records who wrote each of its sentences (``model`` or ``code``), so
+the API and the front end can show it; model text is escaped before it enters the Markdown, so it
+never turns into LaTeX, HTML, links or code.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from agent_graph.facts import Facts
+from agent_graph.grounding import Sentence
 from agent_graph.numbers import sentences
+from agent_graph.statements import Fact, all_facts, slot_facts
 from agent_graph.tools.base import ToolResult, ran
 
 SECTIONS: dict[str, str] = {
@@ -22,16 +27,16 @@ SECTIONS: dict[str, str] = {
     "risks": "Risks",
     "disclaimer": "Disclaimer",
 }
-PIECES = ("summary", "analyst", "market")  # narrative slots the LLM may fill
-MAX_SENTENCES = 3
-MAX_PIECE_CHARS = 600
+# Shown first, and only when the reader asked a question.
+ANSWER_SECTION = ("answer", "Your question")
+# The narrative slot of each section that has one.
+SLOT_SECTION = {
+    "answer": "answer", "summary": "summary", "analyst": "model_quality",
+    "market": "market_context",
+}  # fmt: skip
+NARRATIVE_SLOTS = ("summary", "analyst", "market")
+MAX_PIECE_CHARS = 1200
 Source = Literal["llm", "deterministic"]
-
-
-@dataclass(frozen=True)
-class Piece:
-    text: str
-    source: Source
 
 
 @dataclass
@@ -42,10 +47,12 @@ class Report:
     confidence: float
     writer: Source
     llm: str
-    revisions: int
     verified_numbers: int
     unverified_numbers: int
     critique: str | None
+    paragraphs: list[dict[str, Any]] = field(default_factory=list)
+    gate: list[dict[str, Any]] = field(default_factory=list)  # every generated sentence, judged
+    question: dict[str, Any] | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,96 +60,37 @@ class Report:
 
 
 _MARKUP = re.compile(r"[*_`#>]+")
+_ESCAPE = re.compile(r"([\\`*_{}\[\]<>#|~$])")
 
 
-def clean_narrative(text: str) -> str:
-    """LLM text as at most three plain sentences: no headings, lists, markup or preambles."""
+def escape_markdown(text: str) -> str:
+    """Text that renders as itself in Markdown and Streamlit: no LaTeX (``$``), HTML (``<``),
+    links (``[``), code (backticks) or emphasis."""
+    return _ESCAPE.sub(r"\\\1", text)
+
+
+def clean_narrative(text: str) -> list[str]:
+    """The sentences of an LLM answer: no headings, list marks, markup or preambles, and no
+    unfinished last sentence (the token budget ran out)."""
     lines = [ln.strip() for ln in text.replace("\r", "").split("\n")]
     kept = [ln for ln in lines if ln and not ln.startswith("#") and not ln.endswith(":")]
-    flat = _MARKUP.sub("", " ".join(re.sub(r"^(?:[-*\u2022]|\d+[.)])\s+", "", ln) for ln in kept))
-    flat = re.sub(r"\s+", " ", flat).strip()
-    flat = re.sub(r"^(?:sure|certainly|here is|here's)[^.:!]*[.:!]\s*", "", flat, flags=re.I)
-    chosen = sentences(flat)[:MAX_SENTENCES]
-    out = " ".join(chosen).strip()
-    if len(out) > MAX_PIECE_CHARS:
-        out = out[:MAX_PIECE_CHARS].rsplit(" ", 1)[0]
-    if out and out[-1] not in ".!?":
-        # An unfinished last sentence (max_tokens reached) is dropped, or closed if it is alone.
-        whole = sentences(out)
-        out = " ".join(whole[:-1]) if len(whole) > 1 else out + "."
-    return out
+    out: list[str] = []
+    for line in kept:
+        plain = re.sub(r"^(?:[-*\u2022]|\d+[.)])\s+", "", line)
+        plain = re.sub(r"^(?:sure|certainly|here is|here's)[^.:!]*[.:!]\s*", "", plain, flags=re.I)
+        out += sentences(re.sub(r"\s+", " ", _MARKUP.sub("", plain)).strip())
+    whole = [s for s in out if s and s[-1] in ".!?"]
+    return [s[:MAX_PIECE_CHARS] for s in whole]
 
 
-# --- qualitative descriptions: what the LLM is told (it never sees a number) -------------------
-def describe_forecast(facts: Facts) -> str:
-    change = facts.expected_change_pct
-    width = facts.interval_width_pct
-    band = "narrow" if width < 4 else "wide" if width > 10 else "moderate"
-    if facts.stance == "neutral":  # a move inside the stance threshold is no call either way
-        expects = "little change"
-    else:
-        size = "a small" if abs(change) < 2 else "a moderate" if abs(change) < 5 else "a large"
-        expects = f"{size} {'rise' if change > 0 else 'fall'}"
-    return f"The model expects {expects} over the next week; its uncertainty band is {band}."
+def deterministic(slot_fact_list: Sequence[Fact]) -> list[Sentence]:
+    return [Sentence(f.text, "code", (f.key,)) for f in slot_fact_list]
 
 
-def describe_quality(facts: Facts) -> str:
-    if facts.beats_naive is None:
-        return "The model has no backtest yet, so its accuracy is unknown."
-    if facts.model == "naive":
-        return (
-            "No model beat the naive forecast, which repeats the last price, in a walk-forward "
-            "backtest, so that naive forecast is what is served."
-        )
-    if facts.beats_naive:
-        return (
-            "In a walk-forward backtest the served model was more accurate than a naive forecast "
-            "that repeats the last price, and the difference was statistically significant."
-        )
-    return (
-        "In a walk-forward backtest the served model showed no statistically significant edge "
-        "over a naive forecast that repeats the last price."
-    )
-
-
-def describe_market(facts: Facts, tools: list[ToolResult]) -> str:
-    parts = []
-    by_name = {t.name: t for t in tools if t.ran}
-    if rs := by_name.get("relative_strength"):
-        verb = "outperformed" if rs.data.get("leader") else "underperformed"
-        parts.append(f"the stock {verb} the index over the last month")
-    if vol := by_name.get("volatility_regime"):
-        parts.append(f"volatility is {vol.data['regime']} compared with recent years")
-    if volu := by_name.get("volume_anomalies"):
-        parts.append("trading volume was unusual recently" if volu.data["anomalies"]
-                     else "trading volume was normal")  # fmt: skip
-    if news := by_name.get("news_sentiment"):
-        parts.append(f"recent headlines are {news.data['label']} in tone")
-    else:
-        parts.append("no news was available")
-    if facts.drift.status == "drift":
-        parts.append("the recent data has drifted from the training data")
-    return "; ".join(parts) + "."
-
-
-def brief(facts: Facts, tools: list[ToolResult] | tuple[ToolResult, ...]) -> list[str]:
-    """What the writers are told, in words: the grounds a narrative sentence must stand on."""
-    out = [describe_forecast(facts), describe_quality(facts), describe_market(facts, list(tools))]
+def brief(facts: Facts, tools: Sequence[ToolResult]) -> list[str]:
+    """Every fact sentence of a report: the grounds any narrative sentence must stand on."""
+    out = [f.text for f in all_facts(facts, tools)]
     return [*out, facts.skill] if facts.skill else out
-
-
-# --- deterministic narrative (the fallback writer) ---------------------------------------------
-def deterministic_piece(slot: str, facts: Facts, tools: list[ToolResult]) -> Piece:
-    if slot == "summary":
-        text = describe_forecast(facts) + " " + describe_quality(facts)
-    elif slot == "analyst":
-        text = describe_quality(facts) + (
-            " Treat the forecast as one scenario inside its band, not a target."
-        )
-    else:
-        text = "Market backdrop: " + describe_market(facts, tools)
-        text = text[0] + text[1:]
-    return Piece(text, "deterministic")
 
 
 # --- sections ------------------------------------------------------------------------------------
@@ -154,6 +102,10 @@ def _p(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 MODEL_LABELS = {
     "lstm": "the LSTM (champion)",
     "champion": "the LSTM (champion)",
@@ -163,19 +115,18 @@ MODEL_LABELS = {
 }
 
 
-def _ratio(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+def paragraph_text(narrative: Sequence[Sentence]) -> str:
+    return " ".join(escape_markdown(s.text) if s.source == "model" else s.text for s in narrative)
 
 
-def summary_section(facts: Facts, piece: Piece) -> str:
+def summary_lead(facts: Facts) -> str:
     last = facts.forecast[-1]
-    lead = (
+    return (
         f"**Stance: {facts.stance}** (confidence {facts.confidence:.2f}, derived from the "
         f"forecast and the model's track record). The median forecast for {last.date} is "
         f"{last.median:.2f}, {last.change_pct:+.2f}% from the last close of "
         f"{facts.last_close:.2f} on {facts.as_of}."
     )
-    return f"{lead}\n\n{piece.text}".strip()
 
 
 def forecast_section(facts: Facts) -> str:
@@ -199,30 +150,31 @@ def forecast_section(facts: Facts) -> str:
     )
 
 
-def quality_section(facts: Facts, piece: Piece) -> str:
+def quality_lead(facts: Facts) -> list[str]:
+    """The skill statement and the backtest table (no table before the first backtest)."""
     if not facts.quality:
-        return f"No backtest summary is stored for this model yet.\n\n{piece.text}".strip()
+        return ["No backtest summary is stored for this model yet."]
     rows = [
         f"| {q.horizon} | {_ratio(q.relative_mae)} | {_p(q.p_vs_naive)} | "
         f"{_pct(q.directional_accuracy)} | {_pct(q.up_rate)} | {_pct(q.coverage)} |"
         for q in facts.quality
     ]
     lead = (
-        f"{facts.skill or describe_quality(facts)} Skill is claimed only where a Diebold-Mariano "
-        "test against the naive forecast is significant (p < 0.05); a relative MAE near 1 is "
-        "the honest expectation for daily prices, and direction is compared with the always-up "
-        "rate of the same windows."
+        f"{facts.skill or slot_facts('analyst', facts, [])[0].text} Skill is claimed only where "
+        "a Diebold-Mariano test against the naive forecast is significant (p < 0.05); a "
+        "relative MAE near 1 is the honest expectation for daily prices, and direction is "
+        "compared with the always-up rate of the same windows."
     )
-    table = [
+    table = "\n".join([
         "| horizon | relative MAE | p vs naive | direction hit rate | always-up rate | "
         "interval coverage |",
         "| --- | --- | --- | --- | --- | --- |",
         *rows,
-    ]
-    return "\n".join([lead, "", *table, "", piece.text]).strip()
+    ])  # fmt: skip
+    return [lead, table]
 
 
-def market_section(facts: Facts, tools: list[ToolResult], piece: Piece) -> str:
+def market_lines(facts: Facts, tools: Sequence[ToolResult]) -> str:
     lines = [f"- {t.summary}" for t in tools if t.ran]
     ind = facts.indicators
     if ind:
@@ -244,16 +196,16 @@ def market_section(facts: Facts, tools: list[ToolResult], piece: Piece) -> str:
         lines.append(
             f"- Data drift ({drift.as_of}): {drift.status}; share of drifted columns {share}."
         )
-    ran = [t.name for t in tools if t.ran]
+    names = [t.name for t in tools if t.ran]
     skipped = [f"{t.name} ({t.summary.rstrip('.')})" for t in tools if not t.ran]
     lines.append(
-        "- Tools run: " + (", ".join(ran) or "none")
+        "- Tools run: " + (", ".join(names) or "none")
         + ("; not run: " + "; ".join(skipped) if skipped else "") + "."
     )  # fmt: skip
-    return "\n".join([*lines, "", piece.text]).strip()
+    return "\n".join(lines)
 
 
-def risks_section(facts: Facts, tools: list[ToolResult]) -> str:
+def risks_section(facts: Facts, tools: Sequence[ToolResult]) -> str:
     items = []
     if facts.beats_naive is not True:
         items.append(
@@ -279,36 +231,82 @@ def risks_section(facts: Facts, tools: list[ToolResult]) -> str:
 DISCLAIMER = (
     "Generated automatically from a statistical model and daily price data; not investment "
     "advice. Numbers are computed by code and every number in this report was checked against "
-    "them; the narrative is {who}."
+    "them; {who}"
 )
 
 
+def _who(model_sentences: int) -> str:
+    if not model_sentences:
+        return "every sentence of the narrative is written by code from the facts (no LLM)."
+    return (
+        "some sentences of the narrative were written by a language model, each admitted only "
+        "because it restates the facts; the rest are written by code."
+    )
+
+
+@dataclass(frozen=True)
+class Composed:
+    markdown: str
+    sections: dict[str, str]
+    writer: Source
+    paragraphs: list[dict[str, Any]]
+
+
+TITLES = dict([ANSWER_SECTION, *SECTIONS.items()])
+
+
+def _paragraph(section: str, text: str, narrative: Sequence[Sentence] = ()) -> dict[str, Any]:
+    sources = {s.source for s in narrative} or {"code"}
+    source = sources.pop() if len(sources) == 1 else "mixed"
+    return {"section": section, "title": TITLES[section], "source": source, "text": text,
+            "sentences": [s.to_dict() for s in narrative]}  # fmt: skip
+
+
 def compose(
-    facts: Facts, tools: list[ToolResult], pieces: dict[str, Piece]
-) -> tuple[str, dict[str, str], Source]:
-    """(markdown, sections, writer label) from the facts, tool results and narrative pieces."""
-    writer: Source = "llm" if any(p.source == "llm" and p.text for p in pieces.values()) else (
-        "deterministic"
-    )  # fmt: skip
-    who = "written by a language model" if writer == "llm" else "written by code (no LLM)"
+    facts: Facts,
+    tools: Sequence[ToolResult],
+    narrative: Mapping[str, Sequence[Sentence]],
+    question: str | None = None,
+) -> Composed:
+    """The report from the facts, the tool results and each slot's published sentences
+    (``narrative["answer"]`` only when a question was asked)."""
+    model = sum(s.source == "model" for slot in narrative.values() for s in slot)
+    writer: Source = "llm" if model else "deterministic"
+    paragraphs: dict[str, list[dict[str, Any]]] = {}
+
+    def narrated(slot: str) -> dict[str, Any]:
+        said = narrative.get(slot, ())
+        return _paragraph(SLOT_SECTION[slot], paragraph_text(said), said)
+
+    if question is not None and "answer" in narrative:
+        asked = _paragraph("answer", f"**Asked:** {escape_markdown(question.strip())}")
+        paragraphs["answer"] = [asked, narrated("answer")]
+    paragraphs["summary"] = [_paragraph("summary", summary_lead(facts)), narrated("summary")]
+    paragraphs["forecast"] = [_paragraph("forecast", forecast_section(facts))]
+    paragraphs["model_quality"] = [
+        *(_paragraph("model_quality", part) for part in quality_lead(facts)),
+        narrated("analyst"),
+    ]
+    paragraphs["market_context"] = [
+        _paragraph("market_context", market_lines(facts, tools)), narrated("market"),
+    ]  # fmt: skip
+    paragraphs["risks"] = [_paragraph("risks", risks_section(facts, tools))]
+    paragraphs["disclaimer"] = [_paragraph("disclaimer", DISCLAIMER.format(who=_who(model)))]
     sections = {
-        "summary": summary_section(facts, pieces["summary"]),
-        "forecast": forecast_section(facts),
-        "model_quality": quality_section(facts, pieces["analyst"]),
-        "market_context": market_section(facts, tools, pieces["market"]),
-        "risks": risks_section(facts, tools),
-        "disclaimer": DISCLAIMER.format(who=who),
+        key: "\n\n".join(p["text"] for p in parts if p["text"]).strip()
+        for key, parts in paragraphs.items()
     }
     body = [f"# {facts.ticker}: analyst report as of {facts.as_of}", ""]
-    for key, title in SECTIONS.items():
-        body += [f"## {title}", "", sections[key], ""]
-    return "\n".join(body).rstrip() + "\n", sections, writer
+    for key, text in sections.items():
+        body += [f"## {TITLES[key]}", "", text, ""]
+    flat = [p for parts in paragraphs.values() for p in parts if p["text"]]
+    return Composed("\n".join(body).rstrip() + "\n", sections, writer, flat)
 
 
 def split_sections(markdown: str) -> dict[str, str]:
-    """Sections found in a markdown report by their fixed headings (for the evaluator)."""
+    """Sections found in a markdown report by their headings (for the evaluator)."""
     found: dict[str, str] = {}
-    titles = {title: key for key, title in SECTIONS.items()}
+    titles = {title: key for key, title in [ANSWER_SECTION, *SECTIONS.items()]}
     parts = re.split(r"^## (.+)$", markdown, flags=re.M)
     for title, text in zip(parts[1::2], parts[2::2], strict=False):
         key = titles.get(title.strip())
@@ -319,8 +317,10 @@ def split_sections(markdown: str) -> dict[str, str]:
 
 def report_prose(markdown: str) -> str:
     """The sentences of a report: headings, table rows and the list of tool names left out,
-    list items as sentences, bold marks removed."""
+    list items as sentences, bold marks and escapes removed."""
     lines = (
         ln.strip().removeprefix("- ").strip().replace("**", "") for ln in markdown.splitlines()
     )
-    return " ".join(ln for ln in lines if ln and not ln.startswith(("#", "|", "Tools run:")))
+    skip = ("#", "|", "Tools run:", "Asked:")  # the reader's question is not the report's
+    kept = " ".join(ln for ln in lines if ln and not ln.startswith(skip))
+    return re.sub(r"\\(.)", r"\1", kept)

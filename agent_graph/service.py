@@ -132,12 +132,14 @@ class AnalystService:
                 llm=self.llm,
                 news=self.news,
                 index_ticker=self.settings.index_ticker,
-                max_revisions=self.settings.agent_max_revisions,
-                llm_review=self.settings.agent_llm_review,
+                sentence_budget=self.settings.agent_sentence_budget,
             )
             state = run_graph(deps, symbol, question)
             report = state["report"]
-            evaluation = evaluate(report, state["final_verdict"], state["facts"], state["tools"])
+            evaluation = evaluate(
+                report, state["final_verdict"], state["facts"], state["tools"],
+                state["slots"].get("answer", ()),
+            )  # fmt: skip
             fact = facts_box["f"]
             record = {
                 "ticker": symbol,

@@ -18,8 +18,8 @@ import time
 from typing import Any
 
 from agent_graph.claims import ClaimReader
-from bench.claim_regression import SetScore, score_set
 from bench.common import write_results
+from devkit.reports import SetScore, score_set
 
 RECALL, PRECISION = 0.95, 0.90
 

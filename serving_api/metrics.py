@@ -114,7 +114,16 @@ class ReportEvaluationCollector:
         ("section_coverage", "Share of the fixed report sections present"),
         ("score", "Overall report score (0..1)"),
         ("length_words", "Report length in words"),
-        ("critic_pass", "1 when the critic accepted the report (pass or after revision)"),
+        ("critic_pass", "1 when the critic accepted the report (pass or after replacements)"),
+        ("sentences_generated", "Narrative sentences the LLM wrote for the report"),
+        ("sentences_admitted", "Of those, admitted by the grounding gate"),
+        ("sentences_dropped", "Of those, dropped and replaced by code-written fact sentences"),
+        ("grounded", "Share of published narrative sentences that restate the facts"),
+        (
+            "question_answered",
+            "1 when the report answers the question it was asked, 0 when "
+            "the facts do not answer it, absent without a question",
+        ),
         ("age_seconds", "Seconds since the report was written"),
     )
 
@@ -142,8 +151,16 @@ class ReportEvaluationCollector:
                         "claims": float(ev.get("claims", 0)),
                         "unsupported_claims": float(len(ev.get("unsupported_claims", []))),
                         "critic_pass": float(ev["critic_verdict"] in {"pass", "revise"}),
+                        # Reports written before sentences were gated count none.
+                        **{
+                            f"sentences_{k}": float((ev.get("sentences") or {}).get(k, 0))
+                            for k in ("generated", "admitted", "dropped")
+                        },
+                        "grounded": float(ev.get("grounded", 1.0)),
                         "created": dt.datetime.fromisoformat(record["created_at"]).timestamp(),
                     }
+                    if ev.get("question"):
+                        values["question_answered"] = float(bool(ev["question"]["answered"]))
                     cached = (mtime, ticker_from_slug(path.parent.name), values)
                     self._seen[path] = cached
                 out[cached[1]] = cached[2]
@@ -157,8 +174,10 @@ class ReportEvaluationCollector:
         for name, doc in self._FIELDS:
             family = GaugeMetricFamily(f"stockops_report_{name}", doc, labels=["ticker"])
             for ticker, values in sorted(reports.items()):
-                value = now - values["created"] if name == "age_seconds" else values[name]
-                family.add_metric([ticker], value)
+                if name == "age_seconds":
+                    family.add_metric([ticker], now - values["created"])
+                elif name in values:
+                    family.add_metric([ticker], values[name])
             yield family
 
 

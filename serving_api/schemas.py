@@ -328,21 +328,82 @@ class AnalyzeRequest(TickerRequest):
     )
 
 
+class ReportSentence(BaseModel):
+    text: str
+    source: Literal["model", "code"] = Field(
+        description="model: written by the LLM and admitted because it restates the facts; "
+        "code: a fact sentence written by code."
+    )
+    restates: list[str] = Field(description="Keys of the facts the sentence states.")
+
+
+class ReportParagraph(BaseModel):
+    section: str
+    title: str = Field(default="", description="The section's heading.")
+    source: Literal["model", "code", "mixed"] = Field(
+        description="Who wrote the paragraph's sentences (mixed: some of each)."
+    )
+    text: str = Field(description="As it appears in the markdown (model text escaped).")
+    sentences: list[ReportSentence] = Field(
+        default_factory=list,
+        description="The narrative's sentences one by one (empty for tables and lead lines, "
+        "which code writes).",
+    )
+
+
+class GateDecision(BaseModel):
+    slot: str = Field(description="answer, summary, analyst or market")
+    text: str = Field(description="A sentence the model wrote.")
+    admitted: bool
+    reasons: list[str] = Field(description="Why it was dropped (empty when admitted).")
+    closest: str | None = Field(description="The fact it is closest to in meaning.")
+    similarity: float
+    covers: list[str] = Field(description="The facts it restates.")
+
+
+class QuestionAnswer(BaseModel):
+    question: str
+    topics: list[str] = Field(description="What the question asks that the facts answer.")
+    unanswered: list[str] = Field(
+        description="What it asks that the facts do not answer (advice, outside, other)."
+    )
+    facts: list[str] = Field(description="Keys of the facts the answer states.")
+    answered: bool
+
+
 class AgentReport(BaseModel):
     markdown: str
     sections: dict[str, str] = Field(
-        description="summary, forecast, model_quality, market_context, risks, disclaimer"
+        description="answer (when a question was asked), summary, forecast, model_quality, "
+        "market_context, risks, disclaimer"
     )
     stance: Literal["bullish", "bearish", "neutral"] = Field(
         description="From the forecast and the model's track record, never from the text."
     )
     confidence: float = Field(ge=0, le=1)
-    writer: Literal["llm", "deterministic"]
+    writer: Literal["llm", "deterministic"] = Field(
+        description="llm when at least one published sentence was written by the model."
+    )
     llm: str
-    revisions: int
     verified_numbers: int
     unverified_numbers: int
     critique: str | None
+    # Defaults: reports stored before sentences were gated have none of these.
+    paragraphs: list[ReportParagraph] = Field(
+        default_factory=list, description="The report paragraph by paragraph, with who wrote it."
+    )
+    gate: list[GateDecision] = Field(
+        default_factory=list, description="Every sentence the model wrote, admitted or dropped."
+    )
+    question: QuestionAnswer | None = None
+
+
+class SentenceCounts(BaseModel):
+    generated: int = Field(ge=0, description="Sentences the model wrote.")
+    admitted: int = Field(ge=0, description="Of those, admitted by the grounding gate.")
+    dropped: int = Field(ge=0, description="Of those, dropped (replaced by code-written facts).")
+    published_model: int = Field(ge=0, description="Narrative sentences published, by model.")
+    published_code: int = Field(ge=0, description="Narrative sentences published, by code.")
 
 
 class ReportEvaluation(BaseModel):
@@ -363,6 +424,21 @@ class ReportEvaluation(BaseModel):
     critic_verdict: Literal["pass", "revise", "fail"]
     length_words: int
     score: float = Field(ge=0, le=1)
+    sentences: SentenceCounts = Field(
+        default_factory=lambda: SentenceCounts(
+            generated=0, admitted=0, dropped=0, published_model=0, published_code=0
+        )
+    )
+    dropped_sentences: list[str] = Field(
+        default_factory=list, description="Each dropped model sentence with why."
+    )
+    grounded: float = Field(
+        default=1.0, ge=0, le=1,
+        description="Share of published narrative sentences that restate the facts (read again "
+        "by the evaluator).",
+    )  # fmt: skip
+    ungrounded_sentences: list[str] = Field(default_factory=list)
+    question: QuestionAnswer | None = None
 
 
 class FeatureFreshness(BaseModel):

@@ -171,10 +171,17 @@ class Settings(BaseSettings):
     )
     llm_max_tokens: int = Field(
         default=48, ge=8, le=4096,
-        description="Per LLM call: two or three sentences; each token costs ~30-60 ms on one "
-        "core with the local model.",
+        description="Per LLM call (one narrative slot); each token costs ~30 ms on one core "
+        "with the local model.",
     )  # fmt: skip
-    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_temperature: float = Field(
+        default=0.2, ge=0, le=2, description="0: greedy decoding (the same text every time)."
+    )
+    llm_repetition_penalty: float = Field(
+        default=1.15, ge=1.0, le=2.0,
+        description="Local models only. Above 1 it also penalises the fact sentences' own words "
+        "in the prompt, which is what the writer is asked to restate.",
+    )  # fmt: skip
     llm_runtime: Literal["transformers", "llama-cpp"] = Field(
         default="transformers",
         description="What runs the local GGUF: transformers (torch, installed by default) or "
@@ -197,14 +204,11 @@ class Settings(BaseSettings):
         description="For llm_provider=anthropic (also read from ANTHROPIC_API_KEY).",
     )
     ollama_base_url: str = "http://127.0.0.1:11434"
-    agent_max_revisions: int = Field(
-        default=2, ge=0, le=5, description="Critic -> writer round trips at most."
-    )
-    agent_llm_review: bool = Field(
-        default=False,
-        description="Add the LLM's one-sentence review of each report to its critique (one more "
-        "LLM call per report; worth it with a hosted model, not with the local 135M one).",
-    )
+    agent_sentence_budget: int = Field(
+        default=3, ge=0, le=12,
+        description="Fact sentences per narrative slot the LLM is asked to restate (one call "
+        "each); the others are stated by code. 0: the narrative is written by code alone.",
+    )  # fmt: skip
     agent_news_provider: Literal["auto", "yahoo", "none"] = Field(
         default="auto",
         description="Headlines for the market expert. auto: Yahoo when the market-data "

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from streamlit_app.api_client import ApiClient, ApiProblem
+from streamlit_app.report_view import LEGEND, report_markdown, sentence_rows
 from streamlit_app.ui import (
     MAX_TASK_ROUNDS,
     client,
@@ -58,40 +59,32 @@ def report_section(result: dict[str, Any]) -> None:
         cols[2].metric("Report score", f"{float(evaluation.get('score', 0)):.2f}")
         cols[3].metric("Critic verdict", str(evaluation.get("critic_verdict", "-")))
     with st.container(border=True):
-        st.markdown(report.get("markdown") or "_The report is empty._")
+        st.markdown(report_markdown(report))
     st.caption(
-        f"Written by {report.get('writer', '?')} ({report.get('llm', '?')}), "
-        f"{report.get('revisions', 0)} revision(s); numbers checked against the data: "
+        f"{LEGEND} Model: {report.get('llm', '?')}; numbers checked against the data: "
         f"{report.get('verified_numbers', 0)} verified, "
         f"{report.get('unverified_numbers', 0)} unverified"
         f"{' · cached report' if result.get('cache_hit') else ''}."
     )
     if evaluation:
         with st.expander("Report evaluation"):
+            rows = [
+                ("faithfulness (numbers and claims)",
+                 f"{float(evaluation.get('faithfulness', 0)):.2f}"),
+                ("claims checked", str(evaluation.get("claims", "-"))),
+                ("unsupported claims", str(len(evaluation.get("unsupported_claims", [])))),
+                *sentence_rows(evaluation),
+                ("section coverage", f"{float(evaluation.get('section_coverage', 0)):.2f}"),
+                ("length (words)", str(evaluation.get("length_words", "-"))),
+                ("score", f"{float(evaluation.get('score', 0)):.2f}"),
+            ]  # fmt: skip
             st.dataframe(
-                {
-                    "measure": [
-                        "faithfulness (numbers and claims)",
-                        "claims checked",
-                        "unsupported claims",
-                        "section coverage",
-                        "length (words)",
-                        "score",
-                    ],
-                    "value": [
-                        f"{float(evaluation.get('faithfulness', 0)):.2f}",
-                        str(evaluation.get("claims", "-")),
-                        str(len(evaluation.get("unsupported_claims", []))),
-                        f"{float(evaluation.get('section_coverage', 0)):.2f}",
-                        str(evaluation.get("length_words", "-")),
-                        f"{float(evaluation.get('score', 0)):.2f}",
-                    ],
-                },
+                {"measure": [r[0] for r in rows], "value": [r[1] for r in rows]},
                 hide_index=True,
             )
     if report.get("critique"):
         with st.expander("Critique"):
-            st.write(report["critique"])
+            st.text(report["critique"])  # model text inside: shown as plain text
 
 
 st.title("Analyze a stock")

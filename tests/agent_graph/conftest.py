@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from agent_graph.facts import Facts
-from bench.claim_regression import synthetic_facts
+from devkit.reports import synthetic_facts
 from stock_assets.domain.indicators import compute_indicators
 from stock_assets.domain.market_data import OfflineSampleProvider
 

@@ -11,7 +11,7 @@ import pytest
 from agent_graph.claim_prototypes import PROTOTYPES
 from agent_graph.claims import KINDS, Claim, claim_reader, contradiction, unsupported_claims
 from agent_graph.facts import Facts
-from bench.claim_regression import load_set, scenario, score_set, synthetic_facts
+from devkit.reports import load_set, scenario, score_set, synthetic_facts
 
 RECALL, PRECISION = 0.95, 0.90
 TOPIC_RECALL = 0.70

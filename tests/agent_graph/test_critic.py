@@ -1,22 +1,20 @@
-"""The critic: every number of a report checked against the facts, unsupported claims flagged."""
+"""The critic: the gate publishes a slot from admitted sentences and code-written facts; the
+review checks every number of the composed report, the model's claims and the sections."""
 
 from __future__ import annotations
 
-from agent_graph.critic import claim_problems, review, strip_unsupported
+from agent_graph.critic import gate_slot, review
 from agent_graph.facts import Facts
+from agent_graph.grounding import Sentence
 from agent_graph.numbers import Evidence, check_numbers
-from agent_graph.report import SECTIONS, Piece, compose, split_sections
+from agent_graph.report import NARRATIVE_SLOTS, SECTIONS, compose, deterministic, split_sections
+from agent_graph.statements import slot_facts
 
 MASK = ("AAPL", "^GSPC")
 
 
 def _evidence(facts: Facts) -> Evidence:
     return Evidence.of(facts.numbers(), facts.dates())
-
-
-def _pieces(**texts: str) -> dict[str, Piece]:
-    base = {"summary": "A calm week.", "analyst": "Weigh it lightly.", "market": "Quiet."}
-    return {k: Piece(v, "llm") for k, v in {**base, **texts}.items()}
 
 
 def test_numbers_within_rounding_percent_and_dates_are_verified(facts: Facts) -> None:
@@ -48,57 +46,57 @@ def test_planted_wrong_numbers_are_caught(facts: Facts) -> None:
     assert bad == planted
 
 
-def test_review_of_a_composed_report_flags_planted_numbers_and_claims(facts: Facts) -> None:
+def test_a_slot_publishes_admitted_sentences_and_code_states_the_rest(facts: Facts) -> None:
+    own = slot_facts("summary", facts, [])
+    drafted = [
+        "The model anticipates a modest decline in AAPL over the coming week.",  # restates
+        "Apple will report earnings on Tuesday, and the shares will jump.",  # invents
+    ]
+    gated = gate_slot(drafted, own, facts=facts, tools=[], evidence=_evidence(facts), mask=MASK)
+    assert [v.admitted for v in gated.verdicts] == [True, False]
+    assert "adds words the facts do not license" in " ".join(gated.dropped[0].reasons)
+    published = gated.published
+    assert published[0] == Sentence(drafted[0], "model", ("forecast.move",))
+    # The band and the stance were not restated: their code-written sentences state them.
+    assert [s.source for s in published] == ["model", "code", "code"]
+    assert [s.text for s in published[1:]] == [f.text for f in own[1:]]
+
+
+def test_review_passes_a_composed_report_and_flags_what_a_broken_gate_let_through(
+    facts: Facts,
+) -> None:
     ev = _evidence(facts)
-    clean = _pieces()
-    markdown, sections, writer = compose(facts, [], clean)
-    assert writer == "llm"
-    assert set(split_sections(markdown)) == set(SECTIONS)
-    ok = review(markdown, sections, clean, facts=facts, tools=[], evidence=ev, mask=MASK)
+    narrative = {s: deterministic(slot_facts(s, facts, [])) for s in NARRATIVE_SLOTS}
+    composed = compose(facts, [], narrative)
+    assert composed.writer == "deterministic"
+    assert set(split_sections(composed.markdown)) == set(SECTIONS)
+    ok = review(composed, narrative, facts=facts, tools=[], evidence=ev, mask=MASK)
     assert ok.ok and ok.verified > 60 and not ok.unverified
 
-    planted = _pieces(
-        analyst="The model beats the naive forecast by 37%. It is a useful guide.",
-        market="Earnings news lifted the shares. Gains are guaranteed.",
-        summary="The stock will rise to 512.30 next week.",
-    )
-    markdown, sections, _ = compose(facts, [], planted)
-    found = review(markdown, sections, planted, facts=facts, tools=[], evidence=ev, mask=MASK)
+    # Sentences no gate would admit, published as the model's: the review reads them again.
+    planted = {
+        **narrative,
+        "analyst": [Sentence("The model beats the naive forecast by 37%.", "model", ("skill",))],
+        "summary": [Sentence("The stock will certainly rise to 512.30.", "model", ())],
+    }
+    composed = compose(facts, [], planted)
+    found = review(composed, planted, facts=facts, tools=[], evidence=ev, mask=MASK)
     assert not found.ok
     assert found.unverified == ["512.30", "37%"]
     reasons = " | ".join(found.claims)
     assert "skill the backtest does not show" in reasons  # relative MAE > 1
-    assert "news, but no news source ran" in reasons
     assert "certainty" in reasons
     assert f"upward call against a {facts.stance} stance" in reasons
-    assert found.flagged_slots == {"analyst", "market", "summary"}
     assert "Unsupported numbers: 512.30, 37%" in found.summary()
 
 
 def test_missing_sections_are_flagged(facts: Facts) -> None:
-    pieces = _pieces()
-    markdown, sections, _ = compose(facts, [], pieces)
-    sections = {**sections, "risks": ""}
-    found = review(
-        markdown, sections, pieces, facts=facts, tools=[], evidence=_evidence(facts), mask=MASK
-    )
+    narrative = {s: deterministic(slot_facts(s, facts, [])) for s in NARRATIVE_SLOTS}
+    composed = compose(facts, [], narrative)
+    composed = type(composed)(
+        composed.markdown, {**composed.sections, "risks": ""}, composed.writer,
+        composed.paragraphs,
+    )  # fmt: skip
+    found = review(composed, narrative, facts=facts, tools=[], evidence=_evidence(facts),
+                   mask=MASK)  # fmt: skip
     assert found.missing_sections == ["risks"]
-
-
-def test_strip_unsupported_keeps_only_grounded_sentences(facts: Facts) -> None:
-    text = (
-        "Treat the forecast as one scenario. It will surely rise 40%. "
-        f"The last close was {facts.last_close:.2f}. Analysts expect a rebound."
-    )
-    kept = strip_unsupported(text, facts, [], _evidence(facts), MASK)
-    assert kept == f"Treat the forecast as one scenario. The last close was {facts.last_close:.2f}."
-
-
-def test_claims_follow_the_facts_not_the_words(facts: Facts) -> None:
-    # A bearish stance: an upward call is unsupported, a downward one is not.
-    assert facts.stance == "bearish"
-    assert claim_problems("Prices will rise.", facts, [])
-    assert not claim_problems("Prices will fall.", facts, [])
-    # No news ran: saying so is fine, claiming news is not.
-    assert not claim_problems("There was no news to weigh.", facts, [])
-    assert claim_problems("Headlines were upbeat.", facts, [])

@@ -1,23 +1,49 @@
-"""The graph's paths: straight through, through the revise loop, out of revisions, LLM down.
+"""The graph: the model restates facts one by one, the critic admits only what is grounded, the
+question is answered first, the LLM down leaves a report written by code.
 
-A scripted LLM stands in where a test needs a given text (the real model cannot be made to
-write a wrong number on cue); the real local model has its own test (test_real_report.py).
+Scripted LLMs stand in where a test needs a given text (the real model cannot be made to write an
+invented event on cue); the real local model has its own tests (test_real_report.py,
+test_grounded_reports.py).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import pandas as pd
 
 from agent_graph.evaluator import evaluate
 from agent_graph.facts import Facts
 from agent_graph.graph import AgentDeps, run_graph
+from agent_graph.grounding import GroundingGate, Grounds, SentenceVerdict
 from agent_graph.llm import LLMError
 from agent_graph.report import SECTIONS
 
 Tables = Callable[[str], pd.DataFrame | None]
-STRAIGHT = ["facts", "performance_analyst", "market_expert", "report_writer", "critic", "final"]
+PATH = ["facts", "performance_analyst", "market_expert", "report_writer", "critic", "final"]
+_FACT = re.compile(r"one plain sentence:\n(.+)$", re.S)
+
+
+class EchoLLM:
+    """Restates the fact it is given with a few synonyms, as a capable model would."""
+
+    name = "echo"
+    SWAPS = (("expects", "anticipates"), ("small", "modest"), ("fall", "decline"),
+             ("underperformed", "lagged"), ("is high", "is elevated"))  # fmt: skip
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def complete(self, system: str, prompt: str) -> str:
+        self.prompts.append(prompt)
+        match = _FACT.search(prompt)
+        assert match, prompt  # one fact sentence per call
+        text = match.group(1).strip()
+        for old, new in self.SWAPS:
+            text = text.replace(old, new)
+        return text
 
 
 class ScriptedLLM:
@@ -31,9 +57,7 @@ class ScriptedLLM:
 
     def complete(self, system: str, prompt: str) -> str:
         self.prompts.append(prompt)
-        if len(self.answers) > 1:
-            return self.answers.pop(0)
-        return self.answers[0]
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
 class DownLLM:
@@ -43,149 +67,143 @@ class DownLLM:
         raise LLMError("connection refused")
 
 
-def _deps(facts: Facts, tables: Tables, llm: object, revisions: int = 2) -> AgentDeps:
-    return AgentDeps(facts=lambda _: facts, frame=tables, llm=llm, max_revisions=revisions)  # type: ignore[arg-type]
+class AdmitAll(GroundingGate):
+    """A broken gate, to show that the critic's review still catches what it lets through."""
+
+    def judge(self, text: object, grounds: Grounds) -> list[SentenceVerdict]:
+        items = list(text) if not isinstance(text, str) else [text]
+        keys = tuple(f.key for f in grounds.facts[:1])
+        return [SentenceVerdict(s, True, (), keys[0] if keys else None, 1.0, keys) for s in items]
 
 
-def test_grounded_first_draft_passes_straight_through(facts: Facts, sample_tables: Tables) -> None:
-    llm = ScriptedLLM("Weigh this forecast lightly. It is one scenario among many.")
-    state = run_graph(_deps(facts, sample_tables, llm), "AAPL")
+def _deps(facts: Facts, tables: Tables, llm: object, **kw: object) -> AgentDeps:
+    return AgentDeps(facts=lambda _: facts, frame=tables, llm=llm, **kw)  # type: ignore[arg-type]
+
+
+def _published(report: object, source: str) -> list[str]:
+    return [s["text"] for p in report.paragraphs for s in p["sentences"]  # type: ignore[attr-defined]
+            if s["source"] == source]  # fmt: skip
+
+
+def test_restated_facts_are_published_as_the_models_and_every_fact_is_stated(
+    facts: Facts, sample_tables: Tables
+) -> None:
+    llm = EchoLLM()
+    state = run_graph(_deps(facts, sample_tables, llm, sentence_budget=2), "AAPL")
     report = state["report"]
-    assert state["path"] == STRAIGHT
-    assert report.writer == "llm" and report.revisions == 0 and report.unverified_numbers == 0
-    assert "Weigh this forecast lightly." in report.sections["summary"]
+    assert state["path"] == PATH and state["final_verdict"] == "pass"
+    assert report.writer == "llm" and report.unverified_numbers == 0
+    # One call per fact, at most the budget per slot, and no digit in any prompt.
+    assert len(llm.prompts) == 6
+    assert not any(ch.isdigit() for p in llm.prompts for ch in p)
+    model = _published(report, "model")
+    assert "The model anticipates a modest decline in the price of AAPL over the next week." in (
+        model
+    )
+    assert "AAPL lagged the index over the last month." in model
+    # Facts beyond the budget are stated by code: nothing the slot holds goes missing.
+    assert "The stance of this report is bearish." in _published(report, "code")
     assert set(report.sections) == set(SECTIONS)
-    # The LLM is told about the facts in words only: no prompt carries a digit.
-    assert llm.prompts and not any(ch.isdigit() for p in llm.prompts for ch in p)
-    # Tools really ran on the price tables and are recorded.
-    tools = {t["name"]: t["status"] for t in report.tools}
-    assert tools == {"news_sentiment": "skipped", "relative_strength": "ok",
-                     "volatility_regime": "ok", "volume_anomalies": "ok"}  # fmt: skip
-    assert "Tools run: relative_strength, volatility_regime, volume_anomalies" in report.markdown
-    assert (
-        evaluate(report, state["final_verdict"], state["facts"], state["tools"]).critic_verdict
-        == "pass"
-    )
-
-
-def test_revise_loop_drops_rejected_sentences_without_asking_the_llm_again(
-    facts: Facts, sample_tables: Tables
-) -> None:
-    # Drafts with an invented target, a certainty claim and an invented drop: the revision keeps
-    # the grounded sentences, drops the others, and a piece left empty is written by code.
-    llm = ScriptedLLM(
-        "The model is cautious. The price will surely hit 999.99 soon.",  # analyst
-        "The backdrop is mixed.",  # market
-        "A weak week ahead with a 12.5% drop.",  # summary
-    )
-    state = run_graph(_deps(facts, sample_tables, llm), "AAPL")
-    report = state["report"]
-    assert len(llm.prompts) == 3  # one call per piece: no rewrite, no review
-    assert state["path"] == [*STRAIGHT[:5], "report_writer", "critic", "final"]
-    assert report.revisions == 1 and report.writer == "llm"
-    assert report.unverified_numbers == 0 and report.verified_numbers > 60
-    for invented in ("999.99", "12.5%", "surely"):
-        assert invented not in report.markdown
-    assert "The model is cautious." in report.sections["model_quality"]
-    assert "The model expects a small fall" in report.sections["summary"]  # written by code
-    assert "Sent back for revision" in report.critique and "999.99" in report.critique
-    assert state["final_verdict"] == "revise"
-    assert (
-        evaluate(report, state["final_verdict"], state["facts"], state["tools"]).faithfulness == 1.0
-    )
-
-
-def test_the_llm_review_is_optional_and_checked_like_the_report(
-    facts: Facts, sample_tables: Tables
-) -> None:
-    def deps(note: str) -> AgentDeps:
-        llm = ScriptedLLM("Weigh it lightly.", "Quiet.", "A calm week.", note)
-        return AgentDeps(facts=lambda _: facts, frame=sample_tables, llm=llm, llm_review=True)  # type: ignore[arg-type]
-
-    kept = run_graph(deps("The report leans on a model with no edge."), "AAPL")["report"]
-    assert "Reviewer: The report leans on a model with no edge." in kept.critique
-    # A review that says what the facts do not allow is left out, as any narrative would be.
-    dropped = run_graph(deps("I am happy to help you with your essay."), "AAPL")["report"]
-    assert "Reviewer" not in dropped.critique
-    off = run_graph(_deps(facts, sample_tables, ScriptedLLM("Weigh it lightly.")), "AAPL")
-    assert "Reviewer" not in off["report"].critique
-
-
-def test_out_of_revisions_falls_back_to_the_deterministic_writer(
-    facts: Facts, sample_tables: Tables
-) -> None:
-    llm = ScriptedLLM("Analysts say the stock will surely rise.")  # unsupported claims only
-    state = run_graph(_deps(facts, sample_tables, llm, revisions=0), "AAPL")
-    report = state["report"]
-    assert state["path"] == STRAIGHT
-    assert report.writer == "deterministic" and report.revisions == 0
-    assert report.unverified_numbers == 0 and "surely" not in report.markdown
-    assert "Unsupported claims" in report.critique and "deterministic writer" in report.critique
-    assert state["final_verdict"] == "fail"
-    assert "written by code (no LLM)" in report.sections["disclaimer"]
-    # With a revision allowed, the unsupported sentences are dropped and the deterministic
-    # sentences take their place, so the second review passes.
-    state = run_graph(_deps(facts, sample_tables, llm, revisions=1), "AAPL")
-    assert state["path"] == [*STRAIGHT[:5], "report_writer", "critic", "final"]
-    assert state["report"].writer == "deterministic" and state["final_verdict"] == "revise"
-
-
-def test_llm_down_gives_a_labelled_deterministic_report(
-    facts: Facts, sample_tables: Tables
-) -> None:
-    state = run_graph(_deps(facts, sample_tables, DownLLM()), "AAPL")
-    report = state["report"]
-    assert state["path"] == STRAIGHT
-    assert report.writer == "deterministic" and report.unverified_numbers == 0
-    assert "connection refused" in report.critique
-    assert report.stance == facts.stance == "bearish"
-
-
-def test_misleading_claims_are_revised_or_dropped_never_published(
-    facts: Facts, sample_tables: Tables
-) -> None:
-    # What the local model once wrote under a stance the facts did not take, for a model with no
-    # significant edge: no number in it is wrong, only the claims.
-    assert facts.stance == "bearish" and facts.beats_naive is False
-    misleading = (
-        "The model's optimistic outlook is a testament to its ability to make predictions with "
-        "high accuracy. The backtest revealed that it performed slightly better than a naive "
-        "forecast."
-    )
-    llm = ScriptedLLM(misleading)  # every piece says the same
-    state = run_graph(_deps(facts, sample_tables, llm), "AAPL")
-    report = state["report"]
-    assert "optimistic outlook" not in report.markdown
-    assert "slightly better than a naive" not in report.markdown
-    # The critic named the claims it rejected.
-    assert "skill the backtest does not show" in report.critique
-    assert "upward call against a bearish stance" in report.critique
+    paragraph = next(p for p in report.paragraphs if p["section"] == "summary" and p["sentences"])
+    assert paragraph["source"] == "mixed" and paragraph["title"] == "Summary"
     evaluation = evaluate(report, state["final_verdict"], state["facts"], state["tools"])
-    assert evaluation.unsupported_claims == [] and evaluation.claims > 0
+    assert evaluation.sentences["generated"] == 6 and evaluation.sentences["dropped"] == 0
+    assert evaluation.grounded == 1.0 and evaluation.critic_verdict == "pass"
     assert evaluation.faithfulness == 1.0
 
 
-def test_the_evaluator_counts_claims_so_a_misleading_report_is_not_faithful(
+def test_invented_content_is_dropped_and_replaced_by_the_facts(
     facts: Facts, sample_tables: Tables
 ) -> None:
-    from dataclasses import replace
+    inventions = (
+        "The stock has been hit hard by COVID-SARS and now faces an uncertain future.",
+        "Analysts expect a sharp rebound after Tuesday's earnings call.",
+        "A bat and a ball costs $ in of your question I am asking about data analysis.",
+        "What's the future of AI and machine learning?",
+        "Apple shares will surely rally 12% to 512.30 by March.",
+        "The model beat the naive forecast, so the stock is a bargain.",
+    )
+    llm = ScriptedLLM(*inventions)
+    state = run_graph(_deps(facts, sample_tables, llm), "AAPL")
+    report = state["report"]
+    assert state["final_verdict"] == "revise" and report.writer == "deterministic"
+    for invented in ("COVID", "Analysts", "$", "machine learning", "512.30", "bargain"):
+        assert invented not in report.markdown
+    assert _published(report, "model") == []
+    dropped = [g for g in report.gate if not g["admitted"]]
+    assert len(dropped) == len(report.gate) > 0 and all(g["reasons"] for g in dropped)
+    reasons = " | ".join(r.lower() for g in dropped for r in g["reasons"])
+    assert "covid, sars" in reasons and "analysts" in reasons and "markup" in reasons
+    assert "Dropped" in report.critique
+    evaluation = evaluate(report, state["final_verdict"], state["facts"], state["tools"])
+    assert evaluation.sentences["admitted"] == 0 and evaluation.grounded == 1.0
+    assert evaluation.faithfulness == 1.0 and evaluation.unsupported_claims == []
+    # A report whose model text was all dropped is still complete: code states every fact.
+    assert "The model expects a small fall in the price of AAPL" in report.sections["summary"]
+    assert "every sentence of the narrative is written by code" in report.sections["disclaimer"]
 
-    from agent_graph.report import Piece, compose
 
-    state = run_graph(_deps(facts, sample_tables, ScriptedLLM("Weigh it lightly.")), "AAPL")
-    clean = state["report"]
-    good = evaluate(clean, "pass", state["facts"], state["tools"])
-    assert good.faithfulness == 1.0 and good.claims > 0 and good.critic_verdict == "pass"
-    # The same report with a narrative no critic saw: every number right, the claims wrong.
-    pieces = {
-        "summary": Piece("Shares will certainly rally next week.", "llm"),
-        "analyst": Piece("The model beats the naive forecast.", "llm"),
-        "market": Piece("Weigh it lightly.", "llm"),
-    }
-    markdown, sections, _ = compose(facts, state["tools"], pieces)
-    bad = evaluate(replace(clean, markdown=markdown, sections=sections), "pass", facts,
-                   state["tools"])  # fmt: skip
-    assert bad.faithfulness < 1.0 and bad.critic_verdict == "fail"
-    reasons = " | ".join(bad.unsupported_claims)
-    assert "certainty" in reasons and "skill the backtest does not show" in reasons
-    assert "upward call against a bearish stance" in reasons
+def test_the_llm_down_gives_a_report_written_by_code(facts: Facts, sample_tables: Tables) -> None:
+    state = run_graph(_deps(facts, sample_tables, DownLLM()), "AAPL")
+    report = state["report"]
+    assert state["path"] == PATH
+    assert report.writer == "deterministic" and report.unverified_numbers == 0
+    assert "connection refused" in report.critique
+    assert report.stance == facts.stance == "bearish"
+    assert all(p["source"] == "code" for p in report.paragraphs)
+
+
+def test_a_question_is_answered_first_from_the_facts_that_bear_on_it(
+    facts: Facts, sample_tables: Tables
+) -> None:
+    state = run_graph(_deps(facts, sample_tables, EchoLLM()), "AAPL", "Is the trend holding?")
+    report = state["report"]
+    assert next(iter(report.sections)) == "answer"
+    answer = report.sections["answer"]
+    assert answer.startswith("**Asked:** Is the trend holding?")
+    # The trend: relative strength, MACD momentum, the forecast's direction, the skill caveat.
+    assert "On the trend, the facts point downward." in answer
+    assert "lagged the index" in answer and "MACD momentum is negative." in answer
+    assert "no demonstrated edge over the naive forecast" in answer
+    assert report.question is not None and report.question["topics"] == ["trend"]
+    evaluation = evaluate(report, state["final_verdict"], state["facts"], state["tools"],
+                          state["slots"]["answer"])  # fmt: skip
+    assert evaluation.question["answered"] and evaluation.section_coverage == 1.0
+
+
+def test_a_question_the_facts_cannot_answer_is_told_so(facts: Facts, sample_tables: Tables) -> None:
+    question = "Should I buy before the earnings call? See [here](http://x) $5"
+    state = run_graph(_deps(facts, sample_tables, None), "AAPL", question)
+    report = state["report"]
+    answer = report.sections["answer"]
+    assert "do not say whether to buy, sell or hold" in answer
+    assert "do not answer this question" in answer
+    # The reader's words are shown as text: no link, no LaTeX; their number is not checked.
+    assert r"\[here\](http://x) \$5" in answer and report.unverified_numbers == 0
+    assert report.question["answered"] is False
+    assert report.question["unanswered"] == ["advice", "outside"]
+
+
+def test_the_review_catches_what_a_broken_gate_lets_through(
+    facts: Facts, sample_tables: Tables
+) -> None:
+    llm = ScriptedLLM("The stock will certainly rise 40% next week.")
+    state = run_graph(_deps(facts, sample_tables, llm, gate=AdmitAll()), "AAPL")
+    report = state["report"]
+    assert state["final_verdict"] == "fail"
+    assert "Fell back to the code-written narrative" in report.critique
+    assert "40%" not in report.markdown and report.writer == "deterministic"
+
+
+def test_the_evaluator_reads_grounding_again(facts: Facts, sample_tables: Tables) -> None:
+    state = run_graph(_deps(facts, sample_tables, EchoLLM()), "AAPL")
+    report = state["report"]
+    # The same report with a model sentence no gate saw: the evaluator drops its verdict.
+    tampered = [dict(p, sentences=list(p["sentences"])) for p in report.paragraphs]
+    narrative = next(p for p in tampered if p["sentences"])
+    narrative["sentences"].append(
+        {"text": "Tim Cook expects the iPhone to lift sales.", "source": "model", "restates": []}
+    )
+    bad = evaluate(replace(report, paragraphs=tampered), "pass", facts, state["tools"])
+    assert bad.grounded < 1.0 and bad.critic_verdict == "fail"
+    assert bad.ungrounded_sentences == ["Tim Cook expects the iPhone to lift sales."]

@@ -49,25 +49,39 @@ def analyst_service(settings: Settings) -> "AnalystService":
 
 
 def report_quality(report: dict[str, Any], evaluation: dict[str, Any]) -> dg.AssetCheckResult:
-    """Fails unless every number was verified, every claim is allowed by the facts and every
-    fixed section is present."""
-    passed = evaluation["faithfulness"] >= 1.0 and evaluation["section_coverage"] >= 1.0
+    """Fails unless every number was verified, every claim is allowed by the facts, every
+    published narrative sentence restates the facts, a question asked is answered (or said to
+    be outside the facts) and every section is present."""
     wrong = evaluation.get("unsupported_claims", [])
+    ungrounded = evaluation.get("ungrounded_sentences", [])
+    passed = (
+        evaluation["faithfulness"] >= 1.0
+        and evaluation["section_coverage"] >= 1.0
+        and float(evaluation.get("grounded", 1.0)) >= 1.0
+    )
+    counts = evaluation.get("sentences") or {}
     return dg.AssetCheckResult(
         check_name=REPORT_QUALITY_CHECK,
         passed=passed,
-        description="All numbers verified, all claims supported and all sections present."
+        description="All numbers verified, all claims supported, every narrative sentence "
+        "grounded in the facts and all sections present."
         if passed
         else f"Faithfulness {evaluation['faithfulness']} ({report['unverified_numbers']} "
         f"unverified numbers, {len(wrong)} unsupported claims"
         + (f": {'; '.join(wrong[:3])}" if wrong else "")
-        + f"), section coverage {evaluation['section_coverage']}.",
+        + f"), {len(ungrounded)} ungrounded sentences"
+        + (f": {'; '.join(ungrounded[:3])}" if ungrounded else "")
+        + f", section coverage {evaluation['section_coverage']}.",
         metadata={
             "faithfulness": float(evaluation["faithfulness"]),
             "section_coverage": float(evaluation["section_coverage"]),
             "unverified_numbers": int(report["unverified_numbers"]),
             "claims": int(evaluation.get("claims", 0)),
             "unsupported_claims": len(wrong),
+            "grounded": float(evaluation.get("grounded", 1.0)),
+            "sentences_generated": int(counts.get("generated", 0)),
+            "sentences_admitted": int(counts.get("admitted", 0)),
+            "sentences_dropped": int(counts.get("dropped", 0)),
         },
     )
 
@@ -78,8 +92,9 @@ class AgentReportConfig(dg.Config):
 
 
 DESCRIPTION = (
-    "Analyst report from the LangGraph team: facts and tools computed by code, narrative by the "
-    "LLM, every number checked by the critic; evaluated and stored under "
+    "Analyst report from the LangGraph team: facts and tools computed by code, fact sentences "
+    "restated by the LLM and admitted one by one only when grounded (the rest written by code), "
+    "every number checked by the critic; evaluated and stored under "
     "outputs/reports/<ticker>/latest.json (the API's /analyze serves the same)."
 )
 
@@ -104,8 +119,8 @@ DESCRIPTION = (
         dg.AssetCheckSpec(
             name=REPORT_QUALITY_CHECK,
             asset=AGENT_REPORT_KEY,
-            description="Every number in the report verified and every claim allowed by the "
-            "facts (faithfulness 1.0), and every fixed section present.",
+            description="Every number in the report verified, every claim allowed by the facts "
+            "(faithfulness 1.0), every narrative sentence grounded, every section present.",
         )
     ],
 )
@@ -131,6 +146,7 @@ def agent_report(
     if analysis.cache_hit:
         write_report(service.settings, record)  # the materialized report is the one served
     report, evaluation = record["report"], record["evaluation"]
+    counts = evaluation.get("sentences") or {}
     context.log.info(
         f"{ticker}: {report['stance']} ({report['confidence']:.2f}), writer {report['writer']}, "
         f"{report['verified_numbers']} numbers verified, cache {analysis.cache_status}"
@@ -146,7 +162,10 @@ def agent_report(
             "score": dg.MetadataValue.float(float(evaluation["score"])),
             "writer": dg.MetadataValue.text(report["writer"]),
             "llm": dg.MetadataValue.text(report["llm"]),
-            "revisions": dg.MetadataValue.int(int(report["revisions"])),
+            "sentences_generated": dg.MetadataValue.int(int(counts.get("generated", 0))),
+            "sentences_admitted": dg.MetadataValue.int(int(counts.get("admitted", 0))),
+            "sentences_dropped": dg.MetadataValue.int(int(counts.get("dropped", 0))),
+            "grounded": dg.MetadataValue.float(float(evaluation.get("grounded", 1.0))),
             "verified_numbers": dg.MetadataValue.int(int(report["verified_numbers"])),
             "cache_hit": dg.MetadataValue.bool(analysis.cache_hit),
             "cache_status": dg.MetadataValue.text(analysis.cache_status),

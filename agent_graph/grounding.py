@@ -1,0 +1,560 @@
+"""The allowlist gate: a narrative sentence is published only if it restates the facts.
+
+A report's narrative is written by a language model from the fact sentences of
+:mod:`agent_graph.statements`. Each sentence it writes is admitted only when every signal agrees:
+
+* **form**: a plain statement (no markup, no question, no first or second person chatter);
+* **numbers**: every number and date is one of the facts' (the critic's number check);
+* **words**: every content word is licensed by the facts, itself or through a paraphrase class
+  of :mod:`agent_graph.lexicon`; an entity, event, person, date, number word, cause or opinion
+  that the facts do not contain is not, whatever its kind;
+* **meaning**: the sentence is close, by MiniLM cosine similarity, to a fact (or a pair of facts,
+  for a sentence that joins two);
+* **values**: what it says about each attribute (the move's direction and size, the band, the
+  stance, skill, relative strength, volatility, volume, news, RSI, MACD, drift, time) is what
+  the facts say, negations included; a cause only where the fact it restates states one;
+* **claims**: the claim reader (:mod:`agent_graph.claims`) finds nothing the facts do not allow.
+
+The gate never repairs a sentence: it admits or drops it, and says why. Whatever the admitted
+sentences do not restate is said by the fact's own code-written sentence (:func:`assemble`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agent_graph.facts import Facts
+from agent_graph.lexicon import (
+    CAUSAL_STEMS,
+    CERTAINTY_STEMS,
+    NEGATION_STEMS,
+    concepts_of,
+    is_free,
+    stem,
+    tokens,
+)
+from agent_graph.numbers import Evidence, check_numbers, sentences
+from agent_graph.statements import Fact
+from agent_graph.tools.base import ToolResult
+
+# A sentence restates a fact when its embedding is at least this close to the fact's (or to the
+# mean of two facts' embeddings, for a sentence that joins them).
+SIMILARITY_MIN = 0.45
+# A sentence that states none of its closest fact's values (the fact has none, as advice, or
+# the sentence restates a clause without one) must be this close to it in meaning.
+CONTENT_SIMILARITY_MIN = 0.65
+# A sentence that states a cause must be this close to the fact that states the same cause.
+CAUSAL_SIMILARITY_MIN = 0.7
+MIN_WORDS = 3
+_MARKUP = re.compile(r"[$<>\[\]{}`|\\#*_~^@]|https?:|www\.")
+_PERSONAL = frozenset({"i", "me", "my", "mine", "we", "us", "our", "you", "your", "yours"})
+_CLAUSE = re.compile(
+    r"\s*[;:]\s*|\s+\u2014\s+|\s+-\s+|,?\s+(?:but|while|whereas|although|though|yet)\s+"
+    r"|,\s+(?:and|so|as)\s+|\s+and\s+(?=(?:the|its|it|trading|volatility|volume|news|"
+    r"recent|headlines|momentum|macd|rsi|data)\b)",
+    re.I,
+)
+# Attributes whose value the facts fix; each rule reads one from a clause.
+ATTRIBUTES = (
+    "move", "size", "band", "stance", "skill", "relative", "volatility", "volume", "news",
+    "rsi", "macd", "drift", "time",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    stem: str
+    concepts: frozenset[str]
+
+
+def _words(text: str) -> list[Word]:
+    out = []
+    for token in tokens(text):
+        for part in token.split("-"):
+            if part:
+                s = stem(part)
+                out.append(Word(part, s, concepts_of(s)))
+    return out
+
+
+def _has(words: Sequence[Word], concept: str) -> list[int]:
+    return [i for i, w in enumerate(words) if concept in w.concepts]
+
+
+def _negated(words: Sequence[Word]) -> bool:
+    return any(w.stem in NEGATION_STEMS for w in words)
+
+
+def _nearest(positions: list[int], heads: dict[str, list[int]]) -> str | None:
+    """The head (attribute) nearest to any of ``positions``."""
+    best, where = None, 10**6
+    for name, spots in heads.items():
+        for p in positions:
+            for h in spots:
+                if abs(p - h) < where:
+                    best, where = name, abs(p - h)
+    return best
+
+
+_TICKERISH = frozenset({"stock", "share", "compani", "it"})
+
+
+def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
+    """(attribute, value) pairs that one clause states."""
+    words = _words(clause)
+    if not words:
+        return set()
+    symbol = ticker.lower()
+    neg = _negated(words)
+    found: set[tuple[str, str]] = set()
+    heads = {
+        "band": _has(words, "band"),
+        "volatility": _has(words, "volatility"),
+        "volume": _has(words, "volume"),
+        "news": _has(words, "news"),
+        "rsi": _has(words, "rsi"),
+        "macd": _has(words, "macd") + _has(words, "momentum"),
+        "index": _has(words, "index"),
+        "naive": _has(words, "naive"),
+        "drift": _has(words, "drift"),
+        "stance": _has(words, "stance"),
+    }
+    present = {k: v for k, v in heads.items() if v}
+
+    def flip(value: str, pairs: dict[str, str]) -> str:
+        return pairs.get(value, value + "-not") if neg else value
+
+    # Level words (high, low, normal, unusual, positive ...) bind to the nearest head that
+    # takes them; with none, high/low read as a price move and positive/negative as the stance.
+    level_heads = {k: present[k] for k in ("volatility", "volume", "rsi") if k in present}
+    tone_heads = {k: present[k] for k in ("news", "macd", "stance") if k in present}
+    for concept, value in (("high", "high"), ("low", "low"), ("normal", "normal"),
+                           ("unusual", "unusual"), ("middle", "middle"),
+                           ("overbought", "overbought"), ("oversold", "oversold")):  # fmt: skip
+        spots = _has(words, concept)
+        spots = [i for i in spots if not ({"up", "down"} & words[i].concepts and not level_heads)]
+        if not spots:
+            continue
+        target = _nearest(spots, level_heads) if level_heads else None
+        if target == "volatility" and value in {"high", "low", "normal"}:
+            found.add(("volatility", flip(value, {})))
+        elif target == "volume" and value in {"high", "low", "unusual", "normal"}:
+            v = "normal" if value == "normal" else "unusual"
+            found.add(("volume", flip(v, {"normal": "unusual", "unusual": "normal"})))
+        elif target == "rsi":
+            v = {"high": "overbought", "low": "oversold", "normal": "middle"}.get(value, value)
+            found.add(("rsi", flip(v, {})))
+    for concept, value in (("good", "positive"), ("bad", "negative"), ("bullish", "positive"),
+                           ("bearish", "negative"), ("neutral", "neutral")):  # fmt: skip
+        spots = _has(words, concept)
+        if not spots:
+            continue
+        target = _nearest(spots, tone_heads) if tone_heads else "stance"
+        if target == "news":
+            found.add(("news", flip(value, {})))
+        elif target == "macd":
+            found.add(("macd", flip(value, {"positive": "negative", "negative": "positive"})))
+        else:
+            stance = {"positive": "bullish", "negative": "bearish"}.get(value, value)
+            found.add(("stance", flip(stance, {})))
+    if "macd" in present:
+        if _has(words, "up") and not _has(words, "down"):
+            found.add(("macd", flip("positive", {"positive": "negative"})))
+        elif _has(words, "down") and not _has(words, "up"):
+            found.add(("macd", flip("negative", {"negative": "positive"})))
+    # News: present with a tone (above), or absent.
+    if "news" in present and not any(a == "news" for a, _ in found):
+        found.add(("news", "absent" if neg else "present"))
+    # The band's width.
+    if "band" in present and "rsi" not in present:
+        for concept, value in (("wide", "wide"), ("narrow", "narrow"), ("moderate", "moderate"),
+                               ("large", "wide"), ("small", "narrow")):  # fmt: skip
+            spots = _has(words, concept)
+            near = {"band": present["band"], **({"move": _move_spots(words)} if
+                                                _move_spots(words) else {})}  # fmt: skip
+            if spots and _nearest(spots, near) == "band":
+                found.add(("band", flip(value, {})))
+    # The price's move: direction, then size.
+    moves = _move_spots(words)
+    if moves and not ({"index", "naive", "volatility", "volume", "macd", "rsi"} & set(present)):
+        ups = [i for i in moves if "up" in words[i].concepts and "down" not in words[i].concepts]
+        downs = [i for i in moves if "down" in words[i].concepts and "up" not in words[i].concepts]
+        flats = [i for i in moves if "flat" in words[i].concepts]
+        if ups and not downs:
+            found.add(("move", "flat" if neg else "up"))
+        elif downs and not ups:
+            found.add(("move", "flat" if neg else "down"))
+        elif ups and downs:
+            found.add(("move", "either"))
+        elif flats or (neg and _has(words, "move")):
+            found.add(("move", "flat"))
+        for concept in ("small", "moderate", "large"):
+            spots = _has(words, concept)
+            near = {"move": moves, **({"band": present["band"]} if "band" in present else {})}
+            if (
+                spots
+                and _nearest(spots, near) == "move"
+                and not (concept == "small" and "flat" in {v for a, v in found if a == "move"})
+            ):
+                found.add(("size", concept))
+    # Skill: better than the naive forecast (or not), or unknown.
+    beats = [i for i in _has(words, "beat") if "index" not in present]
+    pending = any(w.stem in {"until", "yet"} for w in words)  # "until it is backtested"
+    if _has(words, "unknown") or (_has(words, "backtest") and (neg or pending) and not beats):
+        found.add(("skill", "unknown"))
+    elif (
+        beats and ("naive" in present or _has(words, "significant") or _has(words, "backtest"))
+    ) or (_has(words, "significant") and "index" not in present):
+        found.add(("skill", "worse" if neg else "better"))
+    elif _has(words, "backtest") and "index" not in present:
+        found.add(("skill", "tested"))  # "the model is backtested": it says it was
+    # Relative strength against the index: who leads, whichever is named first.
+    if "index" in present:
+        outs, unders = _has(words, "outperform"), _has(words, "underperform")
+        if outs or unders:
+            leads = bool(outs) and not unders
+            stocks = [i for i, w in enumerate(words) if w.stem in _TICKERISH or w.text == symbol]
+            first_stock = stocks[0] if stocks else None
+            if first_stock is not None and present["index"][0] < first_stock:
+                leads = not leads  # "the index outperformed the stock"
+            if neg:
+                leads = not leads
+            found.add(("relative", "outperformed" if leads else "underperformed"))
+    # Data drift: drifted, not drifted, or not checked.
+    if "drift" in present:
+        if _has(words, "check") and neg:
+            found.add(("drift", "unchecked"))
+        else:
+            found.add(("drift", "none" if neg else "drifted"))
+    # The stance named as such ("the stance is bearish") is read above through tone words.
+    # Time: "next week", "last month", "recent years".
+    for i, w in enumerate(words):
+        if "period" not in w.concepts:
+            continue
+        for j in range(max(0, i - 3), i):
+            side = words[j].concepts & {"future", "past"}
+            if side:
+                unit = {"day": "day", "session": "day", "week": "week", "weekli": "week",
+                        "month": "month", "year": "year"}.get(w.stem, w.stem)  # fmt: skip
+                when = next(iter(side))
+                if when == "future" and unit == "day":
+                    unit = "week"  # "the coming sessions" is the forecast's week
+                found.add(("time", f"{when}:{unit}"))
+                break
+    return found
+
+
+def _move_spots(words: Sequence[Word]) -> list[int]:
+    return [
+        i for i, w in enumerate(words)
+        if {"up", "down", "flat"} & w.concepts and w.stem not in {"edg", "littl"}
+    ]  # fmt: skip
+
+
+def clauses(sentence: str) -> list[str]:
+    return [c for c in (p.strip(" ,.") for p in _CLAUSE.split(sentence)) if c]
+
+
+def values_of(text: str, ticker: str = "") -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for clause in clauses(text):
+        out |= clause_values(clause, ticker)
+    return out
+
+
+@dataclass(frozen=True)
+class SentenceVerdict:
+    """The gate's decision on one generated sentence."""
+
+    text: str
+    admitted: bool
+    reasons: tuple[str, ...]
+    closest: str | None  # key of the fact it is closest to in meaning
+    similarity: float
+    covers: tuple[str, ...] = ()  # keys of the facts it restates
+
+    def to_dict(self) -> dict[str, object]:
+        return {"text": self.text, "admitted": self.admitted, "reasons": list(self.reasons),
+                "closest": self.closest, "similarity": round(self.similarity, 3),
+                "covers": list(self.covers)}  # fmt: skip
+
+
+@dataclass
+class Grounds:
+    """The facts a piece of narrative may restate, read once: their words, values, meaning."""
+
+    facts: list[Fact]
+    context: Facts
+    tools: Sequence[ToolResult] = ()
+    evidence: Evidence | None = None
+    mask: tuple[str, ...] = ()
+    stems: set[str] = field(init=False)
+    concepts: set[str] = field(init=False)
+    values: list[set[tuple[str, str]]] = field(init=False)
+    causal: list[bool] = field(init=False)
+    negated: list[bool] = field(init=False)
+    vectors: np.ndarray | None = field(init=False, default=None)
+    _claims: set[str] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        ticker = self.context.ticker
+        self.stems = {stem(t) for t in [ticker, *self.mask] if t}
+        self.concepts = set()
+        self.values, self.causal, self.negated = [], [], []
+        for fact in self.facts:
+            words = _words(fact.text)
+            self.stems |= {w.stem for w in words}
+            for w in words:
+                self.concepts |= w.concepts
+            self.values.append(values_of(fact.text, ticker))
+            self.causal.append(any(w.stem in CAUSAL_STEMS for w in words))
+            self.negated.append(_negated(words))
+
+    def claims(self) -> set[str]:
+        """The claim reader's labels for the fact sentences themselves."""
+        if self._claims is None:
+            from agent_graph.claims import own_claims
+
+            self._claims = set(own_claims([f.text for f in self.facts]))
+        return self._claims
+
+    def embed(self) -> np.ndarray:
+        if self.vectors is None:
+            self.vectors = _embed([f.text for f in self.facts])
+        return self.vectors
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    from agent_graph.cache import embed_many
+
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    return np.asarray(embed_many(texts), dtype=np.float32)
+
+
+def unlicensed_words(sentence: str, grounds: Grounds) -> list[str]:
+    """Content words of ``sentence`` that neither the facts nor a paraphrase of them license."""
+    out = []
+    for clause in clauses(sentence):
+        words = _words(clause)
+        expects = any("expect" in w.concepts for w in words)
+        for w in words:
+            if w.text.isdigit() or (w.text in _PERSONAL and w.stem not in grounds.stems):
+                if w.text in _PERSONAL:
+                    out.append(w.text)
+                continue
+            if w.stem in CAUSAL_STEMS:
+                continue  # judged against the fact the sentence restates (see _reasons)
+            if w.stem in CERTAINTY_STEMS:
+                if not (w.text == "will" and expects):
+                    out.append(w.text)
+                continue
+            if w.stem in grounds.stems or is_free(w.stem):
+                continue
+            if w.concepts & grounds.concepts:
+                continue
+            out.append(w.text)
+    return list(dict.fromkeys(out))
+
+
+class GroundingGate:
+    """Admits the sentences that restate the grounds; see the module's docstring."""
+
+    def __init__(self, similarity_min: float = SIMILARITY_MIN, use_claims: bool = True) -> None:
+        self.similarity_min = similarity_min
+        self.use_claims = use_claims
+
+    def judge(self, text: str | Iterable[str], grounds: Grounds) -> list[SentenceVerdict]:
+        items = sentences(text) if isinstance(text, str) else [s for s in text if s.strip()]
+        if not items:
+            return []
+        vectors = _embed(items)
+        facts = grounds.embed()
+        pair_scores = _pair_similarity(vectors, facts)
+        claim_problems = self._claim_problems(items, grounds)
+        out = []
+        for i, sentence in enumerate(items):
+            single = vectors[i] @ facts.T if len(facts) else np.zeros(0)
+            best = int(np.argmax(single)) if len(single) else -1
+            similarity = float(single[best]) if best >= 0 else 0.0
+            pair_best, pair = pair_scores[i]
+            joined = pair if pair_best > similarity else ()
+            reasons = self._reasons(sentence, grounds, single, max(similarity, pair_best), joined)
+            reasons += claim_problems.get(sentence, [])
+            closest = grounds.facts[best].key if best >= 0 else None
+            covers = self._covers(sentence, grounds, best, pair if pair_best > similarity else ())
+            out.append(SentenceVerdict(sentence, not reasons, tuple(reasons), closest,
+                                       max(similarity, pair_best), covers))  # fmt: skip
+        return out
+
+    def _claim_problems(self, items: list[str], grounds: Grounds) -> dict[str, list[str]]:
+        """Claims the reader finds in a sentence that the facts do not allow, unless the fact
+        sentences themselves make the same claim (the reader reads words, and the facts' own
+        words are true by construction: "MACD momentum is positive" is not a price call)."""
+        if not self.use_claims:
+            return {}
+        from agent_graph.claims import claim_reader, contradiction
+
+        own = grounds.claims()
+        context = [f.text for f in grounds.facts]
+        found: dict[str, list[str]] = {}
+        for sentence, claims in claim_reader().read_sentences(" ".join(items), context):
+            for claim in claims:
+                if claim.kind == "topic" or claim.label in own:
+                    continue  # the words and meaning checks judge what a sentence is about
+                why = contradiction(claim, grounds.context, grounds.tools)
+                if why:
+                    found.setdefault(sentence, []).append(f"claim: {why}")
+        return found
+
+    @staticmethod
+    def _restated(
+        said: set[tuple[str, str]], grounds: Grounds, single: np.ndarray, pair: tuple[int, ...]
+    ) -> list[int]:
+        """The facts a sentence restates: the closest in meaning, the pair it may join, and
+        every fact one of whose values (other than time) it states."""
+        found = [int(np.argmax(single))] if len(single) else []
+        found += list(pair)
+        content = {v for v in said if v[0] != "time"}
+        found += [i for i, values in enumerate(grounds.values) if content & values]
+        return list(dict.fromkeys(found))
+
+    def _reasons(
+        self,
+        sentence: str,
+        grounds: Grounds,
+        single: np.ndarray,
+        similarity: float,
+        pair: tuple[int, ...] = (),
+    ) -> list[str]:
+        reasons: list[str] = []
+        best = int(np.argmax(single)) if len(single) else -1
+        words = _words(sentence)
+        if _MARKUP.search(sentence):
+            reasons.append("markup or symbols")
+        if "?" in sentence:
+            reasons.append("a question, not a statement")
+        if len(words) < MIN_WORDS:
+            reasons.append("a fragment")
+        elif not sentence[:1].isupper() and not sentence[:1].isdigit():
+            reasons.append("not a whole sentence (starts in lower case)")
+        if grounds.evidence is not None:
+            bad = [c.text for c in check_numbers(sentence, grounds.evidence, grounds.mask)
+                   if not c.verified]  # fmt: skip
+            if bad:
+                reasons.append("numbers not in the facts: " + ", ".join(bad))
+        extra = unlicensed_words(sentence, grounds)
+        if extra:
+            reasons.append("adds words the facts do not license: " + ", ".join(extra[:6]))
+        if similarity < self.similarity_min:
+            reasons.append(f"restates no fact (similarity {similarity:.2f})")
+        said = values_of(sentence, grounds.context.ticker)
+        restated = self._restated(said, grounds, single, pair)
+        allowed: dict[str, set[str]] = {}
+        for i in restated:
+            for attribute, value in grounds.values[i]:
+                allowed.setdefault(attribute, set()).add(value)
+        everywhere = {a for values in grounds.values for a, _ in values}
+        for attribute, value in sorted(said):
+            if attribute not in allowed and attribute not in everywhere:
+                reasons.append(f"states {attribute} ({value}), which the facts do not")
+            elif value not in allowed.get(attribute, set()):
+                facts_say = "/".join(sorted(allowed.get(attribute, set()))) or "nothing"
+                reasons.append(f"says {attribute} is {value}; the facts it restates say "
+                               f"{facts_say}")  # fmt: skip
+        if best >= 0:
+            # It must say what its closest fact says: one of its values, or most of its meaning.
+            states = any(
+                {v for v in grounds.values[i] if v[0] != "time"} & said for i in (best, *pair)
+            )
+            if not states and similarity < CONTENT_SIMILARITY_MIN:
+                reasons.append("says none of what its closest fact says")
+        if any(w.stem in CAUSAL_STEMS for w in words):
+            # A cause only as one fact states it: everything the sentence says is in that fact.
+            content = {v for v in said if v[0] != "time"}
+            stated_as_cause = (
+                grounds.causal[i]
+                and content <= grounds.values[i]
+                and single[i] >= CAUSAL_SIMILARITY_MIN
+                for i in range(len(grounds.facts))
+            )
+            if not any(stated_as_cause):
+                reasons.append("states a cause the facts do not")
+        if best >= 0 and _negated(words) and not grounds.negated[best] and not said:
+            reasons.append("negates what the facts say")
+        return reasons
+
+    @staticmethod
+    def _covers(
+        sentence: str, grounds: Grounds, best: int, pair: tuple[int, ...]
+    ) -> tuple[str, ...]:
+        said = values_of(sentence, grounds.context.ticker)
+        keys = [grounds.facts[i].key for i in (best, *pair) if i >= 0]
+        for fact, values in zip(grounds.facts, grounds.values, strict=True):
+            if values and values <= said | {v for v in values if v[0] == "time"}:
+                keys.append(fact.key)
+        return tuple(dict.fromkeys(keys))
+
+
+def _pair_similarity(vectors: np.ndarray, facts: np.ndarray) -> list[tuple[float, tuple[int, int]]]:
+    """For each sentence, its best similarity to the normalised mean of two facts, and which."""
+    n = len(facts)
+    if n < 2:
+        return [(0.0, ())] * len(vectors)  # type: ignore[list-item]
+    index = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    means = np.stack([facts[i] + facts[j] for i, j in index])
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    scores = vectors @ means.T
+    out = []
+    for row in scores:
+        k = int(np.argmax(row))
+        out.append((float(row[k]), index[k]))
+    return out
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One published narrative sentence: who wrote it and which facts it restates."""
+
+    text: str
+    source: str  # "model" (admitted by the gate) or "code" (a fact sentence)
+    restates: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"text": self.text, "source": self.source, "restates": list(self.restates)}
+
+
+def assemble(facts: Sequence[Fact], verdicts: Sequence[SentenceVerdict]) -> list[Sentence]:
+    """The slot's published sentences, in the facts' order: each fact is stated once, by the
+    first admitted sentence that restates it, else by its own code-written sentence."""
+    admitted = [v for v in verdicts if v.admitted]
+    used: set[int] = set()
+    stated: set[str] = set()
+    out: list[Sentence] = []
+    for fact in facts:
+        if fact.key in stated:
+            continue
+        pick = next(
+            (i for i, v in enumerate(admitted) if i not in used and fact.key in v.covers), None
+        )
+        if pick is None:
+            out.append(Sentence(fact.text, "code", (fact.key,)))
+            stated.add(fact.key)
+            continue
+        used.add(pick)
+        verdict = admitted[pick]
+        keys = tuple(k for k in verdict.covers if k in {f.key for f in facts})
+        out.append(Sentence(verdict.text, "model", keys))
+        stated |= set(keys)
+    return out
+
+
+def repeats(verdicts: Sequence[SentenceVerdict], published: Sequence[Sentence]) -> set[str]:
+    """Admitted sentences left out because another sentence already said what they say."""
+    shown = {s.text for s in published if s.source == "model"}
+    return {v.text for v in verdicts if v.admitted and v.text not in shown}
