@@ -34,6 +34,7 @@ from agent_graph.lexicon import (
     NEGATION_STEMS,
     concepts_of,
     is_free,
+    normalize,
     stem,
     tokens,
 )
@@ -51,13 +52,36 @@ CONTENT_SIMILARITY_MIN = 0.65
 CAUSAL_SIMILARITY_MIN = 0.7
 MIN_WORDS = 3
 _MARKUP = re.compile(r"[$<>\[\]{}`|\\#*_~^@]|https?:|www\.")
-_PERSONAL = frozenset({"i", "me", "my", "mine", "we", "us", "our", "you", "your", "yours"})
+# The assistant speaking to its user; the report's own voice ("we hold a bearish view") is fine.
+_PERSONAL = frozenset({"i", "me", "my", "mine", "you", "your", "yours"})
+_NO_NUMBERS = Evidence.of((), ())
 _CLAUSE = re.compile(
-    r"\s*[;:]\s*|\s+\u2014\s+|\s+-\s+|,?\s+(?:but|while|whereas|although|though|yet)\s+"
-    r"|,\s+(?:and|so|as)\s+|\s+and\s+(?=(?:the|its|it|trading|volatility|volume|news|"
+    r"\s*[;:]\s*|\s+\u2014\s+|\s+-\s+|,?\s+(?:but|while|whereas|although|though)\s+"
+    r"|,\s+(?:and|so|as|yet)\s+|\s+and\s+(?=(?:the|its|it|trading|volatility|volume|news|"
     r"recent|headlines|momentum|macd|rsi|data)\b)",
     re.I,
 )
+# A claim the reader finds counts only if the sentence names its topic (the reader sometimes
+# takes "the report takes a bullish stance" for a claim about news).
+CLAIM_VOCABULARY = {
+    "news": frozenset({"news", "tone"}),
+    "volatility": frozenset({"volatility"}),
+    "volume": frozenset({"volume"}),
+    "skill": frozenset({"beat", "naive", "backtest", "significant", "unknown", "accuracy"}),
+    "direction": frozenset({"up", "down", "flat", "bullish", "bearish", "neutral", "move"}),
+    "certainty": frozenset({"certainty"}),
+}
+
+
+def _claim_topics(sentence: str) -> set[str]:
+    """The concepts a sentence names, and "certainty" when it uses a word of certainty."""
+    words = _words(sentence)
+    found = {c for w in words for c in w.concepts}
+    if any(w.stem in CERTAINTY_STEMS for w in words):
+        found.add("certainty")
+    return found
+
+
 # Attributes whose value the facts fix; each rule reads one from a clause.
 ATTRIBUTES = (
     "move", "size", "band", "stance", "skill", "relative", "volatility", "volume", "news",
@@ -70,15 +94,20 @@ class Word:
     text: str
     stem: str
     concepts: frozenset[str]
+    segment: int = 0  # comma-delimited part of the clause: a negation reaches to its end
+
+
+_SEGMENT = re.compile(r"\s*[,(]\s*")
 
 
 def _words(text: str) -> list[Word]:
     out = []
-    for token in tokens(text):
-        for part in token.split("-"):
-            if part:
-                s = stem(part)
-                out.append(Word(part, s, concepts_of(s)))
+    for segment, part_text in enumerate(_SEGMENT.split(normalize(text))):
+        for token in tokens(part_text):
+            for part in token.split("-"):
+                if part:
+                    s = stem(part)
+                    out.append(Word(part, s, concepts_of(s), segment))
     return out
 
 
@@ -90,18 +119,29 @@ def _negated(words: Sequence[Word]) -> bool:
     return any(w.stem in NEGATION_STEMS for w in words)
 
 
-def _nearest(positions: list[int], heads: dict[str, list[int]]) -> str | None:
-    """The head (attribute) nearest to any of ``positions``."""
-    best, where = None, 10**6
+def _negated_at(words: Sequence[Word], i: int) -> bool:
+    """Whether a negation before word ``i``, in its comma-delimited part, governs it."""
+    return any(w.stem in NEGATION_STEMS for w in words[:i] if w.segment == words[i].segment)
+
+
+def _nearest(position: int, heads: dict[str, list[int]]) -> str | None:
+    """The head (attribute) nearest to a value word; a head after the word wins a tie, since a
+    modifier comes before its noun ("a moderate band", "a small fall")."""
+    best, where = None, float("inf")
     for name, spots in heads.items():
-        for p in positions:
-            for h in spots:
-                if abs(p - h) < where:
-                    best, where = name, abs(p - h)
+        for h in spots:
+            distance = abs(position - h) + (0.5 if h < position else 0.0)
+            if distance < where:
+                best, where = name, distance
     return best
 
 
 _TICKERISH = frozenset({"stock", "share", "compani", "it"})
+_LEVELS = {"high": "high", "low": "low", "normal": "normal", "unusual": "unusual",
+           "middle": "middle", "overbought": "overbought", "oversold": "oversold"}  # fmt: skip
+_TONES = {"good": "positive", "bad": "negative", "bullish": "positive", "bearish": "negative",
+          "neutral": "neutral"}  # fmt: skip
+_UNCHECKED = frozenset(stem(w) for w in ("unchecked", "unassessed", "unexamined", "unmeasured"))
 
 
 def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
@@ -125,92 +165,93 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
         "stance": _has(words, "stance"),
     }
     present = {k: v for k, v in heads.items() if v}
-
-    def flip(value: str, pairs: dict[str, str]) -> str:
-        return pairs.get(value, value + "-not") if neg else value
-
-    # Level words (high, low, normal, unusual, positive ...) bind to the nearest head that
-    # takes them; with none, high/low read as a price move and positive/negative as the stance.
     level_heads = {k: present[k] for k in ("volatility", "volume", "rsi") if k in present}
     tone_heads = {k: present[k] for k in ("news", "macd", "stance") if k in present}
-    for concept, value in (("high", "high"), ("low", "low"), ("normal", "normal"),
-                           ("unusual", "unusual"), ("middle", "middle"),
-                           ("overbought", "overbought"), ("oversold", "oversold")):  # fmt: skip
-        spots = _has(words, concept)
-        spots = [i for i in spots if not ({"up", "down"} & words[i].concepts and not level_heads)]
-        if not spots:
-            continue
-        target = _nearest(spots, level_heads) if level_heads else None
-        if target == "volatility" and value in {"high", "low", "normal"}:
-            found.add(("volatility", flip(value, {})))
-        elif target == "volume" and value in {"high", "low", "unusual", "normal"}:
-            v = "normal" if value == "normal" else "unusual"
-            found.add(("volume", flip(v, {"normal": "unusual", "unusual": "normal"})))
-        elif target == "rsi":
-            v = {"high": "overbought", "low": "oversold", "normal": "middle"}.get(value, value)
-            found.add(("rsi", flip(v, {})))
-    for concept, value in (("good", "positive"), ("bad", "negative"), ("bullish", "positive"),
-                           ("bearish", "negative"), ("neutral", "neutral")):  # fmt: skip
-        spots = _has(words, concept)
-        if not spots:
-            continue
-        target = _nearest(spots, tone_heads) if tone_heads else "stance"
-        if target == "news":
-            found.add(("news", flip(value, {})))
-        elif target == "macd":
-            found.add(("macd", flip(value, {"positive": "negative", "negative": "positive"})))
-        else:
-            stance = {"positive": "bullish", "negative": "bearish"}.get(value, value)
-            found.add(("stance", flip(stance, {})))
-    if "macd" in present:
-        if _has(words, "up") and not _has(words, "down"):
-            found.add(("macd", flip("positive", {"positive": "negative"})))
-        elif _has(words, "down") and not _has(words, "up"):
-            found.add(("macd", flip("negative", {"negative": "positive"})))
+    moves = _move_spots(words)
+    # Level words (high, low, normal, unusual ...) bind, one by one, to the nearest head that
+    # takes them; tone words (positive, bearish ...) to news, MACD or the stance.
+    for i, w in enumerate(words):
+        negated = _negated_at(words, i)
+        levels = [_LEVELS[c] for c in w.concepts if c in _LEVELS]
+        if (
+            levels
+            and level_heads
+            and not (
+                {"up", "down"} & w.concepts
+                and _nearest(i, {**level_heads, "move": moves}) == "move"
+            )
+        ):
+            value, target = levels[0], _nearest(i, level_heads)
+            if target == "volatility" and value in {"high", "low", "normal"}:
+                found.add(("volatility", value + ("-not" if negated else "")))
+            elif target == "volume" and value in {"high", "low", "unusual", "normal"}:
+                unusual = value != "normal"
+                found.add(("volume", "unusual" if unusual != negated else "normal"))
+            elif target == "rsi":
+                v = {"high": "overbought", "low": "oversold", "normal": "middle"}.get(value, value)
+                found.add(("rsi", v + ("-not" if negated else "")))
+        tones = [_TONES[c] for c in sorted(w.concepts) if c in _TONES]
+        if tones:
+            value = tones[0]
+            target = _nearest(i, tone_heads) if tone_heads else "stance"
+            if target == "news":
+                found.add(("news", value + ("-not" if negated else "")))
+            elif target == "macd":
+                flipped = {"positive": "negative", "negative": "positive"}.get(value, value)
+                found.add(("macd", flipped if negated else value))
+            else:
+                stance = {"positive": "bullish", "negative": "bearish"}.get(value, value)
+                found.add(("stance", stance + ("-not" if negated else "")))
+    if "macd" in present and not any(a == "macd" for a, _ in found):
+        ups, downs = _has(words, "up"), _has(words, "down")
+        if ups and not downs:
+            found.add(("macd", "negative" if _negated_at(words, ups[0]) else "positive"))
+        elif downs and not ups:
+            found.add(("macd", "positive" if _negated_at(words, downs[0]) else "negative"))
     # News: present with a tone (above), or absent.
     if "news" in present and not any(a == "news" for a, _ in found):
         found.add(("news", "absent" if neg else "present"))
     # The band's width.
     if "band" in present and "rsi" not in present:
+        near = {"band": present["band"], **({"move": moves} if moves else {})}
         for concept, value in (("wide", "wide"), ("narrow", "narrow"), ("moderate", "moderate"),
                                ("large", "wide"), ("small", "narrow")):  # fmt: skip
-            spots = _has(words, concept)
-            near = {"band": present["band"], **({"move": _move_spots(words)} if
-                                                _move_spots(words) else {})}  # fmt: skip
-            if spots and _nearest(spots, near) == "band":
-                found.add(("band", flip(value, {})))
+            for i in _has(words, concept):
+                if _nearest(i, near) == "band":
+                    found.add(("band", value + ("-not" if _negated_at(words, i) else "")))
     # The price's move: direction, then size.
-    moves = _move_spots(words)
-    if moves and not ({"index", "naive", "volatility", "volume", "macd", "rsi"} & set(present)):
+    blockers = {"index", "naive", "volatility", "volume", "macd", "rsi"}
+    if moves and not (blockers & set(present)):
         ups = [i for i in moves if "up" in words[i].concepts and "down" not in words[i].concepts]
         downs = [i for i in moves if "down" in words[i].concepts and "up" not in words[i].concepts]
         flats = [i for i in moves if "flat" in words[i].concepts]
         if ups and not downs:
-            found.add(("move", "flat" if neg else "up"))
+            found.add(("move", "flat" if _negated_at(words, ups[0]) else "up"))
         elif downs and not ups:
-            found.add(("move", "flat" if neg else "down"))
+            found.add(("move", "flat" if _negated_at(words, downs[0]) else "down"))
         elif ups and downs:
             found.add(("move", "either"))
         elif flats or (neg and _has(words, "move")):
             found.add(("move", "flat"))
+        near = {"move": moves, **({"band": present["band"]} if "band" in present else {})}
+        flat = ("move", "flat") in found
         for concept in ("small", "moderate", "large"):
-            spots = _has(words, concept)
-            near = {"move": moves, **({"band": present["band"]} if "band" in present else {})}
-            if (
-                spots
-                and _nearest(spots, near) == "move"
-                and not (concept == "small" and "flat" in {v for a, v in found if a == "move"})
-            ):
-                found.add(("size", concept))
+            for i in _has(words, concept):
+                if _nearest(i, near) == "move" and not (concept == "small" and flat):
+                    found.add(("size", concept))
     # Skill: better than the naive forecast (or not), or unknown.
     beats = [i for i in _has(words, "beat") if "index" not in present]
     pending = any(w.stem in {"until", "yet"} for w in words)  # "until it is backtested"
-    if _has(words, "unknown") or (_has(words, "backtest") and (neg or pending) and not beats):
+    unknown = _has(words, "unknown")
+    # "Not checked" is about the model's accuracy only when drift is not what is unchecked.
+    tests = _has(words, "backtest") + ([] if "drift" in present else _has(words, "check"))
+    untested = any(_negated_at(words, i) for i in tests) or (pending and bool(tests))
+    if unknown or (untested and not beats):
         found.add(("skill", "unknown"))
-    elif (
-        beats and ("naive" in present or _has(words, "significant") or _has(words, "backtest"))
-    ) or (_has(words, "significant") and "index" not in present):
-        found.add(("skill", "worse" if neg else "better"))
+    elif beats and ("naive" in present or _has(words, "significant") or _has(words, "backtest")):
+        found.add(("skill", "worse" if _negated_at(words, beats[0]) else "better"))
+    elif (signif := _has(words, "significant")) and "index" not in present:
+        found.add(("skill", "worse" if _negated_at(words, signif[0]) else "better"))
     elif _has(words, "backtest") and "index" not in present:
         found.add(("skill", "tested"))  # "the model is backtested": it says it was
     # Relative strength against the index: who leads, whichever is named first.
@@ -219,19 +260,20 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
         if outs or unders:
             leads = bool(outs) and not unders
             stocks = [i for i, w in enumerate(words) if w.stem in _TICKERISH or w.text == symbol]
-            first_stock = stocks[0] if stocks else None
-            if first_stock is not None and present["index"][0] < first_stock:
+            if stocks and present["index"][0] < stocks[0]:
                 leads = not leads  # "the index outperformed the stock"
-            if neg:
+            if _negated_at(words, (outs or unders)[0]):
                 leads = not leads
             found.add(("relative", "outperformed" if leads else "underperformed"))
     # Data drift: drifted, not drifted, or not checked.
     if "drift" in present:
-        if _has(words, "check") and neg:
+        checks = _has(words, "check")
+        if any(w.stem in _UNCHECKED for w in words) or (checks and _negated_at(words, checks[0])):
             found.add(("drift", "unchecked"))
         else:
-            found.add(("drift", "none" if neg else "drifted"))
-    # The stance named as such ("the stance is bearish") is read above through tone words.
+            drifts = present["drift"]
+            negated = any(_negated_at(words, i) for i in drifts) or (neg and not checks)
+            found.add(("drift", "none" if negated else "drifted"))
     # Time: "next week", "last month", "recent years".
     for i, w in enumerate(words):
         if "period" not in w.concepts:
@@ -401,12 +443,16 @@ class GroundingGate:
         from agent_graph.claims import claim_reader, contradiction
 
         own = grounds.claims()
+        words = {s: _claim_topics(s) for s in items}
         context = [f.text for f in grounds.facts]
         found: dict[str, list[str]] = {}
         for sentence, claims in claim_reader().read_sentences(" ".join(items), context):
             for claim in claims:
                 if claim.kind == "topic" or claim.label in own:
                     continue  # the words and meaning checks judge what a sentence is about
+                vocabulary = CLAIM_VOCABULARY.get(claim.kind)
+                if vocabulary and not vocabulary & words.get(sentence, set()):
+                    continue  # the reader guessed the topic from words that do not name it
                 why = contradiction(claim, grounds.context, grounds.tools)
                 if why:
                     found.setdefault(sentence, []).append(f"claim: {why}")
@@ -443,11 +489,11 @@ class GroundingGate:
             reasons.append("a fragment")
         elif not sentence[:1].isupper() and not sentence[:1].isdigit():
             reasons.append("not a whole sentence (starts in lower case)")
-        if grounds.evidence is not None:
-            bad = [c.text for c in check_numbers(sentence, grounds.evidence, grounds.mask)
-                   if not c.verified]  # fmt: skip
-            if bad:
-                reasons.append("numbers not in the facts: " + ", ".join(bad))
+        # The writer is given fact sentences without numbers: any number it writes is its own,
+        # even one that happens to match a figure of the report.
+        numbers = [c.text for c in check_numbers(sentence, _NO_NUMBERS, grounds.mask)]
+        if numbers:
+            reasons.append("numbers it was not given: " + ", ".join(numbers))
         extra = unlicensed_words(sentence, grounds)
         if extra:
             reasons.append("adds words the facts do not license: " + ", ".join(extra[:6]))

@@ -21,294 +21,52 @@ _STEMMER = SnowballStemmer("english")
 # Words and contractions; a hyphenated word is read part by part ("walk-forward").
 _TOKEN = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:'[A-Za-z]+)?|\d+(?:[.,]\d+)*%?")
 
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 # Function words: they bind claims together but make none.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "by",
-        "with",
-        "from",
-        "over",
-        "under",
-        "into",
-        "onto",
-        "about",
-        "across",
-        "within",
-        "inside",
-        "outside",
-        "through",
-        "during",
-        "before",
-        "after",
-        "around",
-        "between",
-        "among",
-        "against",
-        "per",
-        "via",
-        "than",
-        "then",
-        "and",
-        "or",
-        "but",
-        "nor",
-        "yet",
-        "while",
-        "whereas",
-        "although",
-        "though",
-        "also",
-        "as",
-        "if",
-        "whether",
-        "it",
-        "its",
-        "itself",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "what",
-        "where",
-        "when",
-        "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "has",
-        "have",
-        "having",
-        "had",
-        "do",
-        "does",
-        "did",
-        "doing",
-        "done",
-        "such",
-        "same",
-        "other",
-        "another",
-        "any",
-        "some",
-        "each",
-        "every",
-        "both",
-        "either",
-        "all",
-        "most",
-        "more",
-        "much",
-        "many",
-        "so",
-        "just",
-        "only",
-        "even",
-        "still",
-        "already",
-        "again",
-        "too",
-        "very",
-        "quite",
-        "rather",
-        "fairly",
-        "somewhat",
-        "really",
-        "s",
-        "its'",
-        "up",
-        "out",
-        "off",
-    ]
+STOPWORDS = _set(
+    """
+    a an the of to in on at for by with from over under into onto about across within inside
+    outside through during before after around between among against per via than then and or
+    but nor yet while whereas although though also as if whether it its itself this that these
+    those there here which who whom whose what where when how is are was were be been being am
+    has have having had do does did doing done such same other another any some each every
+    both either all most more much many so just only even still already again too very quite
+    rather fairly somewhat really s its' up out off
+    """
 )
 
 # Negations flip the value of what they govern.
-NEGATIONS = frozenset(
-    [
-        "not",
-        "no",
-        "never",
-        "none",
-        "nothing",
-        "neither",
-        "nor",
-        "without",
-        "cannot",
-        "n't",
-        "nobody",
-        "nowhere",
-        "lack",
-        "lacks",
-        "lacked",
-        "lacking",
-        "absent",
-    ]
+NEGATIONS = _set(
+    """
+    not no never none nothing neither nor without cannot n't nobody nowhere lack lacks lacked
+    lacking absent
+    """
 )
 
 # Words every report uses about itself; they add no claim. Modal hedges are allowed ("may",
 # "could"); "will" is not: a flat "will" states a certainty no forecast has.
-GENERIC = frozenset(
-    [
-        "stock",
-        "stocks",
-        "share",
-        "shares",
-        "price",
-        "prices",
-        "company's",
-        "company",
-        "report",
-        "reports",
-        "analysis",
-        "forecast",
-        "forecasts",
-        "forecasting",
-        "model",
-        "models",
-        "modelled",
-        "modeled",
-        "investor",
-        "investors",
-        "reader",
-        "readers",
-        "holder",
-        "holders",
-        "shareholder",
-        "shareholders",
-        "view",
-        "picture",
-        "signal",
-        "signals",
-        "data",
-        "evidence",
-        "figure",
-        "figures",
-        "measure",
-        "measures",
-        "reading",
-        "readings",
-        "overall",
-        "currently",
-        "current",
-        "now",
-        "latest",
-        "recent",
-        "recently",
-        "meanwhile",
-        "however",
-        "instead",
-        "suggest",
-        "suggests",
-        "suggested",
-        "indicate",
-        "indicates",
-        "indicated",
-        "show",
-        "shows",
-        "showed",
-        "shown",
-        "point",
-        "points",
-        "pointed",
-        "mean",
-        "means",
-        "meant",
-        "remain",
-        "remains",
-        "remained",
-        "stay",
-        "stays",
-        "stayed",
-        "look",
-        "looks",
-        "looked",
-        "appear",
-        "appears",
-        "appeared",
-        "seem",
-        "seems",
-        "seemed",
-        "note",
-        "notes",
-        "noted",
-        "sit",
-        "sits",
-        "stand",
-        "stands",
-        "stood",
-        "put",
-        "puts",
-        "say",
-        "says",
-        "said",
-        "tell",
-        "tells",
-        "read",
-        "reads",
-        "find",
-        "finds",
-        "found",
-        "give",
-        "gives",
-        "given",
-        "may",
-        "might",
-        "could",
-        "can",
-        "should",
-        "would",
-        "term",
-        "terms",
-        "level",
-        "levels",
-        "side",
-        "part",
-        "whole",
-        "basis",
-        "way",
-        "ways",
-        "kind",
-        "sort",
-        "case",
-        "particular",
-        "particularly",
-        "generally",
-        "general",
-        "broadly",
-        "largely",
-        "mostly",
-        "somewhat",
-        "its",
-        "their",
-        "our",
-        "they",
-        "them",
-        "it",
-        "simply",
-        "relative",
-        "relatively",
-        "compared",
-        "comparison",
-    ]
+GENERIC = _set(
+    """
+    stock stocks share shares price prices company's company report reports analysis forecast
+    forecasts forecasting model models modelled modeled investor investors reader readers
+    holder holders shareholder shareholders view picture signal signals data evidence figure
+    figures measure measures reading readings overall currently current now latest recent
+    recently meanwhile however instead suggest suggests suggested indicate indicates indicated
+    show shows showed shown point points pointed mean means meant remain remains remained stay
+    stays stayed look looks looked appear appears appeared seem seems seemed note notes noted
+    sit sits stand stands stood put puts say says said tell tells read reads find finds found
+    give gives may might could can should would term terms level levels side part whole basis
+    way ways kind sort case particular particularly generally general broadly largely mostly
+    somewhat its their our they them it simply relative relatively compared comparison we turn
+    turns turned best carry carries carried away round roughly approximately nearly adopt
+    adopts adopted take takes taking took hold holds move moves moving movement candidate
+    candidates sign signs enough run runs ran perform performs performed conduct conducted
+    exist exists existed
+    """
 )
 
 # Paraphrase classes. A word names every class it is listed in; it is licensed when the facts
@@ -335,15 +93,15 @@ CONCEPTS: dict[str, str] = {
     "expect": "expect expects expected expecting expectation expectations anticipate anticipates "
     "anticipated project projects projected projection projections predict predicts predicted "
     "prediction predictions foresee foresees estimate estimates estimated likely probable call "
-    "calls outlook envisage envisages",
+    "calls outlook envisage envisages see sees",
     "move": "move moves moving movement movements path trajectory direction course",
     # time
     "future": "next coming ahead upcoming following forthcoming",
     "past": "last past previous prior recent recently lately",
     "period": "week weeks weekly month months monthly year years day days session sessions",
     # uncertainty band
-    "band": "band bands range ranges interval intervals spread bounds margin margins error "
-    "uncertainty uncertain",
+    "band": "band bands range ranges interval intervals spread bounds width breadth uncertainty "
+    "uncertain",
     "wide": "wide wider widely broad broader broadly generous loose",
     "narrow": "narrow narrower tight tighter contained",
     "outcome": "outcome outcomes result results value values",
@@ -358,10 +116,11 @@ CONCEPTS: dict[str, str] = {
     "walk": "walk forward rolling",
     "naive": "naive baseline benchmark simple repeat repeats repeating repeated yesterday's "
     "persistence",
-    "beat": "beat beats beaten outperform outperforms outperformed better more accurate accuracy "
-    "precise precision skill skills skilled edge advantage improve improves improved "
-    "improvement superior",
-    "significant": "significant significance statistically statistical meaningful meaningfully",
+    "beat": "beat beats beaten outperform outperforms outperformed better more accurate precise "
+    "skill skills skilled edge advantage improve improves improved improvement superior",
+    "accuracy": "accuracy accurate precision reliability reliable",
+    "significant": "significant significance statistically statistical meaningful meaningfully "
+    "margin",
     "serve": "serve serves served serving use uses used using rely relies relied",
     "unknown": "unknown unclear unproven untested unmeasured",
     # advice
@@ -400,58 +159,44 @@ CONCEPTS: dict[str, str] = {
     "zone": "zone zones territory region area",
     # drift
     "drift": "drift drifts drifted drifting shift shifts shifted shifting",
-    "train": "train trained training learn learned learnt fitted fit",
+    "train": "train trained training learn learned learnt fitted fit set",
     "check": "check checks checked checking measure measured assess assessed examine examined "
-    "compute computed",
+    "compute computed unchecked unassessed unexamined unmeasured",
     # risk words
     "risk": "risk risks risky danger",
-    "exceed": "exceed exceeds exceeding surpass beyond",
+    "exceed": "exceed exceeds exceeding surpass beyond larger bigger greater",
     "history": "history historical past",
 }
 
 # Certainty beyond what any forecast has; allowed only beside an expectation ("expects ... will").
-CERTAINTY = frozenset(
-    [
-        "will",
-        "certain",
-        "certainly",
-        "surely",
-        "sure",
-        "definitely",
-        "definite",
-        "guaranteed",
-        "guarantee",
-        "undoubtedly",
-        "inevitable",
-        "inevitably",
-        "bound",
-        "must",
-        "assured",
-    ]
+CERTAINTY = _set(
+    """
+    will certain certainly surely sure definitely definite guaranteed guarantee undoubtedly
+    inevitable inevitably bound must assured
+    """
 )
 # Words that state a cause; a sentence may use one only where the fact it restates does.
-CAUSAL = frozenset(
-    [
-        "because",
-        "since",
-        "therefore",
-        "thus",
-        "hence",
-        "due",
-        "owing",
-        "driven",
-        "caused",
-        "causes",
-        "cause",
-        "thanks",
-        "reflecting",
-        "reflects",
-        "reflected",
-        "consequently",
-        "result",
-        "so",
-    ]
+CAUSAL = _set(
+    """
+    because since therefore thus hence due owing driven caused causes cause thanks reflecting
+    reflects reflected consequently result so given
+    """
 )
+
+
+# Idioms read as the one word they mean, before anything else is read.
+IDIOMS = (
+    (re.compile(r"\bout of the ordinary\b", re.I), "unusual"),
+    (re.compile(r"\b(?:stood|stands?|standing) out\b", re.I), "unusual"),
+    (re.compile(r"\bso far\b", re.I), "yet"),
+    (re.compile(r"\b(?:no|without (?:a|any)?) ?doubt\b|\bfor sure\b", re.I), "certainly"),
+)
+
+
+def normalize(text: str) -> str:
+    for pattern, word in IDIOMS:
+        text = pattern.sub(word, text)
+    return text
 
 
 def stem(word: str) -> str:
