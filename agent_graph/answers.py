@@ -43,8 +43,8 @@ TOPIC_WORDS: dict[str, str] = {
     "heading headed head streak continue continuing sustain",
     "risk": "risk risks risky downside danger dangers worry worries concern concerns wrong "
     "safe threat threats uncertainty uncertain lose losing",
-    "forecast": "forecast forecasts predict prediction expect expected outlook target go going "
-    "next week price close end",
+    "forecast": "forecast forecasts predict predicted prediction expect expected expectation "
+    "outlook target targets projection",
     "skill": "accurate accuracy trust trustworthy reliable reliability skill skilled backtest "
     "track record confident confidence good model models edge",
     "volatility": "volatile volatility swings calm turbulent choppy",

@@ -73,6 +73,35 @@ CLAIM_VOCABULARY = {
 }
 
 
+# The value rules' attributes for each kind of the claim reader.
+CLAIM_ATTRIBUTES = {
+    "news": {"news"}, "volatility": {"volatility"}, "volume": {"volume"},
+    "direction": {"move", "stance"}, "skill": {"skill"},
+}  # fmt: skip
+# Where a sentence may join facts: a comma, a semicolon, or a word that only adds one to another.
+_JOIN = re.compile(
+    r"\s*[,;:]\s*|\s+(?:and|or|nor|with|while|but|whereas|although|though|yet|plus|"
+    r"as well as)\s+",
+    re.I,
+)
+
+
+def invented_links(sentence: str, grounds: Grounds) -> bool:
+    """Whether a part of the sentence, between joining words, states values of two facts that
+    no one fact holds together: a link ("headlines are behind the underperformance") that the
+    facts do not make."""
+    for part in _JOIN.split(sentence):
+        content = {v for v in values_of(part, grounds.context.ticker) if v[0] != "time"}
+        if len(content) < 2:
+            continue
+        holders = [values for values in grounds.values if content & values]
+        if not any(content <= values for values in holders) and all(
+            any(v in values for values in holders) for v in content
+        ):
+            return True
+    return False
+
+
 def _claim_topics(sentence: str) -> set[str]:
     """The concepts a sentence names, and "certainty" when it uses a word of certainty."""
     words = _words(sentence)
@@ -379,13 +408,27 @@ def _embed(texts: list[str]) -> np.ndarray:
     return np.asarray(embed_many(texts), dtype=np.float32)
 
 
+_VALUE_CONCEPTS = frozenset(
+    {*_LEVELS, *_TONES, "wide", "narrow", "moderate", "small", "large", "up", "down", "flat"}
+)
+
+
+def _consistent(value: str, allowed: set[str]) -> bool:
+    """A value the facts state, or a denial ("high-not") of a value they do not state."""
+    if value in allowed:
+        return True
+    return value.endswith("-not") and bool(allowed) and value.removesuffix("-not") not in allowed
+
+
 def unlicensed_words(sentence: str, grounds: Grounds) -> list[str]:
     """Content words of ``sentence`` that neither the facts nor a paraphrase of them license."""
     out = []
     for clause in clauses(sentence):
         words = _words(clause)
         expects = any("expect" in w.concepts for w in words)
-        for w in words:
+        for i, w in enumerate(words):
+            if w.concepts & _VALUE_CONCEPTS and _negated_at(words, i):
+                continue  # "neither high nor low": the value rules judge what is denied
             if w.text.isdigit() or (w.text in _PERSONAL and w.stem not in grounds.stems):
                 if w.text in _PERSONAL:
                     out.append(w.text)
@@ -444,6 +487,7 @@ class GroundingGate:
 
         own = grounds.claims()
         words = {s: _claim_topics(s) for s in items}
+        read = {s: {a for a, _ in values_of(s, grounds.context.ticker)} for s in items}
         context = [f.text for f in grounds.facts]
         found: dict[str, list[str]] = {}
         for sentence, claims in claim_reader().read_sentences(" ".join(items), context):
@@ -453,6 +497,8 @@ class GroundingGate:
                 vocabulary = CLAIM_VOCABULARY.get(claim.kind)
                 if vocabulary and not vocabulary & words.get(sentence, set()):
                     continue  # the reader guessed the topic from words that do not name it
+                if CLAIM_ATTRIBUTES.get(claim.kind, set()) & read.get(sentence, set()):
+                    continue  # the value rules read this attribute themselves: they decide
                 why = contradiction(claim, grounds.context, grounds.tools)
                 if why:
                     found.setdefault(sentence, []).append(f"claim: {why}")
@@ -509,7 +555,7 @@ class GroundingGate:
         for attribute, value in sorted(said):
             if attribute not in allowed and attribute not in everywhere:
                 reasons.append(f"states {attribute} ({value}), which the facts do not")
-            elif value not in allowed.get(attribute, set()):
+            elif not _consistent(value, allowed.get(attribute, set())):
                 facts_say = "/".join(sorted(allowed.get(attribute, set()))) or "nothing"
                 reasons.append(f"says {attribute} is {value}; the facts it restates say "
                                f"{facts_say}")  # fmt: skip
@@ -531,6 +577,8 @@ class GroundingGate:
             )
             if not any(stated_as_cause):
                 reasons.append("states a cause the facts do not")
+        if invented_links(sentence, grounds):
+            reasons.append("links facts that the facts do not link")
         if best >= 0 and _negated(words) and not grounds.negated[best] and not said:
             reasons.append("negates what the facts say")
         return reasons

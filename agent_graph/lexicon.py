@@ -43,7 +43,7 @@ STOPWORDS = _set(
 NEGATIONS = _set(
     """
     not no never none nothing neither nor without cannot n't nobody nowhere lack lacks lacked
-    lacking absent
+    lacking absent fail fails failed failing unable
     """
 )
 
@@ -65,7 +65,10 @@ GENERIC = _set(
     turns turned best carry carries carried away round roughly approximately nearly adopt
     adopts adopted take takes taking took hold holds move moves moving movement candidate
     candidates sign signs enough run runs ran perform performs performed conduct conducted
-    exist exists existed
+    exist exists existed proved proves proven single conventionally surround surrounds
+    surrounded land lands landed risk risks flag flags flagged list lists listed despite
+    detect detects detected observe observes observed time times occasion occasions least
+    accompany accompanies accompanied screen screens screened beyond standard standards
     """
 )
 
@@ -93,7 +96,7 @@ CONCEPTS: dict[str, str] = {
     "expect": "expect expects expected expecting expectation expectations anticipate anticipates "
     "anticipated project projects projected projection projections predict predicts predicted "
     "prediction predictions foresee foresees estimate estimates estimated likely probable call "
-    "calls outlook envisage envisages see sees",
+    "calls outlook envisage envisages see sees seen",
     "move": "move moves moving movement movements path trajectory direction course",
     # time
     "future": "next coming ahead upcoming following forthcoming",
@@ -139,7 +142,8 @@ CONCEPTS: dict[str, str] = {
     "choppy",
     "high": "high higher elevated heightened",
     "low": "low lower subdued muted calm calmer quiet quieter",
-    "normal": "normal normally typical typically ordinary usual usually average standard",
+    "normal": "normal normally typical typically ordinary usual usually average unremarkable "
+    "unexceptional",
     # volume
     "volume": "volume volumes trading traded activity turnover",
     "unusual": "unusual unusually abnormal abnormally atypical irregular",
@@ -148,7 +152,7 @@ CONCEPTS: dict[str, str] = {
     "tone": "tone tones sentiment",
     "good": "positive upbeat favourable favorable encouraging",
     "bad": "negative downbeat unfavourable unfavorable discouraging gloomy",
-    "available": "available availability",
+    "available": "available availability hand",
     # indicators
     "rsi": "rsi",
     "macd": "macd",
@@ -189,6 +193,9 @@ IDIOMS = (
     (re.compile(r"\bout of the ordinary\b", re.I), "unusual"),
     (re.compile(r"\b(?:stood|stands?|standing) out\b", re.I), "unusual"),
     (re.compile(r"\bso far\b", re.I), "yet"),
+    (re.compile(r"\byet to\b", re.I), "not yet"),
+    (re.compile(r"\brelative strength index\b", re.I), "RSI"),
+    (re.compile(r"\bpencil(?:l)?ed in\b", re.I), "expected"),
     (re.compile(r"\b(?:no|without (?:a|any)?) ?doubt\b|\bfor sure\b", re.I), "certainly"),
 )
 

@@ -239,6 +239,7 @@ class GroundingScore:
     dropped: dict[str, int] = field(default_factory=dict)
     clean: int = 0
     admitted_clean: int = 0
+    planted_sentences: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -247,10 +248,6 @@ class GroundingScore:
 
     def recall(self, kind: str) -> float:
         return self.dropped.get(kind, 0) / self.planted[kind] if self.planted.get(kind) else 1.0
-
-    @property
-    def planted_total(self) -> int:
-        return sum(self.planted.values())
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -295,6 +292,7 @@ def score_grounding_set(path: Path, gate: Any = None) -> GroundingScore:
                     score.errors.append(f"clean dropped ({name}): {case['text']!r} "
                                         f"<- {'; '.join(verdict.reasons)}")  # fmt: skip
                 continue
+            score.planted_sentences += 1
             for kind in planted:
                 score.planted[kind] = score.planted.get(kind, 0) + 1
                 score.dropped[kind] = score.dropped.get(kind, 0) + (not verdict.admitted)

@@ -170,15 +170,15 @@ class Settings(BaseSettings):
         default=20.0, gt=0, description="Per LLM call; past it the writer falls back."
     )
     llm_max_tokens: int = Field(
-        default=48, ge=8, le=4096,
-        description="Per LLM call (one narrative slot); each token costs ~30 ms on one core "
-        "with the local model.",
+        default=32, ge=8, le=4096,
+        description="Per LLM call: one restated fact sentence; each token costs ~30 ms on one "
+        "core with the local model.",
     )  # fmt: skip
     llm_temperature: float = Field(
-        default=0.2, ge=0, le=2, description="0: greedy decoding (the same text every time)."
+        default=0.0, ge=0, le=2, description="0: greedy decoding (the same text every time)."
     )
     llm_repetition_penalty: float = Field(
-        default=1.15, ge=1.0, le=2.0,
+        default=1.0, ge=1.0, le=2.0,
         description="Local models only. Above 1 it also penalises the fact sentences' own words "
         "in the prompt, which is what the writer is asked to restate.",
     )  # fmt: skip

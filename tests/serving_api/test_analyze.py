@@ -65,9 +65,29 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         forecast = client.post("/predict-child", json={"ticker": TICKER}).json()
         assert answer["forecast"] | {"cache_hit": True} == forecast | {"cache_hit": True}
         report, evaluation = answer["report"], answer["evaluation"]
-        assert report["writer"] == "llm" and report["unverified_numbers"] == 0
-        assert set(report["sections"]) == {"summary", "forecast", "model_quality",
-                                           "market_context", "risks", "disclaimer"}  # fmt: skip
+        counts = evaluation["sentences"]
+        assert report["unverified_numbers"] == 0
+        assert list(report["sections"]) == [
+            "answer",
+            "summary",
+            "forecast",
+            "model_quality",
+            "market_context",
+            "risks",
+            "disclaimer",
+        ]
+        # The question is answered first, from the facts about risk.
+        assert report["question"]["answered"] and report["question"]["topics"] == ["risk"]
+        assert report["sections"]["answer"].startswith("**Asked:** Should I worry")
+        assert "On the risks, the facts point to these." in report["sections"]["answer"] or (
+            report["paragraphs"][1]["source"] != "code"
+        )
+        # Who wrote each sentence, and the gate's count of the model's sentences.
+        published = [s for p in report["paragraphs"] for s in p["sentences"]]
+        assert published and {s["source"] for s in published} <= {"model", "code"}
+        assert counts["generated"] == counts["admitted"] + counts["dropped"] == len(report["gate"])
+        assert counts["generated"] > 0 and evaluation["grounded"] == 1.0
+        assert (report["writer"] == "llm") == (counts["published_model"] > 0)
         assert report["stance"] in {"bullish", "bearish", "neutral"}
         assert 0 <= report["confidence"] <= 1
         assert evaluation["faithfulness"] == 1.0 and evaluation["section_coverage"] == 1.0
@@ -95,6 +115,10 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         claims_line = f'stockops_report_claims{{ticker="{TICKER}"}} {float(evaluation["claims"])}'
         assert claims_line in metrics
         assert 'stockops_api_report_cache_total{result="hit"} 1.0' in metrics
+        generated = float(counts["generated"])
+        assert f'stockops_report_sentences_generated{{ticker="{TICKER}"}} {generated}' in metrics
+        assert f'stockops_report_question_answered{{ticker="{TICKER}"}} 1.0' in metrics
+        assert f'stockops_report_grounded{{ticker="{TICKER}"}} 1.0' in metrics
 
         # A ticker without a model: its onboarding, as /predict-child does. The parent exists,
         # so the plan is a single run, from MSFT's data to its forecast.

@@ -60,8 +60,10 @@ def test_analyze_trains_a_new_ticker_with_progress_then_shows_forecast_and_repor
     if api_server.has_route("/analyze"):
         assert metrics["Stance"].split()[-1] in {"bullish", "bearish", "neutral"}
         assert metrics["Confidence"].endswith("%")
-        report = [m for m in _texts(at.markdown) if m.startswith(f"# {SAMPLE_TICKER}")]
+        report = [m for m in _texts(at.markdown) if m.startswith("#### Summary")]
         assert report, _texts(at.markdown)
+        # Who wrote what: the legend of the model's mark sits under the report.
+        assert any("were written by the language model" in t for t in _texts(at.caption))
     else:  # the API predates reports: the forecast is shown, the report is announced
         assert any("/analyze" in t for t in _texts(at.info))
 
