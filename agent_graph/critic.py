@@ -21,6 +21,7 @@ from agent_graph.grounding import (
     Sentence,
     SentenceVerdict,
     assemble,
+    names_topic,
 )
 from agent_graph.numbers import Evidence, check_numbers
 from agent_graph.report import SECTIONS, Composed, brief
@@ -91,6 +92,8 @@ def model_claim_problems(
     for sentence, claims in claim_reader().read_sentences(text, grounds):
         for claim in claims:
             if claim.kind == "topic" or claim.label in allowed:
+                continue
+            if not names_topic(claim.kind, sentence):
                 continue
             if why := contradiction(claim, facts, tools):
                 out.append(f"{why}: {sentence!r}")

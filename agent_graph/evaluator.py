@@ -15,7 +15,7 @@ from typing import Any
 
 from agent_graph.claims import claim_reader, contradiction, own_claims
 from agent_graph.facts import Facts
-from agent_graph.grounding import GroundingGate, Grounds
+from agent_graph.grounding import GroundingGate, Grounds, names_topic
 from agent_graph.numbers import Evidence
 from agent_graph.report import SECTIONS, Report, brief, report_prose, split_sections
 from agent_graph.statements import Fact, all_facts
@@ -113,13 +113,15 @@ def evaluate(
     some replaced by code; fail: the review failed), and never a pass while the final text has
     an unverified number, a claim the facts do not allow, an ungrounded model sentence, or
     misses a section."""
-    grounds = brief(facts, tools)
+    grounds = [*brief(facts, tools), *(f.text for f in answer_facts)]
     allowed = own_claims(grounds)
     claims = claim_reader().read(report_prose(report.markdown), grounds)
     wrong = [
         f"{why}: {c.clause!r}"
         for c in claims
-        if c.label not in allowed and (why := contradiction(c, facts, tools))
+        if c.label not in allowed
+        and names_topic(c.kind, c.clause)
+        and (why := contradiction(c, facts, tools))
     ]
     total = report.verified_numbers + report.unverified_numbers + len(claims)
     good = report.verified_numbers + len(claims) - len(wrong)

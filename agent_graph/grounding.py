@@ -32,6 +32,7 @@ from agent_graph.lexicon import (
     CAUSAL_STEMS,
     CERTAINTY_STEMS,
     NEGATION_STEMS,
+    SURFACE_CONCEPTS,
     concepts_of,
     is_free,
     normalize,
@@ -57,7 +58,7 @@ _PERSONAL = frozenset({"i", "me", "my", "mine", "you", "your", "yours"})
 _NO_NUMBERS = Evidence.of((), ())
 _CLAUSE = re.compile(
     r"\s*[;:]\s*|\s+\u2014\s+|\s+-\s+|,?\s+(?:but|while|whereas|although|though)\s+"
-    r"|,\s+(?:and|so|as|yet)\s+|\s+and\s+(?=(?:the|its|it|trading|volatility|volume|news|"
+    r"|,\s+(?:and|so|as|yet|with)\s+|\s+and\s+(?=(?:the|its|it|trading|volatility|volume|news|"
     r"recent|headlines|momentum|macd|rsi|data)\b)",
     re.I,
 )
@@ -81,7 +82,7 @@ CLAIM_ATTRIBUTES = {
 # Where a sentence may join facts: a comma, a semicolon, or a word that only adds one to another.
 _JOIN = re.compile(
     r"\s*[,;:]\s*|\s+(?:and|or|nor|with|while|but|whereas|although|though|yet|plus|"
-    r"as well as)\s+",
+    r"as well as|alongside|together with)\s+",
     re.I,
 )
 
@@ -100,6 +101,13 @@ def invented_links(sentence: str, grounds: Grounds) -> bool:
         ):
             return True
     return False
+
+
+def names_topic(kind: str, text: str) -> bool:
+    """Whether ``text`` names the topic of a claim of ``kind`` (kinds without a vocabulary:
+    always): the reader's claims count only then."""
+    vocabulary = CLAIM_VOCABULARY.get(kind)
+    return vocabulary is None or bool(vocabulary & _claim_topics(text))
 
 
 def _claim_topics(sentence: str) -> set[str]:
@@ -124,6 +132,7 @@ class Word:
     stem: str
     concepts: frozenset[str]
     segment: int = 0  # comma-delimited part of the clause: a negation reaches to its end
+    exact: frozenset[str] = frozenset()  # concepts that list this very word
 
 
 _SEGMENT = re.compile(r"\s*[,(]\s*")
@@ -136,7 +145,8 @@ def _words(text: str) -> list[Word]:
             for part in token.split("-"):
                 if part:
                     s = stem(part)
-                    out.append(Word(part, s, concepts_of(s), segment))
+                    exact = SURFACE_CONCEPTS.get(part, frozenset())
+                    out.append(Word(part, s, concepts_of(s), segment, exact))
     return out
 
 
@@ -170,6 +180,7 @@ _LEVELS = {"high": "high", "low": "low", "normal": "normal", "unusual": "unusual
            "middle": "middle", "overbought": "overbought", "oversold": "oversold"}  # fmt: skip
 _TONES = {"good": "positive", "bad": "negative", "bullish": "positive", "bearish": "negative",
           "neutral": "neutral"}  # fmt: skip
+_PENDING = frozenset({"until", "yet", "pend", "await"})
 _UNCHECKED = frozenset(stem(w) for w in ("unchecked", "unassessed", "unexamined", "unmeasured"))
 
 
@@ -201,7 +212,7 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
     # takes them; tone words (positive, bearish ...) to news, MACD or the stance.
     for i, w in enumerate(words):
         negated = _negated_at(words, i)
-        levels = [_LEVELS[c] for c in w.concepts if c in _LEVELS]
+        levels = [_LEVELS[c] for c in w.exact if c in _LEVELS]
         if (
             levels
             and level_heads
@@ -219,7 +230,7 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
             elif target == "rsi":
                 v = {"high": "overbought", "low": "oversold", "normal": "middle"}.get(value, value)
                 found.add(("rsi", v + ("-not" if negated else "")))
-        tones = [_TONES[c] for c in sorted(w.concepts) if c in _TONES]
+        tones = [_TONES[c] for c in sorted(w.exact) if c in _TONES]
         if tones:
             value = tones[0]
             target = _nearest(i, tone_heads) if tone_heads else "stance"
@@ -270,7 +281,7 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
                     found.add(("size", concept))
     # Skill: better than the naive forecast (or not), or unknown.
     beats = [i for i in _has(words, "beat") if "index" not in present]
-    pending = any(w.stem in {"until", "yet"} for w in words)  # "until it is backtested"
+    pending = any(w.stem in _PENDING for w in words)  # "until it is backtested"
     unknown = _has(words, "unknown")
     # "Not checked" is about the model's accuracy only when drift is not what is unchecked.
     tests = _has(words, "backtest") + ([] if "drift" in present else _has(words, "check"))
@@ -297,7 +308,8 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
     # Data drift: drifted, not drifted, or not checked.
     if "drift" in present:
         checks = _has(words, "check")
-        if any(w.stem in _UNCHECKED for w in words) or (checks and _negated_at(words, checks[0])):
+        # "Drift checks have not been run": the negation may follow the check word.
+        if any(w.stem in _UNCHECKED for w in words) or (checks and neg):
             found.add(("drift", "unchecked"))
         else:
             drifts = present["drift"]

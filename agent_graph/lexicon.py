@@ -69,6 +69,15 @@ GENERIC = _set(
     surrounded land lands landed risk risks flag flags flagged list lists listed despite
     detect detects detected observe observes observed time times occasion occasions least
     accompany accompanies accompanied screen screens screened beyond standard standards
+    think thinks thought believe believes reckon reckons feel feels deem deems regard
+    regards come comes came go goes went gone get gets got make makes made keep keeps kept
+    leave leaves left lie lies place places mark marks sum sums summarise summarize include
+    includes included contain contains cover covers covered describe describes described
+    mention mentions mentioned match matches matched fit fits align aligns apart alongside
+    together altogether plain simple short brief briefly word words everyday basically
+    essentially effectively mainly amount degree extent bit lot typically usually normally
+    guess guesses longer display displays show saw pending awaiting gauge gauged measure
+    measured judge judged
     """
 )
 
@@ -85,8 +94,7 @@ CONCEPTS: dict[str, str] = {
     "downside dip dips dipping dipped slip slips slipping slipped slide slides sliding slid "
     "retreat retreats retreating retreated ease eases easing eased weaken weakens weakening "
     "weakened lose loses losing lost loss losses shed sheds soften softens softening edge",
-    "flat": "change changes unchanged flat steady stable sideways hover hovers hovering hold "
-    "holds holding little",
+    "flat": "change changes unchanged flat steady stable sideways hover hovers hovering little",
     "small": "small smaller slight slightly modest modestly minor mild mildly little marginal "
     "marginally limited",
     "moderate": "moderate moderately medium middling",
@@ -142,8 +150,7 @@ CONCEPTS: dict[str, str] = {
     "choppy",
     "high": "high higher elevated heightened",
     "low": "low lower subdued muted calm calmer quiet quieter",
-    "normal": "normal normally typical typically ordinary usual usually average unremarkable "
-    "unexceptional",
+    "normal": "normal typical ordinary usual average unremarkable unexceptional",
     # volume
     "volume": "volume volumes trading traded activity turnover",
     "unusual": "unusual unusually abnormal abnormally atypical irregular",
@@ -165,7 +172,8 @@ CONCEPTS: dict[str, str] = {
     "drift": "drift drifts drifted drifting shift shifts shifted shifting",
     "train": "train trained training learn learned learnt fitted fit set",
     "check": "check checks checked checking measure measured assess assessed examine examined "
-    "compute computed unchecked unassessed unexamined unmeasured",
+    "compute computed unchecked unassessed unexamined unmeasured judge judged gauge gauged "
+    "evaluate evaluated know knows known",
     # risk words
     "risk": "risk risks risky danger",
     "exceed": "exceed exceeds exceeding surpass beyond larger bigger greater",
@@ -196,6 +204,19 @@ IDIOMS = (
     (re.compile(r"\byet to\b", re.I), "not yet"),
     (re.compile(r"\brelative strength index\b", re.I), "RSI"),
     (re.compile(r"\bpencil(?:l)?ed in\b", re.I), "expected"),
+    (re.compile(r"\b(?:nobody|no one) (?:yet )?knows\b", re.I), "it is unknown"),
+    (re.compile(r"\bin line with\b", re.I), "normal for"),
+    (re.compile(r"\bno longer\b", re.I), "not"),
+    (re.compile(r"\bgo(?:es|ing)? up\b", re.I), "rise"),
+    (re.compile(r"\bgo(?:es|ing)? down\b", re.I), "fall"),
+    (
+        re.compile(
+            r"\b(?:put simply|simply put|in (?:simple|plain|short|everyday) (?:terms|words))"
+            r",?\s*",
+            re.I,
+        ),
+        "",
+    ),
     (re.compile(r"\b(?:no|without (?:a|any)?) ?doubt\b|\bfor sure\b", re.I), "certainly"),
 )
 
@@ -243,6 +264,19 @@ _FREE = frozenset(stem(w) for w in STOPWORDS | GENERIC | NEGATIONS) | {"n't"}
 NEGATION_STEMS = frozenset(stem(w) for w in NEGATIONS) | {"n't"}
 CERTAINTY_STEMS = frozenset(stem(w) for w in CERTAINTY)
 CAUSAL_STEMS = frozenset(stem(w) for w in CAUSAL)
+
+
+def _surface_index() -> dict[str, frozenset[str]]:
+    index: dict[str, set[str]] = {}
+    for concept, words in CONCEPTS.items():
+        for word in words.split():
+            index.setdefault(word, set()).add(concept)
+    return {k: frozenset(v) for k, v in index.items()}
+
+
+# Concepts by the exact word: stems join "typical" and "typically", which the value rules must
+# not ("the zone typically read as overbought" says nothing about a normal level).
+SURFACE_CONCEPTS: dict[str, frozenset[str]] = _surface_index()
 
 
 def concepts_of(word_stem: str) -> frozenset[str]:

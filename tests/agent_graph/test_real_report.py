@@ -32,7 +32,7 @@ def test_local_llm_writes_a_checked_report_as_a_dagster_asset(platform: Platform
         .metadata.items()
     }  # fmt: skip
     assert meta["llm"] == "local:SmolLM2-135M-Instruct.Q4_1"
-    assert meta["faithfulness"] == 1.0 and meta["section_coverage"] == 1.0
+    assert meta["faithfulness"] == 1.0 and meta["section_coverage"] == 1.0, meta["report"]
     # The model restated facts; the gate admitted some of its sentences or none, and said so.
     generated, admitted = meta["sentences_generated"], meta["sentences_admitted"]
     assert generated > 0 and admitted + meta["sentences_dropped"] == generated

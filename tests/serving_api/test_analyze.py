@@ -90,7 +90,8 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         assert (report["writer"] == "llm") == (counts["published_model"] > 0)
         assert report["stance"] in {"bullish", "bearish", "neutral"}
         assert 0 <= report["confidence"] <= 1
-        assert evaluation["faithfulness"] == 1.0 and evaluation["section_coverage"] == 1.0
+        assert evaluation["faithfulness"] == 1.0, evaluation["unsupported_claims"]
+        assert evaluation["section_coverage"] == 1.0
         assert evaluation["claims"] > 0 and evaluation["unsupported_claims"] == []
         # Skill in the same words as the forecast's: the promotion decision's own sentence.
         assert forecast["skill"] and forecast["skill"] in report["sections"]["model_quality"]
