@@ -82,7 +82,7 @@ CLAIM_ATTRIBUTES = {
 # Where a sentence may join facts: a comma, a semicolon, or a word that only adds one to another.
 _JOIN = re.compile(
     r"\s*[,;:]\s*|\s+(?:and|or|nor|with|while|but|whereas|although|though|yet|plus|"
-    r"as well as|alongside|together with)\s+",
+    r"as well as|alongside|together with|even as|within|inside|around|amid)\s+",
     re.I,
 )
 
@@ -163,13 +163,32 @@ def _negated_at(words: Sequence[Word], i: int) -> bool:
     return any(w.stem in NEGATION_STEMS for w in words[:i] if w.segment == words[i].segment)
 
 
-def _nearest(position: int, heads: dict[str, list[int]]) -> str | None:
-    """The head (attribute) nearest to a value word; a head after the word wins a tie, since a
-    modifier comes before its noun ("a moderate band", "a small fall")."""
+_CONJUNCTIONS = frozenset({"and", "but", "or", "while", "whilst", "yet"})
+
+
+def _governed(words: Sequence[Word], i: int) -> bool:
+    """Negated before word ``i`` in its part, or after it up to the next conjunction ("checks
+    have not been run", but not "checked and none was found")."""
+    if _negated_at(words, i):
+        return True
+    for w in words[i + 1 :]:
+        if w.segment != words[i].segment or w.stem in _CONJUNCTIONS:
+            return False
+        if w.stem in NEGATION_STEMS:
+            return True
+    return False
+
+
+def _nearest(position: int, heads: dict[str, list[int]], words: Sequence[Word] = ()) -> str | None:
+    """The head (attribute) nearest to a value word, preferring one in the same comma-delimited
+    part; a head after the word wins a tie, since a modifier comes before its noun ("a moderate
+    band", "a small fall")."""
     best, where = None, float("inf")
     for name, spots in heads.items():
         for h in spots:
             distance = abs(position - h) + (0.5 if h < position else 0.0)
+            if words and words[h].segment != words[position].segment:
+                distance += 100.0
             if distance < where:
                 best, where = name, distance
     return best
@@ -218,13 +237,16 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
             and level_heads
             and not (
                 {"up", "down"} & w.concepts
-                and _nearest(i, {**level_heads, "move": moves}) == "move"
+                and _nearest(i, {**level_heads, "move": moves}, words) == "move"
             )
         ):
-            value, target = levels[0], _nearest(i, level_heads)
+            value, target = levels[0], _nearest(i, level_heads, words)
             if target == "volatility" and value in {"high", "low", "normal"}:
                 found.add(("volatility", value + ("-not" if negated else "")))
-            elif target == "volume" and value in {"high", "low", "unusual", "normal"}:
+            elif target == "volume" and value in {"high", "low"}:
+                # "Unusually low": a direction the facts ("unusual") do not give.
+                found.add(("volume", value + ("-not" if negated else "")))
+            elif target == "volume" and value in {"unusual", "normal"}:
                 unusual = value != "normal"
                 found.add(("volume", "unusual" if unusual != negated else "normal"))
             elif target == "rsi":
@@ -233,7 +255,7 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
         tones = [_TONES[c] for c in sorted(w.exact) if c in _TONES]
         if tones:
             value = tones[0]
-            target = _nearest(i, tone_heads) if tone_heads else "stance"
+            target = _nearest(i, tone_heads, words) if tone_heads else "stance"
             if target == "news":
                 found.add(("news", value + ("-not" if negated else "")))
             elif target == "macd":
@@ -253,11 +275,12 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
         found.add(("news", "absent" if neg else "present"))
     # The band's width.
     if "band" in present and "rsi" not in present:
-        near = {"band": present["band"], **({"move": moves} if moves else {})}
+        moving = sorted({*moves, *_has(words, "move")})
+        near = {"band": present["band"], **({"move": moving} if moving else {})}
         for concept, value in (("wide", "wide"), ("narrow", "narrow"), ("moderate", "moderate"),
                                ("large", "wide"), ("small", "narrow")):  # fmt: skip
             for i in _has(words, concept):
-                if _nearest(i, near) == "band":
+                if _nearest(i, near, words) == "band":
                     found.add(("band", value + ("-not" if _negated_at(words, i) else "")))
     # The price's move: direction, then size.
     blockers = {"index", "naive", "volatility", "volume", "macd", "rsi"}
@@ -273,14 +296,20 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
             found.add(("move", "either"))
         elif flats or (neg and _has(words, "move")):
             found.add(("move", "flat"))
-        near = {"move": moves, **({"band": present["band"]} if "band" in present else {})}
+        moving = sorted({*moves, *_has(words, "move")})
+        near = {"move": moving, **({"band": present["band"]} if "band" in present else {})}
         flat = ("move", "flat") in found
         for concept in ("small", "moderate", "large"):
             for i in _has(words, concept):
-                if _nearest(i, near) == "move" and not (concept == "small" and flat):
+                if _nearest(i, near, words) == "move" and not (concept == "small" and flat):
                     found.add(("size", concept))
     # Skill: better than the naive forecast (or not), or unknown.
     beats = [i for i in _has(words, "beat") if "index" not in present]
+    # "More accurate than the naive forecast" claims an edge; "how accurate" does not.
+    compared = [i for i in _has(words, "accuracy") if i and words[i - 1].stem in {"more", "less"}]
+    if "index" not in present:
+        beats += compared
+    worse_words = any(words[i - 1].stem == "less" for i in compared)
     pending = any(w.stem in _PENDING for w in words)  # "until it is backtested"
     unknown = _has(words, "unknown")
     # "Not checked" is about the model's accuracy only when drift is not what is unchecked.
@@ -289,7 +318,8 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
     if unknown or (untested and not beats):
         found.add(("skill", "unknown"))
     elif beats and ("naive" in present or _has(words, "significant") or _has(words, "backtest")):
-        found.add(("skill", "worse" if _negated_at(words, beats[0]) else "better"))
+        negated = _negated_at(words, beats[0]) or worse_words
+        found.add(("skill", "worse" if negated else "better"))
     elif (signif := _has(words, "significant")) and "index" not in present:
         found.add(("skill", "worse" if _negated_at(words, signif[0]) else "better"))
     elif _has(words, "backtest") and "index" not in present:
@@ -309,7 +339,7 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
     if "drift" in present:
         checks = _has(words, "check")
         # "Drift checks have not been run": the negation may follow the check word.
-        if any(w.stem in _UNCHECKED for w in words) or (checks and neg):
+        if any(w.stem in _UNCHECKED for w in words) or any(_governed(words, i) for i in checks):
             found.add(("drift", "unchecked"))
         else:
             drifts = present["drift"]
@@ -425,6 +455,10 @@ _VALUE_CONCEPTS = frozenset(
 )
 
 
+# Classes licensed by a neighbour: a skill statement may speak of accuracy.
+RELATED = {"accuracy": frozenset({"beat", "backtest", "unknown", "significant"})}
+
+
 def _consistent(value: str, allowed: set[str]) -> bool:
     """A value the facts state, or a denial ("high-not") of a value they do not state."""
     if value in allowed:
@@ -453,7 +487,9 @@ def unlicensed_words(sentence: str, grounds: Grounds) -> list[str]:
                 continue
             if w.stem in grounds.stems or is_free(w.stem):
                 continue
-            if w.concepts & grounds.concepts:
+            if w.concepts & grounds.concepts or any(
+                RELATED.get(c, frozenset()) & grounds.concepts for c in w.concepts
+            ):
                 continue
             out.append(w.text)
     return list(dict.fromkeys(out))

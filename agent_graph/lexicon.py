@@ -77,7 +77,8 @@ GENERIC = _set(
     together altogether plain simple short brief briefly word words everyday basically
     essentially effectively mainly amount degree extent bit lot typically usually normally
     guess guesses longer display displays show saw pending awaiting gauge gauged measure
-    measured judge judged
+    measured judge judged occasionally often sometimes moment technical technically back open
+    question inform informs informed according
     """
 )
 
@@ -115,7 +116,7 @@ CONCEPTS: dict[str, str] = {
     "uncertain",
     "wide": "wide wider widely broad broader broadly generous loose",
     "narrow": "narrow narrower tight tighter contained",
-    "outcome": "outcome outcomes result results value values",
+    "outcome": "outcome outcomes result results",
     # the stance
     "stance": "stance stances tilt tilts leaning lean leans",
     "bullish": "bullish bull optimistic positive constructive",
@@ -123,13 +124,13 @@ CONCEPTS: dict[str, str] = {
     "neutral": "neutral balanced",
     # backtest and skill
     "backtest": "backtest backtests backtested backtesting test tests tested testing evaluation "
-    "evaluated record track",
+    "evaluated record",
     "walk": "walk forward rolling",
     "naive": "naive baseline benchmark simple repeat repeats repeating repeated yesterday's "
     "persistence",
-    "beat": "beat beats beaten outperform outperforms outperformed better more accurate precise "
-    "skill skills skilled edge advantage improve improves improved improvement superior",
-    "accuracy": "accuracy accurate precision reliability reliable",
+    "beat": "beat beats beaten outperform outperforms outperformed better skill skills skilled "
+    "edge advantage improve improves improved improvement superior",
+    "accuracy": "accuracy accurate precise precision reliability reliable",
     "significant": "significant significance statistically statistical meaningful meaningfully "
     "margin",
     "serve": "serve serves served serving use uses used using rely relies relied",
@@ -206,6 +207,18 @@ IDIOMS = (
     (re.compile(r"\bpencil(?:l)?ed in\b", re.I), "expected"),
     (re.compile(r"\b(?:nobody|no one) (?:yet )?knows\b", re.I), "it is unknown"),
     (re.compile(r"\bin line with\b", re.I), "normal for"),
+    (re.compile(r"\btrack record\b", re.I), "record"),
+    (
+        re.compile(r"\b(?:fall|falls|falling|fell|land|lands|landing)\s+(?=outside|beyond)", re.I),
+        "lie ",
+    ),
+    (re.compile(r"\bon track for\b", re.I), "expected to see"),
+    (re.compile(r"\b(?:is|are|looks?|appears?|seems?) set to\b", re.I), "is expected to"),
+    (re.compile(r",?\s*according to the (?:model|forecast|report)\s*,?", re.I), " "),
+    (
+        re.compile(r"\b(?:every so often|from time to time|now and then|at times)\b", re.I),
+        "occasionally",
+    ),
     (re.compile(r"\bno longer\b", re.I), "not"),
     (re.compile(r"\bgo(?:es|ing)? up\b", re.I), "rise"),
     (re.compile(r"\bgo(?:es|ing)? down\b", re.I), "fall"),
