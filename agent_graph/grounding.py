@@ -32,6 +32,7 @@ from agent_graph.lexicon import (
     CAUSAL_STEMS,
     CERTAINTY_STEMS,
     NEGATION_STEMS,
+    NUMBER_WORDS,
     SURFACE_CONCEPTS,
     concepts_of,
     is_free,
@@ -600,6 +601,12 @@ class GroundingGate:
             for attribute, value in grounds.values[i]:
                 allowed.setdefault(attribute, set()).add(value)
         everywhere = {a for values in grounds.values for a, _ in values}
+        restated_words = {w.text for i in restated for w in _words(grounds.facts[i].text)}
+        invented = [
+            w.text for w in words if w.text in NUMBER_WORDS and w.text not in restated_words
+        ]
+        if invented:
+            reasons.append("number words its facts do not use: " + ", ".join(invented))
         for attribute, value in sorted(said):
             if attribute not in allowed and attribute not in everywhere:
                 reasons.append(f"states {attribute} ({value}), which the facts do not")

@@ -181,6 +181,18 @@ CONCEPTS: dict[str, str] = {
     "history": "history historical past",
 }
 
+# Number words ("one" is a pronoun as often as a number): a sentence may use one only where
+# the fact it restates does ("one time in five" restates the band's coverage; "five points"
+# invents a figure).
+NUMBER_WORDS = _set(
+    """
+    zero two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty
+    ninety hundred thousand million billion trillion half halves double doubled triple tripled
+    dozen dozens percent percentage quarter quarters third thirds
+    """
+)
+
 # Certainty beyond what any forecast has; allowed only beside an expectation ("expects ... will").
 CERTAINTY = _set(
     """

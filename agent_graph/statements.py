@@ -179,7 +179,8 @@ def risk_facts(facts: Facts, tools: Sequence[ToolResult]) -> list[Fact]:
         Fact(
             "risk.band",
             "risk",
-            f"The uncertainty band is {band_word(facts)}, and outcomes outside it are possible.",
+            f"The uncertainty band is {band_word(facts)}, and outcomes outside it are expected "
+            "about one time in five.",
         )
     ]
     if facts.beats_naive is not True:
