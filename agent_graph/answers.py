@@ -60,8 +60,17 @@ TOPIC_WORDS: dict[str, str] = {
     "fundamental fundamentals balance debt macro fed interest rates inflation tariff tariffs "
     "regulation lawsuit product products iphone launch recession election economy",
 }
-ANSWERABLE = ("trend", "risk", "forecast", "skill", "volatility", "volume", "news", "drift",
-              "indicators")  # fmt: skip
+ANSWERABLE = (
+    "trend",
+    "risk",
+    "forecast",
+    "skill",
+    "volatility",
+    "volume",
+    "news",
+    "drift",
+    "indicators",
+)
 # Example questions per topic, for a question none of whose words is a keyword.
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "trend": ("Is the stock still going up?", "Has the run ended?", "Is it still climbing?"),
@@ -170,12 +179,16 @@ def _topic_facts(topic: str, facts: Facts, tools: Sequence[ToolResult]) -> list[
         return [skill_fact(facts), advice_fact(facts)]
     if topic == "volatility":
         found = volatility_fact(tools)
-        return [found or Fact("answer.volatility", "answer",
-                              "Volatility was not measured for this report.")]  # fmt: skip
+        return [
+            found
+            or Fact("answer.volatility", "answer", "Volatility was not measured for this report.")
+        ]
     if topic == "volume":
         found = volume_fact(tools)
-        return [found or Fact("answer.volume", "answer",
-                              "Trading volume was not measured for this report.")]  # fmt: skip
+        return [
+            found
+            or Fact("answer.volume", "answer", "Trading volume was not measured for this report.")
+        ]
     if topic == "news":
         return [news_fact(tools)]
     if topic == "drift":

@@ -190,9 +190,13 @@ class SemanticCache:
         )
 
     def lookup(
-        self, ticker: str, as_of: str, model_id: str, question: str | None,
+        self,
+        ticker: str,
+        as_of: str,
+        model_id: str,
+        question: str | None,
         vector: list[float] | None = None,
-    ) -> CacheHit | None:  # fmt: skip
+    ) -> CacheHit | None:
         client = self._open()
         if client is None:
             return None
@@ -214,9 +218,15 @@ class SemanticCache:
         return CacheHit(json.loads(found[0].payload["record"]), float(found[0].score))
 
     def put(
-        self, ticker: str, as_of: str, model_id: str, question: str | None,
-        record: dict[str, Any], *, vector: list[float] | None = None,
-    ) -> bool:  # fmt: skip
+        self,
+        ticker: str,
+        as_of: str,
+        model_id: str,
+        question: str | None,
+        record: dict[str, Any],
+        *,
+        vector: list[float] | None = None,
+    ) -> bool:
         client = self._open()
         if client is None:
             return False
@@ -225,11 +235,18 @@ class SemanticCache:
         text = request_text(ticker, question)
         vector = vector or embed(text)
         point_id = str(uuid.uuid5(_NAMESPACE, f"{ticker}|{as_of}|{model_id}|{text}"))
-        payload = {"ticker": ticker, "as_of": as_of, "model_id": model_id, "request": text,
-                   "created_at": time.time(), "record": json.dumps(record)}  # fmt: skip
+        payload = {
+            "ticker": ticker,
+            "as_of": as_of,
+            "model_id": model_id,
+            "request": text,
+            "created_at": time.time(),
+            "record": json.dumps(record),
+        }
         try:
-            client.upsert(self.collection, [models.PointStruct(id=point_id, vector=vector,
-                                                               payload=payload)])  # fmt: skip
+            client.upsert(
+                self.collection, [models.PointStruct(id=point_id, vector=vector, payload=payload)]
+            )
             self.prune(client)
         except Exception as exc:
             log.warning("Semantic cache write failed: %s", exc)
@@ -256,9 +273,12 @@ class SemanticCache:
             offset = None
             while True:
                 points, offset = client.scroll(
-                    self.collection, limit=512, offset=offset,
-                    with_payload=["created_at"], with_vectors=False,
-                )  # fmt: skip
+                    self.collection,
+                    limit=512,
+                    offset=offset,
+                    with_payload=["created_at"],
+                    with_vectors=False,
+                )
                 entries += [(p.payload.get("created_at", 0.0), p.id) for p in points]
                 if offset is None:
                     break

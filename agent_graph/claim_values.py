@@ -239,19 +239,85 @@ CUES: dict[str, dict[str, frozenset[str]]] = {
 _PRECEDENCE = {"volatility": ("high", "low", "normal"), "volume": ("unusual", "normal")}
 # Words that state a stance whatever else the clause is about ("an optimistic outlook").
 STANCE_WORDS = frozenset({"bullish", "bearish", "optimistic", "pessimistic"})
-_CERTAIN = frozenset({"certain", "certainly", "certainty", "guarantee", "guaranteed",
-                      "guarantees", "definitely", "surely", "assured", "sure", "inevitable",
-                      "undoubtedly", "absolutely", "confident"})  # fmt: skip
-_NEWS_NOUNS = frozenset({"news", "headline", "headlines", "coverage", "press", "reports",
-                         "announcement", "announcements"})  # fmt: skip
-_SKILL_CLAIMS = frozenset({"accurate", "accuracy", "accurately", "reliable", "reliably",
-                           "dependable", "trustworthy", "trusted", "precise", "precisely",
-                           "beat", "beats", "beaten", "outperform", "outperforms",
-                           "outperformed", "edge", "better", "skill", "skilful", "skillful",
-                           "proven", "excellent", "strong", "solid", "impressive", "trust",
-                           "spot", "nailed", "right", "correct", "correctly"})  # fmt: skip
-_SKILL_DENIALS = frozenset({"unproven", "unknown", "weak", "unreliable", "inaccurate", "poor",
-                            "doubtful", "questionable", "little"})  # fmt: skip
+_CERTAIN = frozenset(
+    {
+        "certain",
+        "certainly",
+        "certainty",
+        "guarantee",
+        "guaranteed",
+        "guarantees",
+        "definitely",
+        "surely",
+        "assured",
+        "sure",
+        "inevitable",
+        "undoubtedly",
+        "absolutely",
+        "confident",
+    }
+)
+_NEWS_NOUNS = frozenset(
+    {
+        "news",
+        "headline",
+        "headlines",
+        "coverage",
+        "press",
+        "reports",
+        "announcement",
+        "announcements",
+    }
+)
+_SKILL_CLAIMS = frozenset(
+    {
+        "accurate",
+        "accuracy",
+        "accurately",
+        "reliable",
+        "reliably",
+        "dependable",
+        "trustworthy",
+        "trusted",
+        "precise",
+        "precisely",
+        "beat",
+        "beats",
+        "beaten",
+        "outperform",
+        "outperforms",
+        "outperformed",
+        "edge",
+        "better",
+        "skill",
+        "skilful",
+        "skillful",
+        "proven",
+        "excellent",
+        "strong",
+        "solid",
+        "impressive",
+        "trust",
+        "spot",
+        "nailed",
+        "right",
+        "correct",
+        "correctly",
+    }
+)
+_SKILL_DENIALS = frozenset(
+    {
+        "unproven",
+        "unknown",
+        "weak",
+        "unreliable",
+        "inaccurate",
+        "poor",
+        "doubtful",
+        "questionable",
+        "little",
+    }
+)
 
 
 def words(clause: str) -> list[str]:

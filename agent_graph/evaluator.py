@@ -87,15 +87,20 @@ def regrounded(
 ) -> list[str]:
     """Published model-written sentences that the gate, read again against every fact of the
     report, does not admit."""
-    said = [s["text"] for p in report.paragraphs for s in p.get("sentences", [])
-            if s["source"] == "model"]  # fmt: skip
+    said = [
+        s["text"]
+        for p in report.paragraphs
+        for s in p.get("sentences", [])
+        if s["source"] == "model"
+    ]
     if not said:
         return []
     known = {f.key: f for f in [*all_facts(facts, tools), *extra]}
     evidence = Evidence.of(facts.numbers(), facts.dates())
     numbers = [n for t in tools for n in t.numbers]
-    evidence = Evidence.of([*evidence.numbers, *numbers], [*evidence.dates,
-                           *(d for t in tools for d in t.dates)])  # fmt: skip
+    evidence = Evidence.of(
+        [*evidence.numbers, *numbers], [*evidence.dates, *(d for t in tools for d in t.dates)]
+    )
     grounds = Grounds(list(known.values()), facts, tools, evidence, (facts.ticker,))
     return [v.text for v in GroundingGate().judge(said, grounds) if not v.admitted]
 
@@ -143,10 +148,18 @@ def evaluate(
         + WEIGHTS["critic_verdict"] * VERDICT_SCORE[verdict]
         + WEIGHTS["length"] * _length_score(words)
     )
-    dropped = [f"{'; '.join(v['reasons'])}: {v['text']}" for v in report.gate
-               if not v["admitted"]]  # fmt: skip
+    dropped = [f"{'; '.join(v['reasons'])}: {v['text']}" for v in report.gate if not v["admitted"]]
     return Evaluation(
-        round(faithfulness, 4), len(claims), wrong, round(coverage, 4), verdict, words,
-        round(score, 4), asdict(counts), dropped, round(grounded, 4), ungrounded,
+        round(faithfulness, 4),
+        len(claims),
+        wrong,
+        round(coverage, 4),
+        verdict,
+        words,
+        round(score, 4),
+        asdict(counts),
+        dropped,
+        round(grounded, 4),
+        ungrounded,
         report.question,
-    )  # fmt: skip
+    )

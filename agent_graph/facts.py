@@ -253,8 +253,11 @@ def current_indicators(
 
 
 def derive_stance(
-    change_pct: float, width_pct: float, beats_naive: bool | None, drift: DriftStatus,
-) -> tuple[str, float]:  # fmt: skip
+    change_pct: float,
+    width_pct: float,
+    beats_naive: bool | None,
+    drift: DriftStatus,
+) -> tuple[str, float]:
     """Stance from the sign of the 7-session median move; confidence from how far that move
     stands out of its own interval, discounted when the model has no significant edge over the
     naive forecast, or its data drifted. Words in the text never enter here."""
@@ -306,9 +309,12 @@ def gather_facts(
     bundle = serving.bundle
     if forecast is None:
         forecast = forecast_next(
-            bundle, frame, ticker=symbol, model_version=serving.model_version,
+            bundle,
+            frame,
+            ticker=symbol,
+            model_version=serving.model_version,
             timestamp_column="date",
-        )  # fmt: skip
+        )
     evaluation = load_evaluation(settings.tables_dir, symbol)
     quality, promoted = quality_rows(evaluation, serving)
     drift = load_drift(settings, symbol)
@@ -333,6 +339,9 @@ def gather_facts(
         features=source,
     )
     stance, confidence = derive_stance(
-        base.expected_change_pct, base.interval_width_pct, base.beats_naive, drift,
-    )  # fmt: skip
+        base.expected_change_pct,
+        base.interval_width_pct,
+        base.beats_naive,
+        drift,
+    )
     return replace(base, stance=stance, confidence=confidence)

@@ -130,13 +130,23 @@ def build_graph(deps: AgentDeps) -> Any:
 
     def facts_node(state: AgentState) -> dict[str, Any]:
         facts = deps.facts(state["ticker"])
-        return {"facts": facts, "llm_errors": [], "path": ["facts"], "slots": {}, "drafts": {},
-                "evidence": Evidence.of(facts.numbers(), facts.dates())}  # fmt: skip
+        return {
+            "facts": facts,
+            "llm_errors": [],
+            "path": ["facts"],
+            "slots": {},
+            "drafts": {},
+            "evidence": Evidence.of(facts.numbers(), facts.dates()),
+        }
 
     def performance_analyst(state: AgentState) -> dict[str, Any]:
         own = slot_facts("analyst", state["facts"], [])
-        return _step(state, "performance_analyst", slots={"analyst": own},
-                     drafts={"analyst": _draft(deps, own, state)})  # fmt: skip
+        return _step(
+            state,
+            "performance_analyst",
+            slots={"analyst": own},
+            drafts={"analyst": _draft(deps, own, state)},
+        )
 
     def market_expert(state: AgentState) -> dict[str, Any]:
         facts = state["facts"]
@@ -153,12 +163,18 @@ def build_graph(deps: AgentDeps) -> Any:
             tools.append(volume_anomalies(ticker, prices, facts.as_of))
         numbers = [n for t in tools for n in t.numbers]
         dates = [d for t in tools for d in t.dates]
-        evidence = Evidence.of([*state["evidence"].numbers, *numbers],
-                               [*state["evidence"].dates, *dates])  # fmt: skip
+        evidence = Evidence.of(
+            [*state["evidence"].numbers, *numbers], [*state["evidence"].dates, *dates]
+        )
         own = slot_facts("market", facts, tools)
-        return _step(state, "market_expert", tools=tools, evidence=evidence,
-                     slots={**state["slots"], "market": own},
-                     drafts={**state["drafts"], "market": _draft(deps, own, state)})  # fmt: skip
+        return _step(
+            state,
+            "market_expert",
+            tools=tools,
+            evidence=evidence,
+            slots={**state["slots"], "market": own},
+            drafts={**state["drafts"], "market": _draft(deps, own, state)},
+        )
 
     def report_writer(state: AgentState) -> dict[str, Any]:
         facts, tools = state["facts"], state["tools"]
@@ -176,18 +192,33 @@ def build_graph(deps: AgentDeps) -> Any:
         facts, tools = state["facts"], state["tools"]
         mask = _mask(state, deps)
         gated = {
-            slot: gate_slot(state["drafts"].get(slot, []), own, facts=facts, tools=tools,
-                            evidence=state["evidence"], mask=mask, gate=deps.gate)
+            slot: gate_slot(
+                state["drafts"].get(slot, []),
+                own,
+                facts=facts,
+                tools=tools,
+                evidence=state["evidence"],
+                mask=mask,
+                gate=deps.gate,
+            )
             for slot, own in state["slots"].items()
-        }  # fmt: skip
+        }
         narrative = {slot: list(g.published) for slot, g in gated.items()}
         composed = compose(facts, tools, narrative, state.get("question"))
-        findings = review(composed, narrative, facts=facts, tools=tools,
-                          evidence=state["evidence"], mask=mask)  # fmt: skip
+        findings = review(
+            composed, narrative, facts=facts, tools=tools, evidence=state["evidence"], mask=mask
+        )
         dropped = any(g.dropped for g in gated.values())
         verdict: Verdict = "fail" if not findings.ok else "revise" if dropped else "pass"
-        return _step(state, "critic", gated=gated, narrative=narrative, composed=composed,
-                     findings=findings, verdict=verdict)  # fmt: skip
+        return _step(
+            state,
+            "critic",
+            gated=gated,
+            narrative=narrative,
+            composed=composed,
+            findings=findings,
+            verdict=verdict,
+        )
 
     def final(state: AgentState) -> dict[str, Any]:
         facts, tools = state["facts"], state["tools"]
@@ -197,17 +228,25 @@ def build_graph(deps: AgentDeps) -> Any:
             # The review found what the gate should have stopped: code writes every sentence.
             narrative = {slot: deterministic(own) for slot, own in state["slots"].items()}
             composed = compose(facts, tools, narrative, state.get("question"))
-            findings = review(composed, narrative, facts=facts, tools=tools,
-                              evidence=state["evidence"], mask=_mask(state, deps))  # fmt: skip
+            findings = review(
+                composed,
+                narrative,
+                facts=facts,
+                tools=tools,
+                evidence=state["evidence"],
+                mask=_mask(state, deps),
+            )
             critique += " Fell back to the code-written narrative."
         dropped = [v for g in state["gated"].values() for v in g.dropped]
         if dropped:
             shown = [f"{'; '.join(v.reasons)}: {v.text!r}" for v in dropped[:6]]
             more = len(dropped) - len(shown)
             critique += (
-                f" Dropped {len(dropped)} generated sentence(s): " + " | ".join(shown)
-                + (f" (and {more} more)" if more else "") + "."
-            )  # fmt: skip
+                f" Dropped {len(dropped)} generated sentence(s): "
+                + " | ".join(shown)
+                + (f" (and {more} more)" if more else "")
+                + "."
+            )
         if state.get("llm_errors"):
             critique += " LLM errors: " + "; ".join(state["llm_errors"][:3])
         found = state.get("answer")
@@ -231,8 +270,14 @@ def build_graph(deps: AgentDeps) -> Any:
             tools=[t.to_dict() for t in tools],
         )
         final_verdict: Verdict = state["verdict"] if findings.ok else "fail"
-        return _step(state, "final", report=report, final_verdict=final_verdict,
-                     composed=composed, narrative=narrative)  # fmt: skip
+        return _step(
+            state,
+            "final",
+            report=report,
+            final_verdict=final_verdict,
+            composed=composed,
+            narrative=narrative,
+        )
 
     graph = StateGraph(AgentState)
     graph.add_node("facts", facts_node)

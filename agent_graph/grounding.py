@@ -77,9 +77,12 @@ CLAIM_VOCABULARY = {
 
 # The value rules' attributes for each kind of the claim reader.
 CLAIM_ATTRIBUTES = {
-    "news": {"news"}, "volatility": {"volatility"}, "volume": {"volume"},
-    "direction": {"move", "stance"}, "skill": {"skill"},
-}  # fmt: skip
+    "news": {"news"},
+    "volatility": {"volatility"},
+    "volume": {"volume"},
+    "direction": {"move", "stance"},
+    "skill": {"skill"},
+}
 # Where a sentence may join facts: a comma, a semicolon, or a word that only adds one to another.
 _JOIN = re.compile(
     r"\s*[,;:]\s*|\s+(?:and|or|nor|with|while|but|whereas|although|though|yet|plus|"
@@ -122,9 +125,20 @@ def _claim_topics(sentence: str) -> set[str]:
 
 # Attributes whose value the facts fix; each rule reads one from a clause.
 ATTRIBUTES = (
-    "move", "size", "band", "stance", "skill", "relative", "volatility", "volume", "news",
-    "rsi", "macd", "drift", "time",
-)  # fmt: skip
+    "move",
+    "size",
+    "band",
+    "stance",
+    "skill",
+    "relative",
+    "volatility",
+    "volume",
+    "news",
+    "rsi",
+    "macd",
+    "drift",
+    "time",
+)
 
 
 @dataclass(frozen=True)
@@ -196,10 +210,22 @@ def _nearest(position: int, heads: dict[str, list[int]], words: Sequence[Word] =
 
 
 _TICKERISH = frozenset({"stock", "share", "compani", "it"})
-_LEVELS = {"high": "high", "low": "low", "normal": "normal", "unusual": "unusual",
-           "middle": "middle", "overbought": "overbought", "oversold": "oversold"}  # fmt: skip
-_TONES = {"good": "positive", "bad": "negative", "bullish": "positive", "bearish": "negative",
-          "neutral": "neutral"}  # fmt: skip
+_LEVELS = {
+    "high": "high",
+    "low": "low",
+    "normal": "normal",
+    "unusual": "unusual",
+    "middle": "middle",
+    "overbought": "overbought",
+    "oversold": "oversold",
+}
+_TONES = {
+    "good": "positive",
+    "bad": "negative",
+    "bullish": "positive",
+    "bearish": "negative",
+    "neutral": "neutral",
+}
 _PENDING = frozenset({"until", "yet", "pend", "await"})
 _UNCHECKED = frozenset(stem(w) for w in ("unchecked", "unassessed", "unexamined", "unmeasured"))
 
@@ -278,8 +304,13 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
     if "band" in present and "rsi" not in present:
         moving = sorted({*moves, *_has(words, "move")})
         near = {"band": present["band"], **({"move": moving} if moving else {})}
-        for concept, value in (("wide", "wide"), ("narrow", "narrow"), ("moderate", "moderate"),
-                               ("large", "wide"), ("small", "narrow")):  # fmt: skip
+        for concept, value in (
+            ("wide", "wide"),
+            ("narrow", "narrow"),
+            ("moderate", "moderate"),
+            ("large", "wide"),
+            ("small", "narrow"),
+        ):
             for i in _has(words, concept):
                 if _nearest(i, near, words) == "band":
                     found.add(("band", value + ("-not" if _negated_at(words, i) else "")))
@@ -353,8 +384,14 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
         for j in range(max(0, i - 3), i):
             side = words[j].concepts & {"future", "past"}
             if side:
-                unit = {"day": "day", "session": "day", "week": "week", "weekli": "week",
-                        "month": "month", "year": "year"}.get(w.stem, w.stem)  # fmt: skip
+                unit = {
+                    "day": "day",
+                    "session": "day",
+                    "week": "week",
+                    "weekli": "week",
+                    "month": "month",
+                    "year": "year",
+                }.get(w.stem, w.stem)
                 when = next(iter(side))
                 if when == "future" and unit == "day":
                     unit = "week"  # "the coming sessions" is the forecast's week
@@ -365,9 +402,10 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
 
 def _move_spots(words: Sequence[Word]) -> list[int]:
     return [
-        i for i, w in enumerate(words)
+        i
+        for i, w in enumerate(words)
         if {"up", "down", "flat"} & w.concepts and w.stem not in {"edg", "littl"}
-    ]  # fmt: skip
+    ]
 
 
 def clauses(sentence: str) -> list[str]:
@@ -393,9 +431,14 @@ class SentenceVerdict:
     covers: tuple[str, ...] = ()  # keys of the facts it restates
 
     def to_dict(self) -> dict[str, object]:
-        return {"text": self.text, "admitted": self.admitted, "reasons": list(self.reasons),
-                "closest": self.closest, "similarity": round(self.similarity, 3),
-                "covers": list(self.covers)}  # fmt: skip
+        return {
+            "text": self.text,
+            "admitted": self.admitted,
+            "reasons": list(self.reasons),
+            "closest": self.closest,
+            "similarity": round(self.similarity, 3),
+            "covers": list(self.covers),
+        }
 
 
 @dataclass
@@ -522,8 +565,16 @@ class GroundingGate:
             reasons += claim_problems.get(sentence, [])
             closest = grounds.facts[best].key if best >= 0 else None
             covers = self._covers(sentence, grounds, best, pair if pair_best > similarity else ())
-            out.append(SentenceVerdict(sentence, not reasons, tuple(reasons), closest,
-                                       max(similarity, pair_best), covers))  # fmt: skip
+            out.append(
+                SentenceVerdict(
+                    sentence,
+                    not reasons,
+                    tuple(reasons),
+                    closest,
+                    max(similarity, pair_best),
+                    covers,
+                )
+            )
         return out
 
     def _claim_problems(self, items: list[str], grounds: Grounds) -> dict[str, list[str]]:
@@ -612,8 +663,9 @@ class GroundingGate:
                 reasons.append(f"states {attribute} ({value}), which the facts do not")
             elif not _consistent(value, allowed.get(attribute, set())):
                 facts_say = "/".join(sorted(allowed.get(attribute, set()))) or "nothing"
-                reasons.append(f"says {attribute} is {value}; the facts it restates say "
-                               f"{facts_say}")  # fmt: skip
+                reasons.append(
+                    f"says {attribute} is {value}; the facts it restates say {facts_say}"
+                )
         if best >= 0:
             # It must say what its closest fact says: one of its values, or most of its meaning.
             states = any(

@@ -90,9 +90,12 @@ def _load_llama(path: Path, threads: int) -> tuple[Any, threading.Lock, dict[int
             from llama_cpp import Llama
 
             model = Llama(
-                model_path=str(path), n_ctx=_LOCAL_CONTEXT, n_threads=threads,
-                n_threads_batch=threads, verbose=False,
-            )  # fmt: skip
+                model_path=str(path),
+                n_ctx=_LOCAL_CONTEXT,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
             _MODELS[key] = (model, threading.Lock(), _digit_bias(model))
         return _MODELS[key]
 
@@ -415,16 +418,25 @@ def build_llm(settings: Settings, provider: str | None = None) -> LLM:
         model = settings.llm_model or "llama3.2"
         try:
             chat = _import("langchain_ollama", "ChatOllama", "langchain-ollama", provider)
-            llm = chat(model=model, base_url=settings.ollama_base_url, temperature=common[
-                "temperature"], num_predict=settings.llm_max_tokens, client_kwargs={
-                "timeout": timeout})  # fmt: skip
+            llm = chat(
+                model=model,
+                base_url=settings.ollama_base_url,
+                temperature=common["temperature"],
+                num_predict=settings.llm_max_tokens,
+                client_kwargs={"timeout": timeout},
+            )
         except LLMConfigError:
             # langchain-community's (deprecated) wrapper speaks the same HTTP API.
-            chat = _import("langchain_community.chat_models", "ChatOllama", "langchain-ollama",
-                           provider)  # fmt: skip
-            llm = chat(model=model, base_url=settings.ollama_base_url,
-                       temperature=common["temperature"], num_predict=settings.llm_max_tokens,
-                       timeout=int(timeout))  # fmt: skip
+            chat = _import(
+                "langchain_community.chat_models", "ChatOllama", "langchain-ollama", provider
+            )
+            llm = chat(
+                model=model,
+                base_url=settings.ollama_base_url,
+                temperature=common["temperature"],
+                num_predict=settings.llm_max_tokens,
+                timeout=int(timeout),
+            )
     else:
         raise LLMConfigError(
             f"Unknown llm_provider {provider!r}: choose one of {', '.join(PROVIDERS)}."

@@ -31,9 +31,11 @@ SECTIONS: dict[str, str] = {
 ANSWER_SECTION = ("answer", "Your question")
 # The narrative slot of each section that has one.
 SLOT_SECTION = {
-    "answer": "answer", "summary": "summary", "analyst": "model_quality",
+    "answer": "answer",
+    "summary": "summary",
+    "analyst": "model_quality",
     "market": "market_context",
-}  # fmt: skip
+}
 NARRATIVE_SLOTS = ("summary", "analyst", "market")
 MAX_PIECE_CHARS = 1200
 Source = Literal["llm", "deterministic"]
@@ -165,12 +167,14 @@ def quality_lead(facts: Facts) -> list[str]:
         "relative MAE near 1 is the honest expectation for daily prices, and direction is "
         "compared with the always-up rate of the same windows."
     )
-    table = "\n".join([
-        "| horizon | relative MAE | p vs naive | direction hit rate | always-up rate | "
-        "interval coverage |",
-        "| --- | --- | --- | --- | --- | --- |",
-        *rows,
-    ])  # fmt: skip
+    table = "\n".join(
+        [
+            "| horizon | relative MAE | p vs naive | direction hit rate | always-up rate | "
+            "interval coverage |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *rows,
+        ]
+    )
     return [lead, table]
 
 
@@ -199,9 +203,11 @@ def market_lines(facts: Facts, tools: Sequence[ToolResult]) -> str:
     names = [t.name for t in tools if t.ran]
     skipped = [f"{t.name} ({t.summary.rstrip('.')})" for t in tools if not t.ran]
     lines.append(
-        "- Tools run: " + (", ".join(names) or "none")
-        + ("; not run: " + "; ".join(skipped) if skipped else "") + "."
-    )  # fmt: skip
+        "- Tools run: "
+        + (", ".join(names) or "none")
+        + ("; not run: " + "; ".join(skipped) if skipped else "")
+        + "."
+    )
     return "\n".join(lines)
 
 
@@ -258,8 +264,13 @@ TITLES = dict([ANSWER_SECTION, *SECTIONS.items()])
 def _paragraph(section: str, text: str, narrative: Sequence[Sentence] = ()) -> dict[str, Any]:
     sources = {s.source for s in narrative} or {"code"}
     source = sources.pop() if len(sources) == 1 else "mixed"
-    return {"section": section, "title": TITLES[section], "source": source, "text": text,
-            "sentences": [s.to_dict() for s in narrative]}  # fmt: skip
+    return {
+        "section": section,
+        "title": TITLES[section],
+        "source": source,
+        "text": text,
+        "sentences": [s.to_dict() for s in narrative],
+    }
 
 
 def compose(
@@ -288,8 +299,9 @@ def compose(
         narrated("analyst"),
     ]
     paragraphs["market_context"] = [
-        _paragraph("market_context", market_lines(facts, tools)), narrated("market"),
-    ]  # fmt: skip
+        _paragraph("market_context", market_lines(facts, tools)),
+        narrated("market"),
+    ]
     paragraphs["risks"] = [_paragraph("risks", risks_section(facts, tools))]
     paragraphs["disclaimer"] = [_paragraph("disclaimer", DISCLAIMER.format(who=_who(model)))]
     sections = {

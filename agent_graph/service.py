@@ -121,9 +121,14 @@ class AnalystService:
 
             def facts(sym: str) -> Facts:
                 facts_box["f"] = gather_facts(
-                    self.settings, sym, serving, frame, forecast,
-                    online=online, online_unavailable=unavailable,
-                )  # fmt: skip
+                    self.settings,
+                    sym,
+                    serving,
+                    frame,
+                    forecast,
+                    online=online,
+                    online_unavailable=unavailable,
+                )
                 return facts_box["f"]
 
             deps = AgentDeps(
@@ -137,9 +142,12 @@ class AnalystService:
             state = run_graph(deps, symbol, question)
             report = state["report"]
             evaluation = evaluate(
-                report, state["final_verdict"], state["facts"], state["tools"],
+                report,
+                state["final_verdict"],
+                state["facts"],
+                state["tools"],
                 state["slots"].get("answer", ()),
-            )  # fmt: skip
+            )
             fact = facts_box["f"]
             record = {
                 "ticker": symbol,

@@ -51,14 +51,24 @@ def figures(scores: dict[str, GroundingScore]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name, score in scores.items():
         worst = min(score.rows(), key=lambda r: r["recall"])
-        out.append({"figure": f"{name}: clean sentences admitted",
-                    "value": f"{score.admitted_clean}/{score.clean}", "unit": "",
-                    "target": f">= {ADMITTED:.0%}",
-                    "met": score.clean_survival >= ADMITTED})  # fmt: skip
-        out.append({"figure": f"{name}: planted dropped, weakest kind ({worst['kind']})",
-                    "value": f"{worst['dropped']}/{worst['planted']}", "unit": "",
-                    "target": f">= {DROPPED:.0%} per kind",
-                    "met": all(r["recall"] >= DROPPED for r in score.rows())})  # fmt: skip
+        out.append(
+            {
+                "figure": f"{name}: clean sentences admitted",
+                "value": f"{score.admitted_clean}/{score.clean}",
+                "unit": "",
+                "target": f">= {ADMITTED:.0%}",
+                "met": score.clean_survival >= ADMITTED,
+            }
+        )
+        out.append(
+            {
+                "figure": f"{name}: planted dropped, weakest kind ({worst['kind']})",
+                "value": f"{worst['dropped']}/{worst['planted']}",
+                "unit": "",
+                "target": f">= {DROPPED:.0%} per kind",
+                "met": all(r["recall"] >= DROPPED for r in score.rows()),
+            }
+        )
     return out
 
 
@@ -72,9 +82,11 @@ def table(name: str, score: GroundingScore, read: str | None) -> str:
         "",
         "| kind | planted | dropped | share |",
         "| --- | --- | --- | --- |",
-        *(f"| {r['kind']} | {r['planted']} | {r['dropped']} | {r['recall']:.2f} |"
-          for r in score.rows()),
-    ]  # fmt: skip
+        *(
+            f"| {r['kind']} | {r['planted']} | {r['dropped']} | {r['recall']:.2f} |"
+            for r in score.rows()
+        ),
+    ]
     if score.errors:
         lines += ["", "Errors now:", "", *(f"- {e}" for e in score.errors)]
     return "\n".join(lines)
@@ -93,10 +105,18 @@ def main() -> None:
         details.append(table(name, scores[name], first_read(path)))
     elapsed = time.perf_counter() - started
     cases = sum(s.clean + s.planted_sentences for s in scores.values())
-    extra = {"sets": {n: {"clean": s.clean, "admitted_clean": s.admitted_clean,
-                          "kinds": s.rows(), "errors": s.errors}
-                      for n, s in scores.items()},
-             "seconds_per_sentence": round(elapsed / max(cases, 1), 4)}  # fmt: skip
+    extra = {
+        "sets": {
+            n: {
+                "clean": s.clean,
+                "admitted_clean": s.admitted_clean,
+                "kinds": s.rows(),
+                "errors": s.errors,
+            }
+            for n, s in scores.items()
+        },
+        "seconds_per_sentence": round(elapsed / max(cases, 1), 4),
+    }
     write_results("grounding", figures(scores), extra, "\n\n".join(details))
 
 

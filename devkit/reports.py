@@ -82,20 +82,37 @@ def synthetic_facts(
     )
     share = DRIFT_SHARES.get(drift)
     drift_status = DriftStatus(
-        drift, as_of=as_of if share is not None else None, drift_share=share,
+        drift,
+        as_of=as_of if share is not None else None,
+        drift_share=share,
         drifted_columns=("rsi_14", "volatility_20") if drift == "drift" else (),
-    )  # fmt: skip
+    )
     base = Facts(
-        ticker=ticker, as_of=as_of, last_close=last, model_version="3",
-        bundle_version="20250101T000000-abcdef", model=model,
+        ticker=ticker,
+        as_of=as_of,
+        last_close=last,
+        model_version="3",
+        bundle_version="20250101T000000-abcdef",
+        model=model,
         model_kind="baseline" if model != "lstm" else "learned",
         skill=statement if skill is not None else None,
-        nominal_coverage=0.8, quantiles=(0.1, 0.5, 0.9), forecast=rows, quality=quality,
-        promoted=True if skill is not None else None, drift=drift_status,
-        indicators=indicators if indicators is not None else {
-            "close": last, "rsi_14": 41.23, "macd_hist": -1.234, "volatility_20": 0.3123,
-            "volume_z_20": 0.42, "log_return": -0.0031},
-    )  # fmt: skip
+        nominal_coverage=0.8,
+        quantiles=(0.1, 0.5, 0.9),
+        forecast=rows,
+        quality=quality,
+        promoted=True if skill is not None else None,
+        drift=drift_status,
+        indicators=indicators
+        if indicators is not None
+        else {
+            "close": last,
+            "rsi_14": 41.23,
+            "macd_hist": -1.234,
+            "volatility_20": 0.3123,
+            "volume_z_20": 0.42,
+            "log_return": -0.0031,
+        },
+    )
     stance, confidence = derive_stance(
         base.expected_change_pct, base.interval_width_pct, base.beats_naive, drift_status
     )
@@ -109,20 +126,35 @@ def scenario_tools(spec: dict[str, Any], ticker: str = "AAPL") -> list[ToolResul
     if spec["news"] is None:
         tools.append(ToolResult("news_sentiment", "skipped", "No news source is configured."))
     else:
-        tools.append(ToolResult("news_sentiment", "ok", f"Headlines: {spec['news']}.",
-                                {"label": spec["news"]}))  # fmt: skip
+        tools.append(
+            ToolResult(
+                "news_sentiment", "ok", f"Headlines: {spec['news']}.", {"label": spec["news"]}
+            )
+        )
     if spec.get("leader") is not None:
         lead = "outperformed" if spec["leader"] else "underperformed"
-        tools.append(ToolResult("relative_strength", "ok", f"Relative strength: {ticker} {lead}.",
-                                {"leader": 1.0 if spec["leader"] else 0.0}))  # fmt: skip
+        tools.append(
+            ToolResult(
+                "relative_strength",
+                "ok",
+                f"Relative strength: {ticker} {lead}.",
+                {"leader": 1.0 if spec["leader"] else 0.0},
+            )
+        )
     if spec["volatility"] is not None:
         regime = spec["volatility"]
-        tools.append(ToolResult("volatility_regime", "ok", f"Volatility regime: {regime}.",
-                                {"regime": regime}))  # fmt: skip
+        tools.append(
+            ToolResult(
+                "volatility_regime", "ok", f"Volatility regime: {regime}.", {"regime": regime}
+            )
+        )
     if spec["volume"] is not None:
         anomalies = 3 if spec["volume"] else 0
-        tools.append(ToolResult("volume_anomalies", "ok", "Volume.",
-                                {"anomalies": anomalies, "sessions": 20}))  # fmt: skip
+        tools.append(
+            ToolResult(
+                "volume_anomalies", "ok", "Volume.", {"anomalies": anomalies, "sessions": 20}
+            )
+        )
     return tools
 
 
@@ -132,15 +164,21 @@ def scenario(spec: dict[str, Any], ticker: str = "AAPL") -> tuple[Facts, list[To
     indicators = None
     if "rsi" in spec or "macd" in spec:
         indicators = {
-            "close": 430.47, "rsi_14": float(spec.get("rsi", 50.0)),
+            "close": 430.47,
+            "rsi_14": float(spec.get("rsi", 50.0)),
             "macd_hist": 0.85 if spec.get("macd", "+") == "+" else -0.85,
-            "volatility_20": 0.3123, "volume_z_20": 0.42, "log_return": -0.0031,
-        }  # fmt: skip
+            "volatility_20": 0.3123,
+            "volume_z_20": 0.42,
+            "log_return": -0.0031,
+        }
     facts = synthetic_facts(
-        ticker, change=STANCE_CHANGE[spec["stance"]], skill=spec["skill"],
-        model=spec.get("model", "lstm"), indicators=indicators,
+        ticker,
+        change=STANCE_CHANGE[spec["stance"]],
+        skill=spec["skill"],
+        model=spec.get("model", "lstm"),
+        indicators=indicators,
         drift=spec.get("drift", "not computed"),
-    )  # fmt: skip
+    )
     assert facts.stance == spec["stance"], (facts.stance, spec)
     return facts, scenario_tools(spec, ticker)
 
@@ -170,10 +208,16 @@ class SetScore:
 
     def rows(self) -> list[dict[str, Any]]:
         return [
-            {"kind": k, "planted": s.planted, "caught": s.caught, "false_alarms": s.false_alarms,
-             "recall": round(s.recall, 3), "precision": round(s.precision, 3)}
+            {
+                "kind": k,
+                "planted": s.planted,
+                "caught": s.caught,
+                "false_alarms": s.false_alarms,
+                "recall": round(s.recall, 3),
+                "precision": round(s.precision, 3),
+            }
             for k, s in self.kinds.items()
-        ]  # fmt: skip
+        ]
 
 
 def load_set(path: Path = CLAIM_SET) -> dict[str, Any]:
@@ -224,10 +268,26 @@ def score_set(
 
 # --- the grounding gate's planted-claim sets ----------------------------------------------------
 GROUNDING_KINDS = (
-    "direction", "stance", "band", "skill", "certainty", "news", "volatility", "volume",
-    "relative_strength", "indicators", "drift", "event", "person", "entity", "number", "date",
-    "cause", "opinion", "off_topic",
-)  # fmt: skip
+    "direction",
+    "stance",
+    "band",
+    "skill",
+    "certainty",
+    "news",
+    "volatility",
+    "volume",
+    "relative_strength",
+    "indicators",
+    "drift",
+    "event",
+    "person",
+    "entity",
+    "number",
+    "date",
+    "cause",
+    "opinion",
+    "off_topic",
+)
 
 
 @dataclass
@@ -251,10 +311,14 @@ class GroundingScore:
 
     def rows(self) -> list[dict[str, Any]]:
         return [
-            {"kind": k, "planted": n, "dropped": self.dropped.get(k, 0),
-             "recall": round(self.recall(k), 3)}
+            {
+                "kind": k,
+                "planted": n,
+                "dropped": self.dropped.get(k, 0),
+                "recall": round(self.recall(k), 3),
+            }
             for k, n in sorted(self.planted.items())
-        ]  # fmt: skip
+        ]
 
 
 def grounds_for(facts: Facts, tools: list[ToolResult]) -> Any:
@@ -289,14 +353,66 @@ def score_grounding_set(path: Path, gate: Any = None) -> GroundingScore:
                 score.clean += 1
                 score.admitted_clean += verdict.admitted
                 if not verdict.admitted:
-                    score.errors.append(f"clean dropped ({name}): {case['text']!r} "
-                                        f"<- {'; '.join(verdict.reasons)}")  # fmt: skip
+                    score.errors.append(
+                        f"clean dropped ({name}): {case['text']!r} <- {'; '.join(verdict.reasons)}"
+                    )
                 continue
             score.planted_sentences += 1
             for kind in planted:
                 score.planted[kind] = score.planted.get(kind, 0) + 1
                 score.dropped[kind] = score.dropped.get(kind, 0) + (not verdict.admitted)
             if verdict.admitted:
-                score.errors.append(f"planted {'+'.join(planted)} admitted ({name}): "
-                                    f"{case['text']!r}")  # fmt: skip
+                score.errors.append(
+                    f"planted {'+'.join(planted)} admitted ({name}): {case['text']!r}"
+                )
     return score
+
+
+# --- reports on real and synthetic prices --------------------------------------------------------
+def facts_from_prices(
+    ticker: str, frame: pd.DataFrame, as_of: str, skill: bool | None = False, *, naive: bool = False
+) -> Facts:
+    """Facts of a report on an indicator table as of ``as_of``: the latest indicators, and a
+    7-session forecast whose band is the empirical 10th-90th percentile of the table's h-day log
+    returns over its last 500 sessions. ``naive``: the naive forecast serves (what the offline
+    stocks serve); otherwise a learned model whose median follows the last 60 sessions' drift,
+    backtested with skill, without, or not at all (``skill`` True, False, None)."""
+    import numpy as np
+
+    from agent_graph.facts import latest_indicators
+
+    rows = frame[pd.to_datetime(frame["date"]) <= pd.Timestamp(as_of)].reset_index(drop=True)
+    log_close = np.log(rows["close"].astype(float).to_numpy())
+    last = float(rows["close"].iloc[-1])
+    drift = float(np.mean(np.diff(log_close[-61:])))
+    session = str(pd.Timestamp(rows["date"].iloc[-1]).date())
+    dates = next_trading_days(pd.Timestamp(session), 7)
+    forecast = []
+    for h in range(1, 8):
+        moves = log_close[h:][-500:] - log_close[:-h][-500:]
+        centre = 0.0 if naive else drift * h
+        low, high = np.quantile(moves - np.median(moves), [0.1, 0.9]) + centre
+        median = last * float(np.exp(centre))
+        forecast.append(
+            ForecastRow(
+                h,
+                str(dates[h - 1].date()),
+                median,
+                last * float(np.exp(low)),
+                last * float(np.exp(high)),
+                (median / last - 1) * 100,
+            )
+        )
+    base = synthetic_facts(
+        ticker,
+        0.0,
+        skill=False if naive else skill,
+        model="naive" if naive else "lstm",
+        as_of=session,
+        last=last,
+    )
+    facts = replace(base, forecast=tuple(forecast), indicators=latest_indicators(rows, session))
+    stance, confidence = derive_stance(
+        facts.expected_change_pct, facts.interval_width_pct, facts.beats_naive, facts.drift
+    )
+    return replace(facts, stance=stance, confidence=confidence)

@@ -46,9 +46,10 @@ def report_markdown(report: dict[str, Any]) -> str:
             lines += [f"#### {title}", ""]
         sentences = paragraph.get("sentences") or []
         text = (
-            " ".join(sentence_markdown(s) for s in sentences) if sentences
+            " ".join(sentence_markdown(s) for s in sentences)
+            if sentences
             else str(paragraph.get("text", ""))
-        )  # fmt: skip
+        )
         lines += [text, ""]
     return "\n".join(lines).rstrip() + "\n"
 

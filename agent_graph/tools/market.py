@@ -42,8 +42,11 @@ def relative_strength(
         own = (now["close"] / then["close"] - 1.0) * 100.0
         idx = (now["close_index"] / then["close_index"] - 1.0) * 100.0
         excess = own - idx
-        data |= {f"return_{window}d_pct": own, f"index_return_{window}d_pct": idx,
-                 f"excess_{window}d_pct": excess}  # fmt: skip
+        data |= {
+            f"return_{window}d_pct": own,
+            f"index_return_{window}d_pct": idx,
+            f"excess_{window}d_pct": excess,
+        }
         numbers += [
             (f"rs_window_{window}", float(window)),
             (f"return_{window}d_pct", own),
@@ -73,8 +76,12 @@ def volatility_regime(ticker: str, prices: pd.DataFrame, as_of: str) -> ToolResu
         f"Volatility regime: {regime}; 20-day annualised volatility {current * 100:.1f}% sits at "
         f"the {percentile:.0f}th percentile of the last {len(vol)} sessions."
     )
-    data = {"volatility_pct": current * 100, "percentile": percentile, "regime": regime,
-            "sessions": len(vol)}  # fmt: skip
+    data = {
+        "volatility_pct": current * 100,
+        "percentile": percentile,
+        "regime": regime,
+        "sessions": len(vol),
+    }
     numbers = (
         ("volatility_pct", current * 100),
         ("volatility", current),
@@ -107,6 +114,10 @@ def volume_anomalies(ticker: str, prices: pd.DataFrame, as_of: str) -> ToolResul
             f"{VOLUME_Z_ANOMALY:.0f}); today's volume z-score is {latest:+.2f}."
         )
     data = {"anomalies": count, "sessions": len(recent), "latest_z": latest, "dates": dates}
-    numbers = (("volume_anomalies", float(count)), ("volume_sessions", float(len(recent))),
-               ("volume_z_threshold", VOLUME_Z_ANOMALY), ("volume_latest_z", latest))  # fmt: skip
+    numbers = (
+        ("volume_anomalies", float(count)),
+        ("volume_sessions", float(len(recent))),
+        ("volume_z_threshold", VOLUME_Z_ANOMALY),
+        ("volume_latest_z", latest),
+    )
     return ToolResult(name, "ok", summary, data, numbers, tuple(dates))

@@ -120,6 +120,9 @@ def news_sentiment(ticker: str, source: NewsSource | None) -> ToolResult:
             for h, s in zip(headlines, scores, strict=True)
         ],
     }
-    numbers = (("news_count", float(len(headlines))), ("news_score", mean),
-               *((f"news_{k}", float(v)) for k, v in counts.items()))  # fmt: skip
+    numbers = (
+        ("news_count", float(len(headlines))),
+        ("news_score", mean),
+        *((f"news_{k}", float(v)) for k, v in counts.items()),
+    )
     return ToolResult(name, "ok", summary, data, numbers)

@@ -69,15 +69,17 @@ def report_section(result: dict[str, Any]) -> None:
     if evaluation:
         with st.expander("Report evaluation"):
             rows = [
-                ("faithfulness (numbers and claims)",
-                 f"{float(evaluation.get('faithfulness', 0)):.2f}"),
+                (
+                    "faithfulness (numbers and claims)",
+                    f"{float(evaluation.get('faithfulness', 0)):.2f}",
+                ),
                 ("claims checked", str(evaluation.get("claims", "-"))),
                 ("unsupported claims", str(len(evaluation.get("unsupported_claims", [])))),
                 *sentence_rows(evaluation),
                 ("section coverage", f"{float(evaluation.get('section_coverage', 0)):.2f}"),
                 ("length (words)", str(evaluation.get("length_words", "-"))),
                 ("score", f"{float(evaluation.get('score', 0)):.2f}"),
-            ]  # fmt: skip
+            ]
             st.dataframe(
                 {"measure": [r[0] for r in rows], "value": [r[1] for r in rows]},
                 hide_index=True,

@@ -34,8 +34,13 @@ def test_the_trend_is_answered_from_relative_strength_momentum_forecast_and_skil
     found = answer("Is the trend holding?", facts, tools)
     assert found.answered and found.topics == ("trend",)
     keys = [f.key for f in found.facts]
-    assert keys == ["answer.trend", "market.relative_strength", "market.macd", "forecast.move",
-                    "skill"]  # fmt: skip
+    assert keys == [
+        "answer.trend",
+        "market.relative_strength",
+        "market.macd",
+        "forecast.move",
+        "skill",
+    ]
     assert found.facts[0].text == "On the trend, the facts point upward."
     mixed = answer("Is the trend holding?", *scenario(SCENARIOS["bull_noskill_badnews"]))
     assert mixed.facts[0].text == "On the trend, the facts are mixed."

@@ -64,11 +64,15 @@ def test_prunes_by_count_and_age(tmp_path: Path) -> None:
 def test_a_folder_locked_by_another_process_degrades_to_no_cache(tmp_path: Path) -> None:
     folder = tmp_path / "qdrant"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\nfrom qdrant_client import QdrantClient\n"
-         f"c = QdrantClient(path={str(folder)!r})\nprint('ready', flush=True)\ntime.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom qdrant_client import QdrantClient\n"
+            f"c = QdrantClient(path={str(folder)!r})\nprint('ready', flush=True)\ntime.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         cache = SemanticCache(Settings(data_dir=tmp_path, qdrant_path=folder))

@@ -96,8 +96,13 @@ def test_negation_decides_the_value() -> None:
 
 
 def test_the_facts_decide_what_a_claim_may_say() -> None:
-    spec = {"stance": "bullish", "skill": True, "news": "negative", "volatility": "low",
-            "volume": True}  # fmt: skip
+    spec = {
+        "stance": "bullish",
+        "skill": True,
+        "news": "negative",
+        "volatility": "low",
+        "volume": True,
+    }
     facts, tools = scenario(spec)
 
     def why(kind: str, value: str) -> str | None:
@@ -115,5 +120,12 @@ def test_the_facts_decide_what_a_claim_may_say() -> None:
     assert contradiction(Claim("volatility", "low", "", 1.0), bare_facts, bare_tools)
     assert contradiction(Claim("news", "absent", "", 1.0), bare_facts, bare_tools) is None
     assert why("topic", "off") == "not about this stock, its forecast or its market"
-    assert set(KINDS) == {"direction", "skill", "certainty", "news", "volatility", "volume",
-                          "topic"}  # fmt: skip
+    assert set(KINDS) == {
+        "direction",
+        "skill",
+        "certainty",
+        "news",
+        "volatility",
+        "volume",
+        "topic",
+    }

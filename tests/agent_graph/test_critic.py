@@ -94,9 +94,10 @@ def test_missing_sections_are_flagged(facts: Facts) -> None:
     narrative = {s: deterministic(slot_facts(s, facts, [])) for s in NARRATIVE_SLOTS}
     composed = compose(facts, [], narrative)
     composed = type(composed)(
-        composed.markdown, {**composed.sections, "risks": ""}, composed.writer,
+        composed.markdown,
+        {**composed.sections, "risks": ""},
+        composed.writer,
         composed.paragraphs,
-    )  # fmt: skip
-    found = review(composed, narrative, facts=facts, tools=[], evidence=_evidence(facts),
-                   mask=MASK)  # fmt: skip
+    )
+    found = review(composed, narrative, facts=facts, tools=[], evidence=_evidence(facts), mask=MASK)
     assert found.missing_sections == ["risks"]

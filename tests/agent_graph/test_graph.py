@@ -30,8 +30,13 @@ class EchoLLM:
     """Restates the fact it is given with a few synonyms, as a capable model would."""
 
     name = "echo"
-    SWAPS = (("expects", "anticipates"), ("small", "modest"), ("fall", "decline"),
-             ("underperformed", "lagged"), ("is high", "is elevated"))  # fmt: skip
+    SWAPS = (
+        ("expects", "anticipates"),
+        ("small", "modest"),
+        ("fall", "decline"),
+        ("underperformed", "lagged"),
+        ("is high", "is elevated"),
+    )
 
     def __init__(self) -> None:
         self.prompts: list[str] = []
@@ -81,8 +86,12 @@ def _deps(facts: Facts, tables: Tables, llm: object, **kw: object) -> AgentDeps:
 
 
 def _published(report: object, source: str) -> list[str]:
-    return [s["text"] for p in report.paragraphs for s in p["sentences"]  # type: ignore[attr-defined]
-            if s["source"] == source]  # fmt: skip
+    return [
+        s["text"]
+        for p in report.paragraphs
+        for s in p["sentences"]  # type: ignore[attr-defined]
+        if s["source"] == source
+    ]
 
 
 def test_restated_facts_are_published_as_the_models_and_every_fact_is_stated(
@@ -166,8 +175,9 @@ def test_a_question_is_answered_first_from_the_facts_that_bear_on_it(
     assert "lagged the index" in answer and "MACD momentum is negative." in answer
     assert "no demonstrated edge over the naive forecast" in answer
     assert report.question is not None and report.question["topics"] == ["trend"]
-    evaluation = evaluate(report, state["final_verdict"], state["facts"], state["tools"],
-                          state["slots"]["answer"])  # fmt: skip
+    evaluation = evaluate(
+        report, state["final_verdict"], state["facts"], state["tools"], state["slots"]["answer"]
+    )
     assert evaluation.question["answered"] and evaluation.section_coverage == 1.0
 
 

@@ -99,9 +99,11 @@ def test_missing_local_model_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("provider", "key", "cls"),
-    [("openai", "openai_api_key", "ChatOpenAI"), ("anthropic", "anthropic_api_key",
-                                                   "ChatAnthropic")],
-)  # fmt: skip
+    [
+        ("openai", "openai_api_key", "ChatOpenAI"),
+        ("anthropic", "anthropic_api_key", "ChatAnthropic"),
+    ],
+)
 def test_hosted_providers_by_configuration(
     tmp_path: Path, provider: str, key: str, cls: str
 ) -> None:
@@ -114,9 +116,12 @@ def test_hosted_providers_by_configuration(
 def test_unreachable_ollama_fails_the_call_and_the_writer_falls_back(tmp_path: Path) -> None:
     # A real LangChain ChatOllama against a port where nothing listens.
     settings = Settings(
-        data_dir=tmp_path, llm_provider="ollama", ollama_base_url="http://127.0.0.1:9",
-        llm_timeout_s=5, agent_cache_enabled=False,
-    )  # fmt: skip
+        data_dir=tmp_path,
+        llm_provider="ollama",
+        ollama_base_url="http://127.0.0.1:9",
+        llm_timeout_s=5,
+        agent_cache_enabled=False,
+    )
     llm = build_llm(settings)
     assert isinstance(llm, ChatModelLLM) and type(llm.model).__name__ == "ChatOllama"
     with pytest.raises(LLMError, match="ollama"):

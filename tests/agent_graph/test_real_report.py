@@ -28,9 +28,9 @@ def test_local_llm_writes_a_checked_report_as_a_dagster_asset(platform: Platform
     result = platform.run([agent_report], config, TICKER)
     assert result.success
     meta = {
-        k: v.value for k, v in result.asset_materializations_for_node("write_agent_report")[0]
-        .metadata.items()
-    }  # fmt: skip
+        k: v.value
+        for k, v in result.asset_materializations_for_node("write_agent_report")[0].metadata.items()
+    }
     assert meta["llm"] == "local:SmolLM2-135M-Instruct.Q4_1"
     assert meta["faithfulness"] == 1.0 and meta["section_coverage"] == 1.0, meta["report"]
     # The model restated facts; the gate admitted some of its sentences or none, and said so.

@@ -78,8 +78,11 @@ class _FixedHeadlines:
     name = "fixed"
 
     def headlines(self, ticker: str, limit: int = 8) -> list[Headline]:
-        return [Headline("Apple beats estimates"), Headline("Apple shares tumble on lawsuit"),
-                Headline("Apple record profit boosts dividend")]  # fmt: skip
+        return [
+            Headline("Apple beats estimates"),
+            Headline("Apple shares tumble on lawsuit"),
+            Headline("Apple record profit boosts dividend"),
+        ]
 
 
 def test_news_tool_scores_a_source_and_reports_an_unreachable_one() -> None:
