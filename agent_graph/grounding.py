@@ -226,6 +226,7 @@ _TONES = {
     "bearish": "negative",
     "neutral": "neutral",
 }
+_MATCH = frozenset(stem(w) for w in ("match", "matched", "matches", "mirrored", "tracked"))
 _PENDING = frozenset({"until", "yet", "pend", "await"})
 _UNCHECKED = frozenset(stem(w) for w in ("unchecked", "unassessed", "unexamined", "unmeasured"))
 
@@ -367,6 +368,15 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
             if _negated_at(words, (outs or unders)[0]):
                 leads = not leads
             found.add(("relative", "outperformed" if leads else "underperformed"))
+        elif matches := [i for i, w in enumerate(words) if w.stem in _MATCH]:
+            # "Roughly matched the index": a tie, which no fact states.
+            found.add(("relative", "differed" if _negated_at(words, matches[0]) else "matched"))
+    # "The recent data no longer matches the training data" says it drifted.
+    if "drift" not in present and _has(words, "train"):
+        matches = [i for i, w in enumerate(words) if w.stem in _MATCH]
+        if matches:
+            present["drift"] = matches
+            neg = not _governed(words, matches[0])
     # Data drift: drifted, not drifted, or not checked.
     if "drift" in present:
         checks = _has(words, "check")
@@ -376,7 +386,11 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
         else:
             drifts = present["drift"]
             negated = any(_negated_at(words, i) for i in drifts) or (neg and not checks)
-            found.add(("drift", "none" if negated else "drifted"))
+            # "A slight drift": a degree the facts do not give.
+            degree = any({"small", "moderate", "large"} & w.exact for w in words)
+            found.add(
+                ("drift", "none" if negated else "drifted-by-degree" if degree else "drifted")
+            )
     # Time: "next week", "last month", "recent years".
     for i, w in enumerate(words):
         if "period" not in w.concepts:

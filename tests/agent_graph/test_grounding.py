@@ -19,7 +19,7 @@ from devkit.reports import DATA_DIR, grounds_for, load_set, scenario, score_grou
 SCENARIOS = load_set(DATA_DIR / "grounding_scenarios.yaml")["scenarios"]
 # The rounds the gate was not tuned on keep at least what they read today; the target (0.90 of
 # the clean sentences admitted) is not met on them yet: see bench/results/grounding.md.
-CLEAN_FLOORS = {"grounding_heldout_round5": 0.88}
+CLEAN_FLOORS = {"grounding_heldout_round5": 0.88}  # round 6 meets the target
 
 
 @pytest.fixture(scope="module")
