@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
 # Serving API (FastAPI under gunicorn with uvicorn workers), port 8000; GET /health/live answers
-# while the process serves, GET /health/ready while Redis, MLflow and Dagster answer too.
+# while the process serves, GET /health/ready while it can serve (its data directory is readable).
 # Also the MLflow tracking server's image in compose and Helm (mlflow, psycopg2 and boto3 for S3
 # artifacts are in it).
 # Build from the repository root:  docker build -f docker/api.Dockerfile -t stockops/api .
