@@ -62,7 +62,8 @@ def api_mlflow_client_env() -> dict[str, str]:
         d for path, text in templates.items() if path.endswith(".yaml")
         for d in yaml.safe_load_all(text) if d
     ]  # fmt: skip
-    (api,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-api")]
+    wanted = ("Deployment", "stockops-api")
+    (api,) = [d for d in docs if (d["kind"], d["metadata"]["name"]) == wanted]
     env = api["spec"]["template"]["spec"]["containers"][0]["env"]
     return {e["name"]: e["value"] for e in env if e["name"].startswith("MLFLOW_HTTP_REQUEST")}
 
