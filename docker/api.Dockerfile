@@ -9,7 +9,7 @@
 # them so), so BuildKit compiles the environment once for both images.
 
 # ---- builder: the whole Python environment in /opt/venv ----------------------------------------
-FROM python:3.11.11-slim-bookworm AS builder
+FROM python:3.11.14-slim-bookworm AS builder
 ARG TORCH_VERSION=2.13.0
 # The CPU build by default. The CUDA build of the user-code image (GPU training runs) passes
 # --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130: the same torch release
@@ -39,7 +39,7 @@ RUN python -m venv /opt/venv \
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
 # ---- runtime: slim, non-root, no compilers --------------------------------------------------
-FROM python:3.11.11-slim-bookworm AS runtime
+FROM python:3.11.14-slim-bookworm AS runtime
 # No curl: health checks use Python. /mlartifacts is the MLflow server's artifact root in compose:
 # a named volume mounted there starts as a copy of this directory, owner included, so the server
 # (uid 10001) can write it.

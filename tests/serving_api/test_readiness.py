@@ -57,7 +57,8 @@ def api_mlflow_client_env() -> dict[str, str]:
     ticker this pod has not served yet waits for an MLflow that is down."""
     from helm_python import Chart
 
-    templates = Chart.load(str(CHART)).render({}, name="stockops", namespace="stockops")
+    values = {"global": {"imageRegistry": "registry.example.com/"}}
+    templates = Chart.load(str(CHART)).render(values, name="stockops", namespace="stockops")
     docs = [
         d for path, text in templates.items() if path.endswith(".yaml")
         for d in yaml.safe_load_all(text) if d
