@@ -205,3 +205,16 @@ def test_ci_installs_every_program_the_tests_require() -> None:
     local = (ROOT / "scripts" / "install-system-packages.sh").read_text()
     for program in ("promtool", "prometheus", "chromium", "redis-server"):
         assert f"[{program}]=" in local, program
+
+
+def test_docs_show_the_image_tags_images_yml_publishes() -> None:
+    """images.yml publishes a release under its git tag (v0.2.0), commits as sha-<commit>: the
+    deploy guide's examples must use those tags, not bare versions."""
+    images = load("images.yml")
+    script = next(s["run"] for s in steps(images) if s.get("id") == "tag")
+    assert 'echo "tag=$REF_NAME"' in script and "sha-" in script
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    examples = re.findall(r"stockops/[\w-]+:(\d[\w.-]*|v\d[\w.-]*)", docs)
+    assert examples, "the guide shows no image tag"
+    assert all(tag.startswith("v") for tag in examples), examples
+    assert re.search(r"git tag v\d+\.\d+\.\d+", docs)
