@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
 # Serving API (FastAPI under gunicorn with uvicorn workers), port 8000; GET /health/live answers
-# while the process serves, GET /health/ready while Redis, MLflow and Dagster answer too.
+# while the process serves, GET /health/ready while it can serve (its data directory is readable).
 # Also the MLflow tracking server's image in compose and Helm (mlflow, psycopg2 and boto3 for S3
 # artifacts are in it).
 # Build from the repository root:  docker build -f docker/api.Dockerfile -t stockops/api .
@@ -9,7 +9,7 @@
 # them so), so BuildKit compiles the environment once for both images.
 
 # ---- builder: the whole Python environment in /opt/venv ----------------------------------------
-FROM python:3.11.11-slim-bookworm AS builder
+FROM python:3.11.14-slim-bookworm AS builder
 ARG TORCH_VERSION=2.13.0
 # The CPU build by default. The CUDA build of the user-code image (GPU training runs) passes
 # --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130: the same torch release
@@ -39,7 +39,7 @@ RUN python -m venv /opt/venv \
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
 # ---- runtime: slim, non-root, no compilers --------------------------------------------------
-FROM python:3.11.11-slim-bookworm AS runtime
+FROM python:3.11.14-slim-bookworm AS runtime
 # No curl: health checks use Python. /mlartifacts is the MLflow server's artifact root in compose:
 # a named volume mounted there starts as a copy of this directory, owner included, so the server
 # (uid 10001) can write it.

@@ -4,7 +4,7 @@
 # dependencies. Default command: the webserver; the daemon runs `dagster-daemon run`.
 # Build from the repository root:  docker build -f docker/dagster.Dockerfile -t stockops/dagster .
 
-FROM python:3.11.11-slim-bookworm AS builder
+FROM python:3.11.14-slim-bookworm AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
@@ -19,7 +19,7 @@ RUN python -m venv /opt/venv \
         "dagster-postgres==0.29.27" "dagster-k8s==0.29.27" \
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
-FROM python:3.11.11-slim-bookworm AS runtime
+FROM python:3.11.14-slim-bookworm AS runtime
 # /data: compose mounts the shared data volume there (compute logs, artifacts); an empty named
 # volume takes this directory's owner, whichever container mounts it first.
 RUN groupadd --system --gid 10001 dagster \

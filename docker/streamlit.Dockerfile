@@ -3,7 +3,7 @@
 # the API over HTTP (STOCKOPS_API_URL), so its image carries only Streamlit and its few libraries.
 # Build from the repository root:  docker build -f docker/streamlit.Dockerfile -t stockops/streamlit .
 
-FROM python:3.11.11-slim-bookworm AS builder
+FROM python:3.11.14-slim-bookworm AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
@@ -16,7 +16,7 @@ RUN python -m venv /opt/venv \
     && pip install --no-cache-dir -c requirements/lock.txt -r requirements.txt \
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
-FROM python:3.11.11-slim-bookworm AS runtime
+FROM python:3.11.14-slim-bookworm AS runtime
 RUN groupadd --system --gid 10001 stockops \
     && useradd --system --uid 10001 --gid stockops --home-dir /home/stockops --create-home stockops
 COPY --from=builder /opt/venv /opt/venv

@@ -11,7 +11,7 @@
 # them so), so BuildKit compiles the environment once for both images.
 
 # ---- builder: the whole Python environment in /opt/venv ----------------------------------------
-FROM python:3.11.11-slim-bookworm AS builder
+FROM python:3.11.14-slim-bookworm AS builder
 ARG TORCH_VERSION=2.13.0
 # The CPU build by default. The CUDA build of the user-code image (GPU training runs) passes
 # --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130: the same torch release
@@ -51,7 +51,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
 # ---- runtime: slim, non-root, no compilers --------------------------------------------------
-FROM python:3.11.11-slim-bookworm AS runtime
+FROM python:3.11.14-slim-bookworm AS runtime
 # No curl: health checks use Python.
 RUN groupadd --system --gid 10001 stockops \
     && useradd --system --uid 10001 --gid stockops --home-dir /home/stockops --create-home stockops \

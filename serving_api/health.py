@@ -1,14 +1,27 @@
-"""Health of the API's dependencies, for ``/health``, ``/health/ready`` and ``/health/live``.
+"""Health of the API and its dependencies, for ``/health``, ``/health/ready`` and ``/health/live``.
 
-Liveness is the process answering. Readiness needs what a request needs: Redis (cache, rate
-limits and locks shared by every worker; without it each worker falls back to its own), the
-Dagster instance (and its webserver when runs launch through it) and MLflow (the registry says
-which model serves). Qdrant only backs the report cache, which works around it, so it is
-reported but never makes the API unready.
+Liveness is the process answering. Readiness is what this pod needs, and only it, to answer a
+forecast that is cached or materialized: its own process (it answers) and the data directory
+it reads forecasts, tables and model bundles from. Shared servers are not part of it, on
+purpose: every API pod depends on the same Redis, MLflow and Dagster, so a readiness that asked
+them would take every pod out of the load balancer at once whenever one of them restarts (the
+single-replica MLflow on a release, a Dagster upgrade) and the public API would answer nothing,
+not even what it can serve without them. Instead:
+
+- Redis: cache, rate limits and locks fall back to each worker's memory while it is away.
+- MLflow: the serving model is kept in memory and refreshed in the background; a request for a
+  ticker this process has not served yet answers 503 ``mlflow_unavailable`` while it is down.
+- Dagster: only launching and following runs needs it (503 ``dagster_unavailable``); with Dagster+
+  hybrid its GraphQL API answers only with a token, so asking it would keep the API unready for
+  ever.
+- Qdrant: only the report cache, which works around it.
+
+``/health`` reports every one of them, with a message; ``/health/ready`` only what gates traffic.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,13 +31,25 @@ from agent_graph.cache import qdrant_url
 from serving_api.deps import AppState
 from stock_assets.domain.redact import redact_url
 
-REQUIRED = ("redis", "dagster", "mlflow")
+# What gates this pod's traffic (the Kubernetes readiness probe and the ALB health check).
+REQUIRED = ("data",)
 
 
 @dataclass(frozen=True)
 class Check:
     ok: bool
     message: str
+
+
+def check_data(state: AppState) -> Check:
+    """The data directory is there and readable: without it no forecast can be served. A hung
+    network file system makes the probe time out, which is the answer it deserves."""
+    path = state.settings.resolved_data_dir
+    try:
+        os.scandir(path).close()
+    except OSError as exc:
+        return Check(False, f"data directory {path}: {exc.strerror or exc}")
+    return Check(True, f"data directory {path}")
 
 
 def check_redis(state: AppState) -> Check:
@@ -82,6 +107,7 @@ def check_qdrant(state: AppState) -> Check:
 
 
 CHECKS: dict[str, Callable[[AppState], Check]] = {
+    "data": check_data,
     "redis": check_redis,
     "dagster": check_dagster,
     "mlflow": check_mlflow,

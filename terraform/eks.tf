@@ -11,6 +11,8 @@ module "eks" {
   cluster_endpoint_public_access       = var.cluster_endpoint_public_access
   cluster_endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
   cluster_endpoint_private_access      = true
+  # The private endpoint admits the node group only, plus these ranges (variables.tf).
+  cluster_security_group_additional_rules = local.cluster_endpoint_private_rules
 
   vpc_id                   = module.vpc.vpc_id
   subnet_ids               = module.vpc.private_subnets
@@ -31,20 +33,16 @@ module "eks" {
 
   enable_cluster_creator_admin_permissions = true
 
-  # The CI role deploys the chart into its namespace only (Terraform creates the namespace:
-  # kubernetes.tf; a namespace-scoped policy cannot).
+  # The deploy role (ci.tf) acts inside the release's namespace only, with the permissions of
+  # Kubernetes' `admin` ClusterRole bound to its group there (kubernetes.tf). Through RBAC, not
+  # an EKS access policy: the API server lets a user create or update a Role or RoleBinding only
+  # when the user already holds every permission in it through RBAC (or has escalate/bind), and
+  # permissions granted by EKS access policies (a webhook authorizer) do not count for that, so
+  # with AmazonEKSAdminPolicy alone the chart's Dagster Role could never be installed.
   access_entries = {
-    github_actions = {
-      principal_arn = aws_iam_role.github_actions.arn
-      policy_associations = {
-        namespace_admin = {
-          policy_arn = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy"
-          access_scope = {
-            type       = "namespace"
-            namespaces = [var.kubernetes_namespace]
-          }
-        }
-      }
+    github_deploy = {
+      principal_arn     = aws_iam_role.github_deploy.arn
+      kubernetes_groups = [local.deployer_group]
     }
   }
 

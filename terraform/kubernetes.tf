@@ -74,3 +74,25 @@ resource "kubernetes_secret_v1" "postgresql" {
   type = "Opaque"
   data = local.postgresql_secret_data
 }
+
+# The deploy role's permissions in the release's namespace: its access entry (eks.tf) puts it in
+# this group, bound here to Kubernetes' built-in `admin` ClusterRole (everything in a namespace
+# except the namespace itself and its quotas), which holds every permission of the chart's Role.
+resource "kubernetes_role_binding_v1" "deployers" {
+  metadata {
+    name      = "${local.deployer_group}-admin"
+    namespace = kubernetes_namespace_v1.stockops.metadata[0].name
+  }
+
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = "admin"
+  }
+
+  subject {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "Group"
+    name      = local.deployer_group
+  }
+}

@@ -58,9 +58,14 @@ output "workload_role_arn" {
   value       = module.workload_irsa.iam_role_arn
 }
 
-output "github_actions_role_arn" {
-  description = "Role the GitHub workflows assume through OIDC (repository variable AWS_ROLE_ARN)."
-  value       = aws_iam_role.github_actions.arn
+output "github_images_role_arn" {
+  description = "Role images.yml assumes through OIDC on main and version tags: ECR push only (repository variable AWS_IMAGES_ROLE_ARN)."
+  value       = aws_iam_role.github_images.arn
+}
+
+output "github_deploy_role_arn" {
+  description = "Role deploy.yml's deploy job assumes in the GitHub environment github_deploy_environment only: namespace admin through RBAC (repository variable AWS_DEPLOY_ROLE_ARN)."
+  value       = aws_iam_role.github_deploy.arn
 }
 
 output "efs_file_system_id" {
@@ -77,7 +82,7 @@ output "storage_classes" {
 }
 
 output "kubernetes_namespace" {
-  description = "Namespace Terraform created for the release (the CI role's access is scoped to it)."
+  description = "Namespace Terraform created for the release (the deploy role's access is scoped to it)."
   value       = kubernetes_namespace_v1.stockops.metadata[0].name
 }
 
@@ -119,4 +124,9 @@ output "cognito_user_pool_id" {
 output "kms_key_arn" {
   description = "The project's KMS key."
   value       = aws_kms_key.main.arn
+}
+
+output "gpu_runs_enabled" {
+  description = "Whether the GPU node group exists: the chart's runs.gpu.enabled (repository variable GPU_RUNS_ENABLED of the deploy workflow). GPU runs without it stay Pending until they time out."
+  value       = var.enable_gpu_node_group
 }

@@ -65,8 +65,9 @@ resource "aws_vpc_security_group_ingress_rule" "rds_from_nodes" {
 resource "aws_db_parameter_group" "postgres" {
   count = var.create_rds ? 1 : 0
 
-  name_prefix = "${local.name}-pg16-"
-  family      = "postgres16"
+  # The family follows the engine's major version (a major upgrade gets a new group).
+  name_prefix = "${local.name}-${local.rds_parameter_group_family}-"
+  family      = local.rds_parameter_group_family
   description = "StockOps Postgres: TLS only, statement logging"
 
   parameter {

@@ -6,12 +6,14 @@ module "ecr" {
   kms_key_arn = aws_kms_key.main.arn
 }
 
-# Server access logs of the buckets below.
+# Server access logs of the buckets below. SSE-S3, not the project key: S3 delivers server
+# access logs only to a destination bucket whose default encryption is SSE-S3; with SSE-KMS
+# the logs are silently never written.
 module "access_logs" {
   source = "./modules/s3_bucket"
 
   name                               = "${local.name}-access-logs-${local.account_id}"
-  kms_key_arn                        = aws_kms_key.main.arn
+  kms_key_arn                        = null
   allow_log_delivery                 = true
   noncurrent_version_expiration_days = 30
 }

@@ -27,6 +27,12 @@ variable "tags" {
   default     = {}
 }
 
+variable "create_autoscaling_service_linked_role" {
+  description = "Create the account's Auto Scaling service-linked role (AWSServiceRoleForAutoScaling) before the KMS key whose policy names it: true in a new account, false where the role exists already (aws iam get-role --role-name AWSServiceRoleForAutoScaling; creating it twice fails)."
+  type        = bool
+  default     = true
+}
+
 # --- network ------------------------------------------------------------------------------------
 variable "vpc_cidr" {
   description = "CIDR block of the VPC (/8 to /16): subnets.tf carves one subnet of each kind per zone out of it."
@@ -97,6 +103,20 @@ variable "cluster_endpoint_public_access_cidrs" {
       ]), false)
     ])
     error_message = "cluster_endpoint_public_access_cidrs must be public IPv4 CIDR blocks: no private (10/8, 172.16/12, 192.168/16), shared (100.64/10), loopback or link-local range, and not 0.0.0.0/0."
+  }
+}
+
+# Who reaches the private endpoint: the cluster security group admits nothing from outside the
+# node group by default, so a self-hosted deploy runner in the VPC (cluster_endpoint_public_access
+# false) needs its range listed here.
+variable "cluster_endpoint_private_access_cidrs" {
+  description = "Ranges inside the VPC or reached through it (a self-hosted deploy runner's subnet, a VPN's client range, a peered network) allowed on the private EKS API endpoint (TCP 443 on the cluster security group). Not 0.0.0.0/0."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.cluster_endpoint_private_access_cidrs : can(cidrhost(cidr, 0)) && try(tonumber(split("/", cidr)[1]) >= 8, false)])
+    error_message = "cluster_endpoint_private_access_cidrs must be IPv4 CIDR blocks of /8 or longer (never 0.0.0.0/0)."
   }
 }
 
@@ -198,9 +218,14 @@ variable "rds_allocated_storage" {
 }
 
 variable "rds_engine_version" {
-  description = "Postgres version for RDS: a major version takes its current default minor (auto_minor_version_upgrade keeps it current); a pinned minor is retired by RDS within about a year."
+  description = "Postgres version for RDS: a major version takes its current default minor (auto_minor_version_upgrade keeps it current); a pinned minor is retired by RDS within about a year. The parameter group family follows its major version."
   type        = string
   default     = "16"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?$", var.rds_engine_version))
+    error_message = "rds_engine_version must be a major version (16) or major.minor (16.4)."
+  }
 }
 
 variable "rds_multi_az" {

@@ -1,6 +1,7 @@
 terraform {
-  # 1.9: variable validations that read other variables (the endpoint allow-list).
-  required_version = ">= 1.9.0"
+  # 1.10: the S3 backend's own locking (use_lockfile in backend.hcl.example); 1.9 brought the
+  # variable validations that read other variables (the endpoint allow-list).
+  required_version = ">= 1.10.0"
 
   required_providers {
     aws = {

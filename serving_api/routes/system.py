@@ -57,13 +57,14 @@ async def health_live() -> LiveResponse:
 @router.get(
     "/health/ready",
     response_model=HealthResponse,
-    responses={503: {"model": HealthResponse, "description": "A required dependency is down."}},
-    summary="Readiness: Redis, Dagster and MLflow answer",
+    responses={503: {"model": HealthResponse, "description": "This pod cannot serve yet."}},
+    summary="Readiness: this pod can serve (its data directory is readable)",
 )
 def health_ready(request: Request) -> JSONResponse:
-    """200 when Redis, the Dagster instance (and its webserver, when runs launch through it)
-    and MLflow answer; 503 otherwise, naming what is down (the Kubernetes readiness probe: the
-    pod stops receiving traffic until they are back)."""
+    """200 when this pod can serve cached and materialized forecasts: it answers and its data
+    directory is readable; 503 otherwise, naming what fails (the Kubernetes readiness probe and
+    the load balancer's health check). Shared servers (Redis, MLflow, Dagster, Qdrant) are not
+    asked: their outage would take every pod out at once; ``/health`` reports them."""
     answer = _health(request, health.REQUIRED)
     return JSONResponse(answer.model_dump(), status_code=200 if answer.ready else 503)
 

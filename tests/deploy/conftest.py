@@ -83,17 +83,33 @@ class Rendered:
         return yaml.safe_dump_all(self.docs, sort_keys=False)
 
 
+HYBRID_VALUES = CHART / "values-hybrid.yaml"
+# The one value the chart requires (the images are not on Docker Hub): any registry will do.
+DEFAULT_REGISTRY = "registry.example.com/"
+
+
 def load_values(name: str) -> dict[str, Any]:
-    """`default`, `production`, or `hybrid`: production next to a Dagster+ agent, as
-    docs/deploy.md installs it (no Dagster control plane in the release)."""
+    """`default` (the chart's defaults plus the registry it requires), `production`, or
+    `hybrid`: production next to a Dagster+ agent, as docs/deploy.md installs it
+    (values-production.yaml, then values-hybrid.yaml, then the GraphQL URL)."""
     if name == "default":
-        return {}
+        return {"global": {"imageRegistry": DEFAULT_REGISTRY}}
     values = yaml.safe_load(PRODUCTION_VALUES.read_text())
     if name == "hybrid":
-        values["dagster"]["enabled"] = False
+        values = merge(values, yaml.safe_load(HYBRID_VALUES.read_text()))
         values["api"]["dagsterGraphqlUrl"] = "https://example.dagster.cloud/prod/graphql"
-        del values["ingress"]["private"]["hosts"]["dagster"]
     return values
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Helm's merge of two values files: maps merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def render_chart(name: str, values: dict[str, Any]) -> Rendered:

@@ -39,10 +39,19 @@ ALB_AUTH = "alb.ingress.kubernetes.io/auth-type"
 PRIVATE_BACKENDS = {f"{RELEASE}-{c}" for c in ("streamlit", "dagster-webserver", "mlflow")}
 
 
+def with_registry(values: dict[str, Any]) -> dict[str, Any]:
+    """The values plus the image registry the chart requires, unless they name one."""
+    from tests.deploy.conftest import DEFAULT_REGISTRY
+
+    values = json.loads(json.dumps(values))
+    values.setdefault("global", {}).setdefault("imageRegistry", DEFAULT_REGISTRY)
+    return values
+
+
 def render(values: dict[str, Any]) -> Rendered:
     from tests.deploy.conftest import render_chart
 
-    return render_chart("variant", values)
+    return render_chart("variant", with_registry(values))
 
 
 def production(**overrides: Any) -> dict[str, Any]:
@@ -65,7 +74,7 @@ def refused(values: dict[str, Any], message: str) -> None:
 
     chart = helm_python.Chart.load(str(CHART))
     with pytest.raises(helm_python.HelmError, match=message):
-        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+        chart.render(with_registry(values), name=RELEASE, namespace=NAMESPACE)
 
 
 def container(rendered: Rendered, name: str) -> dict[str, Any]:
@@ -81,10 +90,12 @@ def env_entry(container: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def ingress_backends(ingress: dict[str, Any]) -> set[str]:
+    """The Services an Ingress sends traffic to (not the ALB's own actions: use-annotation)."""
     return {
         path["backend"]["service"]["name"]
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
+        if path["backend"]["service"]["port"].get("name") != "use-annotation"
     }
 
 
@@ -199,10 +210,31 @@ def test_production_exposed_ports_admit_the_load_balancer_subnets_not_the_vpc(
     assert not any("namespaceSelector" in p for p in external_peers(prod, "dagster-webserver"))
 
 
-def test_production_refuses_a_policy_open_to_everyone() -> None:
-    open_to_all = {"ingressFrom": {"public": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}}
-    refused(production(networkPolicy=open_to_all), "0.0.0.0/0 opens the port")
+@pytest.mark.parametrize(
+    ("peers", "message"),
+    [
+        ([{"ipBlock": {"cidr": "0.0.0.0/0"}}], "0.0.0.0/0 is wider than /16"),
+        # The internet in two halves, then a private range wider than any VPC.
+        ([{"ipBlock": {"cidr": "0.0.0.0/1"}}, {"ipBlock": {"cidr": "128.0.0.0/1"}}], "wider"),
+        ([{"ipBlock": {"cidr": "10.0.0.0/8"}}], "10.0.0.0/8 is wider than /16"),
+        ([{"namespaceSelector": {}}], "empty namespaceSelector admits every namespace"),
+        ([{"podSelector": {}}], "empty podSelector admits every pod"),
+    ],
+)
+def test_production_refuses_a_policy_open_to_everyone(
+    peers: list[dict[str, Any]], message: str
+) -> None:
+    for group in ("public", "private", "metrics"):
+        refused(production(networkPolicy={"ingressFrom": {group: peers}}), message)
     refused(production(networkPolicy={"enabled": False}), "needs networkPolicy.enabled")
+
+
+def test_production_admits_named_subnets_and_namespaces(renderings: dict[str, Rendered]) -> None:
+    """The refusals above can fail only on what they mean to refuse: the production values
+    (ALB /24 subnets, the monitoring namespace by name) render."""
+    peers = renderings["production"].values["networkPolicy"]["ingressFrom"]
+    assert all(int(p["ipBlock"]["cidr"].split("/")[1]) >= 16 for p in peers["public"])
+    assert peers["metrics"][0]["namespaceSelector"]["matchLabels"]
 
 
 # --- Feast in production: Redis online store, SQL registry -------------------------------------

@@ -4,13 +4,17 @@ chart, and the run pods the agent would start against the release's NetworkPolic
 
 The agent chart is a pinned dependency, kept as the released archive in dagster_cloud/charts/
 (as `helm dependency build` keeps a chart's dependencies; $DAGSTER_CLOUD_AGENT_CHART points
-elsewhere), and checked against the digest its chart repository publishes.
+elsewhere), checked against the digest its chart repository publishes, and never modified: its
+values schema cannot be loaded (a dead host), which the documented install answers with
+--skip-schema-validation and these tests with Helm's lint under that flag, a rendering without
+the schema, and the values checked against the schema with its remote document resolved here.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tarfile
 import tomllib
 from pathlib import Path
@@ -38,9 +42,6 @@ AGENT_VERSION = "1.8.13"
 AGENT_REPOSITORY = "https://dagster-io.github.io/helm-user-cloud"
 # The digest of dagster-cloud-agent-1.8.13.tgz in that repository's index.yaml.
 AGENT_DIGEST = "sha256:69a105c86cddeac243203afb699bace034b2a0c835a34107737839fe9bcf6cb6"
-# The agent chart's values schema refers to Kubernetes definitions on a site that no longer
-# serves them; the same definitions ship with kubernetes-validate.
-REMOTE_DEFINITIONS = "https://kubernetesjsonschema.dev/v1.18.0/_definitions.json"
 SERVERS = ("redis", "qdrant", "mlflow", "postgresql")
 
 
@@ -73,33 +74,118 @@ def agent_archive() -> Path:
     return archive
 
 
-@pytest.fixture(scope="module")
-def agent_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The released agent chart, unpacked, its schema's remote definitions made local."""
-    import kubernetes_validate
-
-    tmp = tmp_path_factory.mktemp("agent")
-    with tarfile.open(agent_archive()) as archive:
-        archive.extractall(tmp, filter="data")
-    chart = tmp / AGENT_CHART
-    schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
-    bundled = (schemas / f"v{KUBE_VERSION}-local" / "_definitions.json").read_text()
-    definitions = json.loads(bundled.replace("#/$defs/", "#/definitions/"))["$defs"]
-    local = tmp / "_definitions.json"
-    local.write_text(json.dumps({"definitions": definitions}))
-    schema = chart / "values.schema.json"
-    schema.write_text(schema.read_text().replace(REMOTE_DEFINITIONS, local.as_uri()))
-    return chart
+# The schema of the released archive refers to this document, which its site stopped serving:
+# Helm cannot load the schema, so the documented install skips it (--skip-schema-validation).
+REMOTE_DEFINITIONS = "https://kubernetesjsonschema.dev/v1.18.0/_definitions.json"
+INSTALL = re.compile(
+    r"helm -n stockops upgrade --install agent dagster-cloud/dagster-cloud-agent[^`]*"
+)
 
 
-@pytest.fixture(scope="module")
-def agent(agent_chart: Path) -> dict[str, Any]:
-    """The agent chart rendered with agent-values.yaml: its manifests and its launcher config."""
+def agent_values() -> dict[str, Any]:
+    return yaml.safe_load((CLOUD / "agent-values.yaml").read_text())
+
+
+def test_released_agent_schema_cannot_be_loaded_so_the_install_skips_it() -> None:
+    """The archive as released, values and all: Helm fails at its values schema before any
+    template, on a dead host (the failure a real `helm install` without the flag meets)."""
     import helm_python
 
-    values = yaml.safe_load((CLOUD / "agent-values.yaml").read_text())
-    templates = helm_python.Chart.load(str(agent_chart)).render(
-        values, name="agent", namespace=NAMESPACE
+    archive = agent_archive()
+    chart = helm_python.Chart.load(str(archive))
+    schema = chart.schema
+    assert schema is not None
+    remote = set(re.findall(r"https?://[^\"#]+", json.dumps(schema)))
+    assert remote == {REMOTE_DEFINITIONS}, remote
+    with pytest.raises(helm_python.HelmValuesError, match=r"kubernetesjsonschema\.dev"):
+        chart.render(agent_values(), name="agent", namespace=NAMESPACE)
+    # So every documented install of this chart skips the schema.
+    for text in (
+        (ROOT / "docs" / "deploy.md").read_text(),
+        (CLOUD / "agent-values.yaml").read_text(),
+    ):
+        commands = [" ".join(c.replace("\\", " ").split()) for c in INSTALL.findall(text)]
+        assert commands, "no documented agent install"
+        for command in commands:
+            assert f"--version {AGENT_VERSION}" in command, command
+            assert "-f dagster_cloud/agent-values.yaml" in command, command
+            assert "--skip-schema-validation" in command, command
+
+
+def test_documented_agent_install_passes_helm_lint_on_the_released_archive() -> None:
+    """`helm lint --strict` of the unmodified archive with agent-values.yaml, with the schema
+    skipped as the documented install does: Helm renders every template and finds nothing. The
+    same lint without the flag fails on the dead schema host, as the install would."""
+    import helm_python
+
+    archive = str(agent_archive())
+    report = helm_python.lint(
+        archive, agent_values(), strict=True, namespace=NAMESPACE, skip_schema_validation=True
+    )
+    assert report["messages"] == [] and report["errors"] == [], report
+    assert report["total_charts_linted"] == 1
+    failing = helm_python.lint(archive, agent_values(), strict=True, namespace=NAMESPACE)
+    assert any("kubernetesjsonschema.dev" in e for e in failing["errors"]), failing
+
+
+def test_agent_values_match_the_released_schema(tmp_path: Path) -> None:
+    """What the skipped schema would have checked, checked here: agent-values.yaml against the
+    archive's own values.schema.json, unmodified, its remote definitions resolved to the same
+    Kubernetes definitions as shipped with kubernetes-validate (the schema refers to 1.18)."""
+    import jsonschema
+    import kubernetes_validate
+    import referencing
+    import referencing.jsonschema
+    from helm_python import Chart
+
+    schema = Chart.load(str(agent_archive())).schema
+    assert schema is not None
+    bundled = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    text = (bundled / f"v{KUBE_VERSION}-local" / "_definitions.json").read_text()
+    definitions = json.loads(text.replace("#/$defs/", "#/definitions/"))["$defs"]
+    remote = referencing.Resource.from_contents(
+        {"definitions": definitions}, default_specification=referencing.jsonschema.DRAFT7
+    )
+    registry = referencing.Registry().with_resource(REMOTE_DEFINITIONS, remote)
+    validator = jsonschema.Draft7Validator(schema, registry=registry)
+    errors = sorted(validator.iter_errors(agent_chart_values()), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+    # The check can fail: a volume of the wrong shape is refused.
+    broken = agent_chart_values()
+    broken["dagsterCloudAgent"]["volumes"] = [{"name": 7}]
+    assert list(validator.iter_errors(broken))
+
+
+def agent_chart_values() -> dict[str, Any]:
+    """agent-values.yaml over the chart's own defaults (what Helm validates)."""
+    from helm_python import Chart
+
+    from tests.deploy.conftest import merge
+
+    return merge(Chart.load(str(agent_archive())).values, agent_values())
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The agent chart rendered with agent-values.yaml as `helm install --skip-schema-validation`
+    renders it: the released archive's files, byte for byte, with its values schema not loaded
+    (helm-python-sdk's render has no such flag; Helm under it ignores values.schema.json, so
+    the file is left out of the unpacked copy). Templates and defaults are the release's."""
+    import helm_python
+
+    archive = agent_archive()
+    tmp = tmp_path_factory.mktemp("agent")
+    with tarfile.open(archive) as released:
+        released.extractall(tmp, filter="data")
+        members = {m.name: m for m in released.getmembers() if m.isfile()}
+        for name, member in members.items():
+            source = released.extractfile(member)
+            assert source is not None
+            assert (tmp / name).read_bytes() == source.read(), f"{name} differs from the archive"
+    chart = tmp / AGENT_CHART
+    (chart / "values.schema.json").unlink()
+    templates = helm_python.Chart.load(str(chart)).render(
+        agent_values(), name="agent", namespace=NAMESPACE
     )
     docs = [d for text in templates.values() for d in yaml.safe_load_all(text) if d]
     (instance,) = [
@@ -107,14 +193,18 @@ def agent(agent_chart: Path) -> dict[str, Any]:
         for d in docs
         if d["kind"] == "ConfigMap" and "dagster.yaml" in d.get("data", {})
     ]
-    return {"docs": docs, "instance": instance, "values": values}
+    return {"docs": docs, "instance": instance, "values": agent_values()}
 
 
 def test_location_is_the_projects_code_location(location: Any) -> None:
     tool_dagster = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["dagster"]
     assert location.location_name == tool_dagster["code_location_name"]
     assert location.code_source.module_name == tool_dagster["module_name"]
-    assert location.build.registry.endswith("/stockops/user-code")
+    # The image is given at deploy time (add-location --image, images.yml's ECR repository); a
+    # build section here would be dead configuration.
+    assert location.build is None
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    assert re.search(r"add-location .*\n?.*--image <ecr_registry>/stockops/user-code:<tag>", docs)
 
 
 def test_container_context_is_valid_and_uses_the_release(
@@ -144,10 +234,12 @@ def test_container_context_is_valid_and_uses_the_release(
         secret = prod.values["secrets"]["feast"]
         assert (reference["name"], reference["key"]) == (secret["name"], secret["registryUrlKey"])
     assert context.namespace == prod.get("Deployment", f"{RELEASE}-api")["metadata"]["namespace"]
-    # The label the release's NetworkPolicies admit, on code server and run pods alike.
+    # The label the hybrid release's NetworkPolicies admit, on code server and run pods alike.
+    admitted = renderings["hybrid"].values["networkPolicy"]["externalDagsterPods"]
+    assert admitted
     for config in (run_config, server_config):
         labels = config["pod_template_spec_metadata"]["labels"]
-        assert labels == prod.values["networkPolicy"]["externalDagsterPods"]
+        assert labels == admitted
 
 
 def test_hybrid_release_runs_no_dagster_control_plane(hybrid: Rendered) -> None:
@@ -215,7 +307,7 @@ def test_agent_launches_code_servers_and_runs_with_the_release(
         prod.get("ConfigMap", name)
     token = agent["values"]["dagsterCloud"]["agentTokenSecretName"]
     assert set(config["env_secrets"]) <= {token, *prod.values["secrets"]["extraEnvSecrets"]}
-    assert config["labels"] == prod.values["networkPolicy"]["externalDagsterPods"]
+    assert config["labels"] == renderings["hybrid"].values["networkPolicy"]["externalDagsterPods"]
     assert config["security_context"]["runAsNonRoot"] is True
     assert {"cpu", "memory"} <= set(config["resources"]["limits"])
 
@@ -252,7 +344,8 @@ def run_job(location: Any, agent_config: dict[str, Any] | None = None) -> dict[s
     )
     job = construct_dagster_k8s_job(
         job_config=context.get_k8s_job_config(
-            job_image=f"{location.build.registry}:0.1.0", run_launcher=launcher
+            job_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/stockops/user-code:v0.1.0",
+            run_launcher=launcher,
         ),
         args=["dagster", "api", "execute_run", "{}"],
         job_name="dagster-run-hybrid",
@@ -299,12 +392,31 @@ def assert_reaches_the_servers(job: dict[str, Any], releases: list[Rendered]) ->
         )
 
 
+def with_agent_label(rendering: Rendered) -> Rendered:
+    """The default release (every server in-cluster, Postgres included) with the agent's label
+    admitted, as values-hybrid.yaml admits it."""
+    from tests.deploy.conftest import render_chart
+
+    values = json.loads(json.dumps(rendering.values))
+    values["networkPolicy"]["externalDagsterPods"] = {"stockops.io/dagster-cloud": "true"}
+    return render_chart("default-agent", values)
+
+
 def test_location_run_pods_reach_the_release_servers(
     location: Any, renderings: dict[str, Rendered], hybrid: Rendered
 ) -> None:
-    """The default release has every server in-cluster (Postgres included); the hybrid one is
-    what docs/deploy.md installs next to the agent."""
-    assert_reaches_the_servers(run_job(location), [renderings["default"], hybrid])
+    """The hybrid release is what docs/deploy.md installs next to the agent; the default one
+    has every server in-cluster (Postgres included)."""
+    assert_reaches_the_servers(run_job(location), [with_agent_label(renderings["default"]), hybrid])
+
+
+def test_agent_pods_reach_nothing_unless_the_release_admits_them(
+    location: Any, renderings: dict[str, Rendered]
+) -> None:
+    """externalDagsterPods is empty by default: a pod that sets the agent's label in a release
+    without Dagster+ reaches none of the servers."""
+    with pytest.raises(AssertionError, match="cannot reach"):
+        assert_reaches_the_servers(run_job(location), [renderings["production"]])
 
 
 def test_agent_run_pods_reach_the_release_servers(
@@ -312,6 +424,6 @@ def test_agent_run_pods_reach_the_release_servers(
 ) -> None:
     config = agent["instance"]["user_code_launcher"]["config"]
     job = run_job(location, config)
-    assert_reaches_the_servers(job, [renderings["default"], hybrid])
+    assert_reaches_the_servers(job, [with_agent_label(renderings["default"]), hybrid])
     env_from = job["spec"]["template"]["spec"]["containers"][0]["envFrom"]
     assert {"configMapRef": {"name": f"{RELEASE}-env"}} in env_from

@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.deploy.conftest import ROOT, run, tool
 
@@ -336,3 +337,26 @@ def test_cuda_variant_of_the_user_code_image() -> None:
     lock = (ROOT / "requirements" / "lock.txt").read_text()
     pin = re.search(r"TORCH_VERSION=(\S+)", builder)
     assert pin and f"torch=={pin.group(1)}" in lock
+
+
+def test_base_images_are_one_python_and_kept_current() -> None:
+    """Every image starts from the same Python (the project's minor version), and Dependabot
+    proposes newer base images, actions and Terraform providers every week, so pins do not go
+    stale unnoticed."""
+    bases = {
+        m
+        for path in (ROOT / "docker").glob("*.Dockerfile")
+        for m in re.findall(r"^FROM (python:\S+)", path.read_text(), re.M)
+    }
+    assert len(bases) == 1, bases
+    (base,) = bases
+    wanted = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    minor = re.search(r"3\.\d+", wanted)
+    assert minor and base.startswith(f"python:{minor.group(0)}."), (base, wanted)
+    dependabot = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    ecosystems = {u["package-ecosystem"]: u["directory"] for u in dependabot["updates"]}
+    assert ecosystems.get("docker") == "/docker"
+    assert {"github-actions", "terraform", "docker-compose"} <= set(ecosystems)
+    result = run([tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot",
+                  str(ROOT / ".github" / "dependabot.yml")])  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -434,9 +434,11 @@ def test_production_values_use_rds_efs_s3_irsa_and_ingress(renderings: dict[str,
     with pytest.raises(KeyError):
         prod.get("PersistentVolumeClaim", f"{RELEASE}-mlflow-artifacts")
     backends = {
-        r["http"]["paths"][0]["backend"]["service"]["name"]
+        path["backend"]["service"]["name"]
         for ingress in prod.of_kind("Ingress")
         for r in ingress["spec"]["rules"]
+        for path in r["http"]["paths"]
+        if path["backend"]["service"]["port"].get("name") != "use-annotation"  # ALB actions
     }
     for name in backends:
         prod.get("Service", name)
@@ -498,12 +500,13 @@ def test_run_pods_built_by_the_launcher(
         assert {"configMapRef": {"name": f"{RELEASE}-env"}} in container["envFrom"]
         assert job["spec"]["backoffLimit"] == 0
 
-    # Optional Secrets reach run pods too (production names one).
+    # Optional Secrets reach run pods too (production names one), as optional sources: a run
+    # starts without them, as every other pod does.
     (extra,) = renderings["production"].values["secrets"]["extraEnvSecrets"]
     gpu_env_from = run_jobs["production-gpu"]["spec"]["template"]["spec"]["containers"][0][
         "envFrom"
     ]
-    assert {"secretRef": {"name": extra}} in gpu_env_from
+    assert {"secretRef": {"name": extra, "optional": True}} in gpu_env_from
 
     plain = run_jobs["default"]["spec"]["template"]["spec"]
     assert "nodeSelector" not in plain

@@ -80,6 +80,11 @@ def test_mlflow_server_starts_with_the_charts_arguments(
                 pass
             assert time.monotonic() < deadline, (tmp_path / "mlflow.log").read_text()[-3000:]
             time.sleep(1)
+        # The ALB's health check (the Service's healthcheck-path) sends the target's address as
+        # Host: /health answers it, where / would be refused.
+        for host in ("10.0.60.17:5000", "10.0.60.17"):
+            probe = httpx.get(f"{base}/health", headers={"Host": host})
+            assert probe.status_code == 200, (host, probe.status_code)
         # The tracking API works on the Postgres store through the Service name...
         created = httpx.post(
             f"{base}/api/2.0/mlflow/experiments/create",

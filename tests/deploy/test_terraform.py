@@ -28,7 +28,7 @@ TERRAFORM = ROOT / "terraform"
 WORKFLOWS = ROOT / ".github" / "workflows"
 MODULE_DIRS = [TERRAFORM, *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())]
 # Files of the root module that declare no resources, data sources or modules.
-PURE_FILES = ("variables.tf", "subnets.tf", "nodes.tf")
+PURE_FILES = ("variables.tf", "subnets.tf", "nodes.tf", "derived.tf")
 
 # python-hcl2 lives in checkov's environment (it clashes with ours): parse there, print JSON.
 PARSE = """
@@ -97,7 +97,7 @@ def production(renderings: dict[str, Rendered]) -> Rendered:
 
 
 class Sandbox:
-    """variables.tf, subnets.tf and nodes.tf alone: `plan` runs their validations, `console`
+    """variables.tf and the locals-only files alone: `plan` runs their validations, `console`
     evaluates their locals. No provider, backend or network is needed."""
 
     def __init__(self, folder: Path, terraform: str) -> None:
@@ -281,8 +281,10 @@ def role_assuming_jobs(repository: str) -> list[tuple[str, str]]:
     return found
 
 
-def trust_subjects(hcl: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
-    statement = strip(resources(hcl, "data.aws_iam_policy_document")["github_assume"]["statement"])
+def trust(hcl: dict[str, dict[str, Any]], document: str) -> tuple[str, list[str]]:
+    """(test, subject patterns) of one role's trust policy, ${var.*} resolved with the
+    defaults and a sample repository."""
+    statement = strip(resources(hcl, "data.aws_iam_policy_document")[document]["statement"])
     conditions = {strip(c["variable"]): c for c in statement["condition"]}
     audience = conditions["token.actions.githubusercontent.com:aud"]
     assert strip(audience["values"]) == "sts.amazonaws.com"
@@ -290,38 +292,96 @@ def trust_subjects(hcl: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
     values = subject["values"]
     while isinstance(values, list) and len(values) == 1 and isinstance(values[0], list):
         values = values[0]
-    return strip(subject["test"]), [strip(v) for v in values]
-
-
-def test_oidc_trust_admits_every_job_that_assumes_the_role(
-    hcl: dict[str, dict[str, Any]],
-) -> None:
-    """deploy.yml's deploy job sets `environment: production`: GitHub then names it
-    repo:OWNER/NAME:environment:production, not by its tag, and the trust must say so."""
-    repository = "example-org/stockops"
-    test, patterns = trust_subjects(hcl)
-    assert test == "StringLike"
+    values = values if isinstance(values, list) else [values]
     variables = blocks(hcl, TERRAFORM, "variable")
-    values = {name: strip(spec.get("default", "")) for name, spec in variables.items()}
-    values["github_repository"] = repository
+    defaults = {name: strip(spec.get("default", "")) for name, spec in variables.items()}
+    defaults["github_repository"] = REPOSITORY
     resolved = [
-        re.sub(r"\$\{var\.(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), p)
-        for p in patterns
+        re.sub(r"\$\{var\.(\w+)\}", lambda m: str(defaults.get(m.group(1), m.group(0))), strip(p))
+        for p in values
     ]
     assert not [p for p in resolved if "${" in p], resolved
-    jobs = role_assuming_jobs(repository)
-    assert {job for job, _ in jobs} >= {"images.yml:build", "deploy.yml:deploy"}
-    assert f"repo:{repository}:environment:production" in {sub for _, sub in jobs}
-    for job, sub in jobs:
-        assert any(iam_like(p, sub) for p in resolved), f"{job}: {sub} is not admitted"
-    # ...and not what may not push images or deploy: pull requests, other branches, other repos.
+    return strip(subject["test"]), resolved
+
+
+def admitted(test: str, patterns: list[str], subject: str) -> bool:
+    if test == "StringEquals":
+        return subject in patterns
+    assert test == "StringLike", test
+    return any(iam_like(p, subject) for p in patterns)
+
+
+REPOSITORY = "example-org/stockops"
+# The repository variable of each role in the workflows, and its trust policy document.
+ROLES = {
+    "AWS_IMAGES_ROLE_ARN": "github_images_assume",
+    "AWS_DEPLOY_ROLE_ARN": "github_deploy_assume",
+}
+
+
+def role_assuming_jobs_by_role() -> list[tuple[str, str, str]]:
+    """(job, role variable, OIDC subject) of every job that assumes an AWS role."""
+    found = []
+    for job, sub in role_assuming_jobs(REPOSITORY):
+        name, job_id = job.split(":")
+        steps = workflow(name)["jobs"][job_id]["steps"]
+        (step,) = [
+            s
+            for s in steps
+            if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
+        ]
+        variable = re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", step["with"]["role-to-assume"])
+        assert variable, step["with"]["role-to-assume"]
+        found.append((job, variable.group(1), sub))
+    return found
+
+
+def test_each_job_assumes_the_role_made_for_it_and_only_that_one(
+    hcl: dict[str, dict[str, Any]],
+) -> None:
+    """deploy.yml's deploy job sets `environment: production`: GitHub names it
+    repo:OWNER/NAME:environment:production. It alone may assume the deploy role, which holds the
+    cluster access; images.yml (main, version tags) assumes the images role, which may only push
+    to ECR. A job on main can then neither deploy nor read the namespace's Secrets."""
+    jobs = role_assuming_jobs_by_role()
+    assert {job for job, _, _ in jobs} >= {"images.yml:build", "deploy.yml:deploy"}
+    trusts = {variable: trust(hcl, document) for variable, document in ROLES.items()}
+    for job, variable, sub in jobs:
+        assert variable in ROLES, f"{job} assumes {variable}, which no role of ci.tf backs"
+        for other, (test, patterns) in trusts.items():
+            assert admitted(test, patterns, sub) == (other == variable), (job, sub, other)
+    deploy_test, deploy_patterns = trusts["AWS_DEPLOY_ROLE_ARN"]
+    assert deploy_patterns == [f"repo:{REPOSITORY}:environment:production"]
     for sub in (
-        f"repo:{repository}:pull_request",
-        f"repo:{repository}:ref:refs/heads/feature",
-        f"repo:{repository}:environment:staging",
+        f"repo:{REPOSITORY}:ref:refs/heads/main",
+        f"repo:{REPOSITORY}:ref:refs/tags/v1.2.3",
+        f"repo:{REPOSITORY}:pull_request",
+        f"repo:{REPOSITORY}:environment:staging",
         "repo:someone-else/stockops:environment:production",
     ):
-        assert not any(iam_like(p, sub) for p in resolved), sub
+        assert not admitted(deploy_test, deploy_patterns, sub), sub
+    images_test, images_patterns = trusts["AWS_IMAGES_ROLE_ARN"]
+    for sub in (f"repo:{REPOSITORY}:pull_request", f"repo:{REPOSITORY}:ref:refs/heads/feature"):
+        assert not admitted(images_test, images_patterns, sub), sub
+
+
+def test_only_the_deploy_role_reaches_the_cluster(hcl: dict[str, dict[str, Any]]) -> None:
+    entries = blocks(hcl, TERRAFORM, "module")["eks"]["access_entries"]
+    principals = {strip(strip(e)["principal_arn"]) for e in strip(entries).values()}
+    assert principals == {"${aws_iam_role.github_deploy.arn}"}, principals
+    documents = resources(hcl, "data.aws_iam_policy_document")
+    images = json.dumps(documents["github_images"])
+    assert "eks:" not in images and "module.eks" not in images
+    assert "ecr:PutImage" in images
+    deploy = json.dumps(documents["github_deploy"])
+    assert "eks:DescribeCluster" in deploy and "ecr:PutImage" not in deploy
+    policies = {
+        strip(p["role"]): strip(p["policy"]) for p in resources(hcl, "aws_iam_role_policy").values()
+    }
+    assert policies == {
+        "${aws_iam_role.github_images.id}": "${data.aws_iam_policy_document.github_images.json}",
+        "${aws_iam_role.github_deploy.id}": "${data.aws_iam_policy_document.github_deploy.json}",
+    }
 
 
 def test_deploy_environment_matches_the_workflow(hcl: dict[str, dict[str, Any]]) -> None:
@@ -663,15 +723,91 @@ def test_ebs_driver_and_default_gp3_class(
 
 
 def test_namespace_is_created_here_not_by_the_deploy(hcl: dict[str, dict[str, Any]]) -> None:
-    """The CI role's access entry is scoped to the release's namespace, so it cannot create
-    namespaces: Terraform does, and the deploy must not try."""
+    """The deploy role acts in the release's namespace only, so it cannot create namespaces:
+    Terraform does, and the deploy must not try."""
     namespace = strip(resources(hcl, "kubernetes_namespace_v1")["stockops"]["metadata"])
     assert strip(namespace["name"]) == "${var.kubernetes_namespace}"
-    access = json.dumps(blocks(hcl, TERRAFORM, "module")["eks"]["access_entries"])
-    assert '"type": "namespace"' in access and "${var.kubernetes_namespace}" in access
+    binding = strip(resources(hcl, "kubernetes_role_binding_v1")["deployers"]["metadata"])
+    assert strip(binding["namespace"]) == "${kubernetes_namespace_v1.stockops.metadata[0].name}"
     deploy = (WORKFLOWS / "deploy.yml").read_text()
     assert "helm upgrade" in deploy and "--create-namespace" not in deploy
     assert f"--namespace {default(hcl, 'kubernetes_namespace')}" in deploy
+
+
+# The built-in `admin` ClusterRole's rules for the API groups the chart's Roles use, as the
+# Kubernetes RBAC bootstrap policy defines it (admin aggregates edit, which aggregates view):
+# https://kubernetes.io/docs/reference/access-authn-authz/rbac/#user-facing-roles and
+# plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go in kubernetes/kubernetes.
+ADMIN_RULES: list[dict[str, list[str]]] = [
+    {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"],
+     "verbs": ["create", "delete", "deletecollection", "patch", "update", "get", "list", "watch"]},
+    {"apiGroups": ["batch"], "resources": ["cronjobs/status", "jobs/status"],
+     "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods", "pods/attach", "pods/exec", "pods/portforward",
+                                      "pods/proxy"],
+     "verbs": ["create", "delete", "deletecollection", "patch", "update", "get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods/log", "pods/status", "events"],
+     "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
+     "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
+]  # fmt: skip
+
+
+def covers(owner: list[dict[str, list[str]]], rule: dict[str, list[str]]) -> bool:
+    """Kubernetes' escalation check (rbac/validation Covers): every (group, resource, verb) the
+    rule grants must be granted by one of the owner's rules."""
+
+    def has(values: list[str], value: str) -> bool:
+        return "*" in values or value in values
+
+    return all(
+        any(
+            has(o["apiGroups"], group) and has(o["resources"], resource) and has(o["verbs"], verb)
+            for o in owner
+        )
+        for group in rule.get("apiGroups", [""])
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    )
+
+
+def test_the_deploy_role_holds_the_charts_role_through_rbac(
+    hcl: dict[str, dict[str, Any]], renderings: dict[str, Rendered]
+) -> None:
+    """The API server lets a user create or update a Role or RoleBinding only when the user
+    already holds every permission in it through RBAC, or has `escalate`/`bind`
+    (https://kubernetes.io/docs/reference/access-authn-authz/rbac/#privilege-escalation-prevention-and-bootstrapping).
+    EKS access policies are an authorizer of their own: what they grant does not count for that
+    check, and AmazonEKSAdminPolicy has neither verb, so the deploy role needs its namespace
+    permissions as an RBAC binding (https://docs.aws.amazon.com/eks/latest/userguide/access-policies.html:
+    "to grant ... permissions not included in an access policy, use Kubernetes RBAC with the
+    access entry's Kubernetes groups"). The role's group is bound to `admin` in the namespace,
+    and `admin` must cover every rule of every Role the chart renders."""
+    (entry,) = strip(blocks(hcl, TERRAFORM, "module")["eks"]["access_entries"]).values()
+    entry = strip(entry)
+    assert "policy_associations" not in entry, "the permissions must come from RBAC"
+    assert strip(entry["kubernetes_groups"]) == "${local.deployer_group}"
+    binding = resources(hcl, "kubernetes_role_binding_v1")["deployers"]
+    role_ref, subject = strip(binding["role_ref"]), strip(binding["subject"])
+    assert (strip(role_ref["kind"]), strip(role_ref["name"])) == ("ClusterRole", "admin")
+    assert (strip(subject["kind"]), strip(subject["name"])) == ("Group", "${local.deployer_group}")
+    roles = [role for r in renderings.values() for role in r.of_kind("Role")]
+    assert roles, "no Role rendered: nothing checked"
+    for role in roles:
+        for rule in role["rules"]:
+            assert covers(ADMIN_RULES, rule), f"{role['metadata']['name']}: {rule}"
+    # The chart's RoleBinding itself: creating it needs the same permissions, and the
+    # rolebindings verbs.
+    assert covers(ADMIN_RULES, {"apiGroups": ["rbac.authorization.k8s.io"],
+                                "resources": ["roles", "rolebindings"],
+                                "verbs": ["create", "update", "patch", "delete"]})  # fmt: skip
+
+
+def test_the_escalation_check_refuses_what_admin_lacks() -> None:
+    """The check above can fail: a Role asking for what admin does not hold is refused."""
+    assert not covers(ADMIN_RULES, {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]})
+    assert not covers(ADMIN_RULES, {"apiGroups": ["batch"], "resources": ["jobs"],
+                                    "verbs": ["escalate"]})  # fmt: skip
 
 
 CLUSTER_SCOPED = {
@@ -684,7 +820,7 @@ CLUSTER_SCOPED = {
 def test_the_deploy_role_may_apply_everything_the_release_renders(
     renderings: dict[str, Rendered],
 ) -> None:
-    """The CI role is an admin of the release's namespace only: a cluster-scoped object in the
+    """The deploy role is an admin of the release's namespace only: a cluster-scoped object in the
     chart (or the namespace itself) would fail every `helm upgrade`; Terraform owns those."""
     for rendering in renderings.values():
         kinds = {doc["kind"] for doc in rendering.docs}
@@ -781,3 +917,88 @@ def test_ecr_repositories_cover_every_image(hcl: dict[str, dict[str, Any]]) -> N
         values["streamlit"]["image"]["repository"],
     }
     assert chart_repositories == {f"stockops/{image}" for image in images}
+
+
+# --- derived values, versions, the private endpoint, GPU ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "family"), [("16", "postgres16"), ("16.4", "postgres16"), ("17", "postgres17")]
+)
+def test_rds_parameter_group_family_follows_the_engine_version(
+    hcl: dict[str, dict[str, Any]], sandbox: Sandbox, version: str, family: str
+) -> None:
+    """A hard-coded postgres16 family failed any apply that changed the major version."""
+    assert sandbox.evaluate("local.rds_parameter_group_family", rds_engine_version=version) == (
+        family
+    )
+    group = resources(hcl, "aws_db_parameter_group")["postgres"]
+    assert strip(group["family"]) == "${local.rds_parameter_group_family}"
+    assert "local.rds_parameter_group_family" in strip(group["name_prefix"])
+    assert sandbox.plan(rds_engine_version="sixteen").returncode != 0
+
+
+def test_terraform_version_admits_the_backends_lock_file(hcl: dict[str, dict[str, Any]]) -> None:
+    """backend.hcl.example locks the state with use_lockfile, which Terraform 1.10 brought."""
+    (terraform_block,) = hcl["versions.tf"]["terraform"]
+    required = strip(terraform_block["required_version"])
+    match = re.fullmatch(r">=\s*(\d+)\.(\d+)\.\d+", required)
+    assert match, required
+    example = (TERRAFORM / "backend.hcl.example").read_text()
+    if re.search(r"^use_lockfile\s*=\s*true", example, re.M):
+        assert (int(match.group(1)), int(match.group(2))) >= (1, 10), required
+    ci = workflow("ci.yml")["jobs"]["test"]["steps"]
+    (setup,) = [s for s in ci if s.get("uses", "").startswith("hashicorp/setup-terraform@")]
+    assert tuple(map(int, setup["with"]["terraform_version"].split(".")[:2])) >= (1, 10)
+
+
+def test_private_endpoint_admits_the_listed_ranges(
+    hcl: dict[str, dict[str, Any]], sandbox: Sandbox
+) -> None:
+    """A self-hosted deploy runner on the private endpoint: the cluster security group admits
+    only the nodes unless its range is listed (https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html:
+    "the cluster security group must allow ingress on port 443 from the source")."""
+    eks = blocks(hcl, TERRAFORM, "module")["eks"]
+    assert strip(eks["cluster_security_group_additional_rules"]) == (
+        "${local.cluster_endpoint_private_rules}"
+    )
+    rules = sandbox.evaluate(
+        "local.cluster_endpoint_private_rules",
+        cluster_endpoint_private_access_cidrs=["10.20.0.0/24", "192.168.7.0/24"],
+    )
+    assert sorted(r["cidr_blocks"][0] for r in rules.values()) == ["10.20.0.0/24", "192.168.7.0/24"]
+    for rule in rules.values():
+        assert (rule["type"], rule["protocol"], rule["from_port"], rule["to_port"]) == (
+            "ingress", "tcp", 443, 443,
+        )  # fmt: skip
+    assert sandbox.evaluate("local.cluster_endpoint_private_rules") == {}
+    refused = sandbox.plan(cluster_endpoint_private_access_cidrs=["0.0.0.0/0"])
+    assert refused.returncode != 0
+
+
+def test_the_deploy_job_has_no_fallback_runner() -> None:
+    """A GitHub-hosted runner has no fixed address: falling back to one timed out at the
+    endpoint. The runner is a required variable that a preflight job checks."""
+    deploy = workflow("deploy.yml")
+    assert deploy["jobs"]["deploy"]["runs-on"] == "${{ vars.DEPLOY_RUNNER }}"
+    preflight = deploy["jobs"]["preflight"]
+    script = "\n".join(s.get("run", "") for s in preflight["steps"])
+    assert "DEPLOY_RUNNER" in script and "exit 1" in script
+    assert deploy["jobs"]["images"]["needs"] == "preflight"
+
+
+def test_gpu_runs_follow_the_gpu_node_group(hcl: dict[str, dict[str, Any]]) -> None:
+    """GPU runs without the GPU node group stay Pending until their start timeout: the chart's
+    runs.gpu.enabled comes from Terraform's output in the deploy, and the example agrees."""
+    outputs = blocks(hcl, TERRAFORM, "output")
+    assert strip(outputs["gpu_runs_enabled"]["value"]) == "${var.enable_gpu_node_group}"
+    script = next(
+        s["run"] for s in workflow("deploy.yml")["jobs"]["deploy"]["steps"]
+        if "helm upgrade" in s.get("run", "")
+    )  # fmt: skip
+    assert '--set "runs.gpu.enabled=${GPU_RUNS_ENABLED}"' in script
+    example = (TERRAFORM / "terraform.tfvars.example").read_text()
+    enabled = re.search(r"^enable_gpu_node_group\s*=\s*(true|false)", example, re.M)
+    assert enabled, "the example sets enable_gpu_node_group"
+    production = yaml.safe_load((CHART / "values-production.yaml").read_text())
+    assert production["runs"]["gpu"]["enabled"] == (enabled.group(1) == "true")

@@ -46,14 +46,22 @@ def test_github_workflow_schema(workflow: Path) -> None:
 
 @pytest.mark.parametrize("workflow", FILES, ids=lambda p: p.name)
 def test_actions_are_pinned_and_permissions_minimal(workflow: Path) -> None:
+    """Third-party actions run with the job's credentials (OIDC to AWS): they are pinned by
+    commit, with the release in a comment; GitHub's own actions/* by major version."""
     data = load(workflow.name)
     assert data["permissions"].get("contents") == "read"
     assert "write-all" not in str(data["permissions"])
+    text = workflow.read_text()
     for step in steps(data):
-        if "uses" in step:
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+(\.\d+)*|[0-9a-f]{40})", step["uses"]), step[
-                "uses"
-            ]
+        if "uses" not in step:
+            continue
+        uses = step["uses"]
+        owner = uses.split("/", 1)[0]
+        if owner == "actions":
+            assert re.fullmatch(r"actions/[\w.-]+@(v\d+|[0-9a-f]{40})", uses), uses
+        else:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses), f"{uses}: pin by commit"
+            assert re.search(re.escape(uses) + r" # v\d+\.\d+\.\d+\n", text), f"{uses}: version"
 
 
 def test_ci_runs_make_test_on_pull_requests() -> None:
@@ -77,7 +85,8 @@ def test_images_builds_every_dockerfile_with_oidc() -> None:
         for s in steps(images)
         if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
     )
-    assert "role-to-assume" in aws["with"] and "aws-access-key-id" not in aws["with"]
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_IMAGES_ROLE_ARN }}"
+    assert "aws-access-key-id" not in aws["with"]
     build = next(
         s for s in steps(images) if s.get("uses", "").startswith("docker/build-push-action")
     )
@@ -85,11 +94,44 @@ def test_images_builds_every_dockerfile_with_oidc() -> None:
     assert "workflow_call" in images["on"]
 
 
+def test_a_rerun_reuses_images_already_pushed() -> None:
+    """ECR tags are immutable: pushing a tag twice fails, so "Re-run all jobs" of a release
+    whose images were pushed failed at the push. The build now runs only for a missing tag."""
+    job = load("images.yml")["jobs"]["build"]
+    (check,) = [s for s in job["steps"] if s.get("id") == "pushed"]
+    assert "aws ecr describe-images" in check["run"] and "found=true" in check["run"]
+    assert check["env"]["IMAGE_TAG"] == "${{ steps.tag.outputs.tag }}${{ matrix.suffix }}"
+    build = next(s for s in job["steps"] if s.get("uses", "").startswith("docker/build-push"))
+    assert build["if"] == "steps.pushed.outputs.found != 'true'"
+    assert (
+        build["with"]["tags"].endswith(":${{ steps.tag.outputs.tag }}${{ matrix.suffix }}")
+        and "stockops/${{ matrix.image }}" in build["with"]["tags"]
+    )
+    assert check["env"]["REPOSITORY"] == "stockops/${{ matrix.image }}"
+
+
+def test_the_deploy_uses_the_helm_the_tests_use() -> None:
+    """The chart is rendered and linted here by Helm's own Go code (helm-python-sdk); the
+    deploy installs that same Helm release, and its flags are Helm 4's."""
+    import helm_python
+
+    deploy = load("deploy.yml")
+    assert deploy["env"]["HELM_VERSION"] == helm_python.helm_sdk_version()
+    script = next(s["run"] for s in steps(deploy) if "helm upgrade" in s.get("run", ""))
+    assert "--rollback-on-failure" in script and "--atomic" not in script
+    install = next(s["run"] for s in steps(deploy) if s.get("name") == "Helm")
+    assert "sha256sum -c" in install and "${HELM_VERSION}" in install
+    # No ECR push rights needed to deploy: the registry is a repository variable.
+    assert not [s for s in steps(deploy) if "amazon-ecr-login" in s.get("uses", "")]
+
+
 def test_deploy_runs_on_version_tags_with_helm() -> None:
     deploy = load("deploy.yml")
     assert deploy["on"] == {"push": {"tags": ["v*"]}}
     assert deploy["permissions"]["id-token"] == "write"
     assert deploy["jobs"]["images"]["uses"] == "./.github/workflows/images.yml"
+    aws = next(s for s in steps(deploy) if "configure-aws-credentials" in s.get("uses", ""))
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
     assert deploy["jobs"]["deploy"]["needs"] == "images"
     script = next(s["run"] for s in steps(deploy) if "helm upgrade" in s.get("run", ""))
     assert "helm/stockops" in script and CHART.exists()
@@ -163,3 +205,16 @@ def test_ci_installs_every_program_the_tests_require() -> None:
     local = (ROOT / "scripts" / "install-system-packages.sh").read_text()
     for program in ("promtool", "prometheus", "chromium", "redis-server"):
         assert f"[{program}]=" in local, program
+
+
+def test_docs_show_the_image_tags_images_yml_publishes() -> None:
+    """images.yml publishes a release under its git tag (v0.2.0), commits as sha-<commit>: the
+    deploy guide's examples must use those tags, not bare versions."""
+    images = load("images.yml")
+    script = next(s["run"] for s in steps(images) if s.get("id") == "tag")
+    assert 'echo "tag=$REF_NAME"' in script and "sha-" in script
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    examples = re.findall(r"stockops/[\w-]+:(\d[\w.-]*|v\d[\w.-]*)", docs)
+    assert examples, "the guide shows no image tag"
+    assert all(tag.startswith("v") for tag in examples), examples
+    assert re.search(r"git tag v\d+\.\d+\.\d+", docs)

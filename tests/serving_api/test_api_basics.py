@@ -111,29 +111,50 @@ def test_health_ok_with_redis(make_client: MakeClient) -> None:
     client = make_client()
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["ready"] is True, health
-    assert set(health["checks"]) == {"redis", "dagster", "mlflow", "qdrant", "agents"}
+    assert set(health["checks"]) == {"data", "redis", "dagster", "mlflow", "qdrant", "agents"}
     assert health["checks"]["agents"]["message"].startswith("analyst models ")
     ready = client.get("/health/ready")
-    assert ready.status_code == 200 and set(ready.json()["checks"]) == {
-        "redis",
-        "dagster",
-        "mlflow",
-    }
+    assert ready.status_code == 200 and set(ready.json()["checks"]) == {"data"}
     assert client.get("/health/live").json() == {"status": "ok"}
 
 
-def test_readiness_fails_when_a_required_dependency_is_down(make_client: MakeClient) -> None:
-    """Liveness stays up (no restart loop while Redis is out), readiness does not."""
-    for down in (
-        {"redis_url": "redis://127.0.0.1:1/0"},
-        {"mlflow_tracking_uri": "http://127.0.0.1:1"},
-    ):
-        client = make_client(**down)
+def test_shared_servers_down_leave_the_pod_ready_and_are_reported(
+    make_client: MakeClient,
+) -> None:
+    """Every API pod shares Redis, MLflow and Dagster: a readiness that asked them would take
+    all pods out of the load balancer at once. Down, they show in /health, not in readiness."""
+    client = make_client(
+        redis_url="redis://127.0.0.1:1/0",
+        mlflow_tracking_uri="http://127.0.0.1:1",
+        # Dagster+ answers GraphQL only with a token: hybrid mode must not block readiness.
+        dagster_graphql_url="http://127.0.0.1:1/graphql",
+    )
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    health = client.get("/health").json()
+    assert health["ready"] is True and health["status"] == "degraded"
+    down = {n for n, c in health["checks"].items() if c["status"] != "ok"}
+    assert {"redis", "mlflow", "dagster"} <= down, health
+    assert health["checks"]["data"]["status"] == "ok"
+
+
+def test_readiness_fails_when_the_data_directory_is_gone(make_client: MakeClient) -> None:
+    """What this pod itself needs to serve a forecast: its data directory (tables, model
+    bundles). Liveness stays up: a restart would not bring a volume back."""
+    client = make_client()
+    data = client.app.state.stockops.settings.resolved_data_dir  # type: ignore[attr-defined]
+    moved = data.with_name(data.name + "-unmounted")
+    data.rename(moved)
+    try:
         ready = client.get("/health/ready")
         assert ready.status_code == 503, ready.text
         failing = [n for n, c in ready.json()["checks"].items() if c["status"] != "ok"]
-        assert failing == (["redis"] if "redis_url" in down else ["mlflow"])
+        assert failing == ["data"]
+        assert "data directory" in ready.json()["checks"]["data"]["message"]
         assert client.get("/health/live").status_code == 200
+    finally:
+        moved.rename(data)
+    assert client.get("/health/ready").status_code == 200
 
 
 def test_an_api_that_requires_keys_refuses_to_start_without_them(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -119,17 +119,44 @@ imagePullSecrets:
       key: {{ .Values.secrets.postgresql.passwordKey }}
 {{- end -}}
 
-{{/* Optional Secrets loaded whole as environment variables (hosted LLM keys, MLflow login). */}}
+{{/* Optional Secrets loaded whole as environment variables (hosted LLM keys, MLflow login):
+a pod starts without them. */}}
 {{- define "stockops.extraEnvFrom" -}}
 {{- range .Values.secrets.extraEnvSecrets }}
 - secretRef:
     name: {{ . }}
+    optional: true
 {{- end }}
+{{- end -}}
+
+{{/* Pods the cluster autoscaler must not evict to empty a node: a run pod (backoffLimit 0:
+an evicted run fails), the daemon (its runs and ticks stop), Redis (an emptyDir: the Feast
+online store is gone until re-materialized). */}}
+{{- define "stockops.notEvictable" -}}
+cluster-autoscaler.kubernetes.io/safe-to-evict: "false"
+{{- end -}}
+
+{{/* Annotations for the ALB target group of a Service (AWS Load Balancer Controller): the
+health check path of its pods, since the controller's default is GET / (which the API answers
+404 and MLflow refuses for a Host it does not know). Call with (list $ "/path" extra-dict). */}}
+{{- define "stockops.albTargetAnnotations" -}}
+{{- $root := index . 0 -}}
+{{- if and $root.Values.ingress.enabled (eq $root.Values.ingress.className "alb") -}}
+alb.ingress.kubernetes.io/healthcheck-path: {{ index . 1 }}
+{{- with index . 2 }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
 {{- end -}}
 
 {{/* Checkov suppressions shared by the project's workloads; each says why. */}}
 {{- define "stockops.checkovDigest" -}}
 checkov.io/skip1: CKV_K8S_43=Images are pinned to immutable release tags (ECR tag immutability); digests are not known when the chart is written
+{{ include "stockops.checkovPullPolicy" . }}
+{{- end -}}
+
+{{- define "stockops.checkovPullPolicy" -}}
+checkov.io/skip4: CKV_K8S_15=Every tag names one image for good (immutable ECR tags, pinned third-party releases), so IfNotPresent pulls it once per node instead of at every start
 {{- end -}}
 
 {{- define "stockops.checkovSecretEnv" -}}
@@ -227,20 +254,45 @@ Included by the NOTES and by every template that depends on them, so any render 
 {{- fail "ingress.private: Streamlit, the Dagster UI and MLflow have no login of their own; use an internal load balancer (alb.ingress.kubernetes.io/scheme: internal) or log users in at the ALB (alb.ingress.kubernetes.io/auth-type: oidc or cognito)" -}}
 {{- end -}}
 {{- end -}}
+{{- if and (not $v.dagster.enabled) (not $v.networkPolicy.externalDagsterPods) -}}
+{{- fail "dagster.enabled=false (Dagster+ hybrid) needs networkPolicy.externalDagsterPods: the labels of the agent's pods, which the NetworkPolicies admit to Redis, Qdrant, MLflow and Postgres (values-hybrid.yaml)" -}}
+{{- end -}}
+{{- if and (gt (int $v.mlflow.replicas) 1) (hasPrefix "/" $v.mlflow.artifactsDestination) -}}
+{{- fail "mlflow.replicas > 1 needs artifacts in S3 (mlflow.artifactsDestination s3://...): a path is a ReadWriteOnce volume one pod mounts" -}}
+{{- end -}}
 {{- if eq $v.global.environment "production" -}}
+{{- if and $v.qdrant.enabled (not $v.qdrant.apiKeySecret.name) -}}
+{{- fail "global.environment=production needs qdrant.apiKeySecret.name: the Qdrant server takes its API key from that Secret (the clients read the same key as STOCKOPS_QDRANT_API_KEY)" -}}
+{{- end -}}
 {{- if not $v.api.requireApiKeys -}}
 {{- fail "global.environment=production needs api.requireApiKeys=true (and the api-keys key in the API Secret)" -}}
 {{- end -}}
 {{- if not $v.networkPolicy.enabled -}}
 {{- fail "global.environment=production needs networkPolicy.enabled" -}}
 {{- end -}}
+{{- /* A peer admits a load balancer's subnets or a named namespace: never a block wider than
+/16 (0.0.0.0/0, or the internet in pieces: 0.0.0.0/1 + 128.0.0.0/1), every namespace or every
+pod. (That the blocks are the ALB subnets and not the VPC is tests/deploy/test_terraform.py's.) */ -}}
 {{- range $group, $peers := $v.networkPolicy.ingressFrom -}}
 {{- range $peers -}}
-{{- if and .ipBlock (eq .ipBlock.cidr "0.0.0.0/0") -}}
-{{- fail (printf "networkPolicy.ingressFrom.%s: 0.0.0.0/0 opens the port to everyone; name the load balancer's subnets" $group) -}}
+{{- if .ipBlock -}}
+{{- $prefix := int (index (splitList "/" (.ipBlock.cidr | toString)) 1 | default "0") -}}
+{{- if lt $prefix 16 -}}
+{{- fail (printf "networkPolicy.ingressFrom.%s: ipBlock %s is wider than /16; name the load balancer's subnets" $group .ipBlock.cidr) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (hasKey . "namespaceSelector") (not (or .namespaceSelector.matchLabels .namespaceSelector.matchExpressions)) -}}
+{{- fail (printf "networkPolicy.ingressFrom.%s: an empty namespaceSelector admits every namespace; select one by its labels" $group) -}}
+{{- end -}}
+{{- if and (hasKey . "podSelector") (not (hasKey . "namespaceSelector")) (not (or .podSelector.matchLabels .podSelector.matchExpressions)) -}}
+{{- fail (printf "networkPolicy.ingressFrom.%s: an empty podSelector admits every pod of the namespace; select them by their labels" $group) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{- end -}}
+{{- if not $v.global.imageRegistry -}}
+{{- fail "global.imageRegistry is required: the registry the project's images were pushed to, with a trailing slash (terraform output ecr_registry plus '/'; e.g. localhost:5000/ for a local cluster). They are not on Docker Hub." -}}
 {{- end -}}
 {{- end -}}
 

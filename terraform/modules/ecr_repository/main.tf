@@ -1,5 +1,8 @@
 # One ECR repository: immutable tags (a tag always names the same image), scanned on push,
-# encrypted with the project key, old untagged layers expired.
+# encrypted with the project key. What expires: untagged images after a while, and builds of
+# commits (sha-* tags, one or two per push to main) beyond the newest max_commit_images. Release
+# images (v* tags) never expire: the running release, the one `helm rollback` returns to and
+# every GPU node or rescheduled pod pull them again at any time.
 
 resource "aws_ecr_repository" "this" {
   name                 = var.name
@@ -35,11 +38,12 @@ resource "aws_ecr_lifecycle_policy" "this" {
       },
       {
         rulePriority = 2
-        description  = "Keep the last ${var.max_tagged_images} tagged images"
+        description  = "Keep the newest ${var.max_commit_images} commit builds (sha-*); release tags are never selected"
         selection = {
-          tagStatus   = "any"
-          countType   = "imageCountMoreThan"
-          countNumber = var.max_tagged_images
+          tagStatus      = "tagged"
+          tagPatternList = ["sha-*"]
+          countType      = "imageCountMoreThan"
+          countNumber    = var.max_commit_images
         }
         action = { type = "expire" }
       },

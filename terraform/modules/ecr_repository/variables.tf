@@ -14,10 +14,10 @@ variable "untagged_expiry_days" {
   default     = 14
 }
 
-variable "max_tagged_images" {
-  description = "How many tagged images to keep (oldest expire first)."
+variable "max_commit_images" {
+  description = "How many commit builds (tags sha-*, pushed on every push to main) to keep, newest first; release images (v*) are never expired."
   type        = number
-  default     = 200
+  default     = 100
 }
 
 variable "tags" {

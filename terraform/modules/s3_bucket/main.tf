@@ -1,5 +1,5 @@
-# A private, versioned, KMS-encrypted bucket with access logs, TLS-only access, and expiry of
-# noncurrent versions and abandoned uploads.
+# A private, versioned, encrypted bucket (SSE-KMS with the given key, or SSE-S3 without one)
+# with access logs, TLS-only access, and expiry of noncurrent versions and abandoned uploads.
 
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice per deployment; artifacts can be rebuilt by rerunning the Dagster assets
@@ -20,10 +20,10 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
   bucket = aws_s3_bucket.this.id
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
+      sse_algorithm     = var.kms_key_arn == null ? "AES256" : "aws:kms"
       kms_master_key_id = var.kms_key_arn
     }
-    bucket_key_enabled = true
+    bucket_key_enabled = var.kms_key_arn != null
   }
 }
 

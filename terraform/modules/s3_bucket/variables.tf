@@ -4,7 +4,7 @@ variable "name" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key for default encryption (SSE-KMS with a bucket key)."
+  description = "KMS key for default encryption (SSE-KMS with a bucket key); null: SSE-S3 (AES256), which a bucket receiving S3 server access logs needs."
   type        = string
 }
 
