@@ -202,7 +202,10 @@ class CheckResult(BaseModel):
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     live: bool
-    ready: bool = Field(description="Redis, Dagster and MLflow answer (what /health/ready says).")
+    ready: bool = Field(
+        description="The pod can serve from its own data directory (what /health/ready says); "
+        "the shared servers are reported in checks."
+    )
     checks: dict[str, CheckResult]
 
 
