@@ -48,11 +48,11 @@ def main() -> None:
     from stock_assets.definitions import ASSETS
     from stock_assets.defs.assets.monitoring import DRIFT_KEY
     from stock_assets.defs.jobs import DATA_ASSETS, SERVING_ASSETS, TRAINING_ASSETS
-    from stock_assets.defs.partitions import TICKERS_PARTITION, TRIGGER_TAG
     from stock_assets.defs.resources import resources_from_settings
     from stock_assets.defs.sensors.replay import market_replay_sensor
     from stock_assets.defs.sensors.retrain import retrain_sensor
     from stock_assets.domain.market_data.replay import read_clock, start_clock
+    from stock_assets.names import TICKERS_PARTITION, TRIGGER_TAG
     from stock_assets.settings import DEFAULT_TICKERS, INDEX_TICKER, get_settings
 
     get_settings.cache_clear()

@@ -48,11 +48,6 @@ class Frame:
     mtime_ns: int
 
 
-def model_id(serving: ServingModel) -> str:
-    """Identity of the serving model in cache keys: registry version and bundle folder."""
-    return f"{serving.model_version or 'unregistered'}-{serving.bundle.version}"
-
-
 class FileMemo(Generic[T]):
     """Values read from one file per ticker, re-read only when the file's mtime changes."""
 
@@ -182,7 +177,7 @@ class ForecastService:
         with self._lock:
             before = self._serving.get(ticker)
             self._serving[ticker] = (time.monotonic() + self.settings.serving_refresh_s, fresh)
-        changed = before is not None and model_id(before[1]) != model_id(fresh)
+        changed = before is not None and before[1].model_id != fresh.model_id
         if changed and self._on_model_change is not None:
             self._on_model_change(ticker)  # a new champion: old cache entries are stale
         return fresh
@@ -244,7 +239,7 @@ class ForecastService:
         if not known:
             return None
         # Built once per stored forecast, evaluation and model (the objects change on re-read).
-        identity = (model_id(serving), frame.as_of, id(stored), id(evaluation))
+        identity = (serving.model_id, frame.as_of, id(stored), id(evaluation))
         cached = self._texts.get(ticker)
         if cached is not None and cached[0] == identity:
             text = cached[1]

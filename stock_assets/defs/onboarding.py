@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import dagster as dg
 
+from stock_assets import names
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
@@ -47,7 +48,6 @@ from stock_assets.defs.jobs import (
 from stock_assets.defs.run_state import (
     FAILED,
     IN_PROGRESS,
-    PARTITION_TAG,
     QUEUED,
     RunIndex,
     epoch,
@@ -63,9 +63,6 @@ ONBOARD = "onboard"
 MAX_ATTEMPTS = 3
 # A task the API drives (no daemon) is left to it while it said so within this long.
 DRIVER_STALE_S = 60.0
-# Run tags: the task a run belongs to, and what launched it.
-TASK_TAG = "stockops/task"
-TRIGGER_TAG = "stockops/trigger"
 # Jobs whose runs on a step's partition would write what the step writes: while one of them is
 # in progress the step waits instead of launching a twin (e.g. the daily refresh of the index).
 _BLOCKING_JOBS = {
@@ -321,7 +318,7 @@ def _step_runs(
 ) -> list[dg.DagsterRun]:
     """The step's runs that belong to the task, oldest first: those in progress (a run the
     sensor started before the task was asked for is joined) and those created since."""
-    filters = dg.RunsFilter(job_name=step.job_name, tags={PARTITION_TAG: step.partition})
+    filters = dg.RunsFilter(job_name=step.job_name, tags={names.PARTITION_TAG: step.partition})
     # A second of slack: a run launched in the same instant as the record must count.
     since = record.created_at - 1.0
     return [
@@ -442,9 +439,9 @@ def launch_for(
     config: dict[str, Any] = dict((overrides or {}).get(step.job_name, {}))
     if step.name == ONBOARD and task is not None:
         config = deep_merge(config, child_strategy_config(task.strategy))
-    tags = {TRIGGER_TAG: trigger}
+    tags = {names.TRIGGER_TAG: trigger}
     if task is not None:
-        tags[TASK_TAG] = task.task_id
+        tags[names.TASK_TAG] = task.task_id
     marker = f":{int(since)}" if since else ""
     return Launch(
         step=step,
@@ -462,7 +459,7 @@ def pending_launches(
     tasks: Mapping[str, TaskRecord],
     *,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    trigger: str = "onboarding",
+    trigger: str = names.ONBOARDING_TRIGGER,
 ) -> list[Launch]:
     """One launch per ready step of the given tickers' plans (a shared step once), skipping
     tickers whose task the API is driving itself."""

@@ -22,18 +22,19 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from stock_assets import names
 from stock_assets.domain.symbols import ticker_slug
 
 if TYPE_CHECKING:
     from stock_assets.settings import Settings
 
 # Table names are the names of the assets that write them.
-OHLCV = "ohlcv"
-INDICATORS = "indicators"
-BACKTEST = "backtest"
-FORECAST = "forecast"
-FORECAST_ARCHIVE = "forecast_archive"
-LIVE_SKILL = "live_skill"
+OHLCV = names.OHLCV
+INDICATORS = names.INDICATORS
+BACKTEST = names.BACKTEST
+FORECAST = names.FORECAST
+FORECAST_ARCHIVE = names.FORECAST_ARCHIVE
+LIVE_SKILL = names.LIVE_SKILL
 
 PARENT_FOLDER = "_parent"
 BACKTEST_PARENT_FOLDER = "_backtest_parent"

@@ -255,7 +255,7 @@ def test_training_steps_wait_for_room_in_one_concurrency_pool(tmp_path) -> None:
     from dagster._core.instance.config import PoolGranularity
 
     from stock_assets.definitions import defs
-    from stock_assets.defs.partitions import TRAINING_POOL
+    from stock_assets.names import TRAINING_POOL
 
     pooled = {a.key.to_user_string() for a in defs.assets if a.op.pool == TRAINING_POOL}
     assert pooled == {"parent_model", "child_model", "backtest"}

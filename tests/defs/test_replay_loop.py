@@ -27,7 +27,6 @@ from stock_assets.defs.assets.live import (
 )
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY
 from stock_assets.defs.jobs import DATA_ASSETS, SERVING_ASSETS, TRAINING_ASSETS
-from stock_assets.defs.partitions import TRIGGER_TAG
 from stock_assets.defs.sensors.replay import market_replay_sensor
 from stock_assets.defs.sensors.retrain import retrain_sensor
 from stock_assets.domain.calendar import session_number
@@ -35,6 +34,7 @@ from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.market_data.replay import read_clock, start_clock, write_clock
 from stock_assets.domain.ml.live import served_forecasts
 from stock_assets.domain.symbols import ticker_slug
+from stock_assets.names import TRIGGER_TAG
 from stock_assets.settings import Settings, get_settings
 from tests.support.platform import TinyPlatform, tiny_platform
 

@@ -22,8 +22,7 @@ from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.assets.models import PARENT_KEY
-from stock_assets.defs.partitions import TICKER_TAG, TICKERS_PARTITION
-from stock_assets.defs.run_state import PARTITION_TAG
+from stock_assets.names import PARTITION_TAG, TICKER_TAG, TICKERS_PARTITION
 from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
 from tests.serving_api.test_on_demand import wait_for_task
 

@@ -14,9 +14,9 @@ import pandas as pd
 from fastapi.testclient import TestClient
 
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
-from stock_assets.defs.partitions import TICKER_TAG
 from stock_assets.defs.run_state import materialized
 from stock_assets.domain.calendar import next_trading_days
+from stock_assets.names import TICKER_TAG
 from tests.serving_api.launchers import RecordingLauncher
 
 MakeClient = Callable[..., TestClient]
