@@ -40,10 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from serving_api.forecasting import PEEK_S
-from stock_assets.domain import layout
-from tests.support.platform import FULL_SIZE, train_for_servers
-from tests.support.servers import (
+from devkit.platform import train_for_servers
+from devkit.servers import (
     BIN,
     REDIS_URL,
     api_env,
@@ -53,6 +51,9 @@ from tests.support.servers import (
     redis_prefix,
     serving,
 )
+from devkit.sizes import FULL_SIZE
+from serving_api.forecasting import PEEK_S
+from stock_assets.domain import layout
 
 TICKER = "AAPL"
 MODEL_URI = f"models:/stockops-child-{TICKER}@champion"
@@ -64,10 +65,10 @@ QUICK = {"wrk_s": 3, "rounds": 2, "blocks": 4, "block_n": 40, "computed_n": 20}
 def serve_the_lstm(data_dir: Path, dagster_home: Path) -> str:
     """Point AAPL's champion alias at its LSTM child (by hand: a benchmark, not the policy) and
     materialize its forecast; returns the LSTM's registry version."""
+    from devkit.platform import tiny_platform
     from stock_assets.defs.assets.forecasting import FORECAST_KEY
     from stock_assets.domain.tracking import ModelTracker, registered_model_name
     from stock_assets.settings import Settings
-    from tests.support.platform import tiny_platform
 
     settings = Settings(data_dir=data_dir)
     tracker = ModelTracker(settings.resolved_mlflow_tracking_uri)

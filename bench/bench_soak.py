@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from bench.bench_api import TICKER
-from tests.support.platform import train_for_servers
-from tests.support.servers import (
+from devkit.platform import train_for_servers
+from devkit.servers import (
     REDIS_URL,
     api_env,
     delete_redis_keys,

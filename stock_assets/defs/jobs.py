@@ -32,6 +32,11 @@ SERVING_ASSETS = [FORECAST_KEY, FORECAST_ARCHIVE_KEY, LIVE_SKILL_KEY]
 TRAINING_ASSETS = [CHILD_KEY, BACKTEST_KEY, CHAMPION_KEY, *SERVING_ASSETS]
 # What every ticker shares: the Feast registry, the index's data and the parent trained on it.
 BOOTSTRAP_ASSETS = [FEATURE_DEFINITIONS_KEY, *DATA_ASSETS, PARENT_KEY]
+# A new ticker from nothing to a served forecast.
+ONBOARD_ASSETS = [*DATA_ASSETS, *TRAINING_ASSETS]
+# The daily refresh ends with live scoring and the drift report: fresh rows are exactly what
+# both measure, and a failed check there is what the retrain sensor acts on.
+REFRESH_ASSETS = [*DATA_ASSETS, *SERVING_ASSETS, DRIFT_KEY]
 
 # Run tags of every job that trains (read once, when the code location loads).
 TRAINING_TAGS: dict[str, str] = dict(get_settings().gpu_run_tags)
@@ -45,7 +50,7 @@ bootstrap_job = dg.define_asset_job(
 )
 onboard_ticker_job = dg.define_asset_job(
     name=names.ONBOARD_TICKER_JOB,
-    selection=dg.AssetSelection.assets(*DATA_ASSETS, *TRAINING_ASSETS),
+    selection=dg.AssetSelection.assets(*ONBOARD_ASSETS),
     tags=TRAINING_TAGS,
     description="A new ticker from nothing to a served forecast, in one run: data and features, "
     "child model, backtest, the promotion policy's decision, forecast (archived, scored).",
@@ -62,11 +67,9 @@ ticker_training_job = dg.define_asset_job(
     description="Train one ticker's child from the parent, backtest it, let the promotion "
     "policy decide, forecast, archive and score.",
 )
-# The daily refresh ends with live scoring and the drift report: fresh rows are exactly what
-# both measure, and a failed check there is what the retrain sensor acts on.
 ticker_refresh_job = dg.define_asset_job(
     name=names.TICKER_REFRESH_JOB,
-    selection=dg.AssetSelection.assets(*DATA_ASSETS, *SERVING_ASSETS, DRIFT_KEY),
+    selection=dg.AssetSelection.assets(*REFRESH_ASSETS),
     description="Daily (or per replayed session): one ticker's new data and features, its "
     "forecast, archived, the matured forecasts scored, its drift report.",
 )

@@ -410,7 +410,7 @@ class Launch:
 
 
 def child_strategy_config(strategy: str | None) -> dict[str, Any]:
-    return {"ops": {"child_model": {"config": {"strategy": strategy}}}} if strategy else {}
+    return {"ops": {names.CHILD_MODEL: {"config": {"strategy": strategy}}}} if strategy else {}
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -508,7 +508,7 @@ def sensor_drives(instance: dg.DagsterInstance, max_age_s: float = 60.0) -> bool
 
     for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
         if (
-            state.instigator_name == "new_ticker_sensor"
+            state.instigator_name == names.NEW_TICKER_SENSOR
             and state.status == InstigatorStatus.STOPPED
         ):
             return False

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import pytest
 
+from devkit.platform import TinyPlatform, tiny_platform
+from devkit.series import amplify_recent_moves
+from devkit.sizes import TINY_BACKTEST
+from stock_assets import names
 from stock_assets.defs.assets.evaluation import backtest, champion_model
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model
@@ -32,34 +35,16 @@ from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.monitoring import read_drift_summary
 from stock_assets.domain.symbols import ticker_slug
 from stock_assets.settings import Settings
-from tests.support.platform import TinyPlatform, tiny_platform
 
 TICKER = "AAPL"
 INDEX = "^GSPC"
 HISTORY_ROWS = 1200
 # A year of backtest: the shorter history here leaves a half-year test too few folds' rows.
-BACKTEST = {"backtest": {"config": {"n_folds": 4, "test_years": 1.0}}}
+BACKTEST = {names.BACKTEST: {"config": {**TINY_BACKTEST, "test_years": 1.0}}}
 CONTRACT_KEYS = {
     "ticker", "as_of", "drift_share", "dataset_drift", "threshold", "drifted_columns", "columns",
     "reference_window", "current_window", "html_path",
 }  # fmt: skip
-
-
-def amplify_recent_moves(frame: pd.DataFrame, days: int, factor: float) -> pd.DataFrame:
-    """The last ``days`` daily moves ``factor`` times larger (a volatility regime change).
-
-    Open/high/low move with the close (same ratio), so the OHLC rules still hold.
-    """
-    out = frame.copy()
-    close = out["close"].to_numpy(dtype=float)
-    moves = np.diff(np.log(close))
-    new = close.copy()
-    for i in range(len(close) - days, len(close)):
-        new[i] = new[i - 1] * np.exp(factor * moves[i - 1])
-    ratio = new / close
-    for column in ("open", "high", "low", "close"):
-        out[column] = out[column] * ratio
-    return out
 
 
 @dataclass
@@ -157,9 +142,9 @@ def test_shifted_recent_data_fails_the_check_and_retrains_once(drift: Drift) -> 
     assert len(first.run_requests) == 1
     request = first.run_requests[0]
     assert request.partition_key == TICKER
-    assert request.job_name in (None, "ticker_training")
+    assert request.job_name in (None, names.TICKER_TRAINING_JOB)
     assert request.run_key.startswith(f"retrain:{TICKER}:")
-    assert request.tags["stockops/trigger"] == "drift"
+    assert request.tags[names.TRIGGER_TAG] == names.DRIFT_TRIGGER
 
     # Same episode: evaluating again, or a second failing report, asks for nothing more.
     assert drift.sensor(first.cursor).run_requests == []

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import (
+from tests.deploy.manifests import (
     CHART,
     NAMESPACE,
     RELEASE,
@@ -40,7 +40,7 @@ PRIVATE_BACKENDS = {f"{RELEASE}-{c}" for c in ("streamlit", "dagster-webserver",
 
 
 def render(values: dict[str, Any]) -> Rendered:
-    from tests.deploy.conftest import render_chart
+    from tests.deploy.manifests import render_chart
 
     return render_chart("variant", values)
 
@@ -441,7 +441,7 @@ def test_external_postgres_gets_its_databases_from_a_hook(
     databases, then finds them and changes nothing."""
     import psycopg2
 
-    from tests.deploy.conftest import PG
+    from tests.deploy.manifests import PG
 
     suffix = os.urandom(4).hex()
     names = {

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.conftest import ROOT, checkov_binary, run
+from tests.deploy.manifests import ROOT, checkov_binary, run
 
 
 def scan(directories: list[Path], *frameworks: str) -> list[dict[str, Any]]:

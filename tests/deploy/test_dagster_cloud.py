@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import (
+from stock_assets import names
+from tests.deploy.manifests import (
     KUBE_VERSION,
     NAMESPACE,
     RELEASE,
@@ -259,7 +260,7 @@ def run_job(location: Any, agent_config: dict[str, Any] | None = None) -> dict[s
         pod_name="dagster-run-hybrid",
         component="run_worker",
         user_defined_k8s_config=context.run_k8s_config,
-        labels={"dagster/job": "ticker_training"},
+        labels={"dagster/job": names.TICKER_TRAINING_JOB},
     )
     manifest = ApiClient().sanitize_for_serialization(job)
     manifest.update({"apiVersion": "batch/v1", "kind": "Job"})

@@ -16,29 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import ROOT, run, tool
+from tests.deploy.manifests import ROOT, final_stage, instructions, run, tool
 
 DOCKER = ROOT / "docker"
 DOCKERFILES = sorted(DOCKER.glob("*.Dockerfile"))
 IMAGES = {p.name.removesuffix(".Dockerfile") for p in DOCKERFILES}
-
-
-def instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    text = re.sub(r"\\\n", " ", dockerfile.read_text())
-    parsed = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            keyword, _, rest = stripped.partition(" ")
-            parsed.append((keyword.upper(), rest.strip()))
-    return parsed
-
-
-def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
-    steps = instructions(dockerfile)
-    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
-    return steps[last_from:]
 
 
 def stage_text(dockerfile: Path, stage: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import (
+from tests.deploy.manifests import (
     CHART,
     KUBE_VERSION,
     NAMESPACE,

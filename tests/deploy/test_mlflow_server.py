@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.deploy.conftest import PG, RELEASE, VENV_BIN, Rendered, pod_spec
+from tests.deploy.manifests import PG, RELEASE, VENV_BIN, Rendered, pod_spec
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import RELEASE, Rendered
+from tests.deploy.manifests import RELEASE, Rendered
 
 # dagster_k8s/client.py: `self.batch_api = kubernetes.client.BatchV1Api(...)` and
 # `self.core_api = kubernetes.client.CoreV1Api(...)` (checked below against the source).

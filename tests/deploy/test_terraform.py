@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import CHART, KUBE_VERSION, ROOT, Rendered, pod_spec, run
+from tests.deploy.manifests import CHART, KUBE_VERSION, ROOT, Rendered, pod_spec, run
 from tests.required_tools import require_tool
 
 TERRAFORM = ROOT / "terraform"

@@ -15,19 +15,16 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from agent_graph.service import AnalystService
+from devkit.platform import TRAINED_TICKER as TICKER
+from devkit.platform import TinyPlatform as Platform
+from devkit.servers import REDIS_URL, delete_redis_keys, redis_prefix
+from devkit.sizes import TINY_RUNS
 from serving_api.app import create_app
-from tests.agent_graph.trained import TICKER, Platform, trained_platform
-from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
+from stock_assets import names
 from tests.serving_api.launchers import RecordingLauncher
-from tests.support.servers import delete_redis_keys, redis_prefix
 
 pytestmark = pytest.mark.slow
 ADMIN = "admin-secret"
-
-
-@pytest.fixture(scope="module")
-def platform() -> Platform:
-    return trained_platform()
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +46,10 @@ def _client(platform: Platform, prefix: str, launcher: object, **overrides: obje
     return TestClient(app)
 
 
-def test_analyze_writes_then_serves_from_the_semantic_cache(
-    platform: Platform, prefix: str
-) -> None:
+def test_analyze_writes_then_serves_from_the_semantic_cache(trained: Platform, prefix: str) -> None:
     launcher = RecordingLauncher()
     settings_update = {"admin_token": SecretStr(ADMIN)}
-    with _client(platform, prefix, launcher, **settings_update) as client:
+    with _client(trained, prefix, launcher, **settings_update) as client:
         body = {"ticker": "aapl", "question": "Should I worry about the downside?",
                 "refresh": True}  # fmt: skip
         cold = client.post("/analyze", json=body)
@@ -66,7 +61,7 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         assert answer["forecast"] | {"cache_hit": True} == forecast | {"cache_hit": True}
         report, evaluation = answer["report"], answer["evaluation"]
         assert report["writer"] == "llm" and report["unverified_numbers"] == 0
-        assert set(report["sections"]) == {"summary", "forecast", "model_quality",
+        assert set(report["sections"]) == {"summary", names.FORECAST, "model_quality",
                                            "market_context", "risks", "disclaimer"}  # fmt: skip
         assert report["stance"] in {"bullish", "bearish", "neutral"}
         assert 0 <= report["confidence"] <= 1
@@ -103,7 +98,7 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         assert accepted.json()["ticker"] == "MSFT" and accepted.json()["task_id"]
         assert accepted.headers["location"] == accepted.json()["status_url"]
         (first,) = launcher.specs
-        assert (first.job_name, first.partition) == ("onboard_ticker", "MSFT")
+        assert (first.job_name, first.partition) == (names.ONBOARD_TICKER_JOB, "MSFT")
         assert client.post("/analyze", json={"ticker": "../etc"}).status_code == 422
 
         # Reset drops the reports and the collection; the next request is computed again.
@@ -114,7 +109,7 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
 
 
 def test_locked_qdrant_folder_degrades_to_no_cache(
-    platform: Platform, prefix: str, tmp_path: Path
+    trained: Platform, prefix: str, tmp_path: Path
 ) -> None:
     folder = tmp_path / "qdrant"
     holder = subprocess.Popen(
@@ -125,10 +120,10 @@ def test_locked_qdrant_folder_degrades_to_no_cache(
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        settings = platform.settings.model_copy(update={"qdrant_path": folder})
+        settings = trained.settings.model_copy(update={"qdrant_path": folder})
         # The deterministic writer keeps this test quick; the LLM path is tested above.
         agents = AnalystService(settings, llm=None, use_default_llm=False)
-        with _client(platform, prefix, RecordingLauncher(), qdrant_path=folder,
+        with _client(trained, prefix, RecordingLauncher(), qdrant_path=folder,
                      agents=agents) as client:  # fmt: skip
             answer = client.post("/analyze", json={"ticker": TICKER})
             assert answer.status_code == 200, answer.text

@@ -7,7 +7,6 @@ the scrape.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,8 @@ import redis
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.servers import (
+from devkit.servers import (
+    BIN,
     api_env,
     delete_redis_keys,
     free_port,
@@ -30,9 +30,7 @@ from tests.support.servers import (
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+GUNICORN = BIN / "gunicorn"
 N_TICKERS, N_HEALTH = 20, 20
 REQUESTS = "stockops_api_requests_total"
 

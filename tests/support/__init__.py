@@ -1,1 +1,1 @@
-"""What tests and benchmarks share: a small trained platform and real servers on loopback."""
+"""Compatibility for modules that still import the platform from ``tests.support``."""

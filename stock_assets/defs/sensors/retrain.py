@@ -160,7 +160,7 @@ def _detail(record: Any) -> str | None:
 def _run_partition(instance: dg.DagsterInstance, run_id: str) -> str | None:
     """The ticker of the run that evaluated the check (records written without a partition)."""
     run = instance.get_run_by_id(run_id)
-    return run.tags.get("dagster/partition") if run is not None else None
+    return run.tags.get(names.PARTITION_TAG) if run is not None else None
 
 
 def new_evaluations(instance: dg.DagsterInstance, after: int) -> list[Evaluation]:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stock_assets import names
 from stock_assets.defs.configs import BacktestConfig
 from stock_assets.domain.ml.backtest import WalkForwardResult, metrics_from_predictions
 from stock_assets.domain.ml.policy import (
@@ -176,12 +177,12 @@ def test_the_policy_is_not_run_configuration() -> None:
     assert set(BacktestConfig.model_fields) == {"n_folds", "test_years"}
     with pytest.raises(dg.DagsterInvalidConfigError):
         dg.validate_run_config(
-            dg.define_asset_job("j", selection="backtest").resolve(
+            dg.define_asset_job("j", selection=names.BACKTEST).resolve(
                 asset_graph=__import__(
                     "stock_assets.definitions", fromlist=["defs"]
                 ).defs.resolve_asset_graph()
             ),
-            {"ops": {"backtest": {"config": {"max_relative_mae": 5.0}}}},
+            {"ops": {names.BACKTEST: {"config": {"max_relative_mae": 5.0}}}},
         )
 
 

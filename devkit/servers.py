@@ -1,6 +1,6 @@
 """Real servers on loopback for tests and benchmarks: free ports, the API's environment on an
 empty data directory, processes started in their own group (stopping one stops its workers) and
-waited for until they answer."""
+waited for until they answer; ``running_api`` is all of it for one API under uvicorn."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import redis
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 REDIS_URL = os.environ.get("STOCKOPS_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -51,7 +52,12 @@ def api_env(root: Path, prefix: str, **extra: str) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKOPS_")}
+    # Nor the caller's Prometheus multiprocess folder: a server gets its own when it wants one.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("STOCKOPS_") and k != "PROMETHEUS_MULTIPROC_DIR"
+    }
     env.update(
         {
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -69,10 +75,10 @@ def api_env(root: Path, prefix: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def uvicorn_api(port: int) -> list[str]:
+def uvicorn_api(port: int, log_level: str = "warning") -> list[str]:
     return [
         str(BIN / "uvicorn"), "--factory", "serving_api.app:create_app", "--host", "127.0.0.1",
-        "--port", str(port), "--log-level", "warning",
+        "--port", str(port), "--log-level", log_level,
     ]  # fmt: skip
 
 
@@ -111,17 +117,41 @@ def stop(proc: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
         proc.wait(timeout=10)
 
 
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> float:
-    """Seconds until ``url`` answers below 500; raises with the log's tail if it never does."""
+def _poll(
+    ready: Callable[[], bool], what: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float
+) -> float:
+    """Seconds until ``ready()`` is true; raises with the log's tail if the process exits or
+    ``timeout_s`` passes first."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout_s:
         if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=5.0).status_code < 500:
+            raise RuntimeError(f"{what} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError, KeyError, TypeError, ValueError):
+            if ready():
                 return time.perf_counter() - started
         time.sleep(0.3)
-    raise TimeoutError(f"{url} not up after {timeout_s} s:\n{log.read_text()[-3000:]}")
+    raise TimeoutError(f"{what} not up after {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> float:
+    """Seconds until ``url`` answers below 500."""
+    return _poll(lambda: httpx.get(url, timeout=5.0).status_code < 500, url, proc, log, timeout_s)
+
+
+_REPOSITORIES = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
+
+
+def wait_for_code_location(
+    graphql_url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float
+) -> float:
+    """Seconds until a Dagster webserver's GraphQL answers with the code location loaded (it
+    answers earlier, before the location is)."""
+
+    def loaded() -> bool:
+        body = httpx.post(graphql_url, json={"query": _REPOSITORIES}, timeout=30).json()
+        return bool(body["data"]["repositoriesOrError"].get("nodes"))
+
+    return _poll(loaded, f"{graphql_url} (code location)", proc, log, timeout_s)
 
 
 @contextlib.contextmanager
@@ -135,3 +165,29 @@ def serving(
         yield proc
     finally:
         stop(proc)
+
+
+@dataclass(frozen=True)
+class RunningApi:
+    url: str
+    log: Path
+    redis_prefix: str
+
+
+@contextlib.contextmanager
+def running_api(
+    root: Path, *, log_level: str = "warning", timeout_s: float = 180, **env: str
+) -> Iterator[RunningApi]:
+    """``uvicorn --factory serving_api.app:create_app`` on a free port over ``root`` (``api_env``
+    plus ``env``), once ``/health/live`` answers; its Redis keys are deleted afterwards."""
+    prefix = redis_prefix()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "api.log"
+    try:
+        command, environment = uvicorn_api(port, log_level), api_env(root, prefix, **env)
+        with serving(command, environment, log, url + "/health/live", timeout_s):
+            yield RunningApi(url, log, prefix)
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            delete_redis_keys(prefix)
