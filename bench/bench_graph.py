@@ -99,7 +99,10 @@ def main() -> None:
         {"figure": "peak resident memory", "value": round(peak_mib), "unit": "MiB"},
     ]
     write_results(
-        "full_graph", figures, {"torch_threads": torch.get_num_threads()}, quick=args.quick
+        "full_graph",
+        figures,
+        {"tickers": list(tickers), "torch_threads": torch.get_num_threads()},
+        quick=args.quick,
     )
 
 

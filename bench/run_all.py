@@ -110,7 +110,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke sizes, seconds each")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these")
     parser.add_argument("--summary-only", action="store_true", help="rebuild summary.md only")
+    parser.add_argument("--list", action="store_true", help="print the benchmarks as JSON")
     args = parser.parse_args()
+    if args.list:  # what the test suite runs, in this order, without importing bench/
+        print(json.dumps({name: [module, *quick] for name, (module, quick) in BENCHMARKS.items()}))
+        return 0
     codes = {} if args.summary_only else run(args.only or list(BENCHMARKS), args.quick)
     folder = results_dir(args.quick)
     folder.mkdir(parents=True, exist_ok=True)
