@@ -45,7 +45,6 @@ PEEK_S = 0.2
 class Frame:
     data: pd.DataFrame
     as_of: str
-    mtime_ns: int
 
 
 class FileMemo(Generic[T]):
@@ -110,7 +109,7 @@ class FileMemo(Generic[T]):
 
 def _frame(_: str, path: Path) -> Frame:
     data = pd.read_parquet(path)
-    return Frame(data, str(pd.Timestamp(data["date"].max()).date()), path.stat().st_mtime_ns)
+    return Frame(data, str(pd.Timestamp(data["date"].max()).date()))
 
 
 class ForecastService:

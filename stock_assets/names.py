@@ -91,7 +91,7 @@ PARTITION_TAG = "dagster/partition"
 # The ticker a run was launched for by something other than the onboarding sensor (the API); the
 # sensor leaves such tickers to their owner instead of launching twins.
 TICKER_TAG = "stockops/ticker"
-# Why a run was launched: one of TRIGGERS (absent: by hand).
+# Why a run was launched: one of the *_TRIGGER values below (absent: by hand).
 TRIGGER_TAG = "stockops/trigger"
 # The replay session a run was launched for (replay mode only).
 AS_OF_TAG = "stockops/as_of"
@@ -113,12 +113,3 @@ DRIFT_TRIGGER = "drift"
 DECAY_TRIGGER = "decay"
 API_TRIGGER = "api"
 MANUAL_TRIGGER = "manual"
-TRIGGERS = (
-    ONBOARDING_TRIGGER,
-    DAILY_TRIGGER,
-    REPLAY_TRIGGER,
-    DRIFT_TRIGGER,
-    DECAY_TRIGGER,
-    API_TRIGGER,
-    MANUAL_TRIGGER,
-)

@@ -22,7 +22,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -80,18 +80,16 @@ _BLOCKING_JOBS = {
         ticker_refresh_job.name,
     ),
 }
-PLAN_JOBS = (bootstrap_job.name, onboard_ticker_job.name)
 
 
 @dataclass(frozen=True)
 class Step:
-    """One run of a plan: a job on a partition, done once ``produces`` is materialized."""
+    """One run of a plan: a job on a partition (done once what it produces is materialized:
+    the parent for the bootstrap, the ticker's forecast for its onboarding)."""
 
     name: str
     job_name: str
     partition: str
-    produces: dg.AssetKey
-    produces_partition: str | None
 
     @property
     def key(self) -> str:
@@ -104,10 +102,10 @@ class Step:
 
 def plan_steps(ticker: str, index_ticker: str) -> tuple[Step, ...]:
     """Every step of a ticker's plan, in order, done or not."""
-    bootstrap = Step(BOOTSTRAP, bootstrap_job.name, index_ticker, PARENT_KEY, None)
+    bootstrap = Step(BOOTSTRAP, bootstrap_job.name, index_ticker)
     if ticker == index_ticker:
         return (bootstrap,)
-    return (bootstrap, Step(ONBOARD, onboard_ticker_job.name, ticker, FORECAST_KEY, ticker))
+    return (bootstrap, Step(ONBOARD, onboard_ticker_job.name, ticker))
 
 
 class StepState(StrEnum):
@@ -513,7 +511,3 @@ def sensor_drives(instance: dg.DagsterInstance, max_age_s: float = 60.0) -> bool
         ):
             return False
     return True
-
-
-def with_driver(record: TaskRecord, driver: Literal["sensor", "api"]) -> TaskRecord:
-    return replace(record, driver=driver, driver_seen_at=time.time())
