@@ -104,10 +104,21 @@ def wrk(url: str, seconds: float, connections: int) -> dict[str, Any]:
         script.write(_WRK_SCRIPT % TICKER)
     try:
         out = subprocess.run(
-            [binary, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s",
-             script.name, url],
-            capture_output=True, text=True, timeout=seconds + 60, check=True,
-        ).stdout  # fmt: skip
+            [
+                binary,
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds:g}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        ).stdout
     finally:
         Path(script.name).unlink()
 
@@ -120,10 +131,14 @@ def wrk(url: str, seconds: float, connections: int) -> dict[str, Any]:
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"connections": connections, "seconds": seconds,
-            "rps": float(rps.group(1)) if rps else None,
-            "p50_ms": ms("50%"), "p99_ms": ms("99%"),
-            "non_2xx": int(errors.group(1)) if errors else 0}  # fmt: skip
+    return {
+        "connections": connections,
+        "seconds": seconds,
+        "rps": float(rps.group(1)) if rps else None,
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 class RawClient:
@@ -340,8 +355,11 @@ def measure_computed(base: str, prefix: str, data_dir: Path, n: int) -> dict[str
     layout.table_path(data_dir / "tables", layout.FORECAST, TICKER).unlink()
     time.sleep(PEEK_S + 0.5)
     drop = CacheDropper(prefix)
-    calls = Calls(RawClient(base, "/predict-child", json.dumps({"ticker": TICKER}).encode()),
-                  b'{"cache_hit":false', drop)  # fmt: skip
+    calls = Calls(
+        RawClient(base, "/predict-child", json.dumps({"ticker": TICKER}).encode()),
+        b'{"cache_hit":false',
+        drop,
+    )
     sequential(calls.call, 5, calls.before)
     before = forecast_sources(base).get("computed", 0.0)
     lat = sequential(calls.call, n, calls.before)
@@ -395,13 +413,23 @@ def main() -> None:
         api_port, bare_port, mlflow_port = free_port(), free_port(), free_port()
         api, bare, served = (f"http://127.0.0.1:{p}" for p in (api_port, bare_port, mlflow_port))
         mlflow_cmd = [
-            str(BIN / "mlflow"), "models", "serve", "-m", MODEL_URI, "--env-manager", "local",
-            "-h", "127.0.0.1", "-p", str(mlflow_port),
-        ]  # fmt: skip
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            MODEL_URI,
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(mlflow_port),
+        ]
         mlflow_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
         with contextlib.ExitStack() as up:
-            up.enter_context(serving(gunicorn_app(api_port), env, tmp / "api.log",
-                                     api + "/health/live"))  # fmt: skip
+            up.enter_context(
+                serving(gunicorn_app(api_port), env, tmp / "api.log", api + "/health/live")
+            )
             extra["first_call_cache_hit"] = first_answer(api)
             bare_env = {**env, "STOCKOPS_BENCH_KEY": cached_key(prefix)}
             bare_cmd = gunicorn_app(bare_port, "bench.bare_asgi:app")
@@ -425,41 +453,113 @@ def main() -> None:
     rounds = f"median of {cfg['rounds']} rounds of {cfg['wrk_s']} s"
     blocks = f"{cfg['blocks']} blocks of {cfg['block_n']}"
     figures = [
-        {"figure": f"cache miss p50: the materialized forecast (sequential, raw client, {blocks})",
-         "value": single["miss"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": "cache miss p99", "value": single["miss"]["p99_ms"], "unit": "ms",
-         "target": "-", "met": None},
-        {"figure": "mlflow models serve /invocations p50, same model (same blocks)",
-         "value": single["mlflow"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": "mlflow serve p50 / our miss p50 (median of the blocks' ratios)",
-         "value": speedup, "unit": "x", "target": f">= {MISS_SPEEDUP:g} x",
-         "met": speedup >= MISS_SPEEDUP},
-        {"figure": "bare handler p50 (same blocks): the floor of an answer that reads Redis",
-         "value": single["bare"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": "mlflow serve p50 / the floor: the most any server could gain",
-         "value": ceiling, "unit": "x", "target": "-", "met": None},
-        {"figure": "cache hit p50 (same blocks)", "value": single["hit"]["p50_ms"], "unit": "ms",
-         "target": "-", "met": None},
-        {"figure": "stale forecast computed on the request p50 (model inference)",
-         "value": computed["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": f"cache hit throughput, wrk 32 connections ({rounds})",
-         "value": load["api_rps_32"], "unit": "req/s", "target": "-", "met": None},
-        {"figure": "bare ASGI handler, same Redis value, wrk 32 connections (same rounds)",
-         "value": load["bare_rps_32"], "unit": "req/s", "target": "-", "met": None},
-        {"figure": "cache hit throughput / bare handler's (median of paired rounds)",
-         "value": share, "unit": "", "target": f">= {HIT_SHARE:g}", "met": share >= HIT_SHARE},
-        {"figure": "cache hit p99, wrk 2 connections (median round; worst)",
-         "value": f"{p99_2} ({load['api_worst_p99_2']})", "unit": "ms",
-         "target": f"<= {HIT_P99_LOW_MS:g} ms", "met": p99_2 <= HIT_P99_LOW_MS},
-        {"figure": "cache hit p99, wrk 32 connections (median round; worst)",
-         "value": f"{p99_32} ({load['api_worst_p99_32']})", "unit": "ms",
-         "target": f"<= {HIT_P99_32_MS:g} ms", "met": p99_32 <= HIT_P99_32_MS},
-        {"figure": "bare handler p99, wrk 2 / 32 connections (median round)",
-         "value": f"{load['bare_p99_2']} / {load['bare_p99_32']}", "unit": "ms",
-         "target": "-", "met": None},
-        {"figure": "non-2xx answers of the API under wrk (every round)",
-         "value": non_2xx, "unit": "", "target": "0", "met": non_2xx == 0},
-    ]  # fmt: skip
+        {
+            "figure": "cache miss p50: the materialized forecast (sequential, raw client, "
+            f"{blocks})",
+            "value": single["miss"]["p50_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "cache miss p99",
+            "value": single["miss"]["p99_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "mlflow models serve /invocations p50, same model (same blocks)",
+            "value": single["mlflow"]["p50_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "mlflow serve p50 / our miss p50 (median of the blocks' ratios)",
+            "value": speedup,
+            "unit": "x",
+            "target": f">= {MISS_SPEEDUP:g} x",
+            "met": speedup >= MISS_SPEEDUP,
+        },
+        {
+            "figure": "bare handler p50 (same blocks): the floor of an answer that reads Redis",
+            "value": single["bare"]["p50_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "mlflow serve p50 / the floor: the most any server could gain",
+            "value": ceiling,
+            "unit": "x",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "cache hit p50 (same blocks)",
+            "value": single["hit"]["p50_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "stale forecast computed on the request p50 (model inference)",
+            "value": computed["p50_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": f"cache hit throughput, wrk 32 connections ({rounds})",
+            "value": load["api_rps_32"],
+            "unit": "req/s",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "bare ASGI handler, same Redis value, wrk 32 connections (same rounds)",
+            "value": load["bare_rps_32"],
+            "unit": "req/s",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "cache hit throughput / bare handler's (median of paired rounds)",
+            "value": share,
+            "unit": "",
+            "target": f">= {HIT_SHARE:g}",
+            "met": share >= HIT_SHARE,
+        },
+        {
+            "figure": "cache hit p99, wrk 2 connections (median round; worst)",
+            "value": f"{p99_2} ({load['api_worst_p99_2']})",
+            "unit": "ms",
+            "target": f"<= {HIT_P99_LOW_MS:g} ms",
+            "met": p99_2 <= HIT_P99_LOW_MS,
+        },
+        {
+            "figure": "cache hit p99, wrk 32 connections (median round; worst)",
+            "value": f"{p99_32} ({load['api_worst_p99_32']})",
+            "unit": "ms",
+            "target": f"<= {HIT_P99_32_MS:g} ms",
+            "met": p99_32 <= HIT_P99_32_MS,
+        },
+        {
+            "figure": "bare handler p99, wrk 2 / 32 connections (median round)",
+            "value": f"{load['bare_p99_2']} / {load['bare_p99_32']}",
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "non-2xx answers of the API under wrk (every round)",
+            "value": non_2xx,
+            "unit": "",
+            "target": "0",
+            "met": non_2xx == 0,
+        },
+    ]
     write_results("api", figures, extra, quick=args.quick)
 
 

@@ -56,8 +56,9 @@ def index_parent(
     return state, pd.Timestamp(prepared.frame["date"].iloc[-1])
 
 
-def evaluate(ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig,
-             test_years: float) -> dict[str, Any]:  # fmt: skip
+def evaluate(
+    ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig, test_years: float
+) -> dict[str, Any]:
     started = time.perf_counter()
     cutoff = first_test_input_date(frame, config, test_years=test_years)
     parent, parent_end = index_parent(index, config, cutoff)

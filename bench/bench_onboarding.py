@@ -84,9 +84,13 @@ def main() -> None:
     started = time.monotonic()
     with log.open("wb") as out:
         make = subprocess.Popen(
-            ["make", "up"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            ["make", "up"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     served: dict[str, float] = {}
     runs: Any = []
     done_at = None

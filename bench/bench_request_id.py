@@ -28,11 +28,19 @@ from serving_api.app import MetricsMiddleware
 from serving_api.logging import RequestIdMiddleware
 
 SCOPE = {
-    "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-    "scheme": "http", "path": "/predict-child", "raw_path": b"/predict-child", "query_string": b"",
-    "root_path": "", "headers": [(b"content-type", b"application/json")],
-    "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
-}  # fmt: skip
+    "type": "http",
+    "asgi": {"version": "3.0"},
+    "http_version": "1.1",
+    "method": "POST",
+    "scheme": "http",
+    "path": "/predict-child",
+    "raw_path": b"/predict-child",
+    "query_string": b"",
+    "root_path": "",
+    "headers": [(b"content-type", b"application/json")],
+    "client": ("127.0.0.1", 1),
+    "server": ("127.0.0.1", 8000),
+}
 HIT_THROUGHPUT = "cache hit throughput, wrk 32 connections"
 
 

@@ -100,9 +100,17 @@ def markdown(runs: list[dict[str, Any]]) -> str:
         if r["seed"] != first_seed:
             continue
         table = r["metrics"][
-            ["candidate", "horizon", "relative_mae", "directional_accuracy", "up_rate",
-             "coverage", "pinball_pct", "interval_score_pct"]
-        ]  # fmt: skip
+            [
+                "candidate",
+                "horizon",
+                "relative_mae",
+                "directional_accuracy",
+                "up_rate",
+                "coverage",
+                "pinball_pct",
+                "interval_score_pct",
+            ]
+        ]
         lines += [f"### {r['process']}", "", table.round(4).to_markdown(index=False), ""]
     return "\n".join(lines)
 

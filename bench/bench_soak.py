@@ -102,16 +102,18 @@ async def soak(
                 tick += 1
                 done, current = current, {"lat": [], "n": 0, "unexpected": 0, "examples": []}
                 lat_ms = np.asarray(done["lat"] or [0.0]) * 1000
-                windows.append({
-                    "t_s": round(time.perf_counter() - started, 1),
-                    "requests": done["n"],
-                    "rps": round(done["n"] / window_s, 1),
-                    "unexpected": done["unexpected"],
-                    "examples": done["examples"],
-                    "p50_ms": round(float(np.percentile(lat_ms, 50)), 2),
-                    "p99_ms": round(float(np.percentile(lat_ms, 99)), 2),
-                    "rss_mib": round(rss_mib(server_pid), 1),
-                })  # fmt: skip
+                windows.append(
+                    {
+                        "t_s": round(time.perf_counter() - started, 1),
+                        "requests": done["n"],
+                        "rps": round(done["n"] / window_s, 1),
+                        "unexpected": done["unexpected"],
+                        "examples": done["examples"],
+                        "p50_ms": round(float(np.percentile(lat_ms, 50)), 2),
+                        "p99_ms": round(float(np.percentile(lat_ms, 99)), 2),
+                        "rss_mib": round(rss_mib(server_pid), 1),
+                    }
+                )
                 w = windows[-1]
                 print(
                     f"  t={w['t_s']:>6}s  {w['rps']:>7} req/s  p99 {w['p99_ms']:>7} ms  "

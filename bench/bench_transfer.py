@@ -40,8 +40,9 @@ from stock_assets.domain.ml.trainer import train
 STRATEGIES = (Strategy.SCRATCH, Strategy.FINE_TUNE, Strategy.FREEZE)
 
 
-def evaluate(ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig,
-             test_years: float) -> dict[str, Any]:  # fmt: skip
+def evaluate(
+    ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig, test_years: float
+) -> dict[str, Any]:
     cutoff = first_test_input_date(frame, config, test_years=test_years)
     parent, _ = index_parent(index, config, cutoff)
     history = frame[pd.to_datetime(frame["date"]) < cutoff]

@@ -146,15 +146,35 @@ def main() -> None:
         n: math.ceil(n * (inputs["refresh_s"] + start) / 3600) for n in SIZES
     }  # concurrent runs for the refresh to finish within an hour of the close
     figures = [
-        {"figure": "run start-up (fresh interpreter imports the code location)",
-         "value": round(start, 2), "unit": "s", "target": "-", "met": None},
-        {"figure": "per ticker: data + features run", "value": round(inputs["data_s"], 1),
-         "unit": "s", "target": "-", "met": None},
-        {"figure": "per stock: child + backtest + promotion + forecast (mean)",
-         "value": round(inputs["training_s"], 1), "unit": "s", "target": "-", "met": None},
-        {"figure": "per ticker: daily refresh run (median)", "value": round(inputs["refresh_s"], 2),
-         "unit": "s", "target": "-", "met": None},
-    ]  # fmt: skip
+        {
+            "figure": "run start-up (fresh interpreter imports the code location)",
+            "value": round(start, 2),
+            "unit": "s",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "per ticker: data + features run",
+            "value": round(inputs["data_s"], 1),
+            "unit": "s",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "per stock: child + backtest + promotion + forecast (mean)",
+            "value": round(inputs["training_s"], 1),
+            "unit": "s",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "per ticker: daily refresh run (median)",
+            "value": round(inputs["refresh_s"], 2),
+            "unit": "s",
+            "target": "-",
+            "met": None,
+        },
+    ]
     for row in rows:
         if row["max concurrent runs (C)"] == 32:
             figures.append(

@@ -76,10 +76,9 @@ def api_env(root: Path, prefix: str, **extra: str) -> dict[str, str]:
 
 
 def uvicorn_api(port: int, log_level: str = "warning") -> list[str]:
-    return [
-        str(BIN / "uvicorn"), "--factory", "serving_api.app:create_app", "--host", "127.0.0.1",
-        "--port", str(port), "--log-level", log_level,
-    ]  # fmt: skip
+    app = "serving_api.app:create_app"
+    options = ["--host=127.0.0.1", f"--port={port}", f"--log-level={log_level}"]
+    return [str(BIN / "uvicorn"), "--factory", app, *options]
 
 
 def gunicorn_app(
@@ -91,9 +90,14 @@ def gunicorn_app(
     """As production serves the API: gunicorn with uvicorn workers. At ``info`` each worker logs
     "Application startup complete" once its lifespan has run."""
     return [
-        str(BIN / "gunicorn"), "-w", str(workers), "-k", "uvicorn_worker.UvicornWorker",
-        "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", log_level, app,
-    ]  # fmt: skip
+        str(BIN / "gunicorn"),
+        f"--workers={workers}",
+        "--worker-class=uvicorn_worker.UvicornWorker",
+        f"--bind=127.0.0.1:{port}",
+        "--timeout=120",
+        f"--log-level={log_level}",
+        app,
+    ]
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -286,8 +286,13 @@ def forecast_body(
         "last_close": result.last_close,
         "nominal_coverage": result.nominal_coverage,
         "points": [
-            {"horizon": p.horizon, "date": p.date, "median": p.median, "lower": p.lower,
-             "upper": p.upper}
+            {
+                "horizon": p.horizon,
+                "date": p.date,
+                "median": p.median,
+                "lower": p.lower,
+                "upper": p.upper,
+            }
             for p in result.points
         ],
-    }  # fmt: skip
+    }

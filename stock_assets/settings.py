@@ -172,10 +172,12 @@ class Settings(BaseSettings):
         default=20.0, gt=0, description="Per LLM call; past it the writer falls back."
     )
     llm_max_tokens: int = Field(
-        default=48, ge=8, le=4096,
+        default=48,
+        ge=8,
+        le=4096,
         description="Per LLM call: two or three sentences; each token costs ~30-60 ms on one "
         "core with the local model.",
-    )  # fmt: skip
+    )
     llm_temperature: float = Field(default=0.2, ge=0, le=2)
     llm_runtime: Literal["transformers", "llama-cpp"] = Field(
         default="transformers",

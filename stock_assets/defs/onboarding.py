@@ -472,9 +472,12 @@ def pending_launches(
             continue
         step = found[0]
         launches[step.key] = launch_for(
-            facts, step, trigger=trigger, task=task if step.name == ONBOARD else None,
+            facts,
+            step,
+            trigger=trigger,
+            task=task if step.name == ONBOARD else None,
             overrides=overrides,
-        )  # fmt: skip
+        )
     return list(launches.values())
 
 

@@ -81,10 +81,20 @@ def resolve_serving_model(
 # The columns of the ``forecast`` table beyond the result's own (date, horizon, median, lower,
 # upper): what the archive keeps and what rebuilds the result exactly (``stored_forecast``).
 STORED_COLUMNS = (
-    "ticker", "as_of", "last_close", "q_lower", "q_upper", "model_version", "bundle_version",
-    "model", "model_kind", "nominal_coverage", "median_log_return", "quantile_prices",
+    "ticker",
+    "as_of",
+    "last_close",
+    "q_lower",
+    "q_upper",
+    "model_version",
+    "bundle_version",
+    "model",
+    "model_kind",
+    "nominal_coverage",
+    "median_log_return",
+    "quantile_prices",
     "quantiles",
-)  # fmt: skip
+)
 
 
 def result_table(serving: ServingModel, result: ForecastResult, ticker: str) -> pd.DataFrame:

@@ -42,9 +42,17 @@ HISTORY_ROWS = 1200
 # A year of backtest: the shorter history here leaves a half-year test too few folds' rows.
 BACKTEST = {names.BACKTEST: {"config": {**TINY_BACKTEST, "test_years": 1.0}}}
 CONTRACT_KEYS = {
-    "ticker", "as_of", "drift_share", "dataset_drift", "threshold", "drifted_columns", "columns",
-    "reference_window", "current_window", "html_path",
-}  # fmt: skip
+    "ticker",
+    "as_of",
+    "drift_share",
+    "dataset_drift",
+    "threshold",
+    "drifted_columns",
+    "columns",
+    "reference_window",
+    "current_window",
+    "html_path",
+}
 
 
 @dataclass
@@ -114,8 +122,12 @@ def test_unchanged_data_passes_and_requests_nothing(drift: Drift) -> None:
     # Reference = training rows before the current window; they never overlap.
     assert summary["reference_window"][1] < summary["current_window"][0]
     assert {c["column"] for c in summary["columns"]} == {
-        "log_return", "rsi_14", "macd_hist_norm", "volatility_20", "volume_z_20"
-    }  # fmt: skip
+        "log_return",
+        "rsi_14",
+        "macd_hist_norm",
+        "volatility_20",
+        "volume_z_20",
+    }
     outcome = drift.sensor(None)
     assert outcome.run_requests == []
     assert json.loads(outcome.cursor)["after"] > 0

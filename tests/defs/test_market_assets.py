@@ -46,8 +46,13 @@ def test_sample_ticker_materializes_end_to_end(
     assert "preview" in ohlcv_meta and ohlcv_meta["last_close"].value > 2000
 
     checks = _checks(result)
-    for name in ("unique_increasing_dates", "positive_prices", "ohlc_consistency",
-                 "no_nan_after_warmup", "online_matches_offline"):  # fmt: skip
+    for name in (
+        "unique_increasing_dates",
+        "positive_prices",
+        "ohlc_consistency",
+        "no_nan_after_warmup",
+        "online_matches_offline",
+    ):
         assert checks[name].passed, (name, checks[name].description)
 
     # The indicator table landed where the Feast file source reads it.
@@ -74,9 +79,15 @@ def _good_frame(days: int = 60) -> pd.DataFrame:
     dates = pd.bdate_range("2024-03-04", periods=days)  # no NYSE holiday in this window
     close = np.linspace(20, 25, days)
     return pd.DataFrame(
-        {"date": dates.strftime("%Y-%m-%d"), "open": close, "high": close + 1,
-         "low": close - 1, "close": close, "volume": 5000.0}
-    )  # fmt: skip
+        {
+            "date": dates.strftime("%Y-%m-%d"),
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close,
+            "volume": 5000.0,
+        }
+    )
 
 
 def test_corrupted_csv_fails_clearly_and_writes_nothing(

@@ -128,8 +128,10 @@ def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothin
     assert tracker.version_tags("stockops-child-AAPL", "2")["kind"] == "baseline"
     cmeta = _meta(first, names.CHAMPION_MODEL)
     assert (cmeta["outcome"], cmeta["served_model"], cmeta["alias_moved"]) == (
-        "serve_baseline", "naive", True,
-    )  # fmt: skip
+        "serve_baseline",
+        "naive",
+        True,
+    )
     fmeta = _meta(first, names.FORECAST)
     assert (fmeta["model"], fmeta["model_kind"]) == ("naive", "baseline")
     assert fmeta["as_of"] == "2013-03-01"

@@ -117,9 +117,8 @@ class Replay:
     def note_matured(self, result: dg.ExecuteInProcessResult, as_of: str) -> None:
         """The scored count must be exactly the archived forecasts whose target has arrived."""
         (event,) = [
-            m for m in result.get_asset_materialization_events()
-            if m.asset_key == LIVE_SKILL_KEY
-        ]  # fmt: skip
+            m for m in result.get_asset_materialization_events() if m.asset_key == LIVE_SKILL_KEY
+        ]
         metadata = event.materialization.metadata
         archive = self.table(FORECAST_ARCHIVE_KEY.path[0])
         expected = int((served_forecasts(archive)["date"] <= pd.Timestamp(as_of)).sum())

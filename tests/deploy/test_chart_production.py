@@ -118,10 +118,15 @@ def test_an_internet_facing_operator_ui_without_login_is_refused(host: str) -> N
     assert ingress["metadata"]["annotations"][ALB_AUTH] == "cognito"
     # ... and so does an internet-facing scheme set for both Ingresses only when logged in.
     refused(
-        {"ingress": {"enabled": True, "annotations": {ALB_SCHEME: "internet-facing"},
-                     "private": {"hosts": {host: "ui.example.com"}}}},
+        {
+            "ingress": {
+                "enabled": True,
+                "annotations": {ALB_SCHEME: "internet-facing"},
+                "private": {"hosts": {host: "ui.example.com"}},
+            }
+        },
         "no login of their own",
-    )  # fmt: skip
+    )
 
 
 # --- the API requires keys in production ------------------------------------------------------
@@ -465,8 +470,12 @@ def test_external_postgres_gets_its_databases_from_a_hook(
         for _ in range(2):
             result = subprocess.run(
                 [*create["command"], *create["args"]],
-                env=env, capture_output=True, text=True, timeout=60, check=False,
-            )  # fmt: skip
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
             assert result.returncode == 0, result.stderr
             with admin.cursor() as cursor:
                 cursor.execute(

@@ -182,8 +182,9 @@ def test_hybrid_needs_a_graphql_url_and_a_shared_volume() -> None:
     with pytest.raises(helm_python.HelmError, match="needs a ReadWriteMany data volume"):
         chart.render(
             {"dagster": {"enabled": False}, "api": {"dagsterGraphqlUrl": "https://x/graphql"}},
-            name=RELEASE, namespace=NAMESPACE,
-        )  # fmt: skip
+            name=RELEASE,
+            namespace=NAMESPACE,
+        )
 
 
 def test_agent_values_render_with_the_released_chart(agent: dict[str, Any], tmp_path: Path) -> None:

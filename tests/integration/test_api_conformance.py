@@ -51,16 +51,27 @@ def test_schemathesis_finds_nothing_with_every_check(live_api: tuple[str, Path])
     base, root = live_api
     report = root / "schemathesis.json"
     command = [
-        str(BIN / "schemathesis"), "run", f"{base}/openapi.json",
-        "--checks", "all",
-        "--max-examples", str(EXAMPLES),
-        "--seed", "1",  # the same requests on every run: a finding reproduces
-        "--workers", "1",
-        "--request-timeout", "180",  # /analyze runs the local LLM
-        "--header", f"X-API-Key: {API_KEY}",
-        "--report", "json", "--report-json-path", str(report),
+        str(BIN / "schemathesis"),
+        "run",
+        f"{base}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        "1",  # the same requests on every run: a finding reproduces
+        "--workers",
+        "1",
+        "--request-timeout",
+        "180",  # /analyze runs the local LLM
+        "--header",
+        f"X-API-Key: {API_KEY}",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report),
         "--no-color",
-    ]  # fmt: skip
+    ]
     run = subprocess.run(
         command, cwd=root, capture_output=True, text=True, timeout=1800, check=False
     )  # its .schemathesis folder lands beside the report

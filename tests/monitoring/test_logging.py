@@ -19,8 +19,9 @@ from stock_assets.logs import REQUEST_ID, JsonFormatter, configure_logging
 
 
 def _record(message: str, **extra: object) -> logging.LogRecord:
-    return logging.makeLogRecord({"name": "stockops.test", "levelname": "INFO", "msg": message,
-                                  **extra})  # fmt: skip
+    return logging.makeLogRecord(
+        {"name": "stockops.test", "levelname": "INFO", "msg": message, **extra}
+    )
 
 
 def test_json_lines_carry_the_request_id_and_extras() -> None:

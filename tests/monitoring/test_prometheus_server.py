@@ -23,11 +23,17 @@ from stock_assets.domain.storage import atomic_write_text
 
 pytestmark = pytest.mark.integration
 DRIFT = {
-    "ticker": "AAPL", "as_of": "2013-03-01", "drift_share": 0.6, "dataset_drift": True,
-    "threshold": 0.5, "drifted_columns": ["log_return", "rsi_14", "volatility_20"], "columns": [],
+    "ticker": "AAPL",
+    "as_of": "2013-03-01",
+    "drift_share": 0.6,
+    "dataset_drift": True,
+    "threshold": 0.5,
+    "drifted_columns": ["log_return", "rsi_14", "volatility_20"],
+    "columns": [],
     "reference_window": ["2010-12-01", "2012-12-03"],
-    "current_window": ["2012-12-04", "2013-03-01"], "html_path": "/nonexistent.html",
-}  # fmt: skip
+    "current_window": ["2012-12-04", "2013-03-01"],
+    "html_path": "/nonexistent.html",
+}
 
 
 @pytest.fixture

@@ -45,9 +45,15 @@ def test_every_alert_has_a_unit_test(monitoring_dir: Path) -> None:
         if case.get("exp_alerts")
     }
     assert alerts == firing, f"alerts without a firing test: {alerts - firing}"
-    wanted = {"StockOpsApiDown", "StockOpsApiHighErrorRate", "StockOpsApiHighLatencyP99",
-              "StockOpsDataDriftDetected", "StockOpsTrainingRunsFailing",
-              "StockOpsModelBelowNaiveBaseline", "StockOpsReportFaithfulnessLow"}  # fmt: skip
+    wanted = {
+        "StockOpsApiDown",
+        "StockOpsApiHighErrorRate",
+        "StockOpsApiHighLatencyP99",
+        "StockOpsDataDriftDetected",
+        "StockOpsTrainingRunsFailing",
+        "StockOpsModelBelowNaiveBaseline",
+        "StockOpsReportFaithfulnessLow",
+    }
     assert wanted <= alerts
 
 

@@ -40,9 +40,12 @@ def _client(platform: Platform, prefix: str, launcher: object, **overrides: obje
     )
     agents = overrides.pop("agents", None)
     app = create_app(
-        settings, instance=platform.instance, launcher=launcher,  # type: ignore[arg-type]
-        run_config_overrides=TINY_RUNS, agents=agents,  # type: ignore[arg-type]
-    )  # fmt: skip
+        settings,
+        instance=platform.instance,
+        launcher=launcher,  # type: ignore[arg-type]
+        run_config_overrides=TINY_RUNS,
+        agents=agents,  # type: ignore[arg-type]
+    )
     return TestClient(app)
 
 
@@ -50,8 +53,7 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(trained: Platform, p
     launcher = RecordingLauncher()
     settings_update = {"admin_token": SecretStr(ADMIN)}
     with _client(trained, prefix, launcher, **settings_update) as client:
-        body = {"ticker": "aapl", "question": "Should I worry about the downside?",
-                "refresh": True}  # fmt: skip
+        body = {"ticker": "aapl", "question": "Should I worry about the downside?", "refresh": True}
         cold = client.post("/analyze", json=body)
         assert cold.status_code == 200, cold.text
         answer = cold.json()
@@ -61,8 +63,14 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(trained: Platform, p
         assert answer["forecast"] | {"cache_hit": True} == forecast | {"cache_hit": True}
         report, evaluation = answer["report"], answer["evaluation"]
         assert report["writer"] == "llm" and report["unverified_numbers"] == 0
-        assert set(report["sections"]) == {"summary", names.FORECAST, "model_quality",
-                                           "market_context", "risks", "disclaimer"}  # fmt: skip
+        assert set(report["sections"]) == {
+            "summary",
+            names.FORECAST,
+            "model_quality",
+            "market_context",
+            "risks",
+            "disclaimer",
+        }
         assert report["stance"] in {"bullish", "bearish", "neutral"}
         assert 0 <= report["confidence"] <= 1
         assert evaluation["faithfulness"] == 1.0 and evaluation["section_coverage"] == 1.0
@@ -72,8 +80,11 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(trained: Platform, p
         # The indicators came from the Feast online store (what serving reads), of the same
         # session as the forecast.
         assert answer["features"] == {
-            "source": "online store", "session": "2013-03-01", "fresh": True, "note": None,
-        }  # fmt: skip
+            "source": "online store",
+            "session": "2013-03-01",
+            "fresh": True,
+            "note": None,
+        }
 
         started = time.perf_counter()
         warm = client.post("/analyze", json={**body, "refresh": False, "ticker": "AAPL"})
@@ -113,18 +124,23 @@ def test_locked_qdrant_folder_degrades_to_no_cache(
 ) -> None:
     folder = tmp_path / "qdrant"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import time\nfrom qdrant_client import QdrantClient\n"
-         f"c = QdrantClient(path={str(folder)!r})\nprint('ready', flush=True)\ntime.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom qdrant_client import QdrantClient\n"
+            f"c = QdrantClient(path={str(folder)!r})\nprint('ready', flush=True)\ntime.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         settings = trained.settings.model_copy(update={"qdrant_path": folder})
         # The deterministic writer keeps this test quick; the LLM path is tested above.
         agents = AnalystService(settings, llm=None, use_default_llm=False)
-        with _client(trained, prefix, RecordingLauncher(), qdrant_path=folder,
-                     agents=agents) as client:  # fmt: skip
+        with _client(
+            trained, prefix, RecordingLauncher(), qdrant_path=folder, agents=agents
+        ) as client:
             answer = client.post("/analyze", json={"ticker": TICKER})
             assert answer.status_code == 200, answer.text
             body = answer.json()

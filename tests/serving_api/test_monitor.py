@@ -28,9 +28,12 @@ from stock_assets.settings import Settings
 
 TICKER = "AAPL"
 EVALUATION = {
-    "faithfulness": 0.9, "section_coverage": 1.0, "critic_verdict": "pass", "length_words": 180,
+    "faithfulness": 0.9,
+    "section_coverage": 1.0,
+    "critic_verdict": "pass",
+    "length_words": 180,
     "score": 0.93,
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +100,13 @@ def test_monitor_materializes_then_answers(
 
     # The agents' latest report is read for its evaluation.
     report = settings.resolved_outputs_dir / "reports" / ticker_slug(TICKER) / "latest.json"
-    record = {"ticker": TICKER, "as_of": drift["as_of"], "created_at": "2025-01-01T00:00:00+00:00",
-              "report": {}, "evaluation": EVALUATION}  # fmt: skip
+    record = {
+        "ticker": TICKER,
+        "as_of": drift["as_of"],
+        "created_at": "2025-01-01T00:00:00+00:00",
+        "report": {},
+        "evaluation": EVALUATION,
+    }
     atomic_write_text(json.dumps(record), report)
     # A report stored before claims were read has no claim fields: they default to none.
     stored = client.post(f"/monitor/{TICKER}").json()["report_evaluation"]

@@ -171,17 +171,31 @@ def test_forecast_figure_joins_history_and_the_band_at_the_last_close() -> None:
 def test_backtest_and_drift_tables() -> None:
     model = {
         "backtest": [
-            {"horizon": 2, "relative_mae": 1.01, "directional_accuracy": 0.5, "up_rate": 0.52,
-             "coverage": 0.8},
-            {"horizon": 1, "relative_mae": 0.99, "directional_accuracy": 0.55, "up_rate": 0.53,
-             "coverage": 0.78},
+            {
+                "horizon": 2,
+                "relative_mae": 1.01,
+                "directional_accuracy": 0.5,
+                "up_rate": 0.52,
+                "coverage": 0.8,
+            },
+            {
+                "horizon": 1,
+                "relative_mae": 0.99,
+                "directional_accuracy": 0.55,
+                "up_rate": 0.53,
+                "coverage": 0.78,
+            },
         ]
-    }  # fmt: skip
+    }
     table = backtest_table(model)
     assert list(table.columns) == [
-        "horizon (sessions)", "MAE / naive MAE", "p vs naive", "direction accuracy",
-        "always-up accuracy", "interval coverage",
-    ]  # fmt: skip
+        "horizon (sessions)",
+        "MAE / naive MAE",
+        "p vs naive",
+        "direction accuracy",
+        "always-up accuracy",
+        "interval coverage",
+    ]
     assert list(table["horizon (sessions)"]) == [1, 2]
     assert backtest_table({"backtest": []}).empty
     drift = drift_columns_table(

@@ -80,13 +80,28 @@ COVERAGE_CHECK = "calibrated_coverage"
 # Decision fields repeated on every row of the backtest table (what champion_model, the API and
 # the agents read).
 DECISION_COLUMNS = (
-    "outcome", "served", "served_kind", "decision_reason", "best_baseline", "policy_version",
-    "challenger_bundle", "challenger_recipe_id", "incumbent_version", "strategy",
-)  # fmt: skip
+    "outcome",
+    "served",
+    "served_kind",
+    "decision_reason",
+    "best_baseline",
+    "policy_version",
+    "challenger_bundle",
+    "challenger_recipe_id",
+    "incumbent_version",
+    "strategy",
+)
 _TABLE_COLUMNS = [
-    "candidate", "horizon", "relative_mae", "p_vs_naive", "directional_accuracy", "up_rate",
-    "coverage", "relative_pinball", "relative_interval_score",
-]  # fmt: skip
+    "candidate",
+    "horizon",
+    "relative_mae",
+    "p_vs_naive",
+    "directional_accuracy",
+    "up_rate",
+    "coverage",
+    "relative_pinball",
+    "relative_interval_score",
+]
 
 
 def _backtest_parent(
@@ -244,11 +259,21 @@ def _markdown(table: pd.DataFrame) -> str:
 
 def _decision_metrics(table: pd.DataFrame) -> dict[str, float]:
     columns = [
-        c for c in ("relative_mae", "coverage", "pinball_pct", "interval_score_pct",
-                    "dm_vs_naive", "p_vs_naive", "dm_vs_best_baseline", "p_vs_best_baseline",
-                    "dm_vs_champion", "p_vs_champion")
+        c
+        for c in (
+            "relative_mae",
+            "coverage",
+            "pinball_pct",
+            "interval_score_pct",
+            "dm_vs_naive",
+            "p_vs_naive",
+            "dm_vs_best_baseline",
+            "p_vs_best_baseline",
+            "dm_vs_champion",
+            "p_vs_champion",
+        )
         if c in table.columns
-    ]  # fmt: skip
+    ]
     return {
         f"{row.candidate}_{col}_h{int(row.horizon)}": float(getattr(row, col))
         for row in table.itertuples()
@@ -257,9 +282,12 @@ def _decision_metrics(table: pd.DataFrame) -> dict[str, float]:
 
 
 def _log_evidence(
-    tracker: ModelTracker, ticker: str, challenger: ModelBundle, decision: Decision,
+    tracker: ModelTracker,
+    ticker: str,
+    challenger: ModelBundle,
+    decision: Decision,
     table: pd.DataFrame,
-) -> str | None:  # fmt: skip
+) -> str | None:
     """Per-horizon metrics of every candidate and the decision on the challenger's MLflow run."""
     model_name = registered_model_name(ticker)
     version = tracker.version_for_bundle(model_name, challenger.version)
@@ -340,9 +368,12 @@ def backtest(
     specs = [*baseline_specs(challenger.config), _lstm_spec(CHALLENGER, challenger, bt_parent)]
     if incumbent is not None and incumbent.candidate == CHAMPION and incumbent_bundle is not None:
         champion_parent = _backtest_parent(
-            context, feast, model_store, _architecture(incumbent_bundle.config, parent.config),
+            context,
+            feast,
+            model_store,
+            _architecture(incumbent_bundle.config, parent.config),
             cutoff,
-        )  # fmt: skip
+        )
         specs.append(_lstm_spec(CHAMPION, incumbent_bundle, champion_parent))
 
     phase = f"backtest {ticker}"

@@ -148,8 +148,9 @@ def test_the_future_perturbation_catches_a_leaky_forecaster(indicator_frame: Fra
     after = run_walk_forward(
         _perturbed_after(frame, cut), spec, CFG, test_years=1.0, timestamp_column="date"
     )
-    at_cut = [(p["anchor"] == cut) & (p["horizon"] == 1) for p in (before.predictions,
-                                                                    after.predictions)]  # fmt: skip
+    at_cut = [
+        (p["anchor"] == cut) & (p["horizon"] == 1) for p in (before.predictions, after.predictions)
+    ]
     assert before.predictions.loc[at_cut[0], "q0.5"].iloc[0] != pytest.approx(
         after.predictions.loc[at_cut[1], "q0.5"].iloc[0]
     )

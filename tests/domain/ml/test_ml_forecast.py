@@ -86,8 +86,14 @@ def test_served_intervals_are_calibrated_from_data_up_to_the_forecast_only(
     # The interval is the model's, rescaled by conformal calibration: an untrained model's raw
     # quantiles are nowhere near 80% coverage, so the rescaling is not the identity.
     raw = forecast_next(
-        ModelBundle(bundle.config, {"kind": "lstm", "calibration_start": "2023-11-21"},
-                    bundle.path, bundle.model, bundle.scaler),
-        frame, as_of="2023-11-22",
-    )  # fmt: skip
+        ModelBundle(
+            bundle.config,
+            {"kind": "lstm", "calibration_start": "2023-11-21"},
+            bundle.path,
+            bundle.model,
+            bundle.scaler,
+        ),
+        frame,
+        as_of="2023-11-22",
+    )
     assert not np.isclose(raw.points[0].upper, base.points[0].upper)
