@@ -42,16 +42,7 @@ from typing import Any
 import numpy as np
 
 from devkit.platform import train_for_servers
-from devkit.servers import (
-    BIN,
-    REDIS_URL,
-    api_env,
-    delete_redis_keys,
-    free_port,
-    gunicorn_app,
-    redis_prefix,
-    serving,
-)
+from devkit.servers import BIN, REDIS_URL, free_port, gunicorn_app, load_env, serving
 from devkit.sizes import FULL_SIZE
 from serving_api.forecasting import PEEK_S
 from stock_assets.domain import layout
@@ -396,53 +387,41 @@ def main() -> None:
     from bench.common import write_results
 
     tmp = Path(tempfile.mkdtemp(prefix="stockops-bench-api-"))
-    prefix = redis_prefix("bench")
-    prom = tmp / "prom"
-    prom.mkdir()
-    env = api_env(
-        tmp, prefix, STOCKOPS_RATE_LIMIT_ENABLED="false", PROMETHEUS_MULTIPROC_DIR=str(prom)
-    )
     data_dir = tmp / "data"
     tracking_uri = f"sqlite:///{data_dir.resolve() / 'mlflow' / 'mlflow.db'}"
     extra: dict[str, Any] = {"config": cfg, "quick": args.quick}
     try:
-        home = Path(env["DAGSTER_HOME"])
-        sizes = None if args.quick else FULL_SIZE  # None: the tiny sizes
-        extra["prepare_s"] = round(train_for_servers(data_dir, home, config=sizes), 1)
-        extra["served_version"] = serve_the_lstm(data_dir, home)
-        api_port, bare_port, mlflow_port = free_port(), free_port(), free_port()
-        api, bare, served = (f"http://127.0.0.1:{p}" for p in (api_port, bare_port, mlflow_port))
-        mlflow_cmd = [
-            str(BIN / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            MODEL_URI,
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(mlflow_port),
-        ]
-        mlflow_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
-        with contextlib.ExitStack() as up:
-            up.enter_context(
-                serving(gunicorn_app(api_port), env, tmp / "api.log", api + "/health/live")
+        with load_env(tmp, "bench") as (env, prefix):
+            home = Path(env["DAGSTER_HOME"])
+            sizes = None if args.quick else FULL_SIZE  # None: the tiny sizes
+            extra["prepare_s"] = round(train_for_servers(data_dir, home, config=sizes), 1)
+            extra["served_version"] = serve_the_lstm(data_dir, home)
+            api_port, bare_port, mlflow_port = free_port(), free_port(), free_port()
+            api, bare, served = (
+                f"http://127.0.0.1:{p}" for p in (api_port, bare_port, mlflow_port)
             )
-            extra["first_call_cache_hit"] = first_answer(api)
-            bare_env = {**env, "STOCKOPS_BENCH_KEY": cached_key(prefix)}
-            bare_cmd = gunicorn_app(bare_port, "bench.bare_asgi:app")
-            up.enter_context(serving(bare_cmd, bare_env, tmp / "bare.log", bare))
-            up.enter_context(serving(mlflow_cmd, mlflow_env, tmp / "mlflow.log", served + "/ping"))
-            load = measure_throughput(api, bare, cfg)
-            single = measure_single_requests(
-                api, bare, served, tracking_uri=tracking_uri, prefix=prefix, cfg=cfg
-            )
-            computed = measure_computed(api, prefix, data_dir, cfg["computed_n"])
-            print("redis after load:", computed["redis_after_load"])
+            mlflow_options = ["--env-manager=local", "--host=127.0.0.1", f"--port={mlflow_port}"]
+            mlflow_cmd = [str(BIN / "mlflow"), "models", "serve", f"--model-uri={MODEL_URI}"]
+            mlflow_cmd += mlflow_options
+            mlflow_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
+            with contextlib.ExitStack() as up:
+                up.enter_context(
+                    serving(gunicorn_app(api_port), env, tmp / "api.log", api + "/health/live")
+                )
+                extra["first_call_cache_hit"] = first_answer(api)
+                bare_env = {**env, "STOCKOPS_BENCH_KEY": cached_key(prefix)}
+                bare_cmd = gunicorn_app(bare_port, "bench.bare_asgi:app")
+                up.enter_context(serving(bare_cmd, bare_env, tmp / "bare.log", bare))
+                up.enter_context(
+                    serving(mlflow_cmd, mlflow_env, tmp / "mlflow.log", served + "/ping")
+                )
+                load = measure_throughput(api, bare, cfg)
+                single = measure_single_requests(
+                    api, bare, served, tracking_uri=tracking_uri, prefix=prefix, cfg=cfg
+                )
+                computed = measure_computed(api, prefix, data_dir, cfg["computed_n"])
+                print("redis after load:", computed["redis_after_load"])
     finally:
-        delete_redis_keys(prefix)
         shutil.rmtree(tmp, ignore_errors=True)
     extra.update({"throughput": load, "single_requests": single, "computed": computed})
 

@@ -9,7 +9,7 @@ ticker list, health, and invalid requests that must answer 4xx. Every window of 
 seconds records requests, unexpected answers (any 5xx, or a status the request should not get),
 p50/p99 latency and the server's resident memory (gunicorn and its workers). Targets: 0
 unexpected answers; the last windows' p99 within 1.5x of the first steady windows'; memory
-flat (growth after warm-up under 10%). ``--quick``: 20 seconds in 5-second windows (seconds;
+flat (growth after warm-up under 10%). ``--quick``: 12 seconds in 4-second windows (seconds;
 not a measurement).
 """
 
@@ -27,15 +27,7 @@ import numpy as np
 
 from bench.bench_api import TICKER
 from devkit.platform import train_for_servers
-from devkit.servers import (
-    REDIS_URL,
-    api_env,
-    delete_redis_keys,
-    free_port,
-    gunicorn_app,
-    redis_prefix,
-    serving,
-)
+from devkit.servers import REDIS_URL, free_port, gunicorn_app, load_env, serving
 
 P99_DRIFT_MAX = 1.5
 MEMORY_GROWTH_MAX_PCT = 10.0
@@ -172,27 +164,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--window-s", type=float, default=10.0)
-    parser.add_argument("--quick", action="store_true", help="20 seconds")
+    parser.add_argument("--quick", action="store_true", help="12 seconds")
     args = parser.parse_args()
-    minutes, window_s = (1 / 3, 5.0) if args.quick else (args.minutes, args.window_s)
+    minutes, window_s = (0.2, 4.0) if args.quick else (args.minutes, args.window_s)
 
     from bench.common import write_results
 
     tmp = Path(tempfile.mkdtemp(prefix="stockops-bench-soak-"))
-    prom = tmp / "prom"
-    prom.mkdir()
-    prefix = redis_prefix("bench")
-    env = api_env(
-        tmp, prefix, STOCKOPS_RATE_LIMIT_ENABLED="false", PROMETHEUS_MULTIPROC_DIR=str(prom)
-    )
-    prepared = {"prepare_s": round(train_for_servers(tmp / "data", Path(env["DAGSTER_HOME"])), 1)}
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with load_env(tmp, "bench") as (env, prefix):
+        trained_s = train_for_servers(tmp / "data", Path(env["DAGSTER_HOME"]))
+        prepared = {"prepare_s": round(trained_s, 1)}
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
         with serving(gunicorn_app(port), env, tmp / "gunicorn.log", base + "/health/live") as proc:
             windows = asyncio.run(soak(base, prefix, proc.pid, minutes, window_s))
-    finally:
-        delete_redis_keys(prefix)
     figures = verdict(windows)
     write_results(
         "soak",

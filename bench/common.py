@@ -55,8 +55,12 @@ def machine() -> dict[str, Any]:
     if meminfo.exists():
         first = meminfo.read_text().splitlines()[0].split()
         mem_gib = round(int(first[1]) / 1024 / 1024, 1)
+    # Other work on the machine moves the figures: the load averages (1, 5, 15 min) at the end of
+    # the run say how busy it was.
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     return {
         "platform": platform.platform(),
+        "load_average": load,
         "python": platform.python_version(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
@@ -98,7 +102,7 @@ def write_results(
         "",
         f"Machine: {payload['machine']['cpu']} x{payload['machine']['cpu_count']}, "
         f"{payload['machine']['memory_gib']} GiB, {payload['machine']['platform']}; "
-        f"{payload['machine']['date']}",
+        f"{payload['machine']['date']}; load average {payload['machine']['load_average']}",
         "",
         f"Commit: {describe_revision(payload['revision'])}"
         + ("; a quick run (smoke sizes), not a measurement" if quick else ""),

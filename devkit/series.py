@@ -1,14 +1,22 @@
-"""Synthetic market series for tests and benchmarks: OHLCV on NYSE sessions, and a volatility
-regime change planted in real data. Both built from the domain's own synthetic processes and
-calendar, so they pass the same validation as market data."""
+"""Synthetic market series for tests and benchmarks: OHLCV on NYSE sessions (a random walk, a
+straight line), and a volatility regime change planted in real data. The random walk comes from
+the domain's own synthetic processes and calendar, so it passes the same validation as market
+data."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from stock_assets.domain.calendar import trading_days
 from stock_assets.domain.ml.synthetic import random_walk
+from stock_assets.domain.symbols import ticker_slug
+
+# A fixture that makes frames: ``make(n, seed=..., ...)``.
+FrameFactory = Callable[..., pd.DataFrame]
 
 
 def random_walk_ohlcv(
@@ -22,6 +30,33 @@ def random_walk_ohlcv(
             raise ValueError(f"fewer than {n} NYSE sessions end on {end}")
         start = str(sessions[0].date())
     return random_walk(n, sigma=vol, seed=seed, start=start).ohlcv
+
+
+def linear_ohlcv(
+    start: str, days: int, first: float, last: float, *, spread: float, volume: float
+) -> pd.DataFrame:
+    """``days`` business days from ``start`` (ISO dates as strings, as a file holds them), the
+    close rising linearly from ``first`` to ``last``, high and low ``spread`` around it: a frame
+    every OHLCV rule accepts, where no NYSE holiday falls in the window."""
+    close = np.linspace(first, last, days)
+    return pd.DataFrame(
+        {
+            "date": pd.bdate_range(start, periods=days).strftime("%Y-%m-%d"),
+            "open": close,
+            "high": close + spread,
+            "low": close - spread,
+            "close": close,
+            "volume": volume,
+        }
+    )
+
+
+def write_market_folder(folder: Path, histories: Mapping[str, pd.DataFrame]) -> Path:
+    """A folder the ``files`` market-data provider reads: one ``<SLUG>.parquet`` per ticker."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for ticker, frame in histories.items():
+        frame.to_parquet(folder / f"{ticker_slug(ticker)}.parquet", index=False)
+    return folder
 
 
 def amplify_recent_moves(frame: pd.DataFrame, days: int, factor: float) -> pd.DataFrame:

@@ -121,7 +121,7 @@ def stop(proc: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
         proc.wait(timeout=10)
 
 
-def _poll(
+def wait_until(
     ready: Callable[[], bool], what: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float
 ) -> float:
     """Seconds until ``ready()`` is true; raises with the log's tail if the process exits or
@@ -139,7 +139,9 @@ def _poll(
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> float:
     """Seconds until ``url`` answers below 500."""
-    return _poll(lambda: httpx.get(url, timeout=5.0).status_code < 500, url, proc, log, timeout_s)
+    return wait_until(
+        lambda: httpx.get(url, timeout=5.0).status_code < 500, url, proc, log, timeout_s
+    )
 
 
 _REPOSITORIES = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
@@ -155,7 +157,7 @@ def wait_for_code_location(
         body = httpx.post(graphql_url, json={"query": _REPOSITORIES}, timeout=30).json()
         return bool(body["data"]["repositoriesOrError"].get("nodes"))
 
-    return _poll(loaded, f"{graphql_url} (code location)", proc, log, timeout_s)
+    return wait_until(loaded, f"{graphql_url} (code location)", proc, log, timeout_s)
 
 
 @contextlib.contextmanager
@@ -192,6 +194,24 @@ def running_api(
         command, environment = uvicorn_api(port, log_level), api_env(root, prefix, **env)
         with serving(command, environment, log, url + "/health/live", timeout_s):
             yield RunningApi(url, log, prefix)
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            delete_redis_keys(prefix)
+
+
+@contextlib.contextmanager
+def load_env(root: Path, kind: str = "test") -> Iterator[tuple[dict[str, str], str]]:
+    """``api_env`` for an API under load as production serves it: gunicorn workers sharing a
+    Prometheus multiprocess folder of their own, rate limits off. Yields the environment and
+    its Redis key prefix, whose keys are deleted afterwards."""
+    metrics = root / "prom"
+    metrics.mkdir(parents=True, exist_ok=True)
+    prefix = redis_prefix(kind)
+    env = api_env(
+        root, prefix, STOCKOPS_RATE_LIMIT_ENABLED="false", PROMETHEUS_MULTIPROC_DIR=str(metrics)
+    )
+    try:
+        yield env, prefix
     finally:
         with contextlib.suppress(redis.RedisError):
             delete_redis_keys(prefix)

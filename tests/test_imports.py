@@ -8,14 +8,15 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+from devkit.sources import PACKAGES, python_files
+
 REPO = Path(__file__).resolve().parents[1]
-OURS = ("stock_assets", "serving_api", "agent_graph", "streamlit_app", "devkit", "bench", "tests")
+OURS = PACKAGES
 # Modules being rewritten on another branch that still import what no longer exists; strict:
 # once one imports cleanly this fails until it leaves the list.
 BROKEN = {"bench/bench_agents.py": "imports names bench.bench_api no longer has"}
@@ -26,17 +27,6 @@ def _package_of(path: Path) -> str:
     if not path.is_relative_to(REPO):
         return ""
     return ".".join(path.relative_to(REPO).parent.parts)
-
-
-def _sources() -> list[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", *OURS],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    return sorted(REPO / p for p in listed if p.endswith(".py") and (REPO / p).exists())
 
 
 def imported_names(path: Path) -> dict[str, list[tuple[int, str | None]]]:
@@ -82,7 +72,7 @@ def missing_names(path: Path) -> list[str]:
 
 def _cases() -> list[object]:
     cases: list[object] = []
-    for path in _sources():
+    for path in python_files(*OURS):
         if not imported_names(path):
             continue
         name = str(path.relative_to(REPO))

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
+from devkit.sources import python_files
 from stock_assets import names
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,20 +74,6 @@ def _spelled() -> dict[str, str]:
     }
 
 
-def _python_files() -> Iterator[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", *SCANNED],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    for name in listed:
-        path = REPO / name
-        if path.suffix == ".py" and path.exists() and path.resolve() != SHEET:
-            yield path
-
-
 def _fields(tree: ast.AST) -> set[int]:
     """Ids of the string nodes that name a field, not an asset, even when the word is an asset
     name ("forecast", "backtest"): a subscript (``body["forecast"]``), the left of ``in`` and a
@@ -137,7 +122,8 @@ def spelled_names(path: Path) -> list[str]:
 def test_no_module_spells_a_name_outside_the_sheet() -> None:
     found = [
         hit
-        for path in _python_files()
+        for path in python_files(*SCANNED)
+        if path.resolve() != SHEET
         if str(path.relative_to(REPO)) not in PENDING
         for hit in spelled_names(path)
     ]

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from devkit.platform import TinyPlatform, tiny_platform
-from devkit.series import amplify_recent_moves
+from devkit.series import amplify_recent_moves, write_market_folder
 from devkit.sizes import TINY_BACKTEST
 from stock_assets import names
 from stock_assets.defs.assets.evaluation import backtest, champion_model
@@ -33,7 +33,6 @@ from stock_assets.defs.sensors.retrain import (
 )
 from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.monitoring import read_drift_summary
-from stock_assets.domain.symbols import ticker_slug
 from stock_assets.settings import Settings
 
 TICKER = "AAPL"
@@ -85,17 +84,14 @@ class Drift:
 @pytest.fixture(scope="module")
 def drift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drift]:
     root = tmp_path_factory.mktemp("drift")
-    folder = root / "market"
-    folder.mkdir()
     sample = OfflineSampleProvider()
-    stock = sample.fetch(TICKER)
-    for ticker in (INDEX, TICKER):
-        # The last ~5 years of the stock (the index over the same dates, so a backtest parent has
-        # index rows before the stock's test period): enough for training, the 504-row reference
-        # and the 60-row current window, and quicker to train on than the whole history.
-        history = sample.fetch(ticker)
-        history = history[history["date"] <= stock["date"].iloc[-1]].tail(HISTORY_ROWS)
-        history.to_parquet(folder / f"{ticker_slug(ticker)}.parquet", index=False)
+    end = sample.fetch(TICKER)["date"].iloc[-1]
+    # The last ~5 years of the stock (the index over the same dates, so a backtest parent has
+    # index rows before the stock's test period): enough for training, the 504-row reference
+    # and the 60-row current window, and quicker to train on than the whole history.
+    histories = {t: sample.fetch(t) for t in (INDEX, TICKER)}
+    histories = {t: h[h["date"] <= end].tail(HISTORY_ROWS) for t, h in histories.items()}
+    folder = write_market_folder(root / "market", histories)
     market_data = FileFolderMarketData(folder=str(folder))
     with tiny_platform(root, market_data=market_data, config=BACKTEST) as platform:
         platform.bootstrap()

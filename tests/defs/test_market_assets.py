@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from devkit.series import linear_ohlcv
 from stock_assets import names
 from stock_assets.defs.assets.features import feature_definitions, online_features
 from stock_assets.defs.assets.market import indicators, ohlcv
@@ -76,18 +77,8 @@ def _write_csv(folder: Path, name: str, frame: pd.DataFrame) -> None:
 
 
 def _good_frame(days: int = 60) -> pd.DataFrame:
-    dates = pd.bdate_range("2024-03-04", periods=days)  # no NYSE holiday in this window
-    close = np.linspace(20, 25, days)
-    return pd.DataFrame(
-        {
-            "date": dates.strftime("%Y-%m-%d"),
-            "open": close,
-            "high": close + 1,
-            "low": close - 1,
-            "close": close,
-            "volume": 5000.0,
-        }
-    )
+    # No NYSE holiday in this window.
+    return linear_ohlcv("2024-03-04", days, 20, 25, spread=1, volume=5000.0)
 
 
 def test_corrupted_csv_fails_clearly_and_writes_nothing(

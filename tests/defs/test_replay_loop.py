@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from devkit.platform import TinyPlatform, tiny_platform
+from devkit.series import write_market_folder
 from devkit.sizes import TINY_BACKTEST
 from stock_assets import names
 from stock_assets.defs.assets.evaluation import CHAMPION_KEY
@@ -131,13 +132,10 @@ class Replay:
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
     root = tmp_path_factory.mktemp("replay")
-    folder = root / "market"
-    folder.mkdir()
     sample = OfflineSampleProvider()
-    for ticker in (INDEX, TICKER):
-        history = sample.fetch(ticker)
-        history = history[(history["date"] >= FIRST) & (history["date"] <= LAST)]
-        history.to_parquet(folder / f"{ticker_slug(ticker)}.parquet", index=False)
+    histories = {t: sample.fetch(t) for t in (INDEX, TICKER)}
+    histories = {t: h[h["date"].between(FIRST, LAST)] for t, h in histories.items()}
+    folder = write_market_folder(root / "market", histories)
     (root / "dagster").mkdir()
     env = {
         "STOCKOPS_DATA_DIR": str(root / "data"),

@@ -131,8 +131,6 @@ def build_run_job(rendering: Rendered, tags: dict[str, str], tmp_dir: Path) -> d
     from dagster._core.storage.dagster_run import DagsterRun
     from dagster_k8s import K8sRunLauncher
     from dagster_k8s.container_context import K8sContainerContext
-    from dagster_k8s.job import construct_dagster_k8s_job
-    from kubernetes.client import ApiClient
 
     config = dict(rendering.instance()["run_launcher"]["config"])
     kubeconfig = tmp_dir / "kubeconfig"
@@ -157,19 +155,30 @@ def build_run_job(rendering: Rendered, tags: dict[str, str], tmp_dir: Path) -> d
     context = K8sContainerContext.create_for_run(run, launcher, include_run_tags=True)
     user_code = rendering.get("Deployment", f"{RELEASE}-user-code")
     image = user_code["spec"]["template"]["spec"]["containers"][0]["image"]
-    job_config = context.get_k8s_job_config(job_image=image, run_launcher=launcher)
+    manifest = run_job_manifest(context, launcher, image, run.run_id, "dagster-run-0b5e4c1e")
+    manifest["metadata"]["namespace"] = NAMESPACE
+    return manifest
+
+
+def run_job_manifest(
+    context: Any, launcher: Any, image: str, run_id: str, name: str
+) -> dict[str, Any]:
+    """The run pod's Job for a training run, as dagster-k8s constructs it for ``context`` (its
+    K8sContainerContext) and ``launcher`` (what it reads of the run launcher), as a manifest."""
+    from dagster_k8s.job import construct_dagster_k8s_job
+    from kubernetes.client import ApiClient
+
     job = construct_dagster_k8s_job(
-        job_config=job_config,
-        args=["dagster", "api", "execute_run", json.dumps({"run_id": run.run_id})],
-        job_name="dagster-run-0b5e4c1e",
-        pod_name="dagster-run-0b5e4c1e",
+        job_config=context.get_k8s_job_config(job_image=image, run_launcher=launcher),
+        args=["dagster", "api", "execute_run", json.dumps({"run_id": run_id})],
+        job_name=name,
+        pod_name=name,
         component="run_worker",
         user_defined_k8s_config=context.run_k8s_config,
-        labels={"dagster/job": run.job_name},
+        labels={"dagster/job": names.TICKER_TRAINING_JOB},
     )
     manifest = ApiClient().sanitize_for_serialization(job)
     manifest.update({"apiVersion": "batch/v1", "kind": "Job"})
-    manifest["metadata"]["namespace"] = NAMESPACE
     return manifest
 
 

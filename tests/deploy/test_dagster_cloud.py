@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import yaml
 
-from stock_assets import names
 from tests.deploy.manifests import (
     KUBE_VERSION,
     NAMESPACE,
@@ -29,6 +28,7 @@ from tests.deploy.manifests import (
     Rendered,
     pod_spec,
     run,
+    run_job_manifest,
     selects,
     tool,
 )
@@ -226,8 +226,7 @@ def run_job(location: Any, agent_config: dict[str, Any] | None = None) -> dict[s
     """The Job of one run as the agent builds it: its launcher config (when given), merged with
     the location's container context, through dagster-k8s' own job construction."""
     from dagster_k8s.container_context import K8sContainerContext
-    from dagster_k8s.job import UserDefinedDagsterK8sConfig, construct_dagster_k8s_job
-    from kubernetes.client import ApiClient
+    from dagster_k8s.job import UserDefinedDagsterK8sConfig
 
     config = agent_config or {
         "dagster_home": "/opt/dagster/dagster_home",
@@ -252,20 +251,8 @@ def run_job(location: Any, agent_config: dict[str, Any] | None = None) -> dict[s
         instance_config_map=config["instance_config_map"],
         postgres_password_secret=None,
     )
-    job = construct_dagster_k8s_job(
-        job_config=context.get_k8s_job_config(
-            job_image=f"{location.build.registry}:0.1.0", run_launcher=launcher
-        ),
-        args=["dagster", "api", "execute_run", "{}"],
-        job_name="dagster-run-hybrid",
-        pod_name="dagster-run-hybrid",
-        component="run_worker",
-        user_defined_k8s_config=context.run_k8s_config,
-        labels={"dagster/job": names.TICKER_TRAINING_JOB},
-    )
-    manifest = ApiClient().sanitize_for_serialization(job)
-    manifest.update({"apiVersion": "batch/v1", "kind": "Job"})
-    return manifest
+    image = f"{location.build.registry}:0.1.0"
+    return run_job_manifest(context, launcher, image, "0b5e4c1e-hybrid", "dagster-run-hybrid")
 
 
 def assert_reaches_the_servers(job: dict[str, Any], releases: list[Rendered]) -> None:

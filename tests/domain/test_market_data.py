@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from devkit.series import linear_ohlcv
 from stock_assets.domain.market_data import (
     OHLCV_COLUMNS,
     CorruptDataError,
@@ -57,19 +58,10 @@ def test_sample_provider_rejects_unknown_ticker_clearly() -> None:
 
 
 def _frame(rows: int = 5) -> pd.DataFrame:
-    dates = pd.bdate_range("2024-01-02", periods=rows)
-    close = np.linspace(10, 11, rows)
-    return pd.DataFrame(
-        {
-            "Date": dates.strftime("%Y-%m-%d"),
-            "Open": close,
-            "High": close + 0.5,
-            "Low": close - 0.5,
-            "Close": close,
-            "Adj Close": close / 2,
-            "Volume": 1000,
-        }
-    )
+    """A file as Yahoo's CSV export writes it: capitalised columns and an adjusted close."""
+    frame = linear_ohlcv("2024-01-02", rows, 10, 11, spread=0.5, volume=1000)
+    frame = frame.rename(columns=str.title)
+    return frame.assign(**{"Adj Close": frame["Close"] / 2})
 
 
 def test_file_provider_reads_csv_and_parquet_and_adjusts(tmp_path: Path) -> None:

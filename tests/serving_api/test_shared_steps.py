@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 
 import dagster as dg
+import pytest
 from dagster._daemon.types import DaemonHeartbeat
 from fastapi.testclient import TestClient
 
@@ -48,17 +49,26 @@ def _bootstrapped(instance: dg.DagsterInstance) -> None:
     _report(instance, PARENT_KEY)
 
 
+Recorded = tuple[TestClient, RecordingLauncher, dg.DagsterInstance]
+
+
+@pytest.fixture
+def recorded(make_client: MakeClient) -> Recorded:
+    """A started app whose launcher records its runs (and starts none), and its instance."""
+    launcher = RecordingLauncher()
+    client = make_client(launcher=launcher)
+    return client, launcher, client.app.state.stockops.instance
+
+
 def _status(client: TestClient, task_id: str) -> dict:
     time.sleep(0.3)  # past the task service's short memo of a task's state
     return client.get(f"/status/{task_id}").json()
 
 
 def test_a_request_joins_the_bootstrap_the_sensor_runs_and_the_plan_goes_on(
-    make_client: MakeClient,
+    recorded: Recorded,
 ) -> None:
-    launcher = RecordingLauncher()
-    client = make_client(launcher=launcher)
-    instance = client.app.state.stockops.instance
+    client, launcher, instance = recorded
     bootstrap = _foreign_run(instance, names.PLATFORM_BOOTSTRAP_JOB, "^GSPC")
 
     answer = client.post("/predict-child", json={"ticker": "IBM"})
@@ -84,10 +94,8 @@ def test_a_request_joins_the_bootstrap_the_sensor_runs_and_the_plan_goes_on(
     assert spec.tags[names.TASK_TAG] == task["task_id"]
 
 
-def test_a_task_succeeds_only_once_the_forecast_exists(make_client: MakeClient) -> None:
-    launcher = RecordingLauncher()
-    client = make_client(launcher=launcher)
-    instance = client.app.state.stockops.instance
+def test_a_task_succeeds_only_once_the_forecast_exists(recorded: Recorded) -> None:
+    client, _launcher, instance = recorded
     _bootstrapped(instance)
     task = client.post("/predict-child", json={"ticker": "IBM"}).json()
     assert _status(client, task["task_id"])["steps_total"] == 1  # the bootstrap was done
@@ -106,11 +114,9 @@ def test_a_task_succeeds_only_once_the_forecast_exists(make_client: MakeClient) 
 
 
 def test_a_failed_step_fails_the_task_with_its_reason_and_a_new_request_retries(
-    make_client: MakeClient,
+    recorded: Recorded,
 ) -> None:
-    launcher = RecordingLauncher()
-    client = make_client(launcher=launcher)
-    instance = client.app.state.stockops.instance
+    client, _launcher, instance = recorded
     _bootstrapped(instance)
     task = client.post("/predict-child", json={"ticker": "IBM"}).json()
     run = _foreign_run(instance, names.ONBOARD_TICKER_JOB, "IBM")
@@ -123,11 +129,9 @@ def test_a_failed_step_fails_the_task_with_its_reason_and_a_new_request_retries(
 
 
 def test_with_a_daemon_alive_the_sensor_launches_and_the_api_only_records(
-    make_client: MakeClient,
+    recorded: Recorded,
 ) -> None:
-    launcher = RecordingLauncher()
-    client = make_client(launcher=launcher)
-    instance = client.app.state.stockops.instance
+    client, launcher, instance = recorded
     instance.add_daemon_heartbeat(
         DaemonHeartbeat(time.time(), "SENSOR", str(uuid.uuid4()), errors=[])
     )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from devkit.series import FrameFactory
 from stock_assets.domain.ml.backtest import (
     CandidateSpec,
     FoldProgress,
@@ -20,7 +19,6 @@ from stock_assets.domain.ml.config import TINY
 from stock_assets.domain.ml.dataset import clean_frame
 from stock_assets.domain.ml.forecasters import Forecaster, IntArray, QuantileForecast
 
-FrameFactory = Callable[..., pd.DataFrame]
 CFG = TINY.replace(epochs=3)
 Q_COLUMNS = ["q0.1", "q0.5", "q0.9"]
 

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from devkit.series import FrameFactory
 from stock_assets.domain.calendar import trading_days
 from stock_assets.domain.ml.artifacts import ModelBundle
 from stock_assets.domain.ml.config import TINY
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
 from stock_assets.domain.ml.model import build_model
-
-FrameFactory = Callable[..., pd.DataFrame]
 
 
 def _bundle(frame: pd.DataFrame) -> ModelBundle:
