@@ -29,8 +29,8 @@ def results_dir(quick: bool = False) -> Path:
 
 
 def revision() -> dict[str, Any]:
-    """The commit the measured code is at, and whether the working tree differed from it (the
-    results themselves aside): a figure is quoted with its commit only when ``dirty`` is false."""
+    """The commit the measured code is at, and whether the working tree's code differed from it:
+    a figure is quoted with its commit only when ``dirty`` is false."""
 
     def git(*args: str) -> str:
         done = subprocess.run(
@@ -38,7 +38,8 @@ def revision() -> dict[str, Any]:
         )
         return done.stdout.strip() if done.returncode == 0 else ""
 
-    changes = git("status", "--porcelain", "--", ".", ":(exclude)bench/results")
+    # Results and prose (Markdown) are not the measured code.
+    changes = git("status", "--porcelain", "--", ".", ":(exclude)bench/results", ":(exclude)*.md")
     return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(changes)}
 
 
