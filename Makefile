@@ -18,6 +18,9 @@ export DO_NOT_TRACK := true
 export FEAST_USAGE := False
 export HF_HUB_OFFLINE := 1
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+# Ports of `make up`'s Dagster UI and front end (the API's is STOCKOPS_API_PORT, 8000).
+DAGSTER_PORT ?= 3000
+UI_PORT ?= 8501
 # `make up` runs up to two Dagster runs at once (config/dagster.yaml) on a two-core machine: one
 # torch thread each keeps them from thrashing. Raise it on bigger machines.
 export STOCKOPS_TORCH_THREADS ?= 1
@@ -48,22 +51,23 @@ up: install
 	$(BIN)/stockops init
 	$(BIN)/stockops tickers add --defaults
 	@echo ""
-	@echo "  Dagster UI:  http://127.0.0.1:3000   (asset graph, runs, checks, sensors, schedules)"
+	@echo "  Dagster UI:  http://127.0.0.1:$(DAGSTER_PORT)   (asset graph, runs, checks, sensors, schedules)"
 	@echo "  API:         http://127.0.0.1:$${STOCKOPS_API_PORT:-8000}/docs   (forecasts, tasks, /health, /metrics)"
-	@echo "  Front end:   http://127.0.0.1:8501   (Streamlit: analyze, forecast, monitoring, system)"
+	@echo "  Front end:   http://127.0.0.1:$(UI_PORT)   (Streamlit: analyze, forecast, monitoring, system)"
 	@echo "  The new-ticker sensor now launches one run per default ticker; watch them under Runs."
 	@echo ""
 	@# The API and the front end run in the background for as long as `dagster dev` runs in the
 	@# foreground. The API launches its runs through the webserver, into the daemon's run queue.
-	STOCKOPS_DAGSTER_GRAPHQL_URL="$${STOCKOPS_DAGSTER_GRAPHQL_URL:-http://127.0.0.1:3000/graphql}" \
+	STOCKOPS_DAGSTER_GRAPHQL_URL="$${STOCKOPS_DAGSTER_GRAPHQL_URL:-http://127.0.0.1:$(DAGSTER_PORT)/graphql}" \
+	STOCKOPS_DAGSTER_UI_URL="$${STOCKOPS_DAGSTER_UI_URL:-http://127.0.0.1:$(DAGSTER_PORT)}" \
 		$(BIN)/uvicorn --factory serving_api.app:create_app --host "$${STOCKOPS_API_HOST:-127.0.0.1}" \
 		--port "$${STOCKOPS_API_PORT:-8000}" & api=$$!; \
 	STOCKOPS_API_URL="$${STOCKOPS_API_URL:-http://127.0.0.1:$${STOCKOPS_API_PORT:-8000}}" \
-		$(BIN)/streamlit run streamlit_app/app.py --server.address 127.0.0.1 --server.port 8501 \
+		$(BIN)/streamlit run streamlit_app/app.py --server.address 127.0.0.1 --server.port $(UI_PORT) \
 		--server.headless true --browser.gatherUsageStats false --client.toolbarMode minimal \
 		& ui=$$!; \
 	trap 'kill $$api $$ui 2>/dev/null; wait $$api $$ui 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	$(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT) -w workspace.yaml
 
 lint: install
 	$(BIN)/ruff check .

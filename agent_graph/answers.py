@@ -1,7 +1,7 @@
 """The reader's question, answered from the facts that bear on it, or plainly not answered.
 
-A question is read for what it asks about (the trend, the risks, the forecast, the model's skill,
-volatility, volume, news, drift, the indicators) by keywords first and, when none match, by its
+A question is read for what it asks about (the trend, the risks, the outlook, the model's skill,
+volatility, volume, news, drift, the technicals) by keywords first and, when none match, by its
 closeness in meaning to example questions of each topic. Questions the facts cannot answer (buy
 or sell advice; earnings, valuation, management and other company matters; anything else) get a
 sentence that says so. The answer is a list of fact sentences, like any narrative slot: the model
@@ -43,7 +43,7 @@ TOPIC_WORDS: dict[str, str] = {
     "heading headed head streak continue continuing sustain",
     "risk": "risk risks risky downside danger dangers worry worries concern concerns wrong "
     "safe threat threats uncertainty uncertain lose losing",
-    "forecast": "forecast forecasts predict predicted prediction expect expected expectation "
+    "outlook": "forecast forecasts predict predicted prediction expect expected expectation "
     "outlook target targets projection",
     "skill": "accurate accuracy trust trustworthy reliable reliability skill skilled backtest "
     "track record confident confidence good model models edge",
@@ -51,7 +51,7 @@ TOPIC_WORDS: dict[str, str] = {
     "volume": "volume volumes liquidity traded turnover activity",
     "news": "news headline headlines sentiment press media",
     "drift": "drift drifting drifted stale retrain retraining shift",
-    "indicators": "rsi macd overbought oversold technical technicals indicator indicators signal "
+    "technicals": "rsi macd overbought oversold technical technicals indicator indicators signal "
     "signals",
     "advice": "buy buying sell selling invest investing investment position portfolio entry "
     "exit allocate short long add trim bet",
@@ -63,19 +63,19 @@ TOPIC_WORDS: dict[str, str] = {
 ANSWERABLE = (
     "trend",
     "risk",
-    "forecast",
+    "outlook",
     "skill",
     "volatility",
     "volume",
     "news",
     "drift",
-    "indicators",
+    "technicals",
 )
 # Example questions per topic, for a question none of whose words is a keyword.
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "trend": ("Is the stock still going up?", "Has the run ended?", "Is it still climbing?"),
     "risk": ("What could go wrong?", "How much could I lose?", "What should I watch out for?"),
-    "forecast": ("Where will the stock be in a week?", "What happens next?"),
+    "outlook": ("Where will the stock be in a week?", "What happens next?"),
     "skill": ("Can I rely on this model?", "How good are these predictions?"),
     "volatility": ("How much does the price jump around?", "Is the stock jumpy?"),
     "volume": ("Are many shares changing hands?", "Is trading heavy?"),
@@ -173,7 +173,7 @@ def _topic_facts(topic: str, facts: Facts, tools: Sequence[ToolResult]) -> list[
     if topic == "risk":
         lead = Fact("answer.risk", "answer", "On the risks, the facts point to these.")
         return [lead, *risk_facts(facts, tools)]
-    if topic == "forecast":
+    if topic == "outlook":
         return [forecast_fact(facts), band_fact(facts), skill_fact(facts)]
     if topic == "skill":
         return [skill_fact(facts), advice_fact(facts)]
@@ -193,7 +193,7 @@ def _topic_facts(topic: str, facts: Facts, tools: Sequence[ToolResult]) -> list[
         return [news_fact(tools)]
     if topic == "drift":
         return [drift_fact(facts)]
-    if topic == "indicators":
+    if topic == "technicals":
         found = [rsi_fact(facts), macd_fact(facts)]
         return [f for f in found if f is not None] or [
             Fact("answer.indicators", "answer", f"No indicators are stored for {ticker} yet.")

@@ -19,7 +19,7 @@ from stock_assets.domain.layout import INDICATORS, read_table
 from stock_assets.domain.ml.evaluation import Evaluation, load_evaluation
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
 from stock_assets.domain.monitoring import read_drift_summary
-from stock_assets.domain.serving import ServingModel
+from stock_assets.domain.serving import ServingModel, model_id
 from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.settings import Settings
 
@@ -100,7 +100,7 @@ class Facts:
 
     @property
     def model_id(self) -> str:
-        return f"{self.model_version or 'unregistered'}-{self.bundle_version}"
+        return model_id(self.model_version, self.bundle_version)
 
     @property
     def expected_change_pct(self) -> float:

@@ -69,7 +69,7 @@ CLAIM_VOCABULARY = {
     "news": frozenset({"news", "tone"}),
     "volatility": frozenset({"volatility"}),
     "volume": frozenset({"volume"}),
-    "skill": frozenset({"beat", "naive", "backtest", "significant", "unknown", "accuracy"}),
+    "skill": frozenset({"beat", "naive", "tested", "significant", "unknown", "accuracy"}),
     "direction": frozenset({"up", "down", "flat", "bullish", "bearish", "neutral", "move"}),
     "certainty": frozenset({"certainty"}),
 }
@@ -346,16 +346,16 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
     pending = any(w.stem in _PENDING for w in words)  # "until it is backtested"
     unknown = _has(words, "unknown")
     # "Not checked" is about the model's accuracy only when drift is not what is unchecked.
-    tests = _has(words, "backtest") + ([] if "drift" in present else _has(words, "check"))
+    tests = _has(words, "tested") + ([] if "drift" in present else _has(words, "check"))
     untested = any(_negated_at(words, i) for i in tests) or (pending and bool(tests))
     if unknown or (untested and not beats):
         found.add(("skill", "unknown"))
-    elif beats and ("naive" in present or _has(words, "significant") or _has(words, "backtest")):
+    elif beats and ("naive" in present or _has(words, "significant") or _has(words, "tested")):
         negated = _negated_at(words, beats[0]) or worse_words
         found.add(("skill", "worse" if negated else "better"))
     elif (signif := _has(words, "significant")) and "index" not in present:
         found.add(("skill", "worse" if _negated_at(words, signif[0]) else "better"))
-    elif _has(words, "backtest") and "index" not in present:
+    elif _has(words, "tested") and "index" not in present:
         found.add(("skill", "tested"))  # "the model is backtested": it says it was
     # Relative strength against the index: who leads, whichever is named first.
     if "index" in present:
@@ -514,7 +514,7 @@ _VALUE_CONCEPTS = frozenset(
 
 
 # Classes licensed by a neighbour: a skill statement may speak of accuracy.
-RELATED = {"accuracy": frozenset({"beat", "backtest", "unknown", "significant"})}
+RELATED = {"accuracy": frozenset({"beat", "tested", "unknown", "significant"})}
 
 
 def _consistent(value: str, allowed: set[str]) -> bool:

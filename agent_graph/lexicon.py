@@ -123,7 +123,7 @@ CONCEPTS: dict[str, str] = {
     "bearish": "bearish bear pessimistic negative cautious",
     "neutral": "neutral balanced",
     # backtest and skill
-    "backtest": "backtest backtests backtested backtesting test tests tested testing evaluation "
+    "tested": "backtest backtests backtested backtesting test tests tested testing evaluation "
     "evaluated record",
     "walk": "walk forward rolling",
     "naive": "naive baseline benchmark simple repeat repeats repeating repeated yesterday's "

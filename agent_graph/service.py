@@ -31,11 +31,6 @@ from stock_assets.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def model_id(serving: ServingModel) -> str:
-    """The serving model's identity (registry version and bundle folder), as the API keys it."""
-    return f"{serving.model_version or 'unregistered'}-{serving.bundle.version}"
-
-
 @dataclass(frozen=True)
 class Analysis:
     record: dict[str, Any]  # the latest.json content
@@ -104,7 +99,7 @@ class AnalystService:
         symbol = normalize_ticker(ticker)
         frame = indicators if indicators is not None else load_indicators(self.settings, symbol)
         as_of = str(pd.Timestamp(frame["date"].max()).date())
-        mid = model_id(serving)
+        mid = serving.model_id
         vector = embed(request_text(symbol, question)) if self.cache.available else None
         if not refresh:
             hit = self.cache.lookup(symbol, as_of, mid, question, vector)

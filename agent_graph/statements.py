@@ -6,8 +6,8 @@ number: numbers live in the code-written lead lines and tables, where the critic
 the writer is told the facts in words only.
 
 Each :class:`Fact` has a key (what it is about, e.g. ``market.volatility``) and a kind (the
-sentence kinds a report is checked by: forecast, stance, skill, advice, relative_strength,
-volatility, volume, news, indicators, drift, risk, answer). A narrative slot is a list of facts;
+sentence kinds a report is checked by: outlook, stance, skill, advice, relative_strength,
+volatility, volume, news, technicals, drift, risk, answer). A narrative slot is a list of facts;
 the writer is asked to make them read well, and any fact the model's text does not restate is
 stated by its code-written sentence, so a slot is always complete.
 """
@@ -52,14 +52,14 @@ def expected_move(facts: Facts) -> str:
 def forecast_fact(facts: Facts) -> Fact:
     return Fact(
         "forecast.move",
-        "forecast",
+        "outlook",
         f"The model expects {expected_move(facts)} in the price of {facts.ticker} over the next "
         "week.",
     )
 
 
 def band_fact(facts: Facts) -> Fact:
-    return Fact("forecast.band", "forecast", f"Its uncertainty band is {band_word(facts)}.")
+    return Fact("forecast.band", "outlook", f"Its uncertainty band is {band_word(facts)}.")
 
 
 def stance_fact(facts: Facts) -> Fact:
@@ -144,7 +144,7 @@ def rsi_fact(facts: Facts) -> Fact | None:
         text = "The RSI is low, in the zone read as oversold."
     else:
         text = "The RSI is in its middle range."
-    return Fact("market.rsi", "indicators", text)
+    return Fact("market.rsi", "technicals", text)
 
 
 def macd_fact(facts: Facts) -> Fact | None:
@@ -152,7 +152,7 @@ def macd_fact(facts: Facts) -> Fact | None:
     if hist is None:
         return None
     return Fact(
-        "market.macd", "indicators", f"MACD momentum is {'positive' if hist > 0 else 'negative'}."
+        "market.macd", "technicals", f"MACD momentum is {'positive' if hist > 0 else 'negative'}."
     )
 
 

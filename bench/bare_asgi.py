@@ -15,6 +15,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from serving_api.asgi import send_json
+
 # As the API runs (STOCKOPS_API_ACCESS_LOG off): no line per request.
 logging.getLogger("uvicorn.access").disabled = True
 
@@ -41,14 +43,4 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         more = message.get("more_body", False)
     cached: bytes = await _clients[0].get(KEY) or b"{}"
     body = b'{"cache_hit":true,' + cached[1:]
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, 200, body)  # the API's own ASGI-level answer

@@ -22,7 +22,8 @@ handler's is the floor of any answer that reads Redis over HTTP here.
 
 Targets (2 cores): a cache miss (the materialized forecast, read when current) at least 5x faster
 than ``mlflow models serve``; cache-hit throughput at least 70 % of the bare handler's; cache-hit
-p99 <= 10 ms at 2 connections and <= 50 ms at 32 (the median round's).
+p99 <= 10 ms at 2 connections and <= 50 ms at 32 (the median round's). ``--quick``: the tiny
+model sizes and one short round of everything (seconds; not a measurement).
 """
 
 from __future__ import annotations
@@ -40,34 +41,27 @@ from typing import Any
 
 import numpy as np
 
+from devkit.platform import train_for_servers
+from devkit.servers import BIN, REDIS_URL, free_port, gunicorn_app, load_env, serving
+from devkit.sizes import FULL_SIZE
 from serving_api.forecasting import PEEK_S
 from stock_assets.domain import layout
-from tests.support.platform import FULL_SIZE, train_for_servers
-from tests.support.servers import (
-    BIN,
-    REDIS_URL,
-    api_env,
-    delete_redis_keys,
-    free_port,
-    gunicorn_app,
-    redis_prefix,
-    serving,
-)
+from stock_assets.domain.tracking import CHAMPION_ALIAS, registered_model_name
 
 TICKER = "AAPL"
-MODEL_URI = f"models:/stockops-child-{TICKER}@champion"
+MODEL_URI = f"models:/{registered_model_name(TICKER)}@{CHAMPION_ALIAS}"
 MISS_SPEEDUP, HIT_SHARE, HIT_P99_LOW_MS, HIT_P99_32_MS = 5.0, 0.70, 10.0, 50.0
 FULL = {"wrk_s": 8, "rounds": 5, "blocks": 12, "block_n": 100, "computed_n": 60}
-QUICK = {"wrk_s": 3, "rounds": 2, "blocks": 4, "block_n": 40, "computed_n": 20}
+QUICK = {"wrk_s": 1, "rounds": 1, "blocks": 1, "block_n": 10, "computed_n": 3}
 
 
 def serve_the_lstm(data_dir: Path, dagster_home: Path) -> str:
     """Point AAPL's champion alias at its LSTM child (by hand: a benchmark, not the policy) and
     materialize its forecast; returns the LSTM's registry version."""
+    from devkit.platform import tiny_platform
     from stock_assets.defs.assets.forecasting import FORECAST_KEY
-    from stock_assets.domain.tracking import ModelTracker, registered_model_name
+    from stock_assets.domain.tracking import ModelTracker
     from stock_assets.settings import Settings
-    from tests.support.platform import tiny_platform
 
     settings = Settings(data_dir=data_dir)
     tracker = ModelTracker(settings.resolved_mlflow_tracking_uri)
@@ -101,10 +95,21 @@ def wrk(url: str, seconds: float, connections: int) -> dict[str, Any]:
         script.write(_WRK_SCRIPT % TICKER)
     try:
         out = subprocess.run(
-            [binary, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s",
-             script.name, url],
-            capture_output=True, text=True, timeout=seconds + 60, check=True,
-        ).stdout  # fmt: skip
+            [
+                binary,
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds:g}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        ).stdout
     finally:
         Path(script.name).unlink()
 
@@ -117,10 +122,14 @@ def wrk(url: str, seconds: float, connections: int) -> dict[str, Any]:
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"connections": connections, "seconds": seconds,
-            "rps": float(rps.group(1)) if rps else None,
-            "p50_ms": ms("50%"), "p99_ms": ms("99%"),
-            "non_2xx": int(errors.group(1)) if errors else 0}  # fmt: skip
+    return {
+        "connections": connections,
+        "seconds": seconds,
+        "rps": float(rps.group(1)) if rps else None,
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 class RawClient:
@@ -337,8 +346,11 @@ def measure_computed(base: str, prefix: str, data_dir: Path, n: int) -> dict[str
     layout.table_path(data_dir / "tables", layout.FORECAST, TICKER).unlink()
     time.sleep(PEEK_S + 0.5)
     drop = CacheDropper(prefix)
-    calls = Calls(RawClient(base, "/predict-child", json.dumps({"ticker": TICKER}).encode()),
-                  b'{"cache_hit":false', drop)  # fmt: skip
+    calls = Calls(
+        RawClient(base, "/predict-child", json.dumps({"ticker": TICKER}).encode()),
+        b'{"cache_hit":false',
+        drop,
+    )
     sequential(calls.call, 5, calls.before)
     before = forecast_sources(base).get("computed", 0.0)
     lat = sequential(calls.call, n, calls.before)
@@ -368,49 +380,48 @@ def forecast_sources(base: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one short round")
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
 
     from bench.common import write_results
 
     tmp = Path(tempfile.mkdtemp(prefix="stockops-bench-api-"))
-    prefix = redis_prefix("bench")
-    prom = tmp / "prom"
-    prom.mkdir()
-    env = api_env(
-        tmp, prefix, STOCKOPS_RATE_LIMIT_ENABLED="false", PROMETHEUS_MULTIPROC_DIR=str(prom)
-    )
     data_dir = tmp / "data"
     tracking_uri = f"sqlite:///{data_dir.resolve() / 'mlflow' / 'mlflow.db'}"
     extra: dict[str, Any] = {"config": cfg, "quick": args.quick}
     try:
-        home = Path(env["DAGSTER_HOME"])
-        extra["prepare_s"] = round(train_for_servers(data_dir, home, config=FULL_SIZE), 1)
-        extra["served_version"] = serve_the_lstm(data_dir, home)
-        api_port, bare_port, mlflow_port = free_port(), free_port(), free_port()
-        api, bare, served = (f"http://127.0.0.1:{p}" for p in (api_port, bare_port, mlflow_port))
-        mlflow_cmd = [
-            str(BIN / "mlflow"), "models", "serve", "-m", MODEL_URI, "--env-manager", "local",
-            "-h", "127.0.0.1", "-p", str(mlflow_port),
-        ]  # fmt: skip
-        mlflow_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
-        with contextlib.ExitStack() as up:
-            up.enter_context(serving(gunicorn_app(api_port), env, tmp / "api.log",
-                                     api + "/health/live"))  # fmt: skip
-            extra["first_call_cache_hit"] = first_answer(api)
-            bare_env = {**env, "STOCKOPS_BENCH_KEY": cached_key(prefix)}
-            bare_cmd = gunicorn_app(bare_port, "bench.bare_asgi:app")
-            up.enter_context(serving(bare_cmd, bare_env, tmp / "bare.log", bare))
-            up.enter_context(serving(mlflow_cmd, mlflow_env, tmp / "mlflow.log", served + "/ping"))
-            load = measure_throughput(api, bare, cfg)
-            single = measure_single_requests(
-                api, bare, served, tracking_uri=tracking_uri, prefix=prefix, cfg=cfg
+        with load_env(tmp, "bench") as (env, prefix):
+            home = Path(env["DAGSTER_HOME"])
+            sizes = None if args.quick else FULL_SIZE  # None: the tiny sizes
+            extra["prepare_s"] = round(train_for_servers(data_dir, home, config=sizes), 1)
+            extra["served_version"] = serve_the_lstm(data_dir, home)
+            api_port, bare_port, mlflow_port = free_port(), free_port(), free_port()
+            api, bare, served = (
+                f"http://127.0.0.1:{p}" for p in (api_port, bare_port, mlflow_port)
             )
-            computed = measure_computed(api, prefix, data_dir, cfg["computed_n"])
-            print("redis after load:", computed["redis_after_load"])
+            mlflow_options = ["--env-manager=local", "--host=127.0.0.1", f"--port={mlflow_port}"]
+            mlflow_cmd = [str(BIN / "mlflow"), "models", "serve", f"--model-uri={MODEL_URI}"]
+            mlflow_cmd += mlflow_options
+            mlflow_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
+            with contextlib.ExitStack() as up:
+                up.enter_context(
+                    serving(gunicorn_app(api_port), env, tmp / "api.log", api + "/health/live")
+                )
+                extra["first_call_cache_hit"] = first_answer(api)
+                bare_env = {**env, "STOCKOPS_BENCH_KEY": cached_key(prefix)}
+                bare_cmd = gunicorn_app(bare_port, "bench.bare_asgi:app")
+                up.enter_context(serving(bare_cmd, bare_env, tmp / "bare.log", bare))
+                up.enter_context(
+                    serving(mlflow_cmd, mlflow_env, tmp / "mlflow.log", served + "/ping")
+                )
+                load = measure_throughput(api, bare, cfg)
+                single = measure_single_requests(
+                    api, bare, served, tracking_uri=tracking_uri, prefix=prefix, cfg=cfg
+                )
+                computed = measure_computed(api, prefix, data_dir, cfg["computed_n"])
+                print("redis after load:", computed["redis_after_load"])
     finally:
-        delete_redis_keys(prefix)
         shutil.rmtree(tmp, ignore_errors=True)
     extra.update({"throughput": load, "single_requests": single, "computed": computed})
 
@@ -421,42 +432,114 @@ def main() -> None:
     rounds = f"median of {cfg['rounds']} rounds of {cfg['wrk_s']} s"
     blocks = f"{cfg['blocks']} blocks of {cfg['block_n']}"
     figures = [
-        {"figure": f"cache miss p50: the materialized forecast (sequential, raw client, {blocks})",
-         "value": single["miss"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": "cache miss p99", "value": single["miss"]["p99_ms"], "unit": "ms",
-         "target": "-", "met": None},
-        {"figure": "mlflow models serve /invocations p50, same model (same blocks)",
-         "value": single["mlflow"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": "mlflow serve p50 / our miss p50 (median of the blocks' ratios)",
-         "value": speedup, "unit": "x", "target": f">= {MISS_SPEEDUP:g} x",
-         "met": speedup >= MISS_SPEEDUP},
-        {"figure": "bare handler p50 (same blocks): the floor of an answer that reads Redis",
-         "value": single["bare"]["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": "mlflow serve p50 / the floor: the most any server could gain",
-         "value": ceiling, "unit": "x", "target": "-", "met": None},
-        {"figure": "cache hit p50 (same blocks)", "value": single["hit"]["p50_ms"], "unit": "ms",
-         "target": "-", "met": None},
-        {"figure": "stale forecast computed on the request p50 (model inference)",
-         "value": computed["p50_ms"], "unit": "ms", "target": "-", "met": None},
-        {"figure": f"cache hit throughput, wrk 32 connections ({rounds})",
-         "value": load["api_rps_32"], "unit": "req/s", "target": "-", "met": None},
-        {"figure": "bare ASGI handler, same Redis value, wrk 32 connections (same rounds)",
-         "value": load["bare_rps_32"], "unit": "req/s", "target": "-", "met": None},
-        {"figure": "cache hit throughput / bare handler's (median of paired rounds)",
-         "value": share, "unit": "", "target": f">= {HIT_SHARE:g}", "met": share >= HIT_SHARE},
-        {"figure": "cache hit p99, wrk 2 connections (median round; worst)",
-         "value": f"{p99_2} ({load['api_worst_p99_2']})", "unit": "ms",
-         "target": f"<= {HIT_P99_LOW_MS:g} ms", "met": p99_2 <= HIT_P99_LOW_MS},
-        {"figure": "cache hit p99, wrk 32 connections (median round; worst)",
-         "value": f"{p99_32} ({load['api_worst_p99_32']})", "unit": "ms",
-         "target": f"<= {HIT_P99_32_MS:g} ms", "met": p99_32 <= HIT_P99_32_MS},
-        {"figure": "bare handler p99, wrk 2 / 32 connections (median round)",
-         "value": f"{load['bare_p99_2']} / {load['bare_p99_32']}", "unit": "ms",
-         "target": "-", "met": None},
-        {"figure": "non-2xx answers of the API under wrk (every round)",
-         "value": non_2xx, "unit": "", "target": "0", "met": non_2xx == 0},
-    ]  # fmt: skip
-    write_results("api", figures, extra)
+        {
+            "figure": "cache miss p50: the materialized forecast (sequential, raw client, "
+            f"{blocks})",
+            "value": single["miss"]["p50_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "cache miss p99",
+            "value": single["miss"]["p99_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "mlflow models serve /invocations p50, same model (same blocks)",
+            "value": single["mlflow"]["p50_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "mlflow serve p50 / our miss p50 (median of the blocks' ratios)",
+            "value": speedup,
+            "unit": "x",
+            "target": f">= {MISS_SPEEDUP:g} x",
+            "met": speedup >= MISS_SPEEDUP,
+        },
+        {
+            "figure": "bare handler p50 (same blocks): the floor of an answer that reads Redis",
+            "value": single["bare"]["p50_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "mlflow serve p50 / the floor: the most any server could gain",
+            "value": ceiling,
+            "unit": "x",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "cache hit p50 (same blocks)",
+            "value": single["hit"]["p50_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "stale forecast computed on the request p50 (model inference)",
+            "value": computed["p50_ms"],
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": f"cache hit throughput, wrk 32 connections ({rounds})",
+            "value": load["api_rps_32"],
+            "unit": "req/s",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "bare ASGI handler, same Redis value, wrk 32 connections (same rounds)",
+            "value": load["bare_rps_32"],
+            "unit": "req/s",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "cache hit throughput / bare handler's (median of paired rounds)",
+            "value": share,
+            "unit": "",
+            "target": f">= {HIT_SHARE:g}",
+            "met": share >= HIT_SHARE,
+        },
+        {
+            "figure": "cache hit p99, wrk 2 connections (median round; worst)",
+            "value": f"{p99_2} ({load['api_worst_p99_2']})",
+            "unit": "ms",
+            "target": f"<= {HIT_P99_LOW_MS:g} ms",
+            "met": p99_2 <= HIT_P99_LOW_MS,
+        },
+        {
+            "figure": "cache hit p99, wrk 32 connections (median round; worst)",
+            "value": f"{p99_32} ({load['api_worst_p99_32']})",
+            "unit": "ms",
+            "target": f"<= {HIT_P99_32_MS:g} ms",
+            "met": p99_32 <= HIT_P99_32_MS,
+        },
+        {
+            "figure": "bare handler p99, wrk 2 / 32 connections (median round)",
+            "value": f"{load['bare_p99_2']} / {load['bare_p99_32']}",
+            "unit": "ms",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "non-2xx answers of the API under wrk (every round)",
+            "value": non_2xx,
+            "unit": "",
+            "target": "0",
+            "met": non_2xx == 0,
+        },
+    ]
+    write_results("api", figures, extra, quick=args.quick)
 
 
 if __name__ == "__main__":

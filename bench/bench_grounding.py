@@ -15,36 +15,18 @@ of the clean ones admitted. ``--quick``: the development set only.
 from __future__ import annotations
 
 import argparse
-import re
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.common import write_results
-from devkit.reports import DATA_DIR, GroundingScore, score_grounding_set
-
-DROPPED, ADMITTED = 0.95, 0.90
-
-
-def sets(quick: bool = False) -> list[Path]:
-    found = sorted(DATA_DIR.glob("grounding_*.yaml"))
-    found = [p for p in found if p.stem != "grounding_scenarios"]
-    return [p for p in found if p.stem == "grounding_dev"] if quick else found
-
-
-def first_read(path: Path) -> str | None:
-    """The "FIRST READ" lines of a held-out round's header, as one line."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    header = [ln.lstrip("# ").rstrip() for ln in lines if ln.startswith("#")]
-    start = next((i for i, ln in enumerate(header) if ln.startswith("FIRST READ")), None)
-    if start is None:
-        return None
-    kept = []
-    for line in header[start + 1 :]:
-        if not line or line.startswith(("The gate was tuned", "The two numbers", "Most clean")):
-            break
-        kept.append(line.strip())
-    return re.sub(r"\s+", " ", " ".join(kept))
+from devkit.reports import (
+    ADMITTED,
+    DROPPED,
+    GroundingScore,
+    first_read,
+    score_grounding_set,
+)
+from devkit.reports import grounding_sets as sets
 
 
 def figures(scores: dict[str, GroundingScore]) -> list[dict[str, Any]]:

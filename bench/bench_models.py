@@ -4,6 +4,9 @@ Usage::
 
     .venv/bin/python -m bench.bench_models [--quick] [--tickers AAPL MSFT]
 
+``--quick``: AAPL alone at the tiny model sizes, half a year of test (seconds; not a
+measurement).
+
 For each stock of the offline sample (AAPL, MSFT, IBM, GOOG): the parent is trained on ^GSPC rows
 dated before the stock's first test input row; the walk-forward backtest (4 folds over the last two
 years) runs the baselines and the fine-tuned LSTM on the same windows; the promotion policy decides.
@@ -17,18 +20,15 @@ served; never a served model significantly worse than the best baseline.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.common import write_results
+from devkit.sizes import TINY_PARENT
 from stock_assets.domain.indicators import compute_indicators
 from stock_assets.domain.market_data.sample import OfflineSampleProvider
 from stock_assets.domain.ml.backtest import first_test_input_date, run_walk_forward
@@ -56,8 +56,9 @@ def index_parent(
     return state, pd.Timestamp(prepared.frame["date"].iloc[-1])
 
 
-def evaluate(ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig,
-             test_years: float) -> dict[str, Any]:  # fmt: skip
+def evaluate(
+    ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig, test_years: float
+) -> dict[str, Any]:
     started = time.perf_counter()
     cutoff = first_test_input_date(frame, config, test_years=test_years)
     parent, parent_end = index_parent(index, config, cutoff)
@@ -127,28 +128,42 @@ def markdown(runs: list[dict[str, Any]]) -> str:
 
 def stock_runs(
     description: str, argv: list[str] | None, evaluate: Callable[..., dict[str, Any]]
-) -> tuple[list[dict[str, Any]], ModelConfig]:
-    """The shared command line (``--quick``: one test year; ``--tickers``) and one
-    ``evaluate(ticker, frame, index, config, test_years)`` per offline stock."""
+) -> tuple[list[dict[str, Any]], ModelConfig, bool]:
+    """The shared command line (``--quick``: AAPL at the tiny sizes; ``--tickers``) and one
+    ``evaluate(ticker, frame, index, config, test_years)`` per offline stock; returns the runs,
+    the model configuration and whether the run was quick."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="one test year")
+    parser.add_argument("--quick", action="store_true", help="AAPL, tiny sizes")
     parser.add_argument("--tickers", nargs="+", default=list(STOCKS))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    config = ModelConfig()
-    test_years = 1.0 if args.quick else 2.0
+    if args.quick:
+        config, test_years, tickers = ModelConfig(**TINY_PARENT), 0.5, ["AAPL"]
+    else:
+        config, test_years, tickers = ModelConfig(), 2.0, args.tickers
     provider = OfflineSampleProvider()
     index = compute_indicators(provider.fetch(INDEX))
     runs = []
-    for ticker in args.tickers:
+    for ticker in tickers:
         frame = compute_indicators(provider.fetch(ticker))
         runs.append(evaluate(ticker, frame, index, config, test_years))
         print(f"{ticker}: done", flush=True)
-    return runs, config
+    return runs, config, args.quick
+
+
+def results_extra(config: ModelConfig, runs: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+    """What a run-per-series benchmark keeps beside its figures: the configuration, each run
+    without its metrics table, and every metrics row."""
+    return {
+        "config": config.to_dict(),
+        **more,
+        "runs": [{k: v for k, v in r.items() if k != "metrics"} for r in runs],
+        "metrics": pd.concat([r["metrics"] for r in runs]).to_dict(orient="records"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    runs, config = stock_runs(__doc__.splitlines()[0], argv, evaluate)
+    runs, config, quick = stock_runs(__doc__.splitlines()[0], argv, evaluate)
     test_years = runs[0]["test_years"]
     for run in runs:
         print(
@@ -184,13 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             "met": not any(r["parent_overlaps_test"] for r in runs),
         },
     ]
-    extra = {
-        "config": config.to_dict(),
-        "test_years": test_years,
-        "runs": [{k: v for k, v in r.items() if k != "metrics"} for r in runs],
-        "metrics": pd.concat([r["metrics"] for r in runs]).to_dict(orient="records"),
-    }
-    write_results("offline_stocks", figures, extra, markdown(runs))
+    extra = results_extra(config, runs, test_years=test_years)
+    write_results("offline_stocks", figures, extra, markdown(runs), quick=quick)
     return 0
 
 

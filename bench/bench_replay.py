@@ -11,6 +11,7 @@ that first imports the code location: see the README for the real sessions per m
 Reports sessions per minute retrains included, the time of one daily tick per ticker without a
 retrain (median and p90 of the refresh runs; target < 5 s), the retrains and their outcomes,
 and, per ticker and horizon, live relative MAE and coverage beside the backtest's promise.
+``--quick``: the index and AAPL at the tiny sizes, three sessions (seconds; not a measurement).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=252, help="replay ticks (252: a year)")
     parser.add_argument("--start", default="2008-01-02", help="first as-of session")
-    parser.add_argument("--quick", action="store_true", help="40 sessions")
+    parser.add_argument("--quick", action="store_true", help="two tickers, tiny, 3 sessions")
     args = parser.parse_args()
-    sessions = 40 if args.quick else args.sessions
+    sessions = 3 if args.quick else args.sessions
 
     tmp = tempfile.mkdtemp(prefix="stockops-replay-bench-")
     os.environ["STOCKOPS_DATA_DIR"] = str(Path(tmp) / "data")
@@ -45,55 +46,42 @@ def main() -> None:
     import pandas as pd
 
     from bench.common import write_results
-    from stock_assets.definitions import ASSETS
-    from stock_assets.defs.assets.monitoring import DRIFT_KEY
-    from stock_assets.defs.jobs import DATA_ASSETS, SERVING_ASSETS, TRAINING_ASSETS
-    from stock_assets.defs.partitions import TICKERS_PARTITION, TRIGGER_TAG
-    from stock_assets.defs.resources import resources_from_settings
+    from devkit.platform import tiny_platform
+    from devkit.sizes import FULL_SIZE, TINY
+    from stock_assets import names
+    from stock_assets.defs.assets.evaluation import CHAMPION_KEY
+    from stock_assets.defs.jobs import REFRESH_ASSETS, TRAINING_ASSETS
     from stock_assets.defs.sensors.replay import market_replay_sensor
     from stock_assets.defs.sensors.retrain import retrain_sensor
+    from stock_assets.domain import layout
     from stock_assets.domain.market_data.replay import read_clock, start_clock
     from stock_assets.settings import DEFAULT_TICKERS, INDEX_TICKER, get_settings
 
     get_settings.cache_clear()
     settings = get_settings()
     start_clock(settings.replay_clock_path, args.start)
-    resources = resources_from_settings(settings)
-    refresh = [*DATA_ASSETS, *SERVING_ASSETS, DRIFT_KEY]  # the ticker_refresh job
-
-    (Path(tmp) / "dagster").mkdir(parents=True)
-    with dg.instance_for_test(temp_dir=str(Path(tmp) / "dagster")) as instance:
+    tickers = (INDEX_TICKER, "AAPL") if args.quick else DEFAULT_TICKERS
+    sizes = TINY if args.quick else FULL_SIZE
+    with tiny_platform(Path(tmp), settings=settings, config=sizes) as platform:
+        instance = platform.instance
 
         def run(
-            keys: list[dg.AssetKey], partition: str | None, tags: dict[str, str] | None = None
+            keys: list[dg.AssetKey] | None, partition: str | None, tags: dict[str, str]
         ) -> dg.ExecuteInProcessResult:
-            result = dg.materialize(
-                ASSETS,
-                selection=keys,
-                partition_key=partition,
-                instance=instance,
-                resources=resources,
-                tags=tags or {},
-                raise_on_error=False,
-            )
-            if not result.success:
-                raise SystemExit(f"run failed: {[k.to_user_string() for k in keys]} {partition}")
-            return result
+            """A requested run: its selection, or the whole ``ticker_refresh`` job."""
+            return platform.must(keys or REFRESH_ASSETS, partition, tags=tags)
 
         started = time.perf_counter()
-        run([dg.AssetKey("feature_definitions")], None)
-        instance.add_dynamic_partitions(TICKERS_PARTITION, list(DEFAULT_TICKERS))
-        for ticker in DEFAULT_TICKERS:
-            run(DATA_ASSETS, ticker)
-        run([dg.AssetKey("parent_model")], None)
-        for ticker in DEFAULT_TICKERS:
+        platform.bootstrap()
+        onboarding = {names.TRIGGER_TAG: names.ONBOARDING_TRIGGER}
+        for ticker in tickers:
             if ticker != INDEX_TICKER:
-                run(TRAINING_ASSETS, ticker, {TRIGGER_TAG: "onboarding"})
+                platform.onboard(ticker, tags=onboarding)
         onboarding_s = time.perf_counter() - started
         print(f"onboarded at {args.start} in {onboarding_s:.0f} s", flush=True)
 
         retrain_cursor = retrain_sensor(dg.build_sensor_context(instance=instance)).cursor
-        tick_times: dict[str, list[float]] = {t: [] for t in DEFAULT_TICKERS}
+        tick_times: dict[str, list[float]] = {t: [] for t in tickers}
         retrains: list[dict[str, str]] = []
         retrain_s = 0.0
         replay_started = time.perf_counter()
@@ -104,7 +92,7 @@ def main() -> None:
                 break
             for request in outcome.run_requests or []:
                 t0 = time.perf_counter()
-                run(list(request.asset_selection or refresh), request.partition_key, request.tags)
+                run(request.asset_selection, request.partition_key, request.tags)
                 tick_times[str(request.partition_key)].append(time.perf_counter() - t0)
             decided = retrain_sensor(
                 dg.build_sensor_context(instance=instance, cursor=retrain_cursor)
@@ -117,13 +105,13 @@ def main() -> None:
                 (champion,) = [
                     m
                     for m in result.get_asset_materialization_events()
-                    if m.asset_key == dg.AssetKey("champion_model")
+                    if m.asset_key == CHAMPION_KEY
                 ]
                 retrains.append(
                     {
                         "ticker": str(request.partition_key),
                         "as_of": read_clock(settings.replay_clock_path).as_of,
-                        "trigger": request.tags[TRIGGER_TAG],
+                        "trigger": request.tags[names.TRIGGER_TAG],
                         "outcome": str(champion.materialization.metadata["outcome"].value),
                     }
                 )
@@ -136,11 +124,10 @@ def main() -> None:
         done = read_clock(settings.replay_clock_path)
 
         live_rows = []
-        for ticker in DEFAULT_TICKERS:
-            path = settings.tables_dir / "live_skill" / f"{ticker}.parquet"
-            if ticker == INDEX_TICKER or not path.exists():
+        for ticker in tickers:
+            table = layout.read_table(settings.tables_dir, layout.LIVE_SKILL, ticker)
+            if ticker == INDEX_TICKER or table is None:
                 continue
-            table = pd.read_parquet(path)
             overall = table[table["window"] == 0]
             for row in overall.itertuples():
                 live_rows.append(
@@ -170,12 +157,10 @@ def main() -> None:
     outcomes = Counter(r["outcome"] for r in retrains)
     figures = [
         {
-            "figure": f"replay throughput, 5 tickers, retrains included ({ticks_done} sessions "
-            f"from {args.start})",
+            "figure": f"replay throughput, {len(tickers)} tickers, retrains included ({ticks_done} "
+            f"sessions from {args.start})",
             "value": round(ticks_done / replay_s * 60, 2),
             "unit": "sessions/min",
-            "target": "-",
-            "met": None,
         },
         {
             "figure": "daily tick per ticker with a model, no retrain (median, in process)",
@@ -188,30 +173,21 @@ def main() -> None:
             "figure": "daily tick per ticker with a model, no retrain (p90, in process)",
             "value": round(p90_tick, 2),
             "unit": "s",
-            "target": "-",
-            "met": None,
         },
         {
             "figure": "daily tick of the index (data only, median)",
             "value": round(statistics.median(tick_times[INDEX_TICKER]), 2),
             "unit": "s",
-            "target": "-",
-            "met": None,
         },
         {
             "figure": "challengers trained (promoted / kept champion / baseline served)",
             "value": f"{len(retrains)} ({outcomes.get('promote', 0)} / "
             f"{outcomes.get('keep', 0)} / {outcomes.get('serve_baseline', 0)})",
-            "unit": "",
-            "target": "-",
-            "met": None,
         },
         {
             "figure": "time in retrains",
             "value": round(retrain_s, 1),
             "unit": "s",
-            "target": "-",
-            "met": None,
         },
     ]
     live = pd.DataFrame(live_rows)
@@ -233,8 +209,14 @@ def main() -> None:
     write_results(
         "replay",
         figures,
-        extra={"retrains": retrains, "live": live_rows, "sessions": ticks_done},
+        extra={
+            "retrains": retrains,
+            "live": live_rows,
+            "sessions": ticks_done,
+            "start": args.start,
+        },
         markdown=markdown,
+        quick=args.quick,
     )
 
 

@@ -29,18 +29,18 @@ import contextlib
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from stock_assets import names
+
 os.environ.setdefault("FEAST_USAGE", "False")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
-REPO = Path(__file__).resolve().parent.parent
 TICK_TARGET_S = 5.0
 GRAPHQL_TARGET_S = 2.0
 POSTGRES_URL = os.environ.get("STOCKOPS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
@@ -54,12 +54,12 @@ GRAPHQL_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
         {},
     ),
     # One asset's page: the partition status bar over every ticker.
-    "child_model partition bar": (
+    f"{names.CHILD_MODEL} partition bar": (
         """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
             ... on AssetNode { assetPartitionStatuses {
               ... on DefaultPartitionStatuses { materializedPartitions failedPartitions
                                                  materializingPartitions } } } } }""",
-        {"key": {"path": ["child_model"]}},
+        {"key": {"path": [names.CHILD_MODEL]}},
     ),
     # The runs page.
     "runs page (25 latest)": (
@@ -72,7 +72,7 @@ GRAPHQL_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
         """query($key: AssetKeyInput!, $p: [String!]) { assetNodeOrError(assetKey: $key) {
             ... on AssetNode { assetMaterializations(partitions: $p, limit: 1) {
               runId timestamp partition } } } }""",
-        {"key": {"path": ["forecast"]}, "p": ["T00001"]},
+        {"key": {"path": [names.FORECAST]}, "p": ["T00001"]},
     ),
 }
 
@@ -185,6 +185,12 @@ def measure_ticks(instance: Any, n: int) -> tuple[list[dict[str, Any]], dict[str
     from stock_assets.defs.schedules import daily_refresh_schedule, weekly_agent_report_schedule
     from stock_assets.defs.sensors.onboarding import new_ticker_sensor
     from stock_assets.defs.sensors.retrain import retrain_sensor
+    from stock_assets.names import (
+        DAILY_REFRESH_SCHEDULE,
+        NEW_TICKER_SENSOR,
+        RETRAIN_SENSOR,
+        WEEKLY_AGENT_REPORT_SCHEDULE,
+    )
     from stock_assets.settings import INDEX_TICKER
 
     tickers = [INDEX_TICKER, *ticker_names(n)]
@@ -219,14 +225,14 @@ def measure_ticks(instance: Any, n: int) -> tuple[list[dict[str, Any]], dict[str
         )
 
     seconds, first = timed(lambda: new_ticker_sensor(dg.build_sensor_context(instance=instance)))
-    row("new_ticker_sensor", "half onboarded, empty cursor", seconds, first)
+    row(NEW_TICKER_SENSOR, "half onboarded, empty cursor", seconds, first)
     cursor = first.cursor
     seconds, again = timed(
         lambda: new_ticker_sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
     )
-    row("new_ticker_sensor", "half onboarded, its own cursor", seconds, again)
+    row(NEW_TICKER_SENSOR, "half onboarded, its own cursor", seconds, again)
     seconds, retrain = timed(lambda: retrain_sensor(dg.build_sensor_context(instance=instance)))
-    row("retrain_sensor", "no check evaluated yet", seconds, retrain)
+    row(RETRAIN_SENSOR, "no check evaluated yet", seconds, retrain)
     import datetime as dt
 
     when = dt.datetime(2026, 11, 24, 22, 30, tzinfo=dt.UTC)
@@ -237,7 +243,7 @@ def measure_ticks(instance: Any, n: int) -> tuple[list[dict[str, Any]], dict[str
             )
         )
     )
-    row("daily_refresh_schedule", "one request per ticker", seconds, daily)
+    row(DAILY_REFRESH_SCHEDULE, "one request per ticker", seconds, daily)
     seconds, weekly = timed(
         lambda: list(
             weekly_agent_report_schedule(
@@ -245,7 +251,7 @@ def measure_ticks(instance: Any, n: int) -> tuple[list[dict[str, Any]], dict[str
             )
         )
     )
-    row("weekly_agent_report_schedule", "one request per forecast", seconds, weekly)
+    row(WEEKLY_AGENT_REPORT_SCHEDULE, "one request per forecast", seconds, weekly)
 
     # The training runs the sensor asked for "finish": every ticker is onboarded.
     rest = tickers[1 + n // 2 :]
@@ -254,16 +260,16 @@ def measure_ticks(instance: Any, n: int) -> tuple[list[dict[str, Any]], dict[str
     seconds, done = timed(
         lambda: new_ticker_sensor(dg.build_sensor_context(instance=instance, cursor=again.cursor))
     )
-    row("new_ticker_sensor", "all onboarded (marks them done)", seconds, done)
+    row(NEW_TICKER_SENSOR, "all onboarded (marks them done)", seconds, done)
     steady_cursor = done.cursor if hasattr(done, "cursor") else again.cursor
     seconds, idle = timed(
         lambda: new_ticker_sensor(dg.build_sensor_context(instance=instance, cursor=steady_cursor))
     )
-    row("new_ticker_sensor", "nothing new", seconds, idle)
+    row(NEW_TICKER_SENSOR, "nothing new", seconds, idle)
     seconds, retrain_idle = timed(
         lambda: retrain_sensor(dg.build_sensor_context(instance=instance, cursor=retrain.cursor))
     )
-    row("retrain_sensor", "nothing new", seconds, retrain_idle)
+    row(RETRAIN_SENSOR, "nothing new", seconds, retrain_idle)
     return rows, seed
 
 
@@ -273,34 +279,19 @@ def measure_graphql(home: Path, n: int, repeats: int) -> list[dict[str, Any]]:
 
     import httpx
 
-    from bench.bench_api import free_port, start, stop
+    from devkit.servers import BIN, REPO, free_port, start, stop, wait_for_code_location
 
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     cmd = [
-        str(Path(sys.executable).parent / "dagster-webserver"),
+        str(BIN / "dagster-webserver"),
         *("-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml")),
     ]
     server = start(cmd, env, home / "webserver.log")
     url = f"http://127.0.0.1:{port}/graphql"
     rows = []
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                probe = httpx.post(url, json={"query": "{ version }"}, timeout=5)
-                loaded = httpx.post(
-                    url,
-                    json={"query": "{ assetNodes { id } }"},
-                    timeout=30,
-                ).json()
-                if probe.status_code == 200 and loaded.get("data", {}).get("assetNodes"):
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("dagster-webserver did not come up")
-            time.sleep(1)
+        wait_for_code_location(url, server, home / "webserver.log", timeout_s=180)
         with httpx.Client(timeout=120) as client:
             for name, (query, variables) in GRAPHQL_QUERIES.items():
                 times = []
@@ -328,11 +319,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 5000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
-    parser.add_argument("--quick", action="store_true", help="500 tickers, SQLite only")
+    parser.add_argument("--quick", action="store_true", help="50 tickers, SQLite, one repeat")
     parser.add_argument("--no-graphql", action="store_true")
     parser.add_argument("--repeats", type=int, default=3, help="GraphQL repeats per query")
     args = parser.parse_args()
-    sizes, backends = ([500], ["sqlite"]) if args.quick else (args.sizes, args.backends)
+    sizes, backends = ([50], ["sqlite"]) if args.quick else (args.sizes, args.backends)
+    repeats = 1 if args.quick else args.repeats
 
     import pandas as pd
 
@@ -351,7 +343,7 @@ def main() -> None:
                 tick_rows += rows
                 seeds.append({"backend": backend, "tickers": n, **seed})
                 if not args.no_graphql:
-                    for r in measure_graphql(home, n, args.repeats):
+                    for r in measure_graphql(home, n, repeats):
                         r["backend"] = backend
                         graphql_rows.append(r)
 
@@ -423,6 +415,7 @@ def main() -> None:
         figures,
         extra={"ticks": tick_rows, "graphql": graphql_rows, "seeding": seeds},
         markdown="\n".join(markdown),
+        quick=args.quick,
     )
 
 

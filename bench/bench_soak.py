@@ -9,7 +9,8 @@ ticker list, health, and invalid requests that must answer 4xx. Every window of 
 seconds records requests, unexpected answers (any 5xx, or a status the request should not get),
 p50/p99 latency and the server's resident memory (gunicorn and its workers). Targets: 0
 unexpected answers; the last windows' p99 within 1.5x of the first steady windows'; memory
-flat (growth after warm-up under 10%).
+flat (growth after warm-up under 10%). ``--quick``: 12 seconds in 4-second windows (seconds;
+not a measurement).
 """
 
 from __future__ import annotations
@@ -25,16 +26,8 @@ from typing import Any
 import numpy as np
 
 from bench.bench_api import TICKER
-from tests.support.platform import train_for_servers
-from tests.support.servers import (
-    REDIS_URL,
-    api_env,
-    delete_redis_keys,
-    free_port,
-    gunicorn_app,
-    redis_prefix,
-    serving,
-)
+from devkit.platform import train_for_servers
+from devkit.servers import REDIS_URL, free_port, gunicorn_app, load_env, serving
 
 P99_DRIFT_MAX = 1.5
 MEMORY_GROWTH_MAX_PCT = 10.0
@@ -101,16 +94,18 @@ async def soak(
                 tick += 1
                 done, current = current, {"lat": [], "n": 0, "unexpected": 0, "examples": []}
                 lat_ms = np.asarray(done["lat"] or [0.0]) * 1000
-                windows.append({
-                    "t_s": round(time.perf_counter() - started, 1),
-                    "requests": done["n"],
-                    "rps": round(done["n"] / window_s, 1),
-                    "unexpected": done["unexpected"],
-                    "examples": done["examples"],
-                    "p50_ms": round(float(np.percentile(lat_ms, 50)), 2),
-                    "p99_ms": round(float(np.percentile(lat_ms, 99)), 2),
-                    "rss_mib": round(rss_mib(server_pid), 1),
-                })  # fmt: skip
+                windows.append(
+                    {
+                        "t_s": round(time.perf_counter() - started, 1),
+                        "requests": done["n"],
+                        "rps": round(done["n"] / window_s, 1),
+                        "unexpected": done["unexpected"],
+                        "examples": done["examples"],
+                        "p50_ms": round(float(np.percentile(lat_ms, 50)), 2),
+                        "p99_ms": round(float(np.percentile(lat_ms, 99)), 2),
+                        "rss_mib": round(rss_mib(server_pid), 1),
+                    }
+                )
                 w = windows[-1]
                 print(
                     f"  t={w['t_s']:>6}s  {w['rps']:>7} req/s  p99 {w['p99_ms']:>7} ms  "
@@ -139,51 +134,56 @@ def verdict(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     growth = 100 * (mem_end - mem_start) / mem_start
     drift = p99_tail / p99_head if p99_head else float("inf")
     return [
-        {"figure": "soak requests", "value": total, "unit": "", "target": "-", "met": None},
-        {"figure": "soak unexpected answers (5xx or wrong status)", "value": unexpected,
-         "unit": "", "target": "0", "met": unexpected == 0},
-        {"figure": "soak p99, first steady windows", "value": round(p99_head, 2), "unit": "ms",
-         "target": "-", "met": None},
-        {"figure": "soak p99, last windows / first", "value": round(drift, 2), "unit": "x",
-         "target": f"<= {P99_DRIFT_MAX}", "met": drift <= P99_DRIFT_MAX},
-        {"figure": "soak server memory growth after warm-up", "value": round(growth, 1),
-         "unit": "%", "target": f"<= {MEMORY_GROWTH_MAX_PCT}",
-         "met": growth <= MEMORY_GROWTH_MAX_PCT},
-        {"figure": "soak server memory at the end", "value": mem_end, "unit": "MiB",
-         "target": "-", "met": None},
-    ]  # fmt: skip
+        {"figure": "soak requests", "value": total},
+        {
+            "figure": "soak unexpected answers (5xx or wrong status)",
+            "value": unexpected,
+            "target": "0",
+            "met": unexpected == 0,
+        },
+        {"figure": "soak p99, first steady windows", "value": round(p99_head, 2), "unit": "ms"},
+        {
+            "figure": "soak p99, last windows / first",
+            "value": round(drift, 2),
+            "unit": "x",
+            "target": f"<= {P99_DRIFT_MAX}",
+            "met": drift <= P99_DRIFT_MAX,
+        },
+        {
+            "figure": "soak server memory growth after warm-up",
+            "value": round(growth, 1),
+            "unit": "%",
+            "target": f"<= {MEMORY_GROWTH_MAX_PCT}",
+            "met": growth <= MEMORY_GROWTH_MAX_PCT,
+        },
+        {"figure": "soak server memory at the end", "value": mem_end, "unit": "MiB"},
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--window-s", type=float, default=10.0)
-    parser.add_argument("--quick", action="store_true", help="two minutes")
+    parser.add_argument("--quick", action="store_true", help="12 seconds")
     args = parser.parse_args()
-    minutes = 2.0 if args.quick else args.minutes
+    minutes, window_s = (0.2, 4.0) if args.quick else (args.minutes, args.window_s)
 
     from bench.common import write_results
 
     tmp = Path(tempfile.mkdtemp(prefix="stockops-bench-soak-"))
-    prom = tmp / "prom"
-    prom.mkdir()
-    prefix = redis_prefix("bench")
-    env = api_env(
-        tmp, prefix, STOCKOPS_RATE_LIMIT_ENABLED="false", PROMETHEUS_MULTIPROC_DIR=str(prom)
-    )
-    prepared = {"prepare_s": round(train_for_servers(tmp / "data", Path(env["DAGSTER_HOME"])), 1)}
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with load_env(tmp, "bench") as (env, prefix):
+        trained_s = train_for_servers(tmp / "data", Path(env["DAGSTER_HOME"]))
+        prepared = {"prepare_s": round(trained_s, 1)}
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
         with serving(gunicorn_app(port), env, tmp / "gunicorn.log", base + "/health/live") as proc:
-            windows = asyncio.run(soak(base, prefix, proc.pid, minutes, args.window_s))
-    finally:
-        delete_redis_keys(prefix)
+            windows = asyncio.run(soak(base, prefix, proc.pid, minutes, window_s))
     figures = verdict(windows)
     write_results(
         "soak",
         figures,
         {"minutes": minutes, "concurrency": CONCURRENCY, "windows": windows, **prepared},
+        quick=args.quick,
     )
 
 

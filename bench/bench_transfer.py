@@ -17,18 +17,15 @@ Protocol (nothing is tuned on the test windows):
 
 Target (the forecasting issue): fine_tune reaches scratch's best validation loss in <= 1/3 of
 scratch's time, with equal or better backtest error (not significantly worse than scratch).
+``--quick``: AAPL alone at the tiny model sizes (seconds; not a measurement).
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_models import index_parent, stock_runs
 from bench.common import write_results
@@ -43,8 +40,9 @@ from stock_assets.domain.ml.trainer import train
 STRATEGIES = (Strategy.SCRATCH, Strategy.FINE_TUNE, Strategy.FREEZE)
 
 
-def evaluate(ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig,
-             test_years: float) -> dict[str, Any]:  # fmt: skip
+def evaluate(
+    ticker: str, frame: pd.DataFrame, index: pd.DataFrame, config: ModelConfig, test_years: float
+) -> dict[str, Any]:
     cutoff = first_test_input_date(frame, config, test_years=test_years)
     parent, _ = index_parent(index, config, cutoff)
     history = frame[pd.to_datetime(frame["date"]) < cutoff]
@@ -124,7 +122,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    runs, config = stock_runs(__doc__.splitlines()[0], argv, evaluate)
+    runs, config, quick = stock_runs(__doc__.splitlines()[0], argv, evaluate)
     for run in runs:
         ticker, tr = run["ticker"], run["training"]
         print(
@@ -153,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             "met": all(r["fine_tune_not_worse"] for r in runs),
         },
     ]
-    write_results("transfer", figures, {"config": config.to_dict(), "runs": runs}, markdown(runs))
+    extra = {"config": config.to_dict(), "runs": runs}
+    write_results("transfer", figures, extra, markdown(runs), quick=quick)
     return 0
 
 

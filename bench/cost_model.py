@@ -10,6 +10,9 @@ Inputs, all measured on this kind of machine (two cores) and read from ``bench/r
 - the start-up every run pays before its first step, measured here: a fresh interpreter that
   imports the code location (``stock_assets.definitions``), what a run pod does first.
 
+``--quick`` reads the quick runs' results instead (``bench/results/quick/``) and times one
+start-up (seconds; not a measurement).
+
 The model: the K8s run launcher starts one pod per run (production values: 2 vCPU requested,
 the measurement machine's size). Onboarding a ticker is one data run and one training run; the
 daily refresh one run. At most ``C`` runs at once (``maxConcurrentRuns``) and ``P`` training runs
@@ -37,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS_DIR, write_results
+from bench.common import results_dir, write_results
 
 REPO = Path(__file__).resolve().parent.parent
 POD_VCPUS = 2
@@ -49,24 +52,34 @@ def _figure(results: dict[str, Any], prefix: str) -> list[float]:
     return [f["value"] for f in results["figures"] if f["figure"].startswith(prefix)]
 
 
-def measured_inputs() -> dict[str, float]:
-    graph = json.loads((RESULTS_DIR / "full_graph.json").read_text())
-    replay = json.loads((RESULTS_DIR / "replay.json").read_text())
+def _result(name: str, quick: bool) -> dict[str, Any]:
+    path = results_dir(quick) / f"{name}.json"
+    if not path.exists():
+        raise SystemExit(
+            f"{path} is missing: run its benchmark first (bench/run_all.py orders them)"
+        )
+    return json.loads(path.read_text())
+
+
+def measured_inputs(quick: bool = False) -> tuple[dict[str, float], dict[str, Any]]:
+    """The per-ticker times, and the revision of the results they come from."""
+    graph, replay = _result("full_graph", quick), _result("replay", quick)
     data_all = _figure(graph, "stage: data + features")[0]
-    tickers = 5  # the stage covers the five default tickers
+    tickers = len(graph["tickers"])  # the stage covers every ticker of the graph run
     children = [
         f["value"]
         for f in graph["figures"]
         if f["figure"].startswith("stage: ") and "child + backtest" in f["figure"]
     ]
     refresh = _figure(replay, "daily tick per ticker with a model, no retrain (median")[0]
-    return {
+    inputs = {
         "data_s": data_all / tickers,
         "parent_s": _figure(graph, "stage: parent model")[0],
         "training_s": statistics.mean(children),
         "training_max_s": max(children),
         "refresh_s": refresh,
     }
+    return inputs, {"full_graph": graph.get("revision"), "replay": replay.get("revision")}
 
 
 def run_start_s(repeats: int = 3) -> float:
@@ -117,12 +130,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--price-per-node-hour", type=float, default=0.384)
     parser.add_argument("--node-vcpus", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="the quick runs' inputs, one start")
     args = parser.parse_args()
 
     import pandas as pd
 
-    inputs = measured_inputs()
-    start = run_start_s()
+    inputs, sources = measured_inputs(args.quick)
+    start = run_start_s(1 if args.quick else 3)
     rows = [
         plan(n, c, round(0.75 * c), inputs, start, args.node_vcpus, args.price_per_node_hour)
         for n in SIZES
@@ -132,15 +146,35 @@ def main() -> None:
         n: math.ceil(n * (inputs["refresh_s"] + start) / 3600) for n in SIZES
     }  # concurrent runs for the refresh to finish within an hour of the close
     figures = [
-        {"figure": "run start-up (fresh interpreter imports the code location)",
-         "value": round(start, 2), "unit": "s", "target": "-", "met": None},
-        {"figure": "per ticker: data + features run", "value": round(inputs["data_s"], 1),
-         "unit": "s", "target": "-", "met": None},
-        {"figure": "per stock: child + backtest + promotion + forecast (mean)",
-         "value": round(inputs["training_s"], 1), "unit": "s", "target": "-", "met": None},
-        {"figure": "per ticker: daily refresh run (median)", "value": round(inputs["refresh_s"], 2),
-         "unit": "s", "target": "-", "met": None},
-    ]  # fmt: skip
+        {
+            "figure": "run start-up (fresh interpreter imports the code location)",
+            "value": round(start, 2),
+            "unit": "s",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "per ticker: data + features run",
+            "value": round(inputs["data_s"], 1),
+            "unit": "s",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "per stock: child + backtest + promotion + forecast (mean)",
+            "value": round(inputs["training_s"], 1),
+            "unit": "s",
+            "target": "-",
+            "met": None,
+        },
+        {
+            "figure": "per ticker: daily refresh run (median)",
+            "value": round(inputs["refresh_s"], 2),
+            "unit": "s",
+            "target": "-",
+            "met": None,
+        },
+    ]
     for row in rows:
         if row["max concurrent runs (C)"] == 32:
             figures.append(
@@ -183,8 +217,10 @@ def main() -> None:
             "run_start_s": start,
             "plans": rows,
             "refresh_within_hour": needed,
+            "inputs_from": sources,
         },
         markdown=markdown,
+        quick=args.quick,
     )
 
 

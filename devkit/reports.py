@@ -12,6 +12,7 @@ claim flagged there is a false alarm, since code writes only what the facts say.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -267,27 +268,6 @@ def score_set(
 
 
 # --- the grounding gate's planted-claim sets ----------------------------------------------------
-GROUNDING_KINDS = (
-    "direction",
-    "stance",
-    "band",
-    "skill",
-    "certainty",
-    "news",
-    "volatility",
-    "volume",
-    "relative_strength",
-    "indicators",
-    "drift",
-    "event",
-    "person",
-    "entity",
-    "number",
-    "date",
-    "cause",
-    "opinion",
-    "off_topic",
-)
 
 
 @dataclass
@@ -366,6 +346,31 @@ def score_grounding_set(path: Path, gate: Any = None) -> GroundingScore:
                     f"planted {'+'.join(planted)} admitted ({name}): {case['text']!r}"
                 )
     return score
+
+
+# Targets on every planted-claim set: planted sentences dropped per kind, clean ones admitted.
+DROPPED, ADMITTED = 0.95, 0.90
+
+
+def grounding_sets(quick: bool = False) -> list[Path]:
+    found = sorted(DATA_DIR.glob("grounding_*.yaml"))
+    found = [p for p in found if p.stem != "grounding_scenarios"]
+    return [p for p in found if p.stem == "grounding_dev"] if quick else found
+
+
+def first_read(path: Path) -> str | None:
+    """The "FIRST READ" lines of a held-out round's header, as one line."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = [ln.lstrip("# ").rstrip() for ln in lines if ln.startswith("#")]
+    start = next((i for i, ln in enumerate(header) if ln.startswith("FIRST READ")), None)
+    if start is None:
+        return None
+    kept = []
+    for line in header[start + 1 :]:
+        if not line or line.startswith(("The gate was tuned", "The two numbers", "Most clean")):
+            break
+        kept.append(line.strip())
+    return re.sub(r"\s+", " ", " ".join(kept))
 
 
 # --- reports on real and synthetic prices --------------------------------------------------------

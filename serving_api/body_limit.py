@@ -12,6 +12,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving_api.asgi import send_json
 from serving_api.errors import error_body
 
 _WITH_BODY = {"POST", "PUT", "PATCH", "DELETE"}
@@ -25,14 +26,7 @@ class BodySizeLimitMiddleware:
     async def _refuse(self, send: Send) -> None:
         message = f"The request body is larger than {self.max_bytes} bytes."
         body = json.dumps(error_body("payload_too_large", message)).encode()
-        await send({
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close")],
-        })  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 413, body, [(b"connection", b"close")])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -10,9 +10,9 @@ from typing import Any
 
 from serving_api.predictions import PredictionService
 from serving_api.tasks import TaskHandle, TaskService
-from stock_assets.defs.jobs import ticker_drift_job
+from stock_assets import names
 from stock_assets.domain.monitoring import read_agent_report, read_drift_summary
-from stock_assets.logs import REQUEST_ID, RUN_REQUEST_TAG
+from stock_assets.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ class DriftService:
         reason = reason or stale_reason(summary, serving.bundle.version, frame.as_of)
         if reason is not None or summary is None:
             request_id = REQUEST_ID.get()  # the run carries the id of the request that made it
-            tags = {RUN_REQUEST_TAG: request_id} if request_id else None
-            handle = self.tasks.run_job(ticker, ticker_drift_job.name, tags=tags)
+            tags = {names.REQUEST_ID_TAG: request_id} if request_id else None
+            handle = self.tasks.run_job(ticker, names.TICKER_DRIFT_JOB, tags=tags)
             log.info(
                 "drift report run %s for %s",
                 "joined" if handle.joined else "launched",

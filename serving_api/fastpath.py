@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving_api import metrics
+from serving_api.asgi import send_json
 from serving_api.deps import api_key_refusal
 from serving_api.errors import ApiError, error_body
 from serving_api.logging import HEADER_BYTES, request_id
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from serving_api.predictions import Served
 
 PATH = "/predict-child"
-_JSON = (b"content-type", b"application/json")
 
 
 class CachedForecastFastPath:
@@ -68,7 +68,7 @@ class CachedForecastFastPath:
             await self.app(scope, receive, send)
             return
         status, payload, extra, served = answer
-        await _send(send, status, payload, [(HEADER_BYTES, request_id(scope).encode()), *extra])
+        await send_json(send, status, payload, [(HEADER_BYTES, request_id(scope).encode()), *extra])
         counter = self._answered.get(status)
         if counter is None:
             counter = self._answered[status] = metrics.REQUESTS.labels("POST", PATH, str(status))
@@ -163,9 +163,3 @@ def _parse(body: bytes) -> str | None:
 def _error(error: ApiError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     extra = [(k.lower().encode(), v.encode()) for k, v in (error.headers or {}).items()]
     return error.status, json.dumps(error_body(error.code, error.message)).encode(), extra
-
-
-async def _send(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
-    headers = [_JSON, (b"content-length", str(len(body)).encode()), *extra]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

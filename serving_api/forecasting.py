@@ -45,12 +45,6 @@ PEEK_S = 0.2
 class Frame:
     data: pd.DataFrame
     as_of: str
-    mtime_ns: int
-
-
-def model_id(serving: ServingModel) -> str:
-    """Identity of the serving model in cache keys: registry version and bundle folder."""
-    return f"{serving.model_version or 'unregistered'}-{serving.bundle.version}"
 
 
 class FileMemo(Generic[T]):
@@ -115,7 +109,7 @@ class FileMemo(Generic[T]):
 
 def _frame(_: str, path: Path) -> Frame:
     data = pd.read_parquet(path)
-    return Frame(data, str(pd.Timestamp(data["date"].max()).date()), path.stat().st_mtime_ns)
+    return Frame(data, str(pd.Timestamp(data["date"].max()).date()))
 
 
 class ForecastService:
@@ -182,7 +176,7 @@ class ForecastService:
         with self._lock:
             before = self._serving.get(ticker)
             self._serving[ticker] = (time.monotonic() + self.settings.serving_refresh_s, fresh)
-        changed = before is not None and model_id(before[1]) != model_id(fresh)
+        changed = before is not None and before[1].model_id != fresh.model_id
         if changed and self._on_model_change is not None:
             self._on_model_change(ticker)  # a new champion: old cache entries are stale
         return fresh
@@ -244,7 +238,7 @@ class ForecastService:
         if not known:
             return None
         # Built once per stored forecast, evaluation and model (the objects change on re-read).
-        identity = (model_id(serving), frame.as_of, id(stored), id(evaluation))
+        identity = (serving.model_id, frame.as_of, id(stored), id(evaluation))
         cached = self._texts.get(ticker)
         if cached is not None and cached[0] == identity:
             text = cached[1]
@@ -292,8 +286,13 @@ def forecast_body(
         "last_close": result.last_close,
         "nominal_coverage": result.nominal_coverage,
         "points": [
-            {"horizon": p.horizon, "date": p.date, "median": p.median, "lower": p.lower,
-             "upper": p.upper}
+            {
+                "horizon": p.horizon,
+                "date": p.date,
+                "median": p.median,
+                "lower": p.lower,
+                "upper": p.upper,
+            }
             for p in result.points
         ],
-    }  # fmt: skip
+    }

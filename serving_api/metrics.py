@@ -31,6 +31,7 @@ from prometheus_client import multiprocess as _multiprocess
 from prometheus_client import values as _values
 from prometheus_client.core import GaugeMetricFamily
 
+from stock_assets import names
 from stock_assets.domain.symbols import ticker_from_slug
 
 # prometheus_client picks its value store once, when first imported; what counts is that choice,
@@ -87,7 +88,7 @@ PROCESS_RSS = Gauge(
 # and dashboards should see zeros, not gaps.
 for _result in ("hit", "miss"):
     CACHE.labels(_result)
-for _job in ("platform_bootstrap", "onboard_ticker", "ticker_training", "ticker_drift"):
+for _job in names.JOBS:
     for _event in ("launched", "succeeded", "failed"):
         RUNS.labels(_job, _event)
 for _source in ("materialized", "computed"):

@@ -32,17 +32,13 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
 from serving_api import metrics
+from stock_assets import names
 from stock_assets.domain import layout
 from stock_assets.domain.ml.evaluation import load_evaluation
 from stock_assets.domain.symbols import ticker_from_slug
 
 log = logging.getLogger(__name__)
 
-# Jobs of the code location (names only: the API never imports the definitions module).
-JOBS = (
-    "apply_feature_definitions", "ticker_data", "parent_training", "ticker_training",
-    "ticker_refresh", "ticker_drift", "agent_report", "register_ticker",
-)  # fmt: skip
 _STATUSES = {
     "success": dg.DagsterRunStatus.SUCCESS,
     "failure": dg.DagsterRunStatus.FAILURE,
@@ -89,7 +85,7 @@ class PlatformStateCollector:
         if self.outputs_dir is None:
             return {}
         out: dict[str, dict[str, Any]] = {}
-        for path in (self.outputs_dir / "drift").glob("*/latest.json"):
+        for path in (self.outputs_dir / layout.DRIFT_FOLDER).glob(f"*/{layout.LATEST_JSON}"):
             data = self._memo(path, lambda p: json.loads(p.read_text(encoding="utf-8")))
             if isinstance(data, dict) and "drift_share" in data:
                 data = {**data, "_mtime": path.stat().st_mtime}
@@ -130,7 +126,7 @@ class PlatformStateCollector:
         try:
             counts = {
                 (job, name): instance.get_runs_count(dg.RunsFilter(job_name=job, statuses=[status]))
-                for job in JOBS
+                for job in names.JOBS  # every job of the code location (tests/test_names.py)
                 for name, status in _STATUSES.items()
             }
         except Exception as exc:  # the run storage is down: /health says so; keep scraping

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from starlette.concurrency import run_in_threadpool
 
 from serving_api.cache import ForecastCache
-from serving_api.forecasting import ForecastService, Frame, forecast_body, model_id
+from serving_api.forecasting import ForecastService, Frame, forecast_body
 from serving_api.problems import UntrainedTickerError
 from serving_api.tasks import TaskHandle, TaskService
 from stock_assets.domain.ml.forecast import ForecastResult
@@ -65,7 +65,7 @@ class PredictionService:
         if known is None:
             return None
         serving, frame = known
-        key = self.cache.key(ticker, model_id(serving), frame.as_of)
+        key = self.cache.key(ticker, serving.model_id, frame.as_of)
         text = await self.cache.aget(key)
         if text is not None:
             return Served(text, True)
@@ -85,7 +85,7 @@ class PredictionService:
         if isinstance(found, Pending):
             return found
         serving, frame = found
-        key = self.cache.key(ticker, model_id(serving), frame.as_of)
+        key = self.cache.key(ticker, serving.model_id, frame.as_of)
         text = self.cache.get(key)
         if text is not None:
             return Served(text, True)

@@ -30,7 +30,7 @@ from gql.transport.exceptions import TransportConnectionFailed, TransportServerE
 from requests import RequestException
 
 from serving_api.problems import DependencyUnavailableError, LaunchRejectedError
-from stock_assets.defs.run_state import PARTITION_TAG
+from stock_assets.names import PARTITION_TAG
 from stock_assets.settings import Settings
 
 log = logging.getLogger(__name__)

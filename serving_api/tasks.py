@@ -30,11 +30,9 @@ from serving_api import metrics
 from serving_api.kv import KeyValueStore
 from serving_api.problems import BusyError, DependencyUnavailableError, IndexTickerError
 from serving_api.runs import RunLauncher, RunSpec
+from stock_assets import names
 from stock_assets.defs import onboarding
-from stock_assets.defs.jobs import ticker_training_job
 from stock_assets.defs.onboarding import (
-    TASK_TAG,
-    TRIGGER_TAG,
     Facts,
     PlanView,
     StepState,
@@ -44,15 +42,13 @@ from stock_assets.defs.onboarding import (
     describe,
     plan_steps,
 )
-from stock_assets.defs.partitions import TICKER_TAG
 from stock_assets.defs.registry import register_tickers, registered_tickers
-from stock_assets.defs.run_state import IN_PROGRESS, PARTITION_TAG
+from stock_assets.defs.run_state import IN_PROGRESS
 from stock_assets.domain.market_data import MarketDataProvider
 from stock_assets.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SOURCE_TAG = "stockops/source"
 PUMP_INTERVAL_S = 1.0
 DRIVER_HEARTBEAT_S = 15.0
 # How long the answer "a daemon drives the plans" is trusted before asking the instance again.
@@ -201,7 +197,7 @@ class TaskService:
         if handle is not None:
             return handle
         config = onboarding.child_strategy_config(strategy)
-        return self.run_job(ticker, ticker_training_job.name, config=config)
+        return self.run_job(ticker, names.TICKER_TRAINING_JOB, config=config)
 
     def run_job(
         self,
@@ -223,7 +219,7 @@ class TaskService:
                 return joined
             running = self.instance.get_runs(
                 dg.RunsFilter(
-                    job_name=job_name, tags={PARTITION_TAG: ticker}, statuses=IN_PROGRESS
+                    job_name=job_name, tags={names.PARTITION_TAG: ticker}, statuses=IN_PROGRESS
                 ),
                 limit=1,
             )
@@ -232,7 +228,9 @@ class TaskService:
                 record = replace(record, run_id=running[0].run_id)
             else:
                 run_config = deep_merge(self.overrides.get(job_name, {}), config or {})
-                spec = RunSpec(job_name, ticker, run_config, self._tags(record, "api", tags or {}))
+                spec = RunSpec(
+                    job_name, ticker, run_config, self._tags(record, names.API_TRIGGER, tags or {})
+                )
                 record = replace(record, run_id=self._submit(spec))
             self._activate(record)
         return TaskHandle(record.task_id, ticker, bool(running), 1)
@@ -305,9 +303,9 @@ class TaskService:
                     return  # another worker launched it meanwhile
                 task = record if step.name == onboarding.ONBOARD else None
                 launch = onboarding.launch_for(
-                    facts, step, trigger="api", task=task, overrides=self.overrides
+                    facts, step, trigger=names.API_TRIGGER, task=task, overrides=self.overrides
                 )
-                tags = self._tags(record, "api", launch.tags)
+                tags = self._tags(record, names.API_TRIGGER, launch.tags)
                 self._submit(
                     RunSpec(
                         step.job_name,
@@ -352,11 +350,11 @@ class TaskService:
 
     def _tags(self, record: TaskRecord, trigger: str, extra: Mapping[str, str]) -> dict[str, str]:
         return {
-            TRIGGER_TAG: trigger,
-            SOURCE_TAG: "api",
-            TICKER_TAG: record.ticker,
+            names.TRIGGER_TAG: trigger,
+            names.SOURCE_TAG: "api",
+            names.TICKER_TAG: record.ticker,
             **extra,
-            TASK_TAG: record.task_id,
+            names.TASK_TAG: record.task_id,
         }
 
     def _register(self, ticker: str) -> None:

@@ -15,6 +15,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from stock_assets.names import REQUEST_ID_TAG
+
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "stockops_request_id", default=None
 )
@@ -23,8 +25,6 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 _HANDLER_MARK = "_stockops_handler"
 # Dagster's own record attributes: summarised by _add_dagster_context, not dumped whole.
 _SKIP = ("_", "dagster_")
-# The run tag that carries the id of the API request that launched a run.
-RUN_REQUEST_TAG = "stockops/request_id"
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
@@ -60,7 +60,7 @@ def _add_dagster_context(payload: dict[str, Any], record: logging.LogRecord) -> 
     for key in ("run_id", "job_name", "step_key"):
         if meta.get(key):
             payload[key] = meta[key]
-    request_id = (meta.get("job_tags") or {}).get(RUN_REQUEST_TAG)
+    request_id = (meta.get("job_tags") or {}).get(REQUEST_ID_TAG)
     if request_id and "request_id" not in payload:
         payload["request_id"] = request_id
     event = record.__dict__.get("dagster_event")

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from stock_assets import names
+
 ENV_PREFIX = "STOCKOPS_"
 DEFAULT_TICKERS: tuple[str, ...] = ("^GSPC", "AAPL", "MSFT", "IBM", "GOOG")
 INDEX_TICKER = "^GSPC"
@@ -351,7 +353,7 @@ class Settings(BaseSettings):
     @property
     def indicators_dir(self) -> Path:
         """Where each ticker's indicator table lands; the Feast ``FileSource`` reads this folder."""
-        return self.tables_dir / "indicators"
+        return self.tables_dir / names.INDICATORS
 
 
 @lru_cache(maxsize=1)

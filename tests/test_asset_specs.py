@@ -15,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 
+from stock_assets import names
 from stock_assets.definitions import defs
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "code_location.json"
@@ -102,7 +103,12 @@ def test_every_job_that_trains_carries_the_gpu_run_tags(tmp_path: Path) -> None:
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     ).stdout
     by_job = json.loads(out.strip().splitlines()[-1])
-    training = {"platform_bootstrap", "onboard_ticker", "ticker_training", "parent_training"}
+    training = {
+        names.PLATFORM_BOOTSTRAP_JOB,
+        names.ONBOARD_TICKER_JOB,
+        names.TICKER_TRAINING_JOB,
+        names.PARENT_TRAINING_JOB,
+    }
     for name, job_tags in by_job.items():
         if name in training:
             assert {k: job_tags.get(k) for k in tags} == tags, name

@@ -4,32 +4,29 @@ from __future__ import annotations
 
 import dagster as dg
 
+from stock_assets import names
 from stock_assets.definitions import defs
+
+
+def _parents(name: str) -> set[str]:
+    graph = defs.resolve_asset_graph()
+    return {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys}
 
 
 def test_definitions_load_and_resolve() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {
-        "ohlcv", "indicators", "feature_definitions", "online_features", "parent_model",
-        "child_model", "backtest", "champion_model", "forecast",
-    } <= keys  # fmt: skip
-    assert graph.get(dg.AssetKey("indicators")).parent_keys == {dg.AssetKey("ohlcv")}
-    assert graph.get(dg.AssetKey("online_features")).parent_keys == {
-        dg.AssetKey("indicators"),
-        dg.AssetKey("feature_definitions"),
-    }
+    assert set(names.ASSETS) == keys
+    assert _parents(names.INDICATORS) == {names.OHLCV}
+    assert _parents(names.ONLINE_FEATURES) == {names.INDICATORS, names.FEATURE_DEFINITIONS}
     # data -> features -> parent -> child -> backtest -> champion -> forecast
-    assert dg.AssetKey("indicators") in graph.get(dg.AssetKey("parent_model")).parent_keys
-    assert dg.AssetKey("parent_model") in graph.get(dg.AssetKey("child_model")).parent_keys
-    assert dg.AssetKey("child_model") in graph.get(dg.AssetKey("backtest")).parent_keys
+    assert names.INDICATORS in _parents(names.PARENT_MODEL)
+    assert names.PARENT_MODEL in _parents(names.CHILD_MODEL)
+    assert names.CHILD_MODEL in _parents(names.BACKTEST)
     # The champion is decided by the backtest; the data is there to fit a baseline it may serve.
-    assert graph.get(dg.AssetKey("champion_model")).parent_keys == {
-        dg.AssetKey("backtest"),
-        dg.AssetKey("indicators"),
-    }
-    assert dg.AssetKey("champion_model") in graph.get(dg.AssetKey("forecast")).parent_keys
-    for job in ("platform_bootstrap", "onboard_ticker", "ticker_training", "ticker_refresh"):
+    assert _parents(names.CHAMPION_MODEL) == {names.BACKTEST, names.INDICATORS}
+    assert names.CHAMPION_MODEL in _parents(names.FORECAST)
+    for job in names.JOBS:
         assert defs.resolve_job_def(job) is not None
 
 
@@ -40,7 +37,7 @@ def test_the_leakage_check_blocks_the_champion_and_the_gate_warns() -> None:
     specs = {
         s.name: s
         for s in defs.resolve_assets_def(
-            dg.AssetKey("backtest")
+            dg.AssetKey(names.BACKTEST)
         ).check_specs_by_output_name.values()
     }
     assert specs["no_leakage_signs"].blocking

@@ -84,9 +84,14 @@ def model_summary(ticker: TickerPath, request: Request) -> ModelSummary:
 
 
 _LIVE_FIELDS = (
-    "relative_mae", "promised_relative_mae", "directional_accuracy", "up_rate", "coverage",
-    "promised_coverage", "pinball_pct",
-)  # fmt: skip
+    "relative_mae",
+    "promised_relative_mae",
+    "directional_accuracy",
+    "up_rate",
+    "coverage",
+    "promised_coverage",
+    "pinball_pct",
+)
 
 
 def _live(table: pd.DataFrame | None) -> LiveSkill | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -9,6 +11,7 @@ from serving_api.deps import get_state
 from serving_api.errors import ApiError
 from serving_api.schemas import ErrorResponse, TaskAccepted, TaskStatus, TrainRequest
 from serving_api.tasks import TaskHandle
+from stock_assets import names
 
 router = APIRouter(tags=["tasks"])
 # How soon a client following a task should ask again (the Retry-After of a 202).
@@ -77,7 +80,8 @@ def task_status(task_id: str, request: Request) -> TaskStatus:
         raise ApiError(404, "not_found", f"No task {task_id!r}.")
     view = task.view
     ui = state.settings.dagster_ui_url.rstrip("/")
-    links = {"dagster_runs": f"{ui}/runs?q%5B0%5D=tag%3Astockops%2Ftask%3D{task_id}"}
+    runs_of_task = urlencode({"q[0]": f"tag:{names.TASK_TAG}={task_id}"})
+    links = {"dagster_runs": f"{ui}/runs?{runs_of_task}"}
     if view.runs:
         links["dagster_run"] = f"{ui}/runs/{view.runs[-1]['run_id']}"
     links["model"] = str(request.url_for("model_summary", ticker=task.ticker))

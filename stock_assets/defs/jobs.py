@@ -10,6 +10,7 @@ with the CUDA image while the other runs stay on the general nodes.
 
 import dagster as dg
 
+from stock_assets import names
 from stock_assets.defs.assets.agents import AGENT_REPORT_KEY
 from stock_assets.defs.assets.evaluation import BACKTEST_KEY, CHAMPION_KEY
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY, ONLINE_FEATURES_KEY
@@ -31,62 +32,65 @@ SERVING_ASSETS = [FORECAST_KEY, FORECAST_ARCHIVE_KEY, LIVE_SKILL_KEY]
 TRAINING_ASSETS = [CHILD_KEY, BACKTEST_KEY, CHAMPION_KEY, *SERVING_ASSETS]
 # What every ticker shares: the Feast registry, the index's data and the parent trained on it.
 BOOTSTRAP_ASSETS = [FEATURE_DEFINITIONS_KEY, *DATA_ASSETS, PARENT_KEY]
+# A new ticker from nothing to a served forecast.
+ONBOARD_ASSETS = [*DATA_ASSETS, *TRAINING_ASSETS]
+# The daily refresh ends with live scoring and the drift report: fresh rows are exactly what
+# both measure, and a failed check there is what the retrain sensor acts on.
+REFRESH_ASSETS = [*DATA_ASSETS, *SERVING_ASSETS, DRIFT_KEY]
 
 # Run tags of every job that trains (read once, when the code location loads).
 TRAINING_TAGS: dict[str, str] = dict(get_settings().gpu_run_tags)
 
 bootstrap_job = dg.define_asset_job(
-    name="platform_bootstrap",
+    name=names.PLATFORM_BOOTSTRAP_JOB,
     selection=dg.AssetSelection.assets(*BOOTSTRAP_ASSETS),
     tags=TRAINING_TAGS,
     description="What every ticker needs first, in one run on the index partition: the Feast "
     "registry, the index's data and the parent model (only the parts still missing).",
 )
 onboard_ticker_job = dg.define_asset_job(
-    name="onboard_ticker",
-    selection=dg.AssetSelection.assets(*DATA_ASSETS, *TRAINING_ASSETS),
+    name=names.ONBOARD_TICKER_JOB,
+    selection=dg.AssetSelection.assets(*ONBOARD_ASSETS),
     tags=TRAINING_TAGS,
     description="A new ticker from nothing to a served forecast, in one run: data and features, "
     "child model, backtest, the promotion policy's decision, forecast (archived, scored).",
 )
 ticker_data_job = dg.define_asset_job(
-    name="ticker_data",
+    name=names.TICKER_DATA_JOB,
     selection=dg.AssetSelection.assets(*DATA_ASSETS),
     description="One ticker's data: OHLCV -> indicators -> online features.",
 )
 ticker_training_job = dg.define_asset_job(
-    name="ticker_training",
+    name=names.TICKER_TRAINING_JOB,
     selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
     tags=TRAINING_TAGS,
     description="Train one ticker's child from the parent, backtest it, let the promotion "
     "policy decide, forecast, archive and score.",
 )
-# The daily refresh ends with live scoring and the drift report: fresh rows are exactly what
-# both measure, and a failed check there is what the retrain sensor acts on.
 ticker_refresh_job = dg.define_asset_job(
-    name="ticker_refresh",
-    selection=dg.AssetSelection.assets(*DATA_ASSETS, *SERVING_ASSETS, DRIFT_KEY),
+    name=names.TICKER_REFRESH_JOB,
+    selection=dg.AssetSelection.assets(*REFRESH_ASSETS),
     description="Daily (or per replayed session): one ticker's new data and features, its "
     "forecast, archived, the matured forecasts scored, its drift report.",
 )
 ticker_drift_job = dg.define_asset_job(
-    name="ticker_drift",
+    name=names.TICKER_DRIFT_JOB,
     selection=dg.AssetSelection.assets(DRIFT_KEY),
     description="One ticker's drift report (what the API's /monitor launches when it is stale).",
 )
 parent_training_job = dg.define_asset_job(
-    name="parent_training",
+    name=names.PARENT_TRAINING_JOB,
     selection=dg.AssetSelection.assets(PARENT_KEY),
     tags=TRAINING_TAGS,
     description="Train the parent LSTM on the index.",
 )
 agent_report_job = dg.define_asset_job(
-    name="agent_report",
+    name=names.AGENT_REPORT_JOB,
     selection=dg.AssetSelection.assets(AGENT_REPORT_KEY),
     description="One ticker's analyst report (LangGraph team), evaluated and stored.",
 )
 feature_definitions_job = dg.define_asset_job(
-    name="apply_feature_definitions",
+    name=names.FEATURE_DEFINITIONS_JOB,
     selection=dg.AssetSelection.assets(FEATURE_DEFINITIONS_KEY),
     description="Apply the Feast repo (entities, sources, feature views, services).",
 )
@@ -114,6 +118,9 @@ def register_ticker_op(
     return added
 
 
-@dg.job(description="Register ticker(s) from the launchpad; the new-ticker sensor trains them.")
+@dg.job(
+    name=names.REGISTER_TICKER_JOB,
+    description="Register ticker(s) from the launchpad; the new-ticker sensor trains them.",
+)
 def register_ticker() -> None:
     register_ticker_op()

@@ -22,12 +22,13 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
 import dagster as dg
 
+from stock_assets import names
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
@@ -47,7 +48,6 @@ from stock_assets.defs.jobs import (
 from stock_assets.defs.run_state import (
     FAILED,
     IN_PROGRESS,
-    PARTITION_TAG,
     QUEUED,
     RunIndex,
     epoch,
@@ -63,9 +63,6 @@ ONBOARD = "onboard"
 MAX_ATTEMPTS = 3
 # A task the API drives (no daemon) is left to it while it said so within this long.
 DRIVER_STALE_S = 60.0
-# Run tags: the task a run belongs to, and what launched it.
-TASK_TAG = "stockops/task"
-TRIGGER_TAG = "stockops/trigger"
 # Jobs whose runs on a step's partition would write what the step writes: while one of them is
 # in progress the step waits instead of launching a twin (e.g. the daily refresh of the index).
 _BLOCKING_JOBS = {
@@ -83,18 +80,16 @@ _BLOCKING_JOBS = {
         ticker_refresh_job.name,
     ),
 }
-PLAN_JOBS = (bootstrap_job.name, onboard_ticker_job.name)
 
 
 @dataclass(frozen=True)
 class Step:
-    """One run of a plan: a job on a partition, done once ``produces`` is materialized."""
+    """One run of a plan: a job on a partition (done once what it produces is materialized:
+    the parent for the bootstrap, the ticker's forecast for its onboarding)."""
 
     name: str
     job_name: str
     partition: str
-    produces: dg.AssetKey
-    produces_partition: str | None
 
     @property
     def key(self) -> str:
@@ -107,10 +102,10 @@ class Step:
 
 def plan_steps(ticker: str, index_ticker: str) -> tuple[Step, ...]:
     """Every step of a ticker's plan, in order, done or not."""
-    bootstrap = Step(BOOTSTRAP, bootstrap_job.name, index_ticker, PARENT_KEY, None)
+    bootstrap = Step(BOOTSTRAP, bootstrap_job.name, index_ticker)
     if ticker == index_ticker:
         return (bootstrap,)
-    return (bootstrap, Step(ONBOARD, onboard_ticker_job.name, ticker, FORECAST_KEY, ticker))
+    return (bootstrap, Step(ONBOARD, onboard_ticker_job.name, ticker))
 
 
 class StepState(StrEnum):
@@ -321,7 +316,7 @@ def _step_runs(
 ) -> list[dg.DagsterRun]:
     """The step's runs that belong to the task, oldest first: those in progress (a run the
     sensor started before the task was asked for is joined) and those created since."""
-    filters = dg.RunsFilter(job_name=step.job_name, tags={PARTITION_TAG: step.partition})
+    filters = dg.RunsFilter(job_name=step.job_name, tags={names.PARTITION_TAG: step.partition})
     # A second of slack: a run launched in the same instant as the record must count.
     since = record.created_at - 1.0
     return [
@@ -413,7 +408,7 @@ class Launch:
 
 
 def child_strategy_config(strategy: str | None) -> dict[str, Any]:
-    return {"ops": {"child_model": {"config": {"strategy": strategy}}}} if strategy else {}
+    return {"ops": {names.CHILD_MODEL: {"config": {"strategy": strategy}}}} if strategy else {}
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -442,9 +437,9 @@ def launch_for(
     config: dict[str, Any] = dict((overrides or {}).get(step.job_name, {}))
     if step.name == ONBOARD and task is not None:
         config = deep_merge(config, child_strategy_config(task.strategy))
-    tags = {TRIGGER_TAG: trigger}
+    tags = {names.TRIGGER_TAG: trigger}
     if task is not None:
-        tags[TASK_TAG] = task.task_id
+        tags[names.TASK_TAG] = task.task_id
     marker = f":{int(since)}" if since else ""
     return Launch(
         step=step,
@@ -462,7 +457,7 @@ def pending_launches(
     tasks: Mapping[str, TaskRecord],
     *,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    trigger: str = "onboarding",
+    trigger: str = names.ONBOARDING_TRIGGER,
 ) -> list[Launch]:
     """One launch per ready step of the given tickers' plans (a shared step once), skipping
     tickers whose task the API is driving itself."""
@@ -477,9 +472,12 @@ def pending_launches(
             continue
         step = found[0]
         launches[step.key] = launch_for(
-            facts, step, trigger=trigger, task=task if step.name == ONBOARD else None,
+            facts,
+            step,
+            trigger=trigger,
+            task=task if step.name == ONBOARD else None,
             overrides=overrides,
-        )  # fmt: skip
+        )
     return list(launches.values())
 
 
@@ -511,12 +509,8 @@ def sensor_drives(instance: dg.DagsterInstance, max_age_s: float = 60.0) -> bool
 
     for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
         if (
-            state.instigator_name == "new_ticker_sensor"
+            state.instigator_name == names.NEW_TICKER_SENSOR
             and state.status == InstigatorStatus.STOPPED
         ):
             return False
     return True
-
-
-def with_driver(record: TaskRecord, driver: Literal["sensor", "api"]) -> TaskRecord:
-    return replace(record, driver=driver, driver_seen_at=time.time())

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from stock_assets.defs.partitions import TICKERS_PARTITION
 from stock_assets.domain.market_data import MarketDataProvider, UnknownTickerError
 from stock_assets.domain.symbols import normalize_ticker
+from stock_assets.names import TICKERS_PARTITION
 
 
 def registered_tickers(instance: dg.DagsterInstance) -> list[str]:

@@ -205,9 +205,10 @@ def feast_resource_from_settings(settings: Settings) -> FeastResource:
     # The registry URL holds a password: from the environment it stays an EnvVar, so the Dagster
     # UI shows the variable's name, never its value.
     registry_field: Any = (
-        dg.EnvVar(REGISTRY_URL_ENV) if registry and os.environ.get(REGISTRY_URL_ENV) == registry
+        dg.EnvVar(REGISTRY_URL_ENV)
+        if registry and os.environ.get(REGISTRY_URL_ENV) == registry
         else registry
-    )  # fmt: skip
+    )
     return FeastResource(
         feast_dir=str(settings.resolved_feast_dir),
         indicators_dir=str(settings.indicators_dir),

@@ -17,7 +17,8 @@ from typing import Any
 
 import dagster as dg
 
-PARTITION_TAG = "dagster/partition"
+from stock_assets.names import PARTITION_TAG
+
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from stock_assets import names
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.models import CHILD_KEY
 from stock_assets.defs.jobs import agent_report_job, refresh_selection, ticker_refresh_job
-from stock_assets.defs.partitions import TICKERS_PARTITION, TRIGGER_TAG
 from stock_assets.defs.run_state import materialized_partitions
 from stock_assets.settings import get_settings
 
@@ -17,6 +17,7 @@ _settings = get_settings()
 
 
 @dg.schedule(
+    name=names.DAILY_REFRESH_SCHEDULE,
     cron_schedule=_settings.daily_refresh_cron,
     execution_timezone=_settings.schedule_timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -33,16 +34,17 @@ def daily_refresh_schedule(
         return
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
     with_model = materialized_partitions(context.instance, CHILD_KEY)
-    for ticker in context.instance.get_dynamic_partitions(TICKERS_PARTITION):
+    for ticker in context.instance.get_dynamic_partitions(names.TICKERS_PARTITION):
         yield dg.RunRequest(
             run_key=f"daily:{day}:{ticker}",
             partition_key=ticker,
             asset_selection=refresh_selection(ticker, with_model),
-            tags={TRIGGER_TAG: "daily"},
+            tags={names.TRIGGER_TAG: names.DAILY_TRIGGER},
         )
 
 
 @dg.schedule(
+    name=names.WEEKLY_AGENT_REPORT_SCHEDULE,
     cron_schedule=_settings.agent_report_cron,
     execution_timezone=_settings.schedule_timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -55,6 +57,6 @@ def weekly_agent_report_schedule(
     """One run per ticker with a materialized forecast (the index has none: no child model)."""
     week = context.scheduled_execution_time.strftime("%G-W%V")
     with_forecast = materialized_partitions(context.instance, FORECAST_KEY)
-    for ticker in context.instance.get_dynamic_partitions(TICKERS_PARTITION):
+    for ticker in context.instance.get_dynamic_partitions(names.TICKERS_PARTITION):
         if ticker in with_forecast:
             yield dg.RunRequest(run_key=f"agent_report:{week}:{ticker}", partition_key=ticker)

@@ -18,22 +18,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from stock_assets import names
 from stock_assets.domain.symbols import ticker_slug
 
-if TYPE_CHECKING:
-    from stock_assets.settings import Settings
-
 # Table names are the names of the assets that write them.
-OHLCV = "ohlcv"
-INDICATORS = "indicators"
-BACKTEST = "backtest"
-FORECAST = "forecast"
-FORECAST_ARCHIVE = "forecast_archive"
-LIVE_SKILL = "live_skill"
+OHLCV = names.OHLCV
+INDICATORS = names.INDICATORS
+BACKTEST = names.BACKTEST
+FORECAST = names.FORECAST
+FORECAST_ARCHIVE = names.FORECAST_ARCHIVE
+LIVE_SKILL = names.LIVE_SKILL
 
 PARENT_FOLDER = "_parent"
 BACKTEST_PARENT_FOLDER = "_backtest_parent"
@@ -87,14 +84,10 @@ def agent_report_path(outputs_dir: Path, ticker: str) -> Path:
 
 @dataclass(frozen=True)
 class Layout:
-    """The paths of one data directory, for code that holds settings rather than folders."""
+    """The paths of one data directory, for code that holds the two folders together."""
 
     tables_dir: Path
     outputs_dir: Path
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Layout:
-        return cls(settings.tables_dir, settings.resolved_outputs_dir)
 
     def table(self, table: str, ticker: str | None = None) -> Path:
         return table_path(self.tables_dir, table, ticker)
@@ -116,12 +109,6 @@ class Layout:
     @property
     def backtest_parent_root(self) -> Path:
         return self.outputs_dir / BACKTEST_PARENT_FOLDER
-
-    def drift_html(self, ticker: str) -> Path:
-        return drift_html_path(self.outputs_dir, ticker)
-
-    def drift_summary(self, ticker: str) -> Path:
-        return drift_summary_path(self.outputs_dir, ticker)
 
     @property
     def reports_dir(self) -> Path:

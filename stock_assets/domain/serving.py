@@ -17,6 +17,15 @@ from stock_assets.domain.ml.forecast import ForecastPoint, ForecastResult
 from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.domain.tracking import ModelTracker, registered_model_name
 
+# The registry version shown for a model that has none (a bundle never registered in MLflow).
+UNREGISTERED = "unregistered"
+
+
+def model_id(model_version: str | None, bundle_version: str) -> str:
+    """The identity of a served model, as cache keys, semantic-cache filters and reports carry
+    it: its MLflow registry version and its bundle folder."""
+    return f"{model_version or UNREGISTERED}-{bundle_version}"
+
 
 class NoModelError(LookupError):
     """The ticker has no champion yet (never trained, or its evaluation has not finished)."""
@@ -31,6 +40,10 @@ class ServingModel:
     def model(self) -> str:
         """``lstm``, or the baseline's name (``naive``, ``drift``, ``linear``)."""
         return self.bundle.candidate
+
+    @property
+    def model_id(self) -> str:
+        return model_id(self.model_version, self.bundle.version)
 
     @property
     def kind(self) -> str:
@@ -68,10 +81,20 @@ def resolve_serving_model(
 # The columns of the ``forecast`` table beyond the result's own (date, horizon, median, lower,
 # upper): what the archive keeps and what rebuilds the result exactly (``stored_forecast``).
 STORED_COLUMNS = (
-    "ticker", "as_of", "last_close", "q_lower", "q_upper", "model_version", "bundle_version",
-    "model", "model_kind", "nominal_coverage", "median_log_return", "quantile_prices",
+    "ticker",
+    "as_of",
+    "last_close",
+    "q_lower",
+    "q_upper",
+    "model_version",
+    "bundle_version",
+    "model",
+    "model_kind",
+    "nominal_coverage",
+    "median_log_return",
+    "quantile_prices",
     "quantiles",
-)  # fmt: skip
+)
 
 
 def result_table(serving: ServingModel, result: ForecastResult, ticker: str) -> pd.DataFrame:

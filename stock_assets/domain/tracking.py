@@ -240,9 +240,6 @@ class ModelTracker:
     def log_dict_to_run(self, run_id: str, data: Mapping[str, Any], artifact_file: str) -> None:
         self.client.log_dict(run_id, plain_json(data), artifact_file)
 
-    def log_artifact_to_run(self, run_id: str, path: Path, artifact_path: str) -> None:
-        self.client.log_artifact(run_id, str(path), artifact_path=artifact_path)
-
     def set_champion(self, model_name: str, version: str) -> None:
         self.client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
 

@@ -18,7 +18,7 @@ SCENARIOS = load_set(DATA_DIR / "grounding_scenarios.yaml")["scenarios"]
         ("What are the main risks this week?", ["risk"]),
         ("How accurate is the model?", ["skill"]),
         ("Is trading volume unusual?", ["volume"]),
-        ("Is the stock overbought on RSI?", ["indicators"]),
+        ("Is the stock overbought on RSI?", ["technicals"]),
         ("Should I buy now?", ["advice"]),
         ("What were the latest earnings?", ["outside"]),
         ("What could go wrong?", ["risk"]),  # no keyword: the nearest example question

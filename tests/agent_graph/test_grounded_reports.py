@@ -30,7 +30,7 @@ from stock_assets.settings import Settings
 pytestmark = pytest.mark.slow
 
 KINDS = {
-    "forecast",
+    "outlook",
     "stance",
     "skill",
     "advice",
@@ -38,7 +38,7 @@ KINDS = {
     "volatility",
     "volume",
     "news",
-    "indicators",
+    "technicals",
     "drift",
     "risk",
     "answer",

@@ -11,16 +11,18 @@ import pytest
 
 from agent_graph.report import SECTIONS
 from agent_graph.store import read_all, report_path, reports_dir
+from devkit.platform import TRAINED_TICKER as TICKER
+from devkit.platform import TinyPlatform as Platform
 from stock_assets.defs.assets.agents import REPORT_QUALITY_CHECK, agent_report, report_quality
 from stock_assets.defs.schedules import weekly_agent_report_schedule
-from tests.agent_graph.trained import INDEX, TICKER, Platform, trained_platform
+from stock_assets.settings import INDEX_TICKER as INDEX
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def platform() -> Platform:
-    return trained_platform()
+def platform(trained: Platform) -> Platform:
+    return trained
 
 
 def test_local_llm_writes_a_checked_report_as_a_dagster_asset(platform: Platform) -> None:

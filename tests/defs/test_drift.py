@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import pytest
 
+from devkit.platform import TinyPlatform, tiny_platform
+from devkit.series import amplify_recent_moves, write_market_folder
+from devkit.sizes import TINY_BACKTEST
+from stock_assets import names
 from stock_assets.defs.assets.evaluation import backtest, champion_model
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model
@@ -30,36 +33,25 @@ from stock_assets.defs.sensors.retrain import (
 )
 from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.monitoring import read_drift_summary
-from stock_assets.domain.symbols import ticker_slug
 from stock_assets.settings import Settings
-from tests.support.platform import TinyPlatform, tiny_platform
 
 TICKER = "AAPL"
 INDEX = "^GSPC"
 HISTORY_ROWS = 1200
 # A year of backtest: the shorter history here leaves a half-year test too few folds' rows.
-BACKTEST = {"backtest": {"config": {"n_folds": 4, "test_years": 1.0}}}
+BACKTEST = {names.BACKTEST: {"config": {**TINY_BACKTEST, "test_years": 1.0}}}
 CONTRACT_KEYS = {
-    "ticker", "as_of", "drift_share", "dataset_drift", "threshold", "drifted_columns", "columns",
-    "reference_window", "current_window", "html_path",
-}  # fmt: skip
-
-
-def amplify_recent_moves(frame: pd.DataFrame, days: int, factor: float) -> pd.DataFrame:
-    """The last ``days`` daily moves ``factor`` times larger (a volatility regime change).
-
-    Open/high/low move with the close (same ratio), so the OHLC rules still hold.
-    """
-    out = frame.copy()
-    close = out["close"].to_numpy(dtype=float)
-    moves = np.diff(np.log(close))
-    new = close.copy()
-    for i in range(len(close) - days, len(close)):
-        new[i] = new[i - 1] * np.exp(factor * moves[i - 1])
-    ratio = new / close
-    for column in ("open", "high", "low", "close"):
-        out[column] = out[column] * ratio
-    return out
+    "ticker",
+    "as_of",
+    "drift_share",
+    "dataset_drift",
+    "threshold",
+    "drifted_columns",
+    "columns",
+    "reference_window",
+    "current_window",
+    "html_path",
+}
 
 
 @dataclass
@@ -92,17 +84,14 @@ class Drift:
 @pytest.fixture(scope="module")
 def drift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drift]:
     root = tmp_path_factory.mktemp("drift")
-    folder = root / "market"
-    folder.mkdir()
     sample = OfflineSampleProvider()
-    stock = sample.fetch(TICKER)
-    for ticker in (INDEX, TICKER):
-        # The last ~5 years of the stock (the index over the same dates, so a backtest parent has
-        # index rows before the stock's test period): enough for training, the 504-row reference
-        # and the 60-row current window, and quicker to train on than the whole history.
-        history = sample.fetch(ticker)
-        history = history[history["date"] <= stock["date"].iloc[-1]].tail(HISTORY_ROWS)
-        history.to_parquet(folder / f"{ticker_slug(ticker)}.parquet", index=False)
+    end = sample.fetch(TICKER)["date"].iloc[-1]
+    # The last ~5 years of the stock (the index over the same dates, so a backtest parent has
+    # index rows before the stock's test period): enough for training, the 504-row reference
+    # and the 60-row current window, and quicker to train on than the whole history.
+    histories = {t: sample.fetch(t) for t in (INDEX, TICKER)}
+    histories = {t: h[h["date"] <= end].tail(HISTORY_ROWS) for t, h in histories.items()}
+    folder = write_market_folder(root / "market", histories)
     market_data = FileFolderMarketData(folder=str(folder))
     with tiny_platform(root, market_data=market_data, config=BACKTEST) as platform:
         platform.bootstrap()
@@ -129,8 +118,12 @@ def test_unchanged_data_passes_and_requests_nothing(drift: Drift) -> None:
     # Reference = training rows before the current window; they never overlap.
     assert summary["reference_window"][1] < summary["current_window"][0]
     assert {c["column"] for c in summary["columns"]} == {
-        "log_return", "rsi_14", "macd_hist_norm", "volatility_20", "volume_z_20"
-    }  # fmt: skip
+        "log_return",
+        "rsi_14",
+        "macd_hist_norm",
+        "volatility_20",
+        "volume_z_20",
+    }
     outcome = drift.sensor(None)
     assert outcome.run_requests == []
     assert json.loads(outcome.cursor)["after"] > 0
@@ -157,9 +150,9 @@ def test_shifted_recent_data_fails_the_check_and_retrains_once(drift: Drift) -> 
     assert len(first.run_requests) == 1
     request = first.run_requests[0]
     assert request.partition_key == TICKER
-    assert request.job_name in (None, "ticker_training")
+    assert request.job_name in (None, names.TICKER_TRAINING_JOB)
     assert request.run_key.startswith(f"retrain:{TICKER}:")
-    assert request.tags["stockops/trigger"] == "drift"
+    assert request.tags[names.TRIGGER_TAG] == names.DRIFT_TRIGGER
 
     # Same episode: evaluating again, or a second failing report, asks for nothing more.
     assert drift.sensor(first.cursor).run_requests == []

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from devkit.series import linear_ohlcv
+from stock_assets import names
 from stock_assets.defs.assets.features import feature_definitions, online_features
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.partitions import TICKERS_PARTITION
@@ -38,21 +40,26 @@ def test_sample_ticker_materializes_end_to_end(
     result = _materialize(ALL_ASSETS, "^GSPC", dagster_instance, resources)
     assert result.success
 
-    ohlcv_meta = result.asset_materializations_for_node("ohlcv")[0].metadata
+    ohlcv_meta = result.asset_materializations_for_node(names.OHLCV)[0].metadata
     assert ohlcv_meta["dagster/row_count"].value == 5031
     assert ohlcv_meta["first_date"].value == "1999-01-04"
     assert ohlcv_meta["last_date"].value == "2018-12-31"
     assert "preview" in ohlcv_meta and ohlcv_meta["last_close"].value > 2000
 
     checks = _checks(result)
-    for name in ("unique_increasing_dates", "positive_prices", "ohlc_consistency",
-                 "no_nan_after_warmup", "online_matches_offline"):  # fmt: skip
+    for name in (
+        "unique_increasing_dates",
+        "positive_prices",
+        "ohlc_consistency",
+        "no_nan_after_warmup",
+        "online_matches_offline",
+    ):
         assert checks[name].passed, (name, checks[name].description)
 
     # The indicator table landed where the Feast file source reads it.
     stored = pd.read_parquet(settings.indicators_dir / f"{ticker_slug('^GSPC')}.parquet")
     assert len(stored) == 5031 and set(stored["ticker"]) == {"^GSPC"}
-    online = result.asset_materializations_for_node("online_features")[0].metadata
+    online = result.asset_materializations_for_node(names.ONLINE_FEATURES)[0].metadata
     assert online["online_row"].value["close"] == pytest.approx(stored["close"].iloc[-1])
 
 
@@ -70,12 +77,8 @@ def _write_csv(folder: Path, name: str, frame: pd.DataFrame) -> None:
 
 
 def _good_frame(days: int = 60) -> pd.DataFrame:
-    dates = pd.bdate_range("2024-03-04", periods=days)  # no NYSE holiday in this window
-    close = np.linspace(20, 25, days)
-    return pd.DataFrame(
-        {"date": dates.strftime("%Y-%m-%d"), "open": close, "high": close + 1,
-         "low": close - 1, "close": close, "volume": 5000.0}
-    )  # fmt: skip
+    # No NYSE holiday in this window.
+    return linear_ohlcv("2024-03-04", days, 20, 25, spread=1, volume=5000.0)
 
 
 def test_corrupted_csv_fails_clearly_and_writes_nothing(
@@ -84,9 +87,9 @@ def test_corrupted_csv_fails_clearly_and_writes_nothing(
     (files_folder / "XYZ.csv").write_text("date,open,high,low,close,volume\n2024-01-02,1,2,oops")
     result = _materialize(DATA_ASSETS, "XYZ", dagster_instance, file_resources)
     assert not result.success
-    failure = result.failure_data_for_node("ohlcv")
+    failure = result.failure_data_for_node(names.OHLCV)
     assert failure is not None and "XYZ" in str(failure.user_failure_data.description)
-    assert not (settings.tables_dir / "ohlcv" / "XYZ.parquet").exists()
+    assert not (settings.tables_dir / names.OHLCV / "XYZ.parquet").exists()
 
 
 def test_provider_failure_keeps_earlier_data(
@@ -94,13 +97,13 @@ def test_provider_failure_keeps_earlier_data(
 ) -> None:  # type: ignore[no-untyped-def]
     _write_csv(files_folder, "KEEP", _good_frame())
     assert _materialize(DATA_ASSETS, "KEEP", dagster_instance, file_resources).success
-    stored_path = settings.tables_dir / "ohlcv" / "KEEP.parquet"
+    stored_path = settings.tables_dir / names.OHLCV / "KEEP.parquet"
     before = pd.read_parquet(stored_path)
     (files_folder / "KEEP.csv").unlink()  # the source disappears
     result = _materialize(DATA_ASSETS, "KEEP", dagster_instance, file_resources)
     assert not result.success
     assert "No file for KEEP" in str(
-        result.failure_data_for_node("ohlcv").user_failure_data.description
+        result.failure_data_for_node(names.OHLCV).user_failure_data.description
     )
     pd.testing.assert_frame_equal(pd.read_parquet(stored_path), before)
 
@@ -120,7 +123,7 @@ def test_bad_prices_fail_blocking_checks_and_stop_downstream(
     assert not checks["ohlc_consistency"].passed
     assert not checks["unique_increasing_dates"].passed
     # Blocking checks failed: indicators must not have been computed from bad data.
-    assert not result.asset_materializations_for_node("indicators")
+    assert not result.asset_materializations_for_node(names.INDICATORS)
     assert not result.success
 
 
@@ -141,5 +144,5 @@ def test_online_features_without_registry_fails_with_reason(
 ) -> None:  # type: ignore[no-untyped-def]
     result = _materialize([*ALL_ASSETS[:2], online_features], "IBM", dagster_instance, resources)
     assert not result.success
-    failure = result.failure_data_for_node("online_features")
-    assert "feature_definitions" in str(failure.user_failure_data.description)
+    failure = result.failure_data_for_node(names.ONLINE_FEATURES)
+    assert names.FEATURE_DEFINITIONS in str(failure.user_failure_data.description)

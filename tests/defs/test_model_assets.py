@@ -11,20 +11,24 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from devkit import sizes
+from devkit.platform import TinyPlatform, tiny_platform
+from stock_assets import names
 from stock_assets.defs.assets.evaluation import backtest, champion_model
 from stock_assets.defs.assets.forecasting import forecast
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model, parent_model
-from stock_assets.defs.partitions import TICKERS_PARTITION
 from stock_assets.domain.calendar import trading_days
 from stock_assets.domain.ml.artifacts import list_versions
 from stock_assets.domain.ml.policy import POLICY_VERSION
 from stock_assets.domain.symbols import ticker_slug
-from tests.support.platform import TinyPlatform, tiny_platform
+from stock_assets.names import TICKERS_PARTITION
 
-TINY_PARENT = {"lookback": 20, "hidden_size": 8, "num_layers": 1, "epochs": 3, "patience": 2}
-TINY_CHILD = {"epochs": 3, "patience": 2, "strategy": "fine_tune"}
-BT = {"n_folds": 4, "test_years": 1.0}
+# A little more training than the tiny sizes (the checks below read its loss curves), and a year
+# of backtest.
+TINY_PARENT = {**sizes.TINY_PARENT, "epochs": 3, "patience": 2}
+TINY_CHILD = {**sizes.TINY_CHILD, "epochs": 3, "patience": 2, "strategy": "fine_tune"}
+BT = {**sizes.TINY_BACKTEST, "test_years": 1.0}
 TICKER = "AAPL"
 
 
@@ -54,9 +58,9 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluat
 
 
 def test_parent_trains_on_the_index_and_is_registered(platform: TinyPlatform) -> None:
-    result = platform.run([parent_model], {"parent_model": {"config": TINY_PARENT}})
+    result = platform.run([parent_model], {names.PARENT_MODEL: {"config": TINY_PARENT}})
     assert result.success
-    meta = _meta(result, "parent_model")
+    meta = _meta(result, names.PARENT_MODEL)
     assert meta["epochs_run"] <= 3 and meta["best_val_loss"] > 0
     assert Path(meta["bundle_path"]).joinpath("model.pt").exists()
     assert (meta["registered_model"], meta["model_version"]) == ("stockops-parent", "1")
@@ -77,12 +81,12 @@ def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothin
     """The real promotion policy on real AAPL prices: no learned model beats the naive forecast
     with significance, so naive serves, labelled; a worse retrain leaves it serving, visibly."""
     if not list_versions(platform.resources["model_store"].parent_root, "^GSPC"):
-        assert platform.run([parent_model], {"parent_model": {"config": TINY_PARENT}}).success
+        assert platform.run([parent_model], {names.PARENT_MODEL: {"config": TINY_PARENT}}).success
     tracker = platform.tracker
 
-    child = platform.run([child_model], {"child_model": {"config": TINY_CHILD}}, TICKER)
+    child = platform.run([child_model], {names.CHILD_MODEL: {"config": TINY_CHILD}}, TICKER)
     assert child.success
-    first_version = _meta(child, "child_model")["bundle_version"]
+    first_version = _meta(child, names.CHILD_MODEL)["bundle_version"]
     bundle_dir = platform.settings.resolved_outputs_dir / ticker_slug(TICKER) / first_version
     assert {"model.pt", "scaler.pkl", "config.json", "metadata.json"} <= {
         p.name for p in bundle_dir.iterdir()
@@ -95,9 +99,11 @@ def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothin
     # A child alone is never served: nothing has judged it yet.
     unjudged = platform.run([forecast], partition=TICKER)
     assert not unjudged.success
-    assert "No stored table for backtest [AAPL]" in _failure(unjudged, "forecast")
+    assert "No stored table for backtest [AAPL]" in _failure(unjudged, names.FORECAST)
 
-    first = platform.run([backtest, champion_model, forecast], {"backtest": {"config": BT}}, TICKER)
+    first = platform.run(
+        [backtest, champion_model, forecast], {names.BACKTEST: {"config": BT}}, TICKER
+    )
     assert first.success
     checks = _checks(first)
     gate = checks["promotion_gate"]
@@ -105,11 +111,11 @@ def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothin
     assert "does not beat naive" in gate.description
     assert checks["no_leakage_signs"].passed
     assert "calibrated_coverage" in checks
-    meta = _meta(first, "backtest")
+    meta = _meta(first, names.BACKTEST)
     assert meta["outcome"] == "serve_baseline" and meta["served_model"] == "naive"
     assert meta["policy_version"] == POLICY_VERSION
     # The evidence: every candidate, every horizon, with p-values against naive.
-    table = pd.read_parquet(platform.settings.tables_dir / "backtest" / "AAPL.parquet")
+    table = pd.read_parquet(platform.settings.tables_dir / names.BACKTEST / "AAPL.parquet")
     assert set(table["candidate"]) == {"naive", "drift", "linear", "lstm"}
     assert list(table[table["candidate"] == "lstm"]["horizon"]) == list(range(1, 8))
     assert table.loc[table["candidate"] == "lstm", "p_vs_naive"].between(0, 1).all()
@@ -120,14 +126,16 @@ def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothin
     champion = tracker.champion("stockops-child-AAPL")
     assert champion is not None and champion.model_version == "2"  # a registered baseline
     assert tracker.version_tags("stockops-child-AAPL", "2")["kind"] == "baseline"
-    cmeta = _meta(first, "champion_model")
+    cmeta = _meta(first, names.CHAMPION_MODEL)
     assert (cmeta["outcome"], cmeta["served_model"], cmeta["alias_moved"]) == (
-        "serve_baseline", "naive", True,
-    )  # fmt: skip
-    fmeta = _meta(first, "forecast")
+        "serve_baseline",
+        "naive",
+        True,
+    )
+    fmeta = _meta(first, names.FORECAST)
     assert (fmeta["model"], fmeta["model_kind"]) == ("naive", "baseline")
     assert fmeta["as_of"] == "2013-03-01"
-    frame = pd.read_parquet(platform.settings.tables_dir / "forecast" / "AAPL.parquet")
+    frame = pd.read_parquet(platform.settings.tables_dir / names.FORECAST / "AAPL.parquet")
     assert len(frame) == 7 and (frame["model"] == "naive").all()
     sessions = trading_days("2013-03-02", "2013-03-31")
     assert list(pd.to_datetime(frame["date"])) == list(sessions[:7])
@@ -137,11 +145,11 @@ def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothin
 
     # A worse retrain (one epoch) is a challenger too: judged, not promoted, champion unchanged.
     worse = {**TINY_CHILD, "epochs": 1}
-    assert platform.run([child_model], {"child_model": {"config": worse}}, TICKER).success
-    again = platform.run([backtest, champion_model], {"backtest": {"config": BT}}, TICKER)
+    assert platform.run([child_model], {names.CHILD_MODEL: {"config": worse}}, TICKER).success
+    again = platform.run([backtest, champion_model], {names.BACKTEST: {"config": BT}}, TICKER)
     assert again.success and not _checks(again)["promotion_gate"].passed
     assert tracker.champion("stockops-child-AAPL").model_version == "2"
-    kept = _meta(again, "champion_model")
+    kept = _meta(again, names.CHAMPION_MODEL)
     assert (kept["outcome"], kept["alias_moved"], kept["champion_version"]) == ("keep", False, "2")
     assert tracker.version_tags("stockops-child-AAPL", "3")["promotion_decision"] == "keep"
     history = _decisions(platform)
@@ -154,7 +162,7 @@ def test_forecast_without_model_fails_with_reason(platform: TinyPlatform) -> Non
     assert platform.run([ohlcv, indicators], partition="IBM").success
     result = platform.run([forecast], partition="IBM")
     assert not result.success
-    assert "No stored table for backtest [IBM]" in _failure(result, "forecast")
+    assert "No stored table for backtest [IBM]" in _failure(result, names.FORECAST)
 
 
 def test_mlflow_artifacts_stay_under_the_data_dir(platform: TinyPlatform) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from stock_assets import names
 from stock_assets.cli import main as cli_main
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
@@ -63,17 +64,23 @@ def test_the_sensor_bootstraps_once_then_onboards_each_ticker_in_one_run(dagster
     first = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance))
     # One shared run for every ticker: Feast registry, index data, parent.
     (bootstrap,) = first.run_requests
-    assert (bootstrap.job_name, bootstrap.partition_key) == ("platform_bootstrap", "^GSPC")
-    assert [k.to_user_string() for k in bootstrap.asset_selection] == [
-        "feature_definitions", "ohlcv", "indicators", "online_features", "parent_model",
-    ]  # fmt: skip
+    assert (bootstrap.job_name, bootstrap.partition_key) == (names.PLATFORM_BOOTSTRAP_JOB, "^GSPC")
+    bootstrapped = [
+        names.FEATURE_DEFINITIONS,
+        names.OHLCV,
+        names.INDICATORS,
+        names.ONLINE_FEATURES,
+        names.PARENT_MODEL,
+    ]
+    assert [k.to_user_string() for k in bootstrap.asset_selection] == bootstrapped
     assert bootstrap.run_key == "bootstrap:^GSPC:attempt0"
 
     _bootstrapped(dagster_instance)
     second = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance))
     assert sorted((r.job_name, r.partition_key) for r in second.run_requests) == [
-        ("onboard_ticker", "AAPL"), ("onboard_ticker", "IBM"),
-    ]  # fmt: skip
+        (names.ONBOARD_TICKER_JOB, "AAPL"),
+        (names.ONBOARD_TICKER_JOB, "IBM"),
+    ]
     assert OnboardingCursor.parse(second.cursor).done == {"^GSPC"}
 
 
@@ -82,7 +89,7 @@ def test_a_bootstrap_asks_only_for_what_is_missing(dagster_instance) -> None:  #
     _report(dagster_instance, FEATURE_DEFINITIONS_KEY)
     _report(dagster_instance, INDICATORS_KEY, "^GSPC")
     (request,) = new_ticker_sensor(dg.build_sensor_context(instance=dagster_instance)).run_requests
-    assert [k.to_user_string() for k in request.asset_selection] == ["parent_model"]
+    assert [k.to_user_string() for k in request.asset_selection] == [names.PARENT_MODEL]
 
 
 def test_the_index_is_registered_when_missing(dagster_instance) -> None:  # type: ignore[no-untyped-def]
@@ -127,10 +134,10 @@ def test_nothing_is_requested_while_a_run_writes_the_same_assets(dagster_instanc
     _bootstrapped(dagster_instance)
     dagster_instance.add_run(
         dg.DagsterRun(
-            job_name="ticker_refresh",
+            job_name=names.TICKER_REFRESH_JOB,
             run_id="a" * 32,
             status=dg.DagsterRunStatus.STARTED,
-            tags={"dagster/partition": "AAPL"},
+            tags={names.PARTITION_TAG: "AAPL"},
         )
     )
     assert onboarding_requests(dagster_instance, OnboardingCursor(), ["^GSPC", "AAPL"]) == []
@@ -145,7 +152,7 @@ def test_a_failed_step_is_retried_then_given_up_and_a_new_request_starts_afresh(
 
     register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "AAPL"])
     _bootstrapped(dagster_instance)
-    job = build_definitions().resolve_job_def("onboard_ticker")
+    job = build_definitions().resolve_job_def(names.ONBOARD_TICKER_JOB)
     tickers = ["^GSPC", "AAPL"]
     for attempt in range(MAX_ATTEMPTS):
         (request,) = onboarding_requests(dagster_instance, OnboardingCursor(), tickers)
@@ -165,7 +172,7 @@ def test_a_failed_step_is_retried_then_given_up_and_a_new_request_starts_afresh(
     store.set_active(task)
     (again,) = onboarding_requests(dagster_instance, OnboardingCursor(), tickers)
     assert again.run_key == f"onboard:AAPL:{int(task.created_at)}:attempt0"
-    assert again.tags["stockops/task"] == task.task_id
+    assert again.tags[names.TASK_TAG] == task.task_id
 
 
 def test_the_sensor_leaves_a_plan_the_api_drives_alone(dagster_instance) -> None:  # type: ignore[no-untyped-def]
@@ -255,10 +262,10 @@ def test_training_steps_wait_for_room_in_one_concurrency_pool(tmp_path) -> None:
     from dagster._core.instance.config import PoolGranularity
 
     from stock_assets.definitions import defs
-    from stock_assets.defs.partitions import TRAINING_POOL
+    from stock_assets.names import TRAINING_POOL
 
     pooled = {a.key.to_user_string() for a in defs.assets if a.op.pool == TRAINING_POOL}
-    assert pooled == {"parent_model", "child_model", "backtest"}
+    assert pooled == {names.PARENT_MODEL, names.CHILD_MODEL, names.BACKTEST}
     shutil.copy(Path(__file__).parents[2] / "config" / "dagster.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         pools = instance.get_concurrency_config().pool_config

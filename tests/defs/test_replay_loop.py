@@ -19,6 +19,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from devkit.platform import TinyPlatform, tiny_platform
+from devkit.series import write_market_folder
+from devkit.sizes import TINY_BACKTEST
+from stock_assets import names
 from stock_assets.defs.assets.evaluation import CHAMPION_KEY
 from stock_assets.defs.assets.live import (
     FORECAST_ARCHIVE_KEY,
@@ -26,8 +30,8 @@ from stock_assets.defs.assets.live import (
     LIVE_SKILL_KEY,
 )
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY
-from stock_assets.defs.jobs import DATA_ASSETS, SERVING_ASSETS, TRAINING_ASSETS
-from stock_assets.defs.partitions import TRIGGER_TAG
+from stock_assets.defs.jobs import REFRESH_ASSETS as REFRESH
+from stock_assets.defs.jobs import TRAINING_ASSETS
 from stock_assets.defs.sensors.replay import market_replay_sensor
 from stock_assets.defs.sensors.retrain import retrain_sensor
 from stock_assets.domain.calendar import session_number
@@ -35,8 +39,8 @@ from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.market_data.replay import read_clock, start_clock, write_clock
 from stock_assets.domain.ml.live import served_forecasts
 from stock_assets.domain.symbols import ticker_slug
+from stock_assets.names import TRIGGER_TAG
 from stock_assets.settings import Settings, get_settings
-from tests.support.platform import TinyPlatform, tiny_platform
 
 TICKER, INDEX = "AAPL", "^GSPC"
 FIRST, LAST = "2003-06-02", "2008-12-31"
@@ -45,10 +49,9 @@ TICKS = 18  # one session each
 WEEKLY_TICKS = 2  # then five sessions each: the archive forecasts the sessions in between
 COOLDOWN = 6
 SESSIONS = TICKS + 5 * WEEKLY_TICKS
-REFRESH = [*DATA_ASSETS, *SERVING_ASSETS, DRIFT_KEY]  # the ticker_refresh job
 SMALL = {
-    "backtest": {"config": {"n_folds": 4, "test_years": 1.0}},
-    "drift_report": {"config": {"current_rows": 20}},
+    names.BACKTEST: {"config": {**TINY_BACKTEST, "test_years": 1.0}},
+    names.DRIFT_REPORT: {"config": {"current_rows": 20}},
 }
 
 
@@ -90,7 +93,7 @@ class Replay:
         as_of = read_clock(self.settings.replay_clock_path).as_of
         assert outcome.cursor == as_of
         for request in outcome.run_requests or []:
-            assert request.tags["stockops/as_of"] == as_of
+            assert request.tags[names.AS_OF_TAG] == as_of
             result = self.execute(request, REFRESH)
             if request.partition_key == TICKER:
                 self.note_matured(result, as_of)
@@ -115,9 +118,8 @@ class Replay:
     def note_matured(self, result: dg.ExecuteInProcessResult, as_of: str) -> None:
         """The scored count must be exactly the archived forecasts whose target has arrived."""
         (event,) = [
-            m for m in result.get_asset_materialization_events()
-            if m.asset_key == LIVE_SKILL_KEY
-        ]  # fmt: skip
+            m for m in result.get_asset_materialization_events() if m.asset_key == LIVE_SKILL_KEY
+        ]
         metadata = event.materialization.metadata
         archive = self.table(FORECAST_ARCHIVE_KEY.path[0])
         expected = int((served_forecasts(archive)["date"] <= pd.Timestamp(as_of)).sum())
@@ -130,13 +132,10 @@ class Replay:
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
     root = tmp_path_factory.mktemp("replay")
-    folder = root / "market"
-    folder.mkdir()
     sample = OfflineSampleProvider()
-    for ticker in (INDEX, TICKER):
-        history = sample.fetch(ticker)
-        history = history[(history["date"] >= FIRST) & (history["date"] <= LAST)]
-        history.to_parquet(folder / f"{ticker_slug(ticker)}.parquet", index=False)
+    histories = {t: sample.fetch(t) for t in (INDEX, TICKER)}
+    histories = {t: h[h["date"].between(FIRST, LAST)] for t, h in histories.items()}
+    folder = write_market_folder(root / "market", histories)
     (root / "dagster").mkdir()
     env = {
         "STOCKOPS_DATA_DIR": str(root / "data"),
@@ -173,17 +172,17 @@ def test_the_clock_moved_one_session_per_tick_and_nothing_saw_past_it(replay: Re
     clock = read_clock(replay.settings.replay_clock_path)
     assert clock.ticks == TICKS + WEEKLY_TICKS
     assert session_number(clock.as_of) - session_number(START) == SESSIONS
-    for asset in ("ohlcv", "indicators"):
+    for asset in (names.OHLCV, names.INDICATORS):
         for ticker in (INDEX, TICKER):
             assert pd.to_datetime(replay.table(asset, ticker)["date"]).max() == pd.Timestamp(
                 clock.as_of
             )
-    archive = replay.table("forecast_archive")
+    archive = replay.table(names.FORECAST_ARCHIVE)
     assert pd.to_datetime(archive["as_of"]).max() == pd.Timestamp(clock.as_of)
 
 
 def test_every_session_is_archived_with_the_model_that_made_it(replay: Replay) -> None:
-    archive = replay.table("forecast_archive")
+    archive = replay.table(names.FORECAST_ARCHIVE)
     # The onboarding forecast, then one per session, those between weekly ticks caught up.
     assert archive["as_of"].nunique() == SESSIONS + 1
     caught_up = archive[archive["caught_up"].astype(bool)]
@@ -199,7 +198,7 @@ def test_forecasts_are_scored_only_once_they_mature(replay: Replay) -> None:
         assert reported == expected
     # The first tick: only the onboarding forecast's h=1 target has arrived.
     assert replay.matured_seen[0] == (1, 1)
-    live = replay.table("live_skill")
+    live = replay.table(names.LIVE_SKILL)
     overall = live[live["window"] == 0].set_index("horizon")
     assert overall.loc[1, "n"] == SESSIONS  # one h=1 forecast per session before the last
     assert overall.loc[7, "n"] == SESSIONS + 1 - 7
@@ -238,8 +237,8 @@ def test_no_asset_reads_a_row_after_the_as_of_session(replay: Replay) -> None:
     """Poison every row after the as-of session and refresh again at the same session: the
     indicators and the forecast come out identical, so nothing read the future."""
     as_of = pd.Timestamp(read_clock(replay.settings.replay_clock_path).as_of)
-    before = replay.table("indicators")
-    forecast_before = replay.table("forecast")
+    before = replay.table(names.INDICATORS)
+    forecast_before = replay.table(names.FORECAST)
     for ticker in (INDEX, TICKER):
         path = replay.folder / f"{ticker_slug(ticker)}.parquet"
         frame = pd.read_parquet(path)
@@ -251,8 +250,8 @@ def test_no_asset_reads_a_row_after_the_as_of_session(replay: Replay) -> None:
         frame.to_parquet(path, index=False)
     request = dg.RunRequest(partition_key=TICKER)
     replay.execute(request, REFRESH)
-    pd.testing.assert_frame_equal(replay.table("indicators"), before)
-    pd.testing.assert_frame_equal(replay.table("forecast"), forecast_before)
+    pd.testing.assert_frame_equal(replay.table(names.INDICATORS), before)
+    pd.testing.assert_frame_equal(replay.table(names.FORECAST), forecast_before)
 
 
 def test_the_replay_stops_at_the_end_of_the_data(replay: Replay) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import (
+from tests.deploy.manifests import (
     CHART,
     RELEASE,
     ROOT,

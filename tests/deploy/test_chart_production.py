@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import (
+from tests.deploy.manifests import (
     CHART,
     NAMESPACE,
     RELEASE,
@@ -41,7 +41,7 @@ PRIVATE_BACKENDS = {f"{RELEASE}-{c}" for c in ("streamlit", "dagster-webserver",
 
 def with_registry(values: dict[str, Any]) -> dict[str, Any]:
     """The values plus the image registry the chart requires, unless they name one."""
-    from tests.deploy.conftest import DEFAULT_REGISTRY
+    from tests.deploy.manifests import DEFAULT_REGISTRY
 
     values = json.loads(json.dumps(values))
     values.setdefault("global", {}).setdefault("imageRegistry", DEFAULT_REGISTRY)
@@ -49,7 +49,7 @@ def with_registry(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(values: dict[str, Any]) -> Rendered:
-    from tests.deploy.conftest import render_chart
+    from tests.deploy.manifests import render_chart
 
     return render_chart("variant", with_registry(values))
 
@@ -129,10 +129,15 @@ def test_an_internet_facing_operator_ui_without_login_is_refused(host: str) -> N
     assert ingress["metadata"]["annotations"][ALB_AUTH] == "cognito"
     # ... and so does an internet-facing scheme set for both Ingresses only when logged in.
     refused(
-        {"ingress": {"enabled": True, "annotations": {ALB_SCHEME: "internet-facing"},
-                     "private": {"hosts": {host: "ui.example.com"}}}},
+        {
+            "ingress": {
+                "enabled": True,
+                "annotations": {ALB_SCHEME: "internet-facing"},
+                "private": {"hosts": {host: "ui.example.com"}},
+            }
+        },
         "no login of their own",
-    )  # fmt: skip
+    )
 
 
 # --- the API requires keys in production ------------------------------------------------------
@@ -473,7 +478,7 @@ def test_external_postgres_gets_its_databases_from_a_hook(
     databases, then finds them and changes nothing."""
     import psycopg2
 
-    from tests.deploy.conftest import PG
+    from tests.deploy.manifests import PG
 
     suffix = os.urandom(4).hex()
     names = {
@@ -497,8 +502,12 @@ def test_external_postgres_gets_its_databases_from_a_hook(
         for _ in range(2):
             result = subprocess.run(
                 [*create["command"], *create["args"]],
-                env=env, capture_output=True, text=True, timeout=60, check=False,
-            )  # fmt: skip
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
             assert result.returncode == 0, result.stderr
             with admin.cursor() as cursor:
                 cursor.execute(

@@ -13,16 +13,25 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.conftest import ROOT, checkov_binary, run
+from tests.deploy.manifests import ROOT, checkov_binary, run
 
 
 def scan(directories: list[Path], *frameworks: str) -> list[dict[str, Any]]:
     folders = [arg for d in directories for arg in ("-d", str(d))]
     result = run(
-        [checkov_binary(), *folders, "--framework", *frameworks, "--skip-download",
-         "--compact", "--quiet", "--output", "json"],
+        [
+            checkov_binary(),
+            *folders,
+            "--framework",
+            *frameworks,
+            "--skip-download",
+            "--compact",
+            "--quiet",
+            "--output",
+            "json",
+        ],
         timeout=300,
-    )  # fmt: skip
+    )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     # One JSON document per folder (a report, or a list of reports per framework).
     decoder, text, reports = json.JSONDecoder(), result.stdout.strip(), []

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import ROOT, run, tool
+from tests.deploy.manifests import ROOT, run, tool
 from tests.required_tools import require_tool
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -177,7 +177,7 @@ def test_grafana_mounts_match_its_provisioning(compose: dict[str, Any]) -> None:
 
 def runtime_user_setup(dockerfile: Path) -> tuple[str, list[str]]:
     """The final stage's user name (the one created with the USER uid) and its RUN commands."""
-    from tests.deploy.test_docker import final_stage
+    from tests.deploy.manifests import final_stage
 
     final = final_stage(dockerfile)
     uid = [args for keyword, args in final if keyword == "USER"][-1].split(":")[0]

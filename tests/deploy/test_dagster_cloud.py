@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import (
+from tests.deploy.manifests import (
     KUBE_VERSION,
     NAMESPACE,
     RELEASE,
@@ -32,6 +32,7 @@ from tests.deploy.conftest import (
     Rendered,
     pod_spec,
     run,
+    run_job_manifest,
     selects,
     tool,
 )
@@ -160,7 +161,7 @@ def agent_chart_values() -> dict[str, Any]:
     """agent-values.yaml over the chart's own defaults (what Helm validates)."""
     from helm_python import Chart
 
-    from tests.deploy.conftest import merge
+    from tests.deploy.manifests import merge
 
     return merge(Chart.load(str(agent_archive())).values, agent_values())
 
@@ -316,8 +317,7 @@ def run_job(location: Any, agent_config: dict[str, Any] | None = None) -> dict[s
     """The Job of one run as the agent builds it: its launcher config (when given), merged with
     the location's container context, through dagster-k8s' own job construction."""
     from dagster_k8s.container_context import K8sContainerContext
-    from dagster_k8s.job import UserDefinedDagsterK8sConfig, construct_dagster_k8s_job
-    from kubernetes.client import ApiClient
+    from dagster_k8s.job import UserDefinedDagsterK8sConfig
 
     config = agent_config or {
         "dagster_home": "/opt/dagster/dagster_home",
@@ -342,21 +342,8 @@ def run_job(location: Any, agent_config: dict[str, Any] | None = None) -> dict[s
         instance_config_map=config["instance_config_map"],
         postgres_password_secret=None,
     )
-    job = construct_dagster_k8s_job(
-        job_config=context.get_k8s_job_config(
-            job_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/stockops/user-code:v0.1.0",
-            run_launcher=launcher,
-        ),
-        args=["dagster", "api", "execute_run", "{}"],
-        job_name="dagster-run-hybrid",
-        pod_name="dagster-run-hybrid",
-        component="run_worker",
-        user_defined_k8s_config=context.run_k8s_config,
-        labels={"dagster/job": "ticker_training"},
-    )
-    manifest = ApiClient().sanitize_for_serialization(job)
-    manifest.update({"apiVersion": "batch/v1", "kind": "Job"})
-    return manifest
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stockops/user-code:v0.1.0"
+    return run_job_manifest(context, launcher, image, "0b5e4c1e-hybrid", "dagster-run-hybrid")
 
 
 def assert_reaches_the_servers(job: dict[str, Any], releases: list[Rendered]) -> None:
@@ -395,7 +382,7 @@ def assert_reaches_the_servers(job: dict[str, Any], releases: list[Rendered]) ->
 def with_agent_label(rendering: Rendered) -> Rendered:
     """The default release (every server in-cluster, Postgres included) with the agent's label
     admitted, as values-hybrid.yaml admits it."""
-    from tests.deploy.conftest import render_chart
+    from tests.deploy.manifests import render_chart
 
     values = json.loads(json.dumps(rendering.values))
     values["networkPolicy"]["externalDagsterPods"] = {"stockops.io/dagster-cloud": "true"}

@@ -17,29 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.conftest import ROOT, run, tool
+from tests.deploy.manifests import ROOT, final_stage, instructions, run, tool
 
 DOCKER = ROOT / "docker"
 DOCKERFILES = sorted(DOCKER.glob("*.Dockerfile"))
 IMAGES = {p.name.removesuffix(".Dockerfile") for p in DOCKERFILES}
-
-
-def instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    text = re.sub(r"\\\n", " ", dockerfile.read_text())
-    parsed = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            keyword, _, rest = stripped.partition(" ")
-            parsed.append((keyword.upper(), rest.strip()))
-    return parsed
-
-
-def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
-    steps = instructions(dockerfile)
-    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
-    return steps[last_from:]
 
 
 def stage_text(dockerfile: Path, stage: str) -> str:
@@ -179,9 +161,10 @@ def test_streamlit_image_has_every_library_the_app_imports() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
     third_party = {
-        name for name in imported
+        name
+        for name in imported
         if name not in sys.stdlib_module_names and name not in {"streamlit_app", "__future__"}
-    }  # fmt: skip
+    }
     assert third_party, "no imports found"
     assert third_party <= listed, f"missing from streamlit-requirements.txt: {third_party - listed}"
 
@@ -298,9 +281,12 @@ def test_code_location_image_has_dagster_cloud() -> None:
     snippet = re.search(r'python -c "(import tomllib;.*?dagster-plus.*?)" > dagster-plus.txt', text)
     assert snippet, "the code-location stage does not read the dagster-plus extra"
     listed = subprocess.run(
-        [sys.executable, "-c", snippet.group(1)], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-c", snippet.group(1)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         check=True,
-    ).stdout.split()  # fmt: skip
+    ).stdout.split()
     assert listed == [f"dagster-cloud=={release}"]
     # The runtime's environment is the one with dagster-cloud in it.
     final = " ".join(args for keyword, args in final_stage(DOCKER / "user-code.Dockerfile"))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import (
+from tests.deploy.manifests import (
     CHART,
     KUBE_VERSION,
     NAMESPACE,
@@ -50,9 +50,12 @@ def test_lint_is_clean_in_strict_mode(values_name: str) -> None:
     import helm_python
 
     report = helm_python.lint(
-        str(CHART), load_values(values_name), strict=True, namespace=NAMESPACE,
+        str(CHART),
+        load_values(values_name),
+        strict=True,
+        namespace=NAMESPACE,
         kube_version=f"v{KUBE_VERSION}",
-    )  # fmt: skip
+    )
     assert report["errors"] == [], report
     assert report["messages"] == [], report
 
@@ -412,9 +415,10 @@ def test_internal_servers_only_accept_their_clients(renderings: dict[str, Render
     streamlit = rendered.get("NetworkPolicy", f"{RELEASE}-allow-streamlit")
     assert streamlit["spec"]["ingress"] == []
     assert all(
-        rule.get("from") for policy in rendered.of_kind("NetworkPolicy")
+        rule.get("from")
+        for policy in rendered.of_kind("NetworkPolicy")
         for rule in policy["spec"].get("ingress", [])
-    )  # fmt: skip
+    )
 
 
 def test_production_values_use_rds_efs_s3_irsa_and_ingress(renderings: dict[str, Rendered]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import PG, ROOT, Rendered
+from tests.deploy.manifests import PG, ROOT, Rendered
 
 
 def open_instance_and_store_a_run(config: dict[str, Any], home: Path) -> None:

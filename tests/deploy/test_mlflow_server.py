@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.deploy.conftest import PG, RELEASE, VENV_BIN, Rendered, pod_spec
+from tests.deploy.manifests import PG, RELEASE, VENV_BIN, Rendered, pod_spec
 
 pytestmark = pytest.mark.integration
 
@@ -38,17 +38,25 @@ def test_mlflow_server_starts_with_the_charts_arguments(
     # URL-encoded), pointed at the local Postgres: host, port, user and database swapped.
     env = {e["name"]: e.get("value") for e in container["env"] if "value" in e}
     env.update(
-        MLFLOW_DB_HOST=PG["host"], MLFLOW_DB_PORT=str(PG["port"]), MLFLOW_DB_USER=PG["user"],
-        MLFLOW_DB_NAME=database, MLFLOW_DB_SSLMODE="disable",
+        MLFLOW_DB_HOST=PG["host"],
+        MLFLOW_DB_PORT=str(PG["port"]),
+        MLFLOW_DB_USER=PG["user"],
+        MLFLOW_DB_NAME=database,
+        MLFLOW_DB_SSLMODE="disable",
         MLFLOW_DB_PASSWORD="p@ss/w:rd#%",  # trust auth ignores it; the URI must still parse
-        PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", HOME=str(tmp_path),
-    )  # fmt: skip
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        HOME=str(tmp_path),
+    )
     python = str(VENV_BIN / "python")
     # The init container first: `mlflow db upgrade` creates the schema on the empty database.
     migrated = subprocess.run(
         [python, *upgrade["command"][1:], *upgrade["args"]],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert migrated.returncode == 0, migrated.stderr[-3000:]
     args = list(container["args"])
     port = free_port()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import RELEASE, Rendered
+from tests.deploy.manifests import RELEASE, Rendered
 
 # dagster_k8s/client.py: `self.batch_api = kubernetes.client.BatchV1Api(...)` and
 # `self.core_api = kubernetes.client.CoreV1Api(...)` (checked below against the source).
@@ -114,8 +114,10 @@ def test_the_role_is_bound_to_the_accounts_that_call(rendered: Rendered) -> None
     (role,) = rendered.of_kind("Role")
     (binding,) = rendered.of_kind("RoleBinding")
     assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"],
-    }  # fmt: skip
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
     subjects = {s["name"] for s in binding["subjects"]}
     for name in ("dagster-webserver", "dagster-daemon"):
         deployment = rendered.get("Deployment", f"{RELEASE}-{name}")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import CHART, KUBE_VERSION, ROOT, Rendered, pod_spec, run
+from tests.deploy.manifests import CHART, KUBE_VERSION, ROOT, Rendered, pod_spec, run
 from tests.required_tools import require_tool
 
 TERRAFORM = ROOT / "terraform"
@@ -112,11 +112,20 @@ class Sandbox:
 
     def _call(self, *args: str, stdin: str | None = None, check: bool = False) -> Any:
         result = subprocess.run(
-            [self.terraform, *args], cwd=self.folder, input=stdin, capture_output=True,
-            text=True, timeout=120, check=False,
-            env={"TF_CLI_CONFIG_FILE": "/dev/null", "TF_IN_AUTOMATION": "1",
-                 "HOME": str(self.folder), "PATH": "/usr/bin:/bin"},
-        )  # fmt: skip
+            [self.terraform, *args],
+            cwd=self.folder,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={
+                "TF_CLI_CONFIG_FILE": "/dev/null",
+                "TF_IN_AUTOMATION": "1",
+                "HOME": str(self.folder),
+                "PATH": "/usr/bin:/bin",
+            },
+        )
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
@@ -227,9 +236,7 @@ def workflow(name: str) -> dict[str, Any]:
 
 def iam_like(pattern: str, value: str) -> bool:
     """IAM's StringLike: `*` any run of characters, `?` one character, nothing else special."""
-    regex = "".join(
-        ".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern
-    )  # fmt: skip
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.fullmatch(regex, value) is not None
 
 
@@ -811,10 +818,20 @@ def test_the_escalation_check_refuses_what_admin_lacks() -> None:
 
 
 CLUSTER_SCOPED = {
-    "APIService", "CSIDriver", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-    "IngressClass", "MutatingWebhookConfiguration", "Namespace", "PersistentVolume",
-    "PriorityClass", "RuntimeClass", "StorageClass", "ValidatingWebhookConfiguration",
-}  # fmt: skip
+    "APIService",
+    "CSIDriver",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "PersistentVolume",
+    "PriorityClass",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingWebhookConfiguration",
+}
 
 
 def test_the_deploy_role_may_apply_everything_the_release_renders(

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stock_assets import names
 from stock_assets.domain.feature_store.definitions import (
     INDICATOR_VIEW,
     SERVED_COLUMNS,
@@ -38,7 +39,7 @@ def _synthetic_rows(ticker: str, days: int = 60, level: float = 100.0) -> pd.Dat
 
 @pytest.fixture
 def store_with_rows(tmp_path: Path):  # type: ignore[no-untyped-def]
-    indicators_dir = tmp_path / "tables" / "indicators"
+    indicators_dir = tmp_path / "tables" / names.INDICATORS
     rows = {t: _synthetic_rows(t, level=lvl) for t, lvl in (("AAPL", 100.0), ("^GSPC", 2000.0))}
     for ticker, frame in rows.items():
         atomic_write_parquet(frame, indicators_dir / f"{ticker_slug(ticker)}.parquet")
@@ -84,7 +85,7 @@ def test_online_store_serves_latest_row(store_with_rows) -> None:  # type: ignor
 def test_training_frame_on_real_sample_data(tmp_path: Path) -> None:
     ohlcv = OfflineSampleProvider().fetch("IBM").tail(300)
     rows = to_feature_rows(compute_indicators(ohlcv), "IBM")
-    indicators_dir = tmp_path / "indicators"
+    indicators_dir = tmp_path / names.INDICATORS
     atomic_write_parquet(rows, indicators_dir / "IBM.parquet")
     store = open_store(tmp_path / "feast")
     apply_definitions(store, build_definitions(indicators_dir))

@@ -19,6 +19,7 @@ import pytest
 import redis
 from pydantic import SecretStr
 
+from stock_assets import names
 from stock_assets.domain.feature_store.definitions import INDICATOR_VIEW, build_definitions
 from stock_assets.domain.feature_store.store import (
     apply_definitions,
@@ -93,7 +94,7 @@ def indicator_tables(folder: Path) -> dict[str, pd.DataFrame]:
 def test_redis_online_store_and_sql_registry_shared_by_two_processes(
     tmp_path: Path, online_redis: redis.Redis, registry_url: str
 ) -> None:
-    indicators = tmp_path / "tables" / "indicators"
+    indicators = tmp_path / "tables" / names.INDICATORS
     rows = indicator_tables(indicators)
 
     # One pod applies the definitions and materializes a ticker...
@@ -140,7 +141,7 @@ def test_settings_choose_the_production_stores(
     )
     assert store.config.online_store.type == "redis"
     assert store.config.registry.registry_type == "sql"
-    indicators = tmp_path / "indicators"
+    indicators = tmp_path / names.INDICATORS
     rows = indicator_tables(indicators)
     apply_definitions(store, build_definitions(indicators))
     write_latest_online(store, rows["^GSPC"])
@@ -205,7 +206,7 @@ def test_the_code_location_writes_features_to_redis_and_the_sql_registry(
     defs = build_definitions(settings)
     dagster_instance.add_dynamic_partitions(TICKERS_PARTITION, ["IBM"])  # type: ignore[attr-defined]
     assets = list(defs.assets)  # type: ignore[arg-type]
-    keys = ["feature_definitions", "ohlcv", "indicators", "online_features"]
+    keys = [names.FEATURE_DEFINITIONS, names.OHLCV, names.INDICATORS, names.ONLINE_FEATURES]
     result = dg.materialize(
         assets,
         selection=keys,

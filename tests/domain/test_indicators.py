@@ -87,9 +87,15 @@ def test_compute_indicators_log_returns_and_warmup() -> None:
     dates = pd.bdate_range("2020-01-01", periods=80)
     close = pd.Series(np.linspace(10, 20, 80))
     ohlcv = pd.DataFrame(
-        {"date": dates, "open": close, "high": close + 1, "low": close - 1, "close": close,
-         "volume": np.linspace(1e6, 2e6, 80)}
-    )  # fmt: skip
+        {
+            "date": dates,
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close,
+            "volume": np.linspace(1e6, 2e6, 80),
+        }
+    )
     table = compute_indicators(ohlcv)
     assert list(table.columns) == ["date", "close", *INDICATOR_COLUMNS]
     assert table["log_return"].iloc[5] == pytest.approx(np.log(close[5] / close[4]))
@@ -102,9 +108,15 @@ def test_indicators_are_causal() -> None:
     rng = np.random.default_rng(11)
     close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, 100)))
     base = pd.DataFrame(
-        {"date": pd.bdate_range("2021-01-01", periods=100), "open": close, "high": close * 1.01,
-         "low": close * 0.99, "close": close, "volume": rng.integers(1e5, 1e6, 100).astype(float)}
-    )  # fmt: skip
+        {
+            "date": pd.bdate_range("2021-01-01", periods=100),
+            "open": close,
+            "high": close * 1.01,
+            "low": close * 0.99,
+            "close": close,
+            "volume": rng.integers(1e5, 1e6, 100).astype(float),
+        }
+    )
     shocked = base.copy()
     shocked.loc[70:, ["open", "high", "low", "close"]] *= 1.5
     a, b = compute_indicators(base), compute_indicators(shocked)

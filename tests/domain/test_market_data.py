@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from devkit.series import linear_ohlcv
 from stock_assets.domain.market_data import (
     OHLCV_COLUMNS,
     CorruptDataError,
@@ -57,12 +58,10 @@ def test_sample_provider_rejects_unknown_ticker_clearly() -> None:
 
 
 def _frame(rows: int = 5) -> pd.DataFrame:
-    dates = pd.bdate_range("2024-01-02", periods=rows)
-    close = np.linspace(10, 11, rows)
-    return pd.DataFrame(
-        {"Date": dates.strftime("%Y-%m-%d"), "Open": close, "High": close + 0.5,
-         "Low": close - 0.5, "Close": close, "Adj Close": close / 2, "Volume": 1000}
-    )  # fmt: skip
+    """A file as Yahoo's CSV export writes it: capitalised columns and an adjusted close."""
+    frame = linear_ohlcv("2024-01-02", rows, 10, 11, spread=0.5, volume=1000)
+    frame = frame.rename(columns=str.title)
+    return frame.assign(**{"Adj Close": frame["Close"] / 2})
 
 
 def test_file_provider_reads_csv_and_parquet_and_adjusts(tmp_path: Path) -> None:
@@ -164,23 +163,34 @@ def _chart_payload(symbol: str, days: int) -> dict[str, Any]:
             "result": [
                 {
                     "meta": {
-                        "symbol": symbol, "currency": "USD", "exchangeTimezoneName":
-                        "America/New_York", "timezone": "EST", "gmtoffset": -18000,
-                        "instrumentType": "EQUITY", "dataGranularity": "1d", "priceHint": 2,
+                        "symbol": symbol,
+                        "currency": "USD",
+                        "exchangeTimezoneName": "America/New_York",
+                        "timezone": "EST",
+                        "gmtoffset": -18000,
+                        "instrumentType": "EQUITY",
+                        "dataGranularity": "1d",
+                        "priceHint": 2,
                         "regularMarketPrice": close[-1],
                     },
                     "timestamp": [int(d.timestamp()) for d in dates],
                     "indicators": {
-                        "quote": [{"open": close, "high": [c + 1 for c in close],
-                                   "low": [c - 1 for c in close], "close": close,
-                                   "volume": [1000] * days}],
+                        "quote": [
+                            {
+                                "open": close,
+                                "high": [c + 1 for c in close],
+                                "low": [c - 1 for c in close],
+                                "close": close,
+                                "volume": [1000] * days,
+                            }
+                        ],
                         "adjclose": [{"adjclose": [c / 2 for c in close]}],
                     },
                 }
             ],
             "error": None,
         }
-    }  # fmt: skip
+    }
 
 
 def test_real_yfinance_parses_a_stubbed_http_answer(

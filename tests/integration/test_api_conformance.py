@@ -21,16 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving_api.conftest import TINY_RUNS
-from tests.support.servers import (
-    BIN,
-    api_env,
-    delete_redis_keys,
-    free_port,
-    redis_prefix,
-    serving,
-    uvicorn_api,
-)
+from devkit.servers import BIN, running_api
+from devkit.sizes import TINY_RUNS
 
 pytestmark = pytest.mark.integration
 
@@ -41,43 +33,45 @@ API_KEY = "conformance-key"
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("conformance")
-    prefix = redis_prefix()
-    env = api_env(
+    with running_api(
         root,
-        prefix,
         STOCKOPS_API_KEYS=API_KEY,
         STOCKOPS_RATE_LIMIT_ENABLED="false",
         STOCKOPS_ADMIN_TOKEN=os.urandom(16).hex(),  # unknown to the generator: reset must refuse
         # Should a generated symbol be a sample ticker, its training stays tiny.
         STOCKOPS_RUN_CONFIG_OVERRIDES=json.dumps(TINY_RUNS),
         STOCKOPS_TORCH_THREADS="1",
-    )
-    port = free_port()
-    log = root / "api.log"
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with serving(uvicorn_api(port), env, log, base + "/health/live"):
-            yield base, root
-        tail = log.read_text(errors="replace")
-        assert "Traceback" not in tail, f"the server logged a traceback:\n{tail[-3000:]}"
-    finally:
-        delete_redis_keys(prefix)
+    ) as api:
+        yield api.url, root
+    tail = api.log.read_text(errors="replace")
+    assert "Traceback" not in tail, f"the server logged a traceback:\n{tail[-3000:]}"
 
 
 def test_schemathesis_finds_nothing_with_every_check(live_api: tuple[str, Path]) -> None:
     base, root = live_api
     report = root / "schemathesis.json"
     command = [
-        str(BIN / "schemathesis"), "run", f"{base}/openapi.json",
-        "--checks", "all",
-        "--max-examples", str(EXAMPLES),
-        "--seed", "1",  # the same requests on every run: a finding reproduces
-        "--workers", "1",
-        "--request-timeout", "180",  # /analyze runs the local LLM
-        "--header", f"X-API-Key: {API_KEY}",
-        "--report", "json", "--report-json-path", str(report),
+        str(BIN / "schemathesis"),
+        "run",
+        f"{base}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        "1",  # the same requests on every run: a finding reproduces
+        "--workers",
+        "1",
+        "--request-timeout",
+        "180",  # /analyze runs the local LLM
+        "--header",
+        f"X-API-Key: {API_KEY}",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report),
         "--no-color",
-    ]  # fmt: skip
+    ]
     run = subprocess.run(
         command, cwd=root, capture_output=True, text=True, timeout=1800, check=False
     )  # its .schemathesis folder lands beside the report

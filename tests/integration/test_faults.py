@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,19 +16,19 @@ import dagster as dg
 import pytest
 from fastapi.testclient import TestClient
 
+from devkit.platform import train_for_servers
+from devkit.servers import BIN, api_env, free_port, redis_prefix, start, stop
 from serving_api.app import create_app
+from stock_assets import names
 from stock_assets.defs.run_state import latest_progress
 from stock_assets.domain.ml.artifacts import list_versions
 from stock_assets.settings import Settings
 from tests.required_tools import require_tool
-from tests.support.platform import train_for_servers
-from tests.support.servers import free_port, stop
 
 TICKER = "AAPL"
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 MakeClient = Callable[..., TestClient]
 
 
@@ -41,11 +40,25 @@ def own_redis(tmp_path: Path) -> Iterator[tuple[int, Callable[[], None], Callabl
     procs: list[subprocess.Popen[bytes]] = []
 
     def start() -> None:
-        procs.append(subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(tmp_path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [
+                    binary,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(tmp_path),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         import redis
 
         deadline = time.monotonic() + 10
@@ -110,28 +123,21 @@ def _running_epoch(instance: dg.DagsterInstance, run_id: str) -> int:
 
 
 def test_a_run_killed_mid_training_fails_and_leaves_the_champion_served(tmp_path: Path) -> None:
-    data_dir, home = tmp_path / "data", tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = api_env(tmp_path, redis_prefix(), STOCKOPS_TORCH_THREADS="1")
+    data_dir, home = Path(env["STOCKOPS_DATA_DIR"]), Path(env["DAGSTER_HOME"])
     # An AAPL champion, as the API benchmark builds it (the fewest backtest folds, half a year).
     train_for_servers(data_dir, home, [TICKER])
     settings = Settings(data_dir=data_dir, redis_url="redis://127.0.0.1:1/0", redis_timeout_s=0.1)
     outputs = settings.resolved_outputs_dir
     bundles_before = list_versions(outputs, TICKER)
     config = tmp_path / "long.json"
-    config.write_text(json.dumps({"ops": {"child_model": {"config": {
-        "epochs": 500, "patience": 500, "strategy": "fine_tune"}}}}))  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKOPS_")}
-    env.update({"STOCKOPS_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home),
-                "STOCKOPS_TORCH_THREADS": "1"})  # fmt: skip
-    dagster = Path(sys.executable).parent / "dagster"
+    long = {"epochs": 500, "patience": 500, "strategy": "fine_tune"}
+    config.write_text(json.dumps({"ops": {names.CHILD_MODEL: {"config": long}}}))
     log = tmp_path / "run.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(dagster), "asset", "materialize", "-m", "stock_assets.definitions",
-             "--select", "child_model", "--partition", TICKER, "--config", str(config)],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    # A process group of its own, as a run pod: the kill below reaches the run's whole tree.
+    command = [str(BIN / "dagster"), "asset", "materialize", "-m", "stock_assets.definitions"]
+    selected = ["--select", names.CHILD_MODEL, "--partition", TICKER, "--config", str(config)]
+    proc = start([*command, *selected], env, log)
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         deadline = time.monotonic() + 180

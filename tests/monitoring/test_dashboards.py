@@ -25,10 +25,34 @@ DASHBOARDS = ("system", "api", "models", "agents")
 # Series Prometheus attaches to every scrape target.
 SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 PROMQL_WORDS = {
-    "sum", "avg", "max", "min", "count", "rate", "irate", "increase", "delta", "by", "without",
-    "on", "ignoring", "group_left", "group_right", "histogram_quantile", "time", "and", "or",
-    "unless", "bool", "offset", "label_values", "avg_over_time", "max_over_time", "abs", "topk",
-}  # fmt: skip
+    "sum",
+    "avg",
+    "max",
+    "min",
+    "count",
+    "rate",
+    "irate",
+    "increase",
+    "delta",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "histogram_quantile",
+    "time",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "label_values",
+    "avg_over_time",
+    "max_over_time",
+    "abs",
+    "topk",
+}
 _IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 

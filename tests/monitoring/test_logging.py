@@ -12,14 +12,16 @@ import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from devkit.servers import REPO
 from serving_api.logging import RequestIdMiddleware
+from stock_assets import names
 from stock_assets.logs import REQUEST_ID, JsonFormatter, configure_logging
-from tests.monitoring.conftest import MONITORING
 
 
 def _record(message: str, **extra: object) -> logging.LogRecord:
-    return logging.makeLogRecord({"name": "stockops.test", "levelname": "INFO", "msg": message,
-                                  **extra})  # fmt: skip
+    return logging.makeLogRecord(
+        {"name": "stockops.test", "levelname": "INFO", "msg": message, **extra}
+    )
 
 
 def test_json_lines_carry_the_request_id_and_extras() -> None:
@@ -83,7 +85,7 @@ def test_dagster_runs_log_json_with_the_launching_request_id(
 ) -> None:
     """The instance logging block of config/dagster.yaml (what `stockops init` installs) sends
     run logs through the same formatter, with the id of the launching request (a run tag)."""
-    instance_config = yaml.safe_load((MONITORING.parent / "config" / "dagster.yaml").read_text())
+    instance_config = yaml.safe_load((REPO / "config" / "dagster.yaml").read_text())
     config = {"python_logs": instance_config["python_logs"]}
 
     @dg.op
@@ -95,7 +97,7 @@ def test_dagster_runs_log_json_with_the_launching_request_id(
         say()
 
     with dg.instance_for_test(overrides=config) as instance:
-        result = logged.execute_in_process(instance=instance, tags={"stockops/request_id": "req-7"})
+        result = logged.execute_in_process(instance=instance, tags={names.REQUEST_ID_TAG: "req-7"})
     lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
     (line,) = [x for x in lines if x["message"] == "drift measured"]
     assert line["run_id"] == result.run_id and line["job_name"] == "logged"

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,93 +17,42 @@ import httpx
 import pytest
 import yaml
 
+from devkit.servers import free_port, running_api, start, stop, wait_until_up
+from stock_assets.domain import layout
 from stock_assets.domain.storage import atomic_write_text
 
 pytestmark = pytest.mark.integration
 DRIFT = {
-    "ticker": "AAPL", "as_of": "2013-03-01", "drift_share": 0.6, "dataset_drift": True,
-    "threshold": 0.5, "drifted_columns": ["log_return", "rsi_14", "volatility_20"], "columns": [],
+    "ticker": "AAPL",
+    "as_of": "2013-03-01",
+    "drift_share": 0.6,
+    "dataset_drift": True,
+    "threshold": 0.5,
+    "drifted_columns": ["log_return", "rsi_14", "volatility_20"],
+    "columns": [],
     "reference_window": ["2010-12-01", "2012-12-03"],
-    "current_window": ["2012-12-04", "2013-03-01"], "html_path": "/nonexistent.html",
-}  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{url}: process exited\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not come up\n{log.read_text()[-3000:]}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    "current_window": ["2012-12-04", "2013-03-01"],
+    "html_path": "/nonexistent.html",
+}
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    data = tmp_path / "data"
-    atomic_write_text(json.dumps(DRIFT), data / "outputs" / "drift" / "AAPL" / "latest.json")
-    home = tmp_path / "dagster"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "STOCKOPS_DATA_DIR": str(data),
-        "DAGSTER_HOME": str(home),
-        "STOCKOPS_REDIS_KEY_PREFIX": f"stockops-test:{uuid.uuid4().hex[:8]}:",
-        "STOCKOPS_LOG_FORMAT": "json",
-        "STOCKOPS_API_ACCESS_LOG": "true",  # off by default; on, its lines are JSON with ids
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = tmp_path / "api.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "serving_api.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/health", 180, proc, log)
-        yield f"127.0.0.1:{port}", log
-    finally:
-        _stop(proc)
+    """The API under uvicorn over a data dir holding one drift report: (host:port, its log)."""
+    outputs = tmp_path / "data" / "outputs"  # the data dir running_api gives the API
+    atomic_write_text(json.dumps(DRIFT), layout.drift_summary_path(outputs, "AAPL"))
+    # Info level, access log on: its lines are JSON with request ids (off by default).
+    with running_api(
+        tmp_path, log_level="info", STOCKOPS_LOG_FORMAT="json", STOCKOPS_API_ACCESS_LOG="true"
+    ) as server:
+        yield server.url.removeprefix("http://"), server.log
 
 
 def test_prometheus_scrapes_the_api(
     api: tuple[str, Path], prometheus: str, monitoring_dir: Path, tmp_path: Path
 ) -> None:
     target, api_log = api
-    port = _free_port()
+    port = free_port()
     config = yaml.safe_load((monitoring_dir / "prometheus.yml").read_text())
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = [str(monitoring_dir / "alerts" / "*.rules.yml")]
@@ -116,20 +61,19 @@ def test_prometheus_scrapes_the_api(
         job["static_configs"][0]["targets"] = [where]
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     log = tmp_path / "prometheus.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                prometheus,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = start(
+        [
+            prometheus,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        {**os.environ},
+        log,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{base}/-/ready", 60, proc, log)
+        wait_until_up(f"{base}/-/ready", proc, log, 60)
 
         def query(expr: str) -> list[dict]:
             body = httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=5).json()
@@ -155,7 +99,7 @@ def test_prometheus_scrapes_the_api(
         else:
             raise AssertionError(f"no drift alert pending: {alerts}")
     finally:
-        _stop(proc)
+        stop(proc)
     # The API's own log lines (uvicorn's access log, switched on) are JSON with request ids.
     records = [json.loads(x) for x in api_log.read_text().splitlines() if x.startswith("{")]
     scrapes = [r for r in records if "/metrics" in r["message"] and r["logger"] == "uvicorn.access"]

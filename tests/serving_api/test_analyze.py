@@ -15,19 +15,16 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from agent_graph.service import AnalystService
+from devkit.platform import TRAINED_TICKER as TICKER
+from devkit.platform import TinyPlatform as Platform
+from devkit.servers import REDIS_URL, delete_redis_keys, redis_prefix
+from devkit.sizes import TINY_RUNS
 from serving_api.app import create_app
-from tests.agent_graph.trained import TICKER, Platform, trained_platform
-from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
+from stock_assets import names
 from tests.serving_api.launchers import RecordingLauncher
-from tests.support.servers import delete_redis_keys, redis_prefix
 
 pytestmark = pytest.mark.slow
 ADMIN = "admin-secret"
-
-
-@pytest.fixture(scope="module")
-def platform() -> Platform:
-    return trained_platform()
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +40,20 @@ def _client(platform: Platform, prefix: str, launcher: object, **overrides: obje
     )
     agents = overrides.pop("agents", None)
     app = create_app(
-        settings, instance=platform.instance, launcher=launcher,  # type: ignore[arg-type]
-        run_config_overrides=TINY_RUNS, agents=agents,  # type: ignore[arg-type]
-    )  # fmt: skip
+        settings,
+        instance=platform.instance,
+        launcher=launcher,  # type: ignore[arg-type]
+        run_config_overrides=TINY_RUNS,
+        agents=agents,  # type: ignore[arg-type]
+    )
     return TestClient(app)
 
 
-def test_analyze_writes_then_serves_from_the_semantic_cache(
-    platform: Platform, prefix: str
-) -> None:
+def test_analyze_writes_then_serves_from_the_semantic_cache(trained: Platform, prefix: str) -> None:
     launcher = RecordingLauncher()
     settings_update = {"admin_token": SecretStr(ADMIN)}
-    with _client(platform, prefix, launcher, **settings_update) as client:
-        body = {"ticker": "aapl", "question": "Should I worry about the downside?",
-                "refresh": True}  # fmt: skip
+    with _client(trained, prefix, launcher, **settings_update) as client:
+        body = {"ticker": "aapl", "question": "Should I worry about the downside?", "refresh": True}
         cold = client.post("/analyze", json=body)
         assert cold.status_code == 200, cold.text
         answer = cold.json()
@@ -70,7 +67,7 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         assert list(report["sections"]) == [
             "answer",
             "summary",
-            "forecast",
+            names.FORECAST,
             "model_quality",
             "market_context",
             "risks",
@@ -98,8 +95,11 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         # The indicators came from the Feast online store (what serving reads), of the same
         # session as the forecast.
         assert answer["features"] == {
-            "source": "online store", "session": "2013-03-01", "fresh": True, "note": None,
-        }  # fmt: skip
+            "source": "online store",
+            "session": "2013-03-01",
+            "fresh": True,
+            "note": None,
+        }
 
         started = time.perf_counter()
         warm = client.post("/analyze", json={**body, "refresh": False, "ticker": "AAPL"})
@@ -128,7 +128,7 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
         assert accepted.json()["ticker"] == "MSFT" and accepted.json()["task_id"]
         assert accepted.headers["location"] == accepted.json()["status_url"]
         (first,) = launcher.specs
-        assert (first.job_name, first.partition) == ("onboard_ticker", "MSFT")
+        assert (first.job_name, first.partition) == (names.ONBOARD_TICKER_JOB, "MSFT")
         assert client.post("/analyze", json={"ticker": "../etc"}).status_code == 422
 
         # Reset drops the reports and the collection; the next request is computed again.
@@ -139,22 +139,27 @@ def test_analyze_writes_then_serves_from_the_semantic_cache(
 
 
 def test_locked_qdrant_folder_degrades_to_no_cache(
-    platform: Platform, prefix: str, tmp_path: Path
+    trained: Platform, prefix: str, tmp_path: Path
 ) -> None:
     folder = tmp_path / "qdrant"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import time\nfrom qdrant_client import QdrantClient\n"
-         f"c = QdrantClient(path={str(folder)!r})\nprint('ready', flush=True)\ntime.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom qdrant_client import QdrantClient\n"
+            f"c = QdrantClient(path={str(folder)!r})\nprint('ready', flush=True)\ntime.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        settings = platform.settings.model_copy(update={"qdrant_path": folder})
+        settings = trained.settings.model_copy(update={"qdrant_path": folder})
         # The deterministic writer keeps this test quick; the LLM path is tested above.
         agents = AnalystService(settings, llm=None, use_default_llm=False)
-        with _client(platform, prefix, RecordingLauncher(), qdrant_path=folder,
-                     agents=agents) as client:  # fmt: skip
+        with _client(
+            trained, prefix, RecordingLauncher(), qdrant_path=folder, agents=agents
+        ) as client:
             answer = client.post("/analyze", json={"ticker": TICKER})
             assert answer.status_code == 200, answer.text
             body = answer.json()

@@ -8,8 +8,8 @@ import redis
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from devkit.servers import REDIS_URL
 from serving_api.metrics import METRIC_NAMES
-from tests.serving_api.conftest import REDIS_URL
 
 MakeClient = Callable[..., TestClient]
 

@@ -15,18 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from devkit.platform import TRAINED_TICKER as TICKER
+from devkit.platform import TinyPlatform as Platform
+from devkit.servers import REDIS_URL, delete_redis_keys, redis_prefix
 from serving_api.app import create_app
-from tests.agent_graph.trained import TICKER, Platform, trained_platform
-from tests.serving_api.conftest import REDIS_URL
 from tests.serving_api.launchers import RecordingLauncher
-from tests.support.servers import delete_redis_keys, redis_prefix
 
 BROWSER = {"Origin": "http://127.0.0.1:8501"}  # a browser request: always the route (CORS)
-
-
-@pytest.fixture(scope="module")
-def platform() -> Platform:
-    return trained_platform()
 
 
 class CountingClient:
@@ -62,11 +57,11 @@ class CountingClient:
 
 
 @pytest.fixture
-def counting(platform: Platform) -> Iterator[Any]:
+def counting(trained: Platform) -> Iterator[Any]:
     made: list[CountingClient] = []
 
     def build(**overrides: Any) -> CountingClient:
-        made.append(CountingClient(platform, **overrides))
+        made.append(CountingClient(trained, **overrides))
         return made[-1]
 
     yield build

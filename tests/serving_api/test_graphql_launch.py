@@ -7,35 +7,27 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from devkit.api import api_settings, wait_for_task
+from devkit.servers import REPO, free_port, start, stop, wait_for_code_location
+from devkit.sizes import TINY_RUNS
+from stock_assets import names
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.assets.models import PARENT_KEY
-from stock_assets.defs.partitions import TICKER_TAG, TICKERS_PARTITION
-from stock_assets.defs.run_state import PARTITION_TAG
-from tests.serving_api.conftest import REDIS_URL, TINY_RUNS
-from tests.serving_api.test_on_demand import wait_for_task
+from stock_assets.names import PARTITION_TAG, TICKER_TAG, TICKERS_PARTITION
 
 MakeClient = Callable[..., TestClient]
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _serve(
@@ -46,7 +38,7 @@ def _serve(
     home = root / "dagster"
     home.mkdir()
     (home / "dagster.yaml").write_text(dagster_yaml)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
@@ -55,29 +47,17 @@ def _serve(
         "STOCKOPS_RUN_CONFIG_OVERRIDES": json.dumps(TINY_RUNS),
         "STOCKOPS_TORCH_THREADS": "1",
     }
-    process = subprocess.Popen(
-        [*command, "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
+    log = root / "dagster.log"
+    # In a process group of its own: stopping it stops dagster dev's webserver, daemon and runs.
+    process = start(
+        [*command, "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"], env, log
+    )
     url = f"http://127.0.0.1:{port}/graphql"
-    query = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
     try:
-        deadline = time.monotonic() + timeout_s  # loading the code location takes a while
-        while True:
-            assert process.poll() is None, f"{command[0]} exited"
-            try:
-                body = httpx.post(url, json={"query": query}, timeout=5).json()
-                if body["data"]["repositoriesOrError"].get("nodes"):
-                    break
-            except (httpx.HTTPError, KeyError, TypeError, ValueError):
-                pass
-            assert time.monotonic() < deadline, f"{command[0]} did not come up"
-            time.sleep(0.5)
+        wait_for_code_location(url, process, log, timeout_s)
         yield url, home
     finally:
-        os.killpg(process.pid, 15)  # the whole group: dagster dev's webserver, daemon, runs
-        process.wait(timeout=30)
+        stop(process, timeout_s=30)
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +94,10 @@ def test_a_training_run_launches_through_graphql(
         status = client.get(response.headers["location"]).json()
         (launched,) = status["runs"]
         run = instance.get_run_by_id(launched["run_id"])
-        assert run is not None and run.job_name == "ticker_training"
+        assert run is not None and run.job_name == names.TICKER_TRAINING_JOB
         assert run.tags[PARTITION_TAG] == "AAPL" and run.tags[TICKER_TAG] == "AAPL"
-        assert run.tags["stockops/task"] == response.json()["task_id"]
-        assert run.run_config["ops"]["child_model"]["config"]["strategy"] == "freeze"
+        assert run.tags[names.TASK_TAG] == response.json()["task_id"]
+        assert run.run_config["ops"][names.CHILD_MODEL]["config"]["strategy"] == "freeze"
     finally:
         instance.dispose()
 
@@ -142,7 +122,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     yield from _serve(
         [str(BIN / "dagster"), "dev"],
         tmp_path_factory.mktemp("dagster-dev"),
-        (ROOT / "config" / "dagster.yaml").read_text(),
+        (REPO / "config" / "dagster.yaml").read_text(),
     )
 
 
@@ -156,16 +136,10 @@ def test_one_task_from_202_to_a_served_forecast_under_dagster_dev(
     and ``/status`` follows that one task id until the forecast serves, never answering
     ``succeeded`` before the forecast exists."""
     from serving_api.app import create_app
-    from stock_assets.settings import Settings
 
     url, home = dagster_dev
     # The API reads the data dir the daemon's runs write.
-    settings = Settings(
-        data_dir=home.parent / "data",
-        redis_url=REDIS_URL,
-        redis_key_prefix=prefix,
-        dagster_graphql_url=url,
-    )
+    settings = api_settings(home.parent, prefix, dagster_graphql_url=url)
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         deadline = time.monotonic() + 60  # the daemon's first heartbeat
@@ -176,15 +150,18 @@ def test_one_task_from_202_to_a_served_forecast_under_dagster_dev(
             first = client.post("/predict-child", json={"ticker": "IBM"})
             assert first.status_code == 202, first.text
             task_id = first.json()["task_id"]
-            status = wait_for_task(client, task_id, instance, timeout_s=600)
+            status = wait_for_task(client, f"/status/{task_id}", instance, timeout_s=600)
             assert status["state"] == "succeeded", status["error"]
             assert status["steps_done"] == status["steps_total"] == 2
-            assert [r["job"] for r in status["runs"]] == ["platform_bootstrap", "onboard_ticker"]
+            assert [r["job"] for r in status["runs"]] == [
+                names.PLATFORM_BOOTSTRAP_JOB,
+                names.ONBOARD_TICKER_JOB,
+            ]
             for launched in status["runs"]:
                 run = instance.get_run_by_id(launched["run_id"])
-                assert run is not None and run.tags["stockops/trigger"] == "onboarding"
+                assert run is not None and run.tags[names.TRIGGER_TAG] == names.ONBOARDING_TRIGGER
             # The ticker's own run carries the task: the UI filters the task's runs by it.
-            assert run.tags["stockops/task"] == task_id
+            assert run.tags[names.TASK_TAG] == task_id
             served = client.post("/predict-child", json={"ticker": "IBM"})
             assert served.status_code == 200, served.text
             assert len(served.json()["points"]) == 7

@@ -9,11 +9,11 @@ import dagster as dg
 import pandas as pd
 from fastapi.testclient import TestClient
 
+from devkit.api import api_settings
 from stock_assets.defs.assets.market import ohlcv
-from stock_assets.defs.partitions import TICKERS_PARTITION
 from stock_assets.defs.resources import OfflineSampleMarketData, TableIOManager
 from stock_assets.domain.market_data import OfflineSampleProvider
-from tests.serving_api.conftest import make_settings
+from stock_assets.names import TICKERS_PARTITION
 
 MakeClient = Callable[..., TestClient]
 
@@ -22,7 +22,7 @@ def test_history_returns_the_last_closes_of_the_stored_table(
     make_client: MakeClient, tmp_path: Path, prefix: str, dagster_instance: dg.DagsterInstance
 ) -> None:
     client = make_client()
-    settings = make_settings(tmp_path, prefix)
+    settings = api_settings(tmp_path, prefix)
     dagster_instance.add_dynamic_partitions(TICKERS_PARTITION, ["IBM", "^GSPC"])
     for ticker in ("IBM", "^GSPC"):
         result = dg.materialize(

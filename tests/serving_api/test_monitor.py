@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,27 +16,31 @@ import dagster as dg
 import pytest
 from fastapi.testclient import TestClient
 
+from devkit.api import api_settings, wait_for_task
+from devkit.platform import tiny_platform
+from devkit.servers import delete_redis_keys, redis_prefix
 from serving_api.app import create_app
+from stock_assets import names
 from stock_assets.domain.storage import atomic_write_text
 from stock_assets.domain.symbols import ticker_slug
 from stock_assets.logs import configure_logging
 from stock_assets.settings import Settings
-from tests.serving_api.conftest import REDIS_URL
-from tests.support.platform import tiny_platform
-from tests.support.servers import delete_redis_keys, redis_prefix
 
 TICKER = "AAPL"
 EVALUATION = {
-    "faithfulness": 0.9, "section_coverage": 1.0, "critic_verdict": "pass", "length_words": 180,
+    "faithfulness": 0.9,
+    "section_coverage": 1.0,
+    "critic_verdict": "pass",
+    "length_words": 180,
     "score": 0.93,
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, object]]:
     root = tmp_path_factory.mktemp("monitor")
     prefix = redis_prefix()
-    settings = Settings(data_dir=root / "data", redis_url=REDIS_URL, redis_key_prefix=prefix)
+    settings = api_settings(root, prefix)
     with tiny_platform(root, settings=settings) as platform:
         platform.bootstrap()
         platform.onboard(TICKER)
@@ -50,16 +53,6 @@ def client(trained: tuple[Settings, dg.DagsterInstance]) -> Iterator[TestClient]
     settings, instance = trained
     with TestClient(create_app(settings, instance=instance)) as test_client:
         yield test_client
-
-
-def _wait(client: TestClient, status_url: str, timeout_s: float = 240) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = client.get(status_url).json()
-        if body["state"] in ("succeeded", "failed"):
-            return body
-        time.sleep(0.5)
-    raise AssertionError(f"task did not finish: {body}")
 
 
 def test_monitor_materializes_then_answers(
@@ -80,15 +73,15 @@ def test_monitor_materializes_then_answers(
     assert again.status_code in (200, 202)
     if again.status_code == 202:
         assert again.json()["task_id"] == task["task_id"] and again.json()["joined"]
-    done = _wait(client, task["status_url"])
+    done = wait_for_task(client, task["status_url"])
     assert done["state"] == "succeeded", done
-    assert [r["job"] for r in done["runs"]] == ["ticker_drift"]
+    assert [r["job"] for r in done["runs"]] == [names.TICKER_DRIFT_JOB]
     lines = [json.loads(line) for line in log.getvalue().splitlines() if line.startswith("{")]
     launched = [x for x in lines if x.get("task_id") == task["task_id"]]
     assert launched and launched[0]["request_id"] == "req-drift-1"
     assert launched[0]["ticker"] == TICKER and launched[0]["level"] == "INFO"
     run = trained[1].get_run_by_id(done["runs"][0]["run_id"])
-    assert run is not None and run.tags["stockops/request_id"] == "req-drift-1"
+    assert run is not None and run.tags[names.REQUEST_ID_TAG] == "req-drift-1"
 
     answer = client.post(f"/monitor/{TICKER}")
     assert answer.status_code == 200, answer.text
@@ -107,8 +100,13 @@ def test_monitor_materializes_then_answers(
 
     # The agents' latest report is read for its evaluation.
     report = settings.resolved_outputs_dir / "reports" / ticker_slug(TICKER) / "latest.json"
-    record = {"ticker": TICKER, "as_of": drift["as_of"], "created_at": "2025-01-01T00:00:00+00:00",
-              "report": {}, "evaluation": EVALUATION}  # fmt: skip
+    record = {
+        "ticker": TICKER,
+        "as_of": drift["as_of"],
+        "created_at": "2025-01-01T00:00:00+00:00",
+        "report": {},
+        "evaluation": EVALUATION,
+    }
     atomic_write_text(json.dumps(record), report)
     # A report stored before claims were read has no claim fields: they default to none.
     stored = client.post(f"/monitor/{TICKER}").json()["report_evaluation"]
@@ -120,12 +118,13 @@ def test_monitor_materializes_then_answers(
     # The state collectors export the drift report and the run counts.
     text = client.get("/metrics").text
     assert f'stockops_drift_share{{ticker="{TICKER}"}} {float(drift["drift_share"])}' in text
-    assert 'stockops_dagster_runs{job="ticker_drift",status="success"} 1.0' in text
+    counted = f'stockops_dagster_runs{{job="{names.TICKER_DRIFT_JOB}",status="success"}} 1.0'
+    assert counted in text
 
     # refresh=true asks for a new report even when the stored one is current.
     fresh = client.post(f"/monitor/{TICKER}?refresh=true")
     assert fresh.status_code == 202 and "fresh" in fresh.json()["message"]
-    assert _wait(client, fresh.json()["status_url"])["state"] == "succeeded"
+    assert wait_for_task(client, fresh.json()["status_url"])["state"] == "succeeded"
 
 
 def test_monitor_bad_input_is_4xx(client: TestClient) -> None:
@@ -149,5 +148,5 @@ def test_stored_report_of_another_model_is_stale(
     atomic_write_text(json.dumps({**summary, "bundle_version": "older"}), path)
     response = client.post(f"/monitor/{TICKER}")
     assert response.status_code == 202 and "new serving model" in response.json()["message"]
-    assert _wait(client, response.json()["status_url"])["state"] == "succeeded"
+    assert wait_for_task(client, response.json()["status_url"])["state"] == "succeeded"
     assert client.post(f"/monitor/{TICKER}").status_code == 200

@@ -6,33 +6,26 @@ the scrape.
 
 from __future__ import annotations
 
-import contextlib
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.servers import (
-    api_env,
-    delete_redis_keys,
+from devkit.servers import (
     free_port,
     gunicorn_app,
-    redis_prefix,
+    load_env,
     start,
     stop,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 N_TICKERS, N_HEALTH = 20, 20
 REQUESTS = "stockops_api_requests_total"
 
@@ -44,36 +37,25 @@ def _route_count(samples: list, route: str) -> float:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """Base URL and multiprocess folder of a two-worker gunicorn started on an empty data dir."""
-    if not GUNICORN.exists():
-        pytest.skip("gunicorn is not installed")
-    prom = tmp_path / "prom"
-    prom.mkdir()
     # Nothing is created beforehand: both workers start on an empty data dir and must not race
     # on creating (and migrating) the Dagster and MLflow SQLite stores.
-    prefix = redis_prefix()
-    env = api_env(
-        tmp_path, prefix, STOCKOPS_RATE_LIMIT_ENABLED="false", PROMETHEUS_MULTIPROC_DIR=str(prom)
-    )
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    proc = start(gunicorn_app(port, log_level="info"), env, log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120  # the first worker creates the stores (migrations)
-        while True:
-            assert proc.poll() is None, f"gunicorn exited:\n{log.read_text()[-3000:]}"
-            # Both workers must be serving, not only the first one up (each logs this line).
-            if log.read_text(errors="replace").count("Application startup complete") >= 2:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(base + "/openapi.json", timeout=2.0).status_code == 200:
-                        break
-            assert time.monotonic() < deadline, f"API not up:\n{log.read_text()[-3000:]}"
-            time.sleep(0.2)
-        yield base, prom
-    finally:
-        stop(proc)
-        with contextlib.suppress(redis.RedisError):
-            delete_redis_keys(prefix)
+    with load_env(tmp_path) as (env, _):
+        port = free_port()
+        log = tmp_path / "gunicorn.log"
+        proc = start(gunicorn_app(port, log_level="info"), env, log)
+        base = f"http://127.0.0.1:{port}"
+
+        def both_workers_serve() -> bool:
+            # Both workers, not only the first one up (each logs this line once started).
+            started = log.read_text(errors="replace").count("Application startup complete")
+            return started >= 2 and httpx.get(base + "/openapi.json", timeout=2.0).is_success
+
+        try:
+            # The first worker creates the stores (migrations): that takes a while.
+            wait_until(both_workers_serve, base, proc, log, timeout_s=120)
+            yield base, Path(env["PROMETHEUS_MULTIPROC_DIR"])
+        finally:
+            stop(proc)
 
 
 def test_metrics_aggregate_requests_across_workers(server: tuple[str, Path]) -> None:

@@ -5,43 +5,19 @@ materialized forecast served, then from the cache."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
-import dagster as dg
 import httpx
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from stock_assets.defs.assets.forecasting import FORECAST_KEY
-from stock_assets.defs.partitions import TICKER_TAG
-from stock_assets.defs.run_state import materialized
+from devkit.api import wait_for_task
+from stock_assets import names
 from stock_assets.domain.calendar import next_trading_days
+from stock_assets.names import TICKER_TAG
 from tests.serving_api.launchers import RecordingLauncher
 
 MakeClient = Callable[..., TestClient]
-
-
-def wait_for_task(
-    client: TestClient, task_id: str, instance: dg.DagsterInstance, timeout_s: float = 400
-) -> dict:
-    """Poll ``/status`` to the end; every answer is checked against the instance: never
-    ``succeeded`` while the ticker has no forecast. Returns the last answer, with the states
-    and progress events seen on the way."""
-    deadline = time.monotonic() + timeout_s
-    seen: list[str] = []
-    progress: list[dict] = []
-    while time.monotonic() < deadline:
-        body = client.get(f"/status/{task_id}").json()
-        if body["state"] == "succeeded":
-            assert materialized(instance, FORECAST_KEY, body["ticker"]), body
-        seen.append(body["state"])
-        if body["progress"]:
-            progress.append(body["progress"])
-        if body["state"] in {"succeeded", "failed"}:
-            return {**body, "seen": seen, "progress_seen": progress}
-        time.sleep(0.3)
-    raise AssertionError(f"task {task_id} still {body} after {timeout_s} s")
 
 
 def test_predict_trains_a_new_ticker_then_serves_and_caches(make_client: MakeClient) -> None:
@@ -59,11 +35,14 @@ def test_predict_trains_a_new_ticker_then_serves_and_caches(make_client: MakeCli
     assert again.status_code == 202 and again.json()["task_id"] == accepted["task_id"]
     assert again.json()["joined"]
 
-    status = wait_for_task(client, accepted["task_id"], instance)
+    status = wait_for_task(client, accepted["status_url"], instance)
     assert status["state"] == "succeeded", status["error"]
     # The whole plan, in two runs: the shared bootstrap, then the ticker from data to forecast.
     assert status["steps_done"] == status["steps_total"] == 2
-    assert [r["job"] for r in status["runs"]] == ["platform_bootstrap", "onboard_ticker"]
+    assert [r["job"] for r in status["runs"]] == [
+        names.PLATFORM_BOOTSTRAP_JOB,
+        names.ONBOARD_TICKER_JOB,
+    ]
     assert "succeeded" not in status["seen"][:-1]
     # Progress came from the runs' structured events: epochs of the parent, then of the child
     # and the backtest's folds, each with its place in the plan.
@@ -141,6 +120,6 @@ def test_fifty_concurrent_requests_start_one_task(make_client: MakeClient) -> No
     assert len({r.json()["task_id"] for r in responses}) == 1
     assert sum(not r.json()["joined"] for r in responses) == 1
     (spec,) = launcher.specs  # the plan's first step, launched once for the task
-    assert (spec.job_name, spec.partition) == ("platform_bootstrap", "^GSPC")
+    assert (spec.job_name, spec.partition) == (names.PLATFORM_BOOTSTRAP_JOB, "^GSPC")
     assert spec.tags[TICKER_TAG] == "MSFT"
-    assert spec.tags["stockops/task"] == responses[0].json()["task_id"]
+    assert spec.tags[names.TASK_TAG] == responses[0].json()["task_id"]

@@ -20,11 +20,10 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from devkit.platform import tiny_platform
+from devkit.servers import BIN, REDIS_URL, free_port, start, stop, wait_until_up
 from serving_api.app import create_app
 from stock_assets.settings import Settings
-from tests.serving_api.conftest import REDIS_URL
-from tests.support.platform import tiny_platform
-from tests.support.servers import BIN, free_port, start, stop, wait_until_up
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,11 @@ import uuid
 from collections.abc import Callable
 
 import dagster as dg
+import pytest
 from dagster._daemon.types import DaemonHeartbeat
 from fastapi.testclient import TestClient
 
+from stock_assets import names
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
@@ -30,7 +32,7 @@ def _foreign_run(instance: dg.DagsterInstance, job: str, partition: str) -> str:
             job_name=job,
             run_id=run_id,
             status=dg.DagsterRunStatus.STARTED,
-            tags={"dagster/partition": partition},
+            tags={names.PARTITION_TAG: partition},
         )
     )
     return run_id
@@ -47,18 +49,27 @@ def _bootstrapped(instance: dg.DagsterInstance) -> None:
     _report(instance, PARENT_KEY)
 
 
+Recorded = tuple[TestClient, RecordingLauncher, dg.DagsterInstance]
+
+
+@pytest.fixture
+def recorded(make_client: MakeClient) -> Recorded:
+    """A started app whose launcher records its runs (and starts none), and its instance."""
+    launcher = RecordingLauncher()
+    client = make_client(launcher=launcher)
+    return client, launcher, client.app.state.stockops.instance
+
+
 def _status(client: TestClient, task_id: str) -> dict:
     time.sleep(0.3)  # past the task service's short memo of a task's state
     return client.get(f"/status/{task_id}").json()
 
 
 def test_a_request_joins_the_bootstrap_the_sensor_runs_and_the_plan_goes_on(
-    make_client: MakeClient,
+    recorded: Recorded,
 ) -> None:
-    launcher = RecordingLauncher()
-    client = make_client(launcher=launcher)
-    instance = client.app.state.stockops.instance
-    bootstrap = _foreign_run(instance, "platform_bootstrap", "^GSPC")
+    client, launcher, instance = recorded
+    bootstrap = _foreign_run(instance, names.PLATFORM_BOOTSTRAP_JOB, "^GSPC")
 
     answer = client.post("/predict-child", json={"ticker": "IBM"})
 
@@ -79,20 +90,18 @@ def test_a_request_joins_the_bootstrap_the_sensor_runs_and_the_plan_goes_on(
     while not launcher.specs and time.monotonic() < deadline:
         time.sleep(0.1)
     (spec,) = launcher.specs
-    assert (spec.job_name, spec.partition) == ("onboard_ticker", "IBM")
-    assert spec.tags["stockops/task"] == task["task_id"]
+    assert (spec.job_name, spec.partition) == (names.ONBOARD_TICKER_JOB, "IBM")
+    assert spec.tags[names.TASK_TAG] == task["task_id"]
 
 
-def test_a_task_succeeds_only_once_the_forecast_exists(make_client: MakeClient) -> None:
-    launcher = RecordingLauncher()
-    client = make_client(launcher=launcher)
-    instance = client.app.state.stockops.instance
+def test_a_task_succeeds_only_once_the_forecast_exists(recorded: Recorded) -> None:
+    client, _launcher, instance = recorded
     _bootstrapped(instance)
     task = client.post("/predict-child", json={"ticker": "IBM"}).json()
     assert _status(client, task["task_id"])["steps_total"] == 1  # the bootstrap was done
 
     # Its run writes data and the child: still not done.
-    run = _foreign_run(instance, "onboard_ticker", "IBM")
+    run = _foreign_run(instance, names.ONBOARD_TICKER_JOB, "IBM")
     _report(instance, INDICATORS_KEY, "IBM")
     assert _status(client, task["task_id"])["state"] == "running"
     # The forecast is written, but the run still archives and scores it: not done either.
@@ -105,14 +114,12 @@ def test_a_task_succeeds_only_once_the_forecast_exists(make_client: MakeClient) 
 
 
 def test_a_failed_step_fails_the_task_with_its_reason_and_a_new_request_retries(
-    make_client: MakeClient,
+    recorded: Recorded,
 ) -> None:
-    launcher = RecordingLauncher()
-    client = make_client(launcher=launcher)
-    instance = client.app.state.stockops.instance
+    client, _launcher, instance = recorded
     _bootstrapped(instance)
     task = client.post("/predict-child", json={"ticker": "IBM"}).json()
-    run = _foreign_run(instance, "onboard_ticker", "IBM")
+    run = _foreign_run(instance, names.ONBOARD_TICKER_JOB, "IBM")
     instance.report_run_failed(instance.get_run_by_id(run))
     failed = _status(client, task["task_id"])
     assert failed["state"] == "failed" and failed["error"]
@@ -122,11 +129,9 @@ def test_a_failed_step_fails_the_task_with_its_reason_and_a_new_request_retries(
 
 
 def test_with_a_daemon_alive_the_sensor_launches_and_the_api_only_records(
-    make_client: MakeClient,
+    recorded: Recorded,
 ) -> None:
-    launcher = RecordingLauncher()
-    client = make_client(launcher=launcher)
-    instance = client.app.state.stockops.instance
+    client, launcher, instance = recorded
     instance.add_daemon_heartbeat(
         DaemonHeartbeat(time.time(), "SENSOR", str(uuid.uuid4()), errors=[])
     )
@@ -136,8 +141,8 @@ def test_with_a_daemon_alive_the_sensor_launches_and_the_api_only_records(
     assert _status(client, task["task_id"])["state"] == "queued"
 
     (bootstrap,) = onboarding_requests(instance, OnboardingCursor(), ["^GSPC", "IBM"])
-    assert bootstrap.job_name == "platform_bootstrap"
+    assert bootstrap.job_name == names.PLATFORM_BOOTSTRAP_JOB
     _bootstrapped(instance)
     (onboard,) = onboarding_requests(instance, OnboardingCursor(), ["^GSPC", "IBM"])
-    assert (onboard.job_name, onboard.partition_key) == ("onboard_ticker", "IBM")
-    assert onboard.tags["stockops/task"] == task["task_id"]  # the UI shows the task's runs
+    assert (onboard.job_name, onboard.partition_key) == (names.ONBOARD_TICKER_JOB, "IBM")
+    assert onboard.tags[names.TASK_TAG] == task["task_id"]  # the UI shows the task's runs

@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from devkit.servers import BIN, REPO, free_port, start, stop, wait_until_up
 from tests.required_tools import require_tool
-from tests.streamlit_app.conftest import APP, REPO, SAMPLE_TICKER, ApiServer, free_port
-from tests.support.servers import stop, wait_until_up
+from tests.streamlit_app.pages import APP, SAMPLE_TICKER, ApiServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCREENSHOTS = REPO / "test-output"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 # Training happened in the shared fixture; what is left is a report (a local LLM on a busy
 # machine at worst) and drawing.
 RESULT_TIMEOUT_MS = 300_000
@@ -34,15 +37,15 @@ def streamlit_url(api_server: ApiServer, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "STOCKOPS_API_URL": api_server.url}
     log = tmp_path / "streamlit.log"
-    streamlit = Path(sys.executable).parent / "streamlit"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(streamlit), "run", str(APP), "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port),
-             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-             "--client.toolbarMode", "minimal"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    flags = [
+        "--server.headless=true",
+        "--server.address=127.0.0.1",
+        f"--server.port={port}",
+        "--server.fileWatcherType=none",
+        "--browser.gatherUsageStats=false",
+        "--client.toolbarMode=minimal",
+    ]
+    proc = start([str(BIN / "streamlit"), "run", str(APP), *flags], env, log)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url + "/_stcore/health", proc, log, timeout_s=60)
@@ -76,14 +79,11 @@ def test_analyze_in_a_browser_shows_chart_and_report(
             page.get_by_role("heading", name="Report", exact=True).wait_for(
                 timeout=RESULT_TIMEOUT_MS
             )
-            if api_server.has_route("/analyze"):
-                stance = page.get_by_test_id("stMetric").filter(has_text="Stance")
-                stance.wait_for(timeout=RESULT_TIMEOUT_MS)
-                assert re.search(r"bullish|bearish|neutral", stance.inner_text())
-                texts = page.get_by_test_id("stMarkdownContainer").all_inner_texts()
-                assert any(SAMPLE_TICKER in t and len(t) > 300 for t in texts), texts
-            else:  # the API predates reports: the page says so beside the forecast
-                assert page.get_by_text("/analyze route").count() >= 1
+            stance = page.get_by_test_id("stMetric").filter(has_text="Stance")
+            stance.wait_for(timeout=RESULT_TIMEOUT_MS)
+            assert re.search(r"bullish|bearish|neutral", stance.inner_text())
+            texts = page.get_by_test_id("stMarkdownContainer").all_inner_texts()
+            assert any(SAMPLE_TICKER in t and len(t) > 300 for t in texts), texts
             assert page.get_by_test_id("stException").count() == 0
             # Streamlit scrolls inside its own container: a tall window shows the whole page.
             page.set_viewport_size({"width": 1400, "height": 3200})

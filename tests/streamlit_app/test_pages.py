@@ -7,7 +7,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.streamlit_app.conftest import APP, SAMPLE_TICKER, ApiServer, free_port, page
+from devkit.servers import free_port
+from tests.streamlit_app.pages import APP, SAMPLE_TICKER, ApiServer, page
 
 pytestmark = pytest.mark.integration
 
@@ -57,19 +58,16 @@ def test_analyze_trains_a_new_ticker_with_progress_then_shows_forecast_and_repor
     median = next(t for t in traces if t["name"] == "forecast (median)")
     assert len(close["x"]) == 120 and close["x"][-1] == "2013-03-01"
     assert len(median["x"]) == 8 and median["x"][0] == "2013-03-01"  # last close + 7 sessions
-    if api_server.has_route("/analyze"):
-        assert metrics["Stance"].split()[-1] in {"bullish", "bearish", "neutral"}
-        assert metrics["Confidence"].endswith("%")
-        report = [m for m in _texts(at.markdown) if m.startswith("#### Summary")]
-        assert report, _texts(at.markdown)
-        # Who wrote what: the legend of the model's mark sits under the report.
-        assert any("were written by the language model" in t for t in _texts(at.caption))
-    else:  # the API predates reports: the forecast is shown, the report is announced
-        assert any("/analyze" in t for t in _texts(at.info))
+    assert metrics["Stance"].split()[-1] in {"bullish", "bearish", "neutral"}
+    assert metrics["Confidence"].endswith("%")
+    report = [m for m in _texts(at.markdown) if m.startswith("#### Summary")]
+    assert report, _texts(at.markdown)
+    # Who wrote what: the legend of the model's mark sits under the report.
+    assert any("were written by the language model" in t for t in _texts(at.caption))
 
 
 def test_analyze_rejects_an_invalid_ticker_with_a_message(ui_env: ApiServer) -> None:
-    at = page("analyze").run()
+    at = page("analyze.py").run()
     at.text_input(key="analyze_ticker").input("AA PL/")
     at.button[0].click().run()
     _no_traceback(at)
@@ -80,7 +78,7 @@ def test_analyze_rejects_an_invalid_ticker_with_a_message(ui_env: ApiServer) -> 
 def test_forecast_page_chart_backtest_and_versions(
     ui_env: ApiServer, first_analysis: AppTest
 ) -> None:
-    at = page("forecast").run()
+    at = page("forecast.py").run()
     _no_traceback(at)
     assert at.text_input(key="forecast_ticker").value == SAMPLE_TICKER  # first registered stock
     traces = _plotly_traces(at)
@@ -102,7 +100,7 @@ def test_forecast_page_chart_backtest_and_versions(
 def test_forecast_page_shows_api_errors_readably(
     ui_env: ApiServer, first_analysis: AppTest
 ) -> None:
-    at = page("forecast").run()
+    at = page("forecast.py").run()
     at.text_input(key="forecast_ticker").input("ZZZZ").run()  # the data provider lacks it
     _no_traceback(at)
     assert len(at.error) == 1
@@ -111,7 +109,7 @@ def test_forecast_page_shows_api_errors_readably(
 
 
 def test_monitoring_page(ui_env: ApiServer, first_analysis: AppTest) -> None:
-    at = page("monitoring").run()
+    at = page("monitoring.py").run()
     _no_traceback(at)
     quality = at.dataframe[0].value
     assert list(quality["ticker"]) == [SAMPLE_TICKER]
@@ -133,7 +131,7 @@ def test_monitoring_page(ui_env: ApiServer, first_analysis: AppTest) -> None:
 
 
 def test_system_page_health_and_reset_with_confirmation(ui_env: ApiServer) -> None:
-    at = page("system").run()
+    at = page("system.py").run()
     _no_traceback(at)
     health = at.dataframe[0].value
     assert set(health["dependency"]) >= {"redis", "dagster", "mlflow", "qdrant"}
@@ -163,11 +161,11 @@ def test_every_page_says_when_the_api_is_down(monkeypatch: pytest.MonkeyPatch) -
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("STOCKOPS_API_URL", url)
     expected = f"API not reachable at {url}: is it running?"
-    for name in ("forecast", "monitoring", "system"):
+    for name in ("forecast.py", "monitoring.py", "system.py"):
         at = page(name).run()
         _no_traceback(at)
         assert any(e.value.startswith(expected) for e in at.error), (name, _texts(at.error))
-    at = page("analyze").run()
+    at = page("analyze.py").run()
     at.text_input(key="analyze_ticker").input("AAPL")
     at.button[0].click().run()
     _no_traceback(at)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from devkit.servers import free_port
+from stock_assets import names
 from streamlit_app.api_client import ApiClient, ApiProblem, problem_from_response
 from streamlit_app.charts import backtest_table, drift_columns_table, forecast_figure
 from streamlit_app.config import DEFAULT_API_URL, load_config
 from streamlit_app.progress import task_caption, task_fraction
 from streamlit_app.validation import check_ticker
-from tests.streamlit_app.conftest import free_port
 
 FORECAST = {
     "ticker": "IBM",
@@ -135,14 +136,15 @@ def test_progress_combines_runs_and_epochs() -> None:
     assert task_caption(queued) == "Queued · run 1 of 5"
     running = {
         "state": "running",
-        "job": "ticker_training",
+        "job": names.TICKER_TRAINING_JOB,
         "steps_done": 4,
         "steps_total": 5,
         "progress": {"phase": "child IBM", "unit": "epoch", "done": 10, "total": 40},
     }
     assert task_fraction(running) == pytest.approx((4 + 0.25) / 5)
     assert (
-        task_caption(running) == "Running · run 5 of 5 · ticker_training · child IBM: epoch 10/40"
+        task_caption(running)
+        == f"Running · run 5 of 5 · {names.TICKER_TRAINING_JOB} · child IBM: epoch 10/40"
     )
     # Never full before the task says so, and full once it does.
     nearly = {**running, "progress": {"unit": "fold", "done": 4, "total": 4}}
@@ -169,17 +171,31 @@ def test_forecast_figure_joins_history_and_the_band_at_the_last_close() -> None:
 def test_backtest_and_drift_tables() -> None:
     model = {
         "backtest": [
-            {"horizon": 2, "relative_mae": 1.01, "directional_accuracy": 0.5, "up_rate": 0.52,
-             "coverage": 0.8},
-            {"horizon": 1, "relative_mae": 0.99, "directional_accuracy": 0.55, "up_rate": 0.53,
-             "coverage": 0.78},
+            {
+                "horizon": 2,
+                "relative_mae": 1.01,
+                "directional_accuracy": 0.5,
+                "up_rate": 0.52,
+                "coverage": 0.8,
+            },
+            {
+                "horizon": 1,
+                "relative_mae": 0.99,
+                "directional_accuracy": 0.55,
+                "up_rate": 0.53,
+                "coverage": 0.78,
+            },
         ]
-    }  # fmt: skip
+    }
     table = backtest_table(model)
     assert list(table.columns) == [
-        "horizon (sessions)", "MAE / naive MAE", "p vs naive", "direction accuracy",
-        "always-up accuracy", "interval coverage",
-    ]  # fmt: skip
+        "horizon (sessions)",
+        "MAE / naive MAE",
+        "p vs naive",
+        "direction accuracy",
+        "always-up accuracy",
+        "interval coverage",
+    ]
     assert list(table["horizon (sessions)"]) == [1, 2]
     assert backtest_table({"backtest": []}).empty
     drift = drift_columns_table(

@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from agent_graph.store import write_report
+from stock_assets import names
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.partitions import tickers_partitions
@@ -15,7 +16,7 @@ from stock_assets.defs.resources import FeastResource, MLflowResource, ModelStor
 from stock_assets.domain.serving import NoModelError, resolve_serving_model
 from stock_assets.settings import Settings, get_settings
 
-AGENT_REPORT_KEY = dg.AssetKey("agent_report")
+AGENT_REPORT_KEY = dg.AssetKey(names.AGENT_REPORT)
 REPORT_QUALITY_CHECK = "report_quality"
 
 if TYPE_CHECKING:

@@ -15,10 +15,11 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from stock_assets import names
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.assets.models import CHILD_KEY, INDEX_TICKER
 from stock_assets.defs.configs import BacktestConfig
-from stock_assets.defs.partitions import TRAINING_POOL, TRIGGER_TAG, tickers_partitions
+from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.plots import interval_plot
 from stock_assets.defs.resources import FeastResource, MLflowResource, ModelStoreResource
 from stock_assets.defs.training import (
@@ -67,24 +68,40 @@ from stock_assets.domain.ml.policy import (
     decide,
 )
 from stock_assets.domain.monitoring import write_adopted_reference
+from stock_assets.domain.serving import UNREGISTERED
 from stock_assets.domain.storage import exclusive_lock
 from stock_assets.domain.tracking import ModelTracker, registered_model_name
 
-BACKTEST_KEY = dg.AssetKey("backtest")
-CHAMPION_KEY = dg.AssetKey("champion_model")
+BACKTEST_KEY = dg.AssetKey(names.BACKTEST)
+CHAMPION_KEY = dg.AssetKey(names.CHAMPION_MODEL)
 PROMOTION_GATE = "promotion_gate"
 LEAKAGE_CHECK = "no_leakage_signs"
 COVERAGE_CHECK = "calibrated_coverage"
 # Decision fields repeated on every row of the backtest table (what champion_model, the API and
 # the agents read).
 DECISION_COLUMNS = (
-    "outcome", "served", "served_kind", "decision_reason", "best_baseline", "policy_version",
-    "challenger_bundle", "challenger_recipe_id", "incumbent_version", "strategy",
-)  # fmt: skip
+    "outcome",
+    "served",
+    "served_kind",
+    "decision_reason",
+    "best_baseline",
+    "policy_version",
+    "challenger_bundle",
+    "challenger_recipe_id",
+    "incumbent_version",
+    "strategy",
+)
 _TABLE_COLUMNS = [
-    "candidate", "horizon", "relative_mae", "p_vs_naive", "directional_accuracy", "up_rate",
-    "coverage", "relative_pinball", "relative_interval_score",
-]  # fmt: skip
+    "candidate",
+    "horizon",
+    "relative_mae",
+    "p_vs_naive",
+    "directional_accuracy",
+    "up_rate",
+    "coverage",
+    "relative_pinball",
+    "relative_interval_score",
+]
 
 
 def _backtest_parent(
@@ -242,11 +259,21 @@ def _markdown(table: pd.DataFrame) -> str:
 
 def _decision_metrics(table: pd.DataFrame) -> dict[str, float]:
     columns = [
-        c for c in ("relative_mae", "coverage", "pinball_pct", "interval_score_pct",
-                    "dm_vs_naive", "p_vs_naive", "dm_vs_best_baseline", "p_vs_best_baseline",
-                    "dm_vs_champion", "p_vs_champion")
+        c
+        for c in (
+            "relative_mae",
+            "coverage",
+            "pinball_pct",
+            "interval_score_pct",
+            "dm_vs_naive",
+            "p_vs_naive",
+            "dm_vs_best_baseline",
+            "p_vs_best_baseline",
+            "dm_vs_champion",
+            "p_vs_champion",
+        )
         if c in table.columns
-    ]  # fmt: skip
+    ]
     return {
         f"{row.candidate}_{col}_h{int(row.horizon)}": float(getattr(row, col))
         for row in table.itertuples()
@@ -255,9 +282,12 @@ def _decision_metrics(table: pd.DataFrame) -> dict[str, float]:
 
 
 def _log_evidence(
-    tracker: ModelTracker, ticker: str, challenger: ModelBundle, decision: Decision,
+    tracker: ModelTracker,
+    ticker: str,
+    challenger: ModelBundle,
+    decision: Decision,
     table: pd.DataFrame,
-) -> str | None:  # fmt: skip
+) -> str | None:
     """Per-horizon metrics of every candidate and the decision on the challenger's MLflow run."""
     model_name = registered_model_name(ticker)
     version = tracker.version_for_bundle(model_name, challenger.version)
@@ -280,7 +310,7 @@ def _log_evidence(
     ins={"indicators": dg.AssetIn(key=INDICATORS_KEY)},
     deps=[CHILD_KEY],
     group_name="evaluation",
-    pool=TRAINING_POOL,
+    pool=names.TRAINING_POOL,
     kinds={"pytorch", "mlflow"},
     owners=["team:ml"],
     check_specs=[
@@ -338,9 +368,12 @@ def backtest(
     specs = [*baseline_specs(challenger.config), _lstm_spec(CHALLENGER, challenger, bt_parent)]
     if incumbent is not None and incumbent.candidate == CHAMPION and incumbent_bundle is not None:
         champion_parent = _backtest_parent(
-            context, feast, model_store, _architecture(incumbent_bundle.config, parent.config),
+            context,
+            feast,
+            model_store,
+            _architecture(incumbent_bundle.config, parent.config),
             cutoff,
-        )  # fmt: skip
+        )
         specs.append(_lstm_spec(CHAMPION, incumbent_bundle, champion_parent))
 
     phase = f"backtest {ticker}"
@@ -387,7 +420,7 @@ def backtest(
                 plot_frame, f"{ticker} backtest, {decision.served}, h=1"
             ),
             "challenger_bundle": dg.MetadataValue.text(challenger.version),
-            "challenger_version": dg.MetadataValue.text(challenger_version or "unregistered"),
+            "challenger_version": dg.MetadataValue.text(challenger_version or UNREGISTERED),
             "strategy": dg.MetadataValue.text(str(challenger.metadata.get("strategy"))),
             "folds": dg.MetadataValue.json([f.__dict__ for f in result.folds]),
             "first_test_input_date": dg.MetadataValue.text(result.first_test_input_date),
@@ -539,7 +572,7 @@ def champion_model(
         raise dg.Failure(f"Unexpected decision {outcome!r}: {row['decision_reason']}")
     served_rows = backtest[backtest["candidate"] == served].sort_values("horizon")
     # What started this challenger: onboarding, drift, decay (live skill), replay or by hand.
-    trigger = context.run.tags.get(TRIGGER_TAG, "manual")
+    trigger = context.run.tags.get(names.TRIGGER_TAG, names.MANUAL_TRIGGER)
     decision = {
         "ticker": ticker,
         "outcome": outcome,
@@ -572,7 +605,7 @@ def champion_model(
     # A decision on a drift or decay retrain validated the data up to now, the new regime
     # included: drift is measured against it from here on, which closes the drift episode.
     data_end = str(pd.Timestamp(indicators["date"].max()).date())
-    if "drift" in trigger or "decay" in trigger:
+    if names.DRIFT_TRIGGER in trigger or names.DECAY_TRIGGER in trigger:
         write_adopted_reference(
             model_store.children_root, ticker, data_end, outcome, decision["decided_at"]
         )

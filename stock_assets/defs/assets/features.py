@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from stock_assets import names
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.resources import FeastResource
 from stock_assets.domain.feature_store.definitions import INDICATOR_VIEW
@@ -12,8 +13,8 @@ from stock_assets.domain.feature_store.store import (
     write_latest_online,
 )
 
-FEATURE_DEFINITIONS_KEY = dg.AssetKey("feature_definitions")
-ONLINE_FEATURES_KEY = dg.AssetKey("online_features")
+FEATURE_DEFINITIONS_KEY = dg.AssetKey(names.FEATURE_DEFINITIONS)
+ONLINE_FEATURES_KEY = dg.AssetKey(names.ONLINE_FEATURES)
 
 
 @dg.asset(

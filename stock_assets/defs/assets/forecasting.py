@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from stock_assets import names
 from stock_assets.defs.assets.evaluation import BACKTEST_KEY, CHAMPION_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.partitions import tickers_partitions
@@ -11,13 +12,14 @@ from stock_assets.defs.resources import MLflowResource, ModelStoreResource
 from stock_assets.domain.ml.evaluation import evaluation_from_table
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
 from stock_assets.domain.serving import (
+    UNREGISTERED,
     NoModelError,
     ServingModel,
     resolve_serving_model,
     result_table,
 )
 
-FORECAST_KEY = dg.AssetKey("forecast")
+FORECAST_KEY = dg.AssetKey(names.FORECAST)
 
 
 def forecast_table(
@@ -78,7 +80,7 @@ def forecast(
         metadata={
             "as_of": dg.MetadataValue.text(result.as_of),
             "last_close": dg.MetadataValue.float(round(result.last_close, 4)),
-            "model_version": dg.MetadataValue.text(serving.model_version or "unregistered"),
+            "model_version": dg.MetadataValue.text(serving.model_version or UNREGISTERED),
             "model": dg.MetadataValue.text(serving.model),
             "model_kind": dg.MetadataValue.text(serving.kind),
             "skill": dg.MetadataValue.text(

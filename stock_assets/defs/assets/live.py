@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+from stock_assets import names
 from stock_assets.defs.assets.evaluation import BACKTEST_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY, forecast_table
 from stock_assets.defs.assets.market import INDICATORS_KEY
@@ -26,8 +27,8 @@ from stock_assets.domain.ml.live import live_skill as live_skill_table
 from stock_assets.domain.serving import resolve_serving_model
 from stock_assets.settings import get_settings
 
-FORECAST_ARCHIVE_KEY = dg.AssetKey("forecast_archive")
-LIVE_SKILL_KEY = dg.AssetKey("live_skill")
+FORECAST_ARCHIVE_KEY = dg.AssetKey(names.FORECAST_ARCHIVE)
+LIVE_SKILL_KEY = dg.AssetKey(names.LIVE_SKILL)
 ARCHIVE_CHECK = "append_only"
 LIVE_SKILL_CHECK = "live_skill_holds"
 

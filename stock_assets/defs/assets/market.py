@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
+from stock_assets import names
 from stock_assets.defs.metadata import check_result, table_metadata
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.resources import MarketDataResource, TableStoreResource
@@ -13,8 +14,8 @@ from stock_assets.domain.indicators import WARMUP_ROWS
 from stock_assets.domain.market_data import MarketDataError
 from stock_assets.domain.quality import OHLCV_RULES, check_no_nan_after_warmup
 
-OHLCV_KEY = dg.AssetKey("ohlcv")
-INDICATORS_KEY = dg.AssetKey("indicators")
+OHLCV_KEY = dg.AssetKey(names.OHLCV)
+INDICATORS_KEY = dg.AssetKey(names.INDICATORS)
 # Gaps can be the data vendor's, not ours: worth a warning, not worth stopping the pipeline.
 _WARN_ONLY = {"trading_day_gaps"}
 

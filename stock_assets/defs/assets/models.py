@@ -3,10 +3,11 @@
 import dagster as dg
 import pandas as pd
 
+from stock_assets import names
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.configs import ChildModelConfig, ParentModelConfig
-from stock_assets.defs.partitions import TRAINING_POOL, tickers_partitions
+from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.resources import FeastResource, MLflowResource, ModelStoreResource
 from stock_assets.defs.training import (
     dagster_tags,
@@ -21,8 +22,8 @@ from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.model import build_model, init_child_from_parent
 from stock_assets.settings import get_settings
 
-PARENT_KEY = dg.AssetKey("parent_model")
-CHILD_KEY = dg.AssetKey("child_model")
+PARENT_KEY = dg.AssetKey(names.PARENT_MODEL)
+CHILD_KEY = dg.AssetKey(names.CHILD_MODEL)
 INDEX_TICKER = get_settings().index_ticker
 
 
@@ -36,7 +37,7 @@ INDEX_TICKER = get_settings().index_ticker
     },
     deps=[FEATURE_DEFINITIONS_KEY],
     group_name="models",
-    pool=TRAINING_POOL,
+    pool=names.TRAINING_POOL,
     kinds={"pytorch", "mlflow"},
     owners=["team:ml"],
 )
@@ -87,7 +88,7 @@ def parent_model(
     ins={"indicators": dg.AssetIn(key=INDICATORS_KEY)},
     deps=[PARENT_KEY],
     group_name="models",
-    pool=TRAINING_POOL,
+    pool=names.TRAINING_POOL,
     kinds={"pytorch", "mlflow"},
     owners=["team:ml"],
 )

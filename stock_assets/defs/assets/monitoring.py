@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from stock_assets import names
 from stock_assets.defs.assets.evaluation import CHAMPION_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.metadata import partitioned_check_spec
@@ -18,10 +19,10 @@ from stock_assets.domain.monitoring import (
     training_end,
     write_drift_report,
 )
-from stock_assets.domain.serving import NoModelError, resolve_serving_model
+from stock_assets.domain.serving import UNREGISTERED, NoModelError, resolve_serving_model
 from stock_assets.settings import get_settings
 
-DRIFT_KEY = dg.AssetKey("drift_report")
+DRIFT_KEY = dg.AssetKey(names.DRIFT_REPORT)
 DRIFT_CHECK = "drift_share_within_threshold"
 _settings = get_settings()
 
@@ -117,7 +118,7 @@ def drift_report(
             "reference_rows": dg.MetadataValue.int(summary.reference_rows),
             "current_rows": dg.MetadataValue.int(summary.current_rows),
             "method": dg.MetadataValue.text(f"{summary.method} (>= {summary.column_threshold})"),
-            "model_version": dg.MetadataValue.text(serving.model_version or "unregistered"),
+            "model_version": dg.MetadataValue.text(serving.model_version or UNREGISTERED),
             "bundle_version": dg.MetadataValue.text(bundle.version),
             "html_report": dg.MetadataValue.path(str(html_path)),
             "summary_json": dg.MetadataValue.path(str(json_path)),

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from stock_assets import names
 from stock_assets.defs.jobs import bootstrap_job, onboard_ticker_job
 from stock_assets.defs.onboarding import Facts, TaskStore, pending_launches, plan_done
-from stock_assets.defs.partitions import TICKERS_PARTITION, tickers_partitions
+from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.settings import get_settings
 
 # A tick with nothing new costs one query, so the sensor can look often: each step of a plan
@@ -64,6 +65,7 @@ def onboarding_requests(
 
 
 @dg.sensor(
+    name=names.NEW_TICKER_SENSOR,
     jobs=[bootstrap_job, onboard_ticker_job],
     minimum_interval_seconds=ONBOARDING_TICK_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -72,7 +74,7 @@ def onboarding_requests(
 )
 def new_ticker_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     cursor = OnboardingCursor.parse(context.cursor)
-    tickers = context.instance.get_dynamic_partitions(TICKERS_PARTITION)
+    tickers = context.instance.get_dynamic_partitions(names.TICKERS_PARTITION)
     waiting = [t for t in tickers if t not in cursor.done]
     if not waiting:
         return dg.SkipReason(f"All {len(tickers)} registered tickers are onboarded.")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+from stock_assets import names
 from stock_assets.defs.assets.models import CHILD_KEY
 from stock_assets.defs.jobs import refresh_selection, ticker_refresh_job
 from stock_assets.defs.onboarding import Facts, TaskStore, waiting_tickers
-from stock_assets.defs.partitions import AS_OF_TAG, TICKERS_PARTITION, TRIGGER_TAG
 from stock_assets.defs.resources import market_data_from_settings
 from stock_assets.defs.run_state import IN_PROGRESS, materialized_partitions
 from stock_assets.domain.market_data import MarketDataError
@@ -52,6 +52,7 @@ def replay_end(settings: Settings, tickers: list[str]) -> str | None:
 
 
 @dg.sensor(
+    name=names.MARKET_REPLAY_SENSOR,
     jobs=[ticker_refresh_job],
     minimum_interval_seconds=_settings.replay_tick_s,
     default_status=(
@@ -71,7 +72,7 @@ def market_replay_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
         clock = read_clock(settings.replay_clock_path)
     except ReplayClockError as exc:
         return dg.SkipReason(str(exc))
-    tickers = list(instance.get_dynamic_partitions(TICKERS_PARTITION))
+    tickers = list(instance.get_dynamic_partitions(names.TICKERS_PARTITION))
     if not tickers:
         return dg.SkipReason(f"At {clock.as_of}: no ticker registered yet.")
     running = instance.get_runs_count(dg.RunsFilter(statuses=IN_PROGRESS))
@@ -93,7 +94,7 @@ def market_replay_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
             partition_key=ticker,
             job_name=ticker_refresh_job.name,
             asset_selection=refresh_selection(ticker, with_model),
-            tags={AS_OF_TAG: following.as_of, TRIGGER_TAG: "replay"},
+            tags={names.AS_OF_TAG: following.as_of, names.TRIGGER_TAG: names.REPLAY_TRIGGER},
         )
         for ticker in tickers
     ]

@@ -24,10 +24,10 @@ import dagster as dg
 import pandas as pd
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from stock_assets import names
 from stock_assets.defs.assets.live import LIVE_SKILL_CHECK, LIVE_SKILL_KEY
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY
 from stock_assets.defs.jobs import ticker_training_job
-from stock_assets.defs.partitions import TRIGGER_TAG
 from stock_assets.defs.run_state import RunIndex
 from stock_assets.domain.calendar import session_number
 from stock_assets.domain.market_data.replay import read_clock
@@ -35,8 +35,8 @@ from stock_assets.settings import Settings, get_settings
 
 # Which check opened an episode, by the trigger name its retrain run is tagged with.
 WATCHED_CHECKS: dict[str, dg.AssetCheckKey] = {
-    "drift": dg.AssetCheckKey(DRIFT_KEY, DRIFT_CHECK),
-    "decay": dg.AssetCheckKey(LIVE_SKILL_KEY, LIVE_SKILL_CHECK),
+    names.DRIFT_TRIGGER: dg.AssetCheckKey(DRIFT_KEY, DRIFT_CHECK),
+    names.DECAY_TRIGGER: dg.AssetCheckKey(LIVE_SKILL_KEY, LIVE_SKILL_CHECK),
 }
 _PAGE = 100
 
@@ -48,7 +48,7 @@ class Evaluation:
     id: int  # event-log storage id: increases with time, across both checks
     ticker: str
     passed: bool
-    kind: str = "drift"  # drift or decay
+    kind: str = names.DRIFT_TRIGGER  # drift or decay
     detail: str | None = None
 
 
@@ -160,7 +160,7 @@ def _detail(record: Any) -> str | None:
 def _run_partition(instance: dg.DagsterInstance, run_id: str) -> str | None:
     """The ticker of the run that evaluated the check (records written without a partition)."""
     run = instance.get_run_by_id(run_id)
-    return run.tags.get("dagster/partition") if run is not None else None
+    return run.tags.get(names.PARTITION_TAG) if run is not None else None
 
 
 def new_evaluations(instance: dg.DagsterInstance, after: int) -> list[Evaluation]:
@@ -218,6 +218,7 @@ def _busy(instance: dg.DagsterInstance, tickers: Iterable[str]) -> set[str]:
 
 
 @dg.sensor(
+    name=names.RETRAIN_SENSOR,
     job=ticker_training_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -244,9 +245,9 @@ def retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             run_key=f"retrain:{d.ticker}:{d.episode}:{d.attempt}",
             partition_key=d.ticker,
             tags={
-                TRIGGER_TAG: "+".join(d.kinds),
-                "stockops/episode": str(d.episode),
-                **({"stockops/reason": d.detail[:200]} if d.detail else {}),
+                names.TRIGGER_TAG: "+".join(d.kinds),
+                names.EPISODE_TAG: str(d.episode),
+                **({names.REASON_TAG: d.detail[:200]} if d.detail else {}),
             },
         )
         for d in decisions

@@ -33,10 +33,6 @@ class ReplayClock:
     start: str
     ticks: int = 0
 
-    @property
-    def as_of_ts(self) -> pd.Timestamp:
-        return pd.Timestamp(self.as_of)
-
     def advanced(self, sessions: int) -> ReplayClock:
         """The clock ``sessions`` NYSE sessions later."""
         if sessions < 1:

@@ -311,11 +311,6 @@ class Split:
     def __len__(self) -> int:
         return len(self.anchors)
 
-    @property
-    def actual_prices(self) -> NDArray[np.float64]:
-        """``close[t+h]`` for each sample and horizon."""
-        return self.last_close[:, None] * np.exp(self.y)
-
 
 @dataclass(frozen=True)
 class PreparedData:

@@ -146,8 +146,12 @@ class GarchScale:
         return np.sqrt(np.maximum(h_var, 1e-12))
 
     def to_dict(self) -> dict[str, float]:
-        return {"omega": self.omega, "alpha": self.alpha, "beta": self.beta,
-                "start_var": self.start_var}  # fmt: skip
+        return {
+            "omega": self.omega,
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "start_var": self.start_var,
+        }
 
 
 class BaselineForecaster(Forecaster):
@@ -214,8 +218,9 @@ class BaselineForecaster(Forecaster):
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> BaselineForecaster:
-        forecaster = make_baseline(str(state["name"]), int(state["horizon"]),
-                                   tuple(state["quantiles"]))  # fmt: skip
+        forecaster = make_baseline(
+            str(state["name"]), int(state["horizon"]), tuple(state["quantiles"])
+        )
         forecaster.scale = GarchScale(**state["scale"])
         forecaster.residual_quantiles = np.asarray(state["residual_quantiles"], dtype=float)
         forecaster._load_point_state(state["point"])

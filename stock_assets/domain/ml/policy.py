@@ -181,8 +181,9 @@ def leakage_signs(
         best_mae = float(tables[best].loc[h, "mae_log_return"])
         ratio = float(row["mae_log_return"]) / best_mae if best_mae > 0 else float("nan")
         if ratio <= policy.leakage_mae_ratio:
-            dm = next(c.dm for c in compare(result, candidate, best, policy).comparisons
-                      if c.horizon == h)  # fmt: skip
+            dm = next(
+                c.dm for c in compare(result, candidate, best, policy).comparisons if c.horizon == h
+            )
             # The DM statistic is the HAC z-score of the difference: beyond chance, not luck.
             if -dm.statistic >= policy.leakage_z:
                 signs.append(f"h={h}: MAE {ratio:.3f}x the best baseline's ({best})")

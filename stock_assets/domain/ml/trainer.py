@@ -99,9 +99,11 @@ def parameter_groups(
     encoder_lr = learning_rate_for(config, strategy)
     groups = [
         {"params": [p for p in model.lstm.parameters() if p.requires_grad], "lr": encoder_lr},
-        {"params": [p for p in model.head.parameters() if p.requires_grad],
-         "lr": config.learning_rate},
-    ]  # fmt: skip
+        {
+            "params": [p for p in model.head.parameters() if p.requires_grad],
+            "lr": config.learning_rate,
+        },
+    ]
     return [g for g in groups if g["params"]]
 
 

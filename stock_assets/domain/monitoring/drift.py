@@ -190,9 +190,20 @@ def _column_results(snapshot: Any, columns: Sequence[str]) -> dict[str, tuple[fl
 
 # Evidently's convention: p-value methods drift below the threshold, distances at or above it.
 _P_VALUE_METHODS = frozenset(
-    {"ks", "chisquare", "z", "t_test", "mannw", "fisher_exact", "cramer_von_mises", "anderson",
-     "g_test", "epps_singleton", "empirical_mmd"}
-)  # fmt: skip
+    {
+        "ks",
+        "chisquare",
+        "z",
+        "t_test",
+        "mannw",
+        "fisher_exact",
+        "cramer_von_mises",
+        "anderson",
+        "g_test",
+        "epps_singleton",
+        "empirical_mmd",
+    }
+)
 
 
 def _is_drifted(score: float, threshold: float, method: str) -> bool:

@@ -13,16 +13,25 @@ def _table(served: str, outcome: str, p_h1: float, fva_h1: float) -> pd.DataFram
         for h in (1, 2):
             rows.append(
                 {
-                    "ticker": "SYN", "candidate": candidate, "horizon": h,
+                    "ticker": "SYN",
+                    "candidate": candidate,
+                    "horizon": h,
                     "relative_mae": 1.0 - fva_h1 if candidate == served else 1.0,
                     "fva": fva_h1 if candidate == served else 0.0,
                     "p_vs_naive": None if candidate == "naive" else (p_h1 if h == 1 else 0.5),
-                    "directional_accuracy": 0.55, "up_rate": 0.52, "coverage": 0.8,
-                    "nominal_coverage": 0.8, "served": served, "served_kind": "learned",
-                    "outcome": outcome, "decision_reason": "why", "policy_version": "v",
-                    "best_baseline": "naive", "challenger_bundle": "b2",
+                    "directional_accuracy": 0.55,
+                    "up_rate": 0.52,
+                    "coverage": 0.8,
+                    "nominal_coverage": 0.8,
+                    "served": served,
+                    "served_kind": "learned",
+                    "outcome": outcome,
+                    "decision_reason": "why",
+                    "policy_version": "v",
+                    "best_baseline": "naive",
+                    "challenger_bundle": "b2",
                 }
-            )  # fmt: skip
+            )
     return pd.DataFrame(rows)
 
 

@@ -26,13 +26,22 @@ def forecast_rows(as_of: pd.Timestamp, close: float, bundle: str, sigma: float, 
         half = Z80 * sigma * np.sqrt(h)
         rows.append(
             {
-                "ticker": "TEST", "as_of": as_of, "horizon": h, "date": day, "last_close": close,
-                "median": close * np.exp(bias), "lower": close * np.exp(bias - half),
-                "upper": close * np.exp(bias + half), "q_lower": 0.1, "q_upper": 0.9,
-                "model": "lstm", "model_kind": "learned", "model_version": "1",
+                "ticker": "TEST",
+                "as_of": as_of,
+                "horizon": h,
+                "date": day,
+                "last_close": close,
+                "median": close * np.exp(bias),
+                "lower": close * np.exp(bias - half),
+                "upper": close * np.exp(bias + half),
+                "q_lower": 0.1,
+                "q_upper": 0.9,
+                "model": "lstm",
+                "model_kind": "learned",
+                "model_version": "1",
                 "bundle_version": bundle,
             }
-        )  # fmt: skip
+        )
     return pd.DataFrame(rows)
 
 

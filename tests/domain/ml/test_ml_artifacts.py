@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
@@ -21,15 +20,13 @@ from stock_assets.domain.ml.artifacts import (
     ticker_slug,
 )
 from stock_assets.domain.ml.config import TINY
-from stock_assets.domain.ml.dataset import FeatureScaler, PreparedData, prepare_data
+from stock_assets.domain.ml.dataset import FeatureScaler, PreparedData
 from stock_assets.domain.ml.model import build_model
-
-FrameFactory = Callable[..., pd.DataFrame]
 
 
 @pytest.fixture
-def data(indicator_frame: FrameFactory) -> PreparedData:
-    return prepare_data(indicator_frame(300, seed=5), TINY)
+def data(prepared_data: Callable[..., PreparedData]) -> PreparedData:
+    return prepared_data(300, seed=5)
 
 
 def _save(root: Path, version: str, data: PreparedData, seed: int = 42) -> Path:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from devkit.series import FrameFactory
 from stock_assets.domain.ml.backtest import (
     CandidateSpec,
     FoldProgress,
@@ -20,7 +19,6 @@ from stock_assets.domain.ml.config import TINY
 from stock_assets.domain.ml.dataset import clean_frame
 from stock_assets.domain.ml.forecasters import Forecaster, IntArray, QuantileForecast
 
-FrameFactory = Callable[..., pd.DataFrame]
 CFG = TINY.replace(epochs=3)
 Q_COLUMNS = ["q0.1", "q0.5", "q0.9"]
 
@@ -148,8 +146,9 @@ def test_the_future_perturbation_catches_a_leaky_forecaster(indicator_frame: Fra
     after = run_walk_forward(
         _perturbed_after(frame, cut), spec, CFG, test_years=1.0, timestamp_column="date"
     )
-    at_cut = [(p["anchor"] == cut) & (p["horizon"] == 1) for p in (before.predictions,
-                                                                    after.predictions)]  # fmt: skip
+    at_cut = [
+        (p["anchor"] == cut) & (p["horizon"] == 1) for p in (before.predictions, after.predictions)
+    ]
     assert before.predictions.loc[at_cut[0], "q0.5"].iloc[0] != pytest.approx(
         after.predictions.loc[at_cut[1], "q0.5"].iloc[0]
     )

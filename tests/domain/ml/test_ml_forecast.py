@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from devkit.series import FrameFactory
 from stock_assets.domain.calendar import trading_days
 from stock_assets.domain.ml.artifacts import ModelBundle
 from stock_assets.domain.ml.config import TINY
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
 from stock_assets.domain.ml.model import build_model
-
-FrameFactory = Callable[..., pd.DataFrame]
 
 
 def _bundle(frame: pd.DataFrame) -> ModelBundle:
@@ -86,8 +84,14 @@ def test_served_intervals_are_calibrated_from_data_up_to_the_forecast_only(
     # The interval is the model's, rescaled by conformal calibration: an untrained model's raw
     # quantiles are nowhere near 80% coverage, so the rescaling is not the identity.
     raw = forecast_next(
-        ModelBundle(bundle.config, {"kind": "lstm", "calibration_start": "2023-11-21"},
-                    bundle.path, bundle.model, bundle.scaler),
-        frame, as_of="2023-11-22",
-    )  # fmt: skip
+        ModelBundle(
+            bundle.config,
+            {"kind": "lstm", "calibration_start": "2023-11-21"},
+            bundle.path,
+            bundle.model,
+            bundle.scaler,
+        ),
+        frame,
+        as_of="2023-11-22",
+    )
     assert not np.isclose(raw.points[0].upper, base.points[0].upper)

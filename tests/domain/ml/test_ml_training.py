@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from stock_assets.domain.ml.config import TINY, Strategy
-from stock_assets.domain.ml.dataset import PreparedData, prepare_data
+from stock_assets.domain.ml.dataset import PreparedData
 from stock_assets.domain.ml.losses import pinball_loss
 from stock_assets.domain.ml.model import (
     apply_strategy,
@@ -21,12 +20,10 @@ from stock_assets.domain.ml.model import (
 )
 from stock_assets.domain.ml.trainer import EpochProgress, evaluate_loss, train
 
-FrameFactory = Callable[..., pd.DataFrame]
-
 
 @pytest.fixture
-def data(indicator_frame: FrameFactory) -> PreparedData:
-    return prepare_data(indicator_frame(500, seed=3), TINY)
+def data(prepared_data: Callable[..., PreparedData]) -> PreparedData:
+    return prepared_data(500, seed=3)
 
 
 @pytest.fixture

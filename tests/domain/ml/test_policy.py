@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stock_assets import names
 from stock_assets.defs.configs import BacktestConfig
 from stock_assets.domain.ml.backtest import WalkForwardResult, metrics_from_predictions
 from stock_assets.domain.ml.policy import (
@@ -27,8 +28,11 @@ WIDTH = 1.2816 * SIGMA  # an 80% half-width for the noise around a correct media
 HAIR = 0.05 * SIGNAL + np.random.default_rng(6).normal(0, 0.0005, (N, H))
 
 
-def _result(medians: dict[str, np.ndarray], widths: dict[str, float] | None = None,
-            families: dict[str, str] | None = None) -> WalkForwardResult:  # fmt: skip
+def _result(
+    medians: dict[str, np.ndarray],
+    widths: dict[str, float] | None = None,
+    families: dict[str, str] | None = None,
+) -> WalkForwardResult:
     widths = widths or {}
     families = {**{n: "baseline" for n in ("naive", "drift", "linear")}, **(families or {})}
     parts = []
@@ -145,8 +149,10 @@ def test_too_good_to_be_true_blocks_promotion() -> None:
     assert decision.outcome == "blocked" and decision.served == "naive"
     assert any("best baseline's" in s for s in decision.leakage)
     # The champion keeps serving when the challenger leaks.
-    kept = decide(_result({**BASELINES, "lstm": leak, CHAMPION: SIGNAL}),
-                  incumbent=Incumbent("learned", CHAMPION, "1"))  # fmt: skip
+    kept = decide(
+        _result({**BASELINES, "lstm": leak, CHAMPION: SIGNAL}),
+        incumbent=Incumbent("learned", CHAMPION, "1"),
+    )
     assert kept.outcome == "blocked" and kept.served == CHAMPION
 
 
@@ -176,12 +182,12 @@ def test_the_policy_is_not_run_configuration() -> None:
     assert set(BacktestConfig.model_fields) == {"n_folds", "test_years"}
     with pytest.raises(dg.DagsterInvalidConfigError):
         dg.validate_run_config(
-            dg.define_asset_job("j", selection="backtest").resolve(
+            dg.define_asset_job("j", selection=names.BACKTEST).resolve(
                 asset_graph=__import__(
                     "stock_assets.definitions", fromlist=["defs"]
                 ).defs.resolve_asset_graph()
             ),
-            {"ops": {"backtest": {"config": {"max_relative_mae": 5.0}}}},
+            {"ops": {names.BACKTEST: {"config": {"max_relative_mae": 5.0}}}},
         )
 
 

@@ -1,1 +1,0 @@
-"""What tests and benchmarks share: a small trained platform and real servers on loopback."""
