@@ -14,6 +14,7 @@ the reader was tuned; their first read is recorded in the set's header.
 
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Any
 
@@ -42,11 +43,15 @@ def figures(tuned: SetScore, held_out: SetScore, timing: dict[str, float]) -> li
         for row in score.rows():
             for measure, target in (("recall", RECALL), ("precision", PRECISION)):
                 held = name == "regression" and row["kind"] != "topic"  # the claim kinds
-                out.append({
-                    "figure": f"{name}, {row['kind']}: {measure}", "value": row[measure],
-                    "unit": "", "target": f">= {target}" if held else "",
-                    "met": row[measure] >= target if held else None,
-                })  # fmt: skip
+                out.append(
+                    {
+                        "figure": f"{name}, {row['kind']}: {measure}",
+                        "value": row[measure],
+                        "unit": "",
+                        "target": f">= {target}" if held else "",
+                        "met": row[measure] >= target if held else None,
+                    }
+                )
     out.append(
         {
             "figure": "fit the reader (prototype embeddings cached per machine)",
@@ -56,8 +61,15 @@ def figures(tuned: SetScore, held_out: SetScore, timing: dict[str, float]) -> li
             "met": None,
         }
     )
-    out.append({"figure": "read one case", "value": round(timing["per_case_ms"], 1),
-                "unit": "ms", "target": "", "met": None})  # fmt: skip
+    out.append(
+        {
+            "figure": "read one case",
+            "value": round(timing["per_case_ms"], 1),
+            "unit": "ms",
+            "target": "",
+            "met": None,
+        }
+    )
     return out
 
 
@@ -76,21 +88,29 @@ def table(score: SetScore, title: str) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in score.rows():
-        lines.append(f"| {r['kind']} | {r['planted']} | {r['caught']} | {r['false_alarms']} | "
-                     f"{r['recall']:.3f} | {r['precision']:.3f} |")  # fmt: skip
+        lines.append(
+            f"| {r['kind']} | {r['planted']} | {r['caught']} | {r['false_alarms']} | "
+            f"{r['recall']:.3f} | {r['precision']:.3f} |"
+        )
     if score.errors:
         lines += ["", "Misses and false alarms:", "", *(f"- {e}" for e in score.errors)]
     return "\n".join(lines)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="the same sets, written apart")
+    args = parser.parse_args()
     tuned, held_out, timing = measure()
     text = table(tuned, "Regression cases") + "\n\n" + table(held_out, "Held-out cases")
     print(text)
     print(f"\nreader fitted in {timing['fit_s']:.2f} s; {timing['per_case_ms']:.1f} ms per case")
-    extra = {"regression": tuned.rows(), "held_out": held_out.rows(),
-             "errors": tuned.errors + held_out.errors}  # fmt: skip
-    write_results("claims", figures(tuned, held_out, timing), extra, markdown=text)
+    extra = {
+        "regression": tuned.rows(),
+        "held_out": held_out.rows(),
+        "errors": tuned.errors + held_out.errors,
+    }
+    write_results("claims", figures(tuned, held_out, timing), extra, text, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def main() -> None:
         },
         "seconds_per_sentence": round(elapsed / max(cases, 1), 4),
     }
-    write_results("grounding", figures(scores), extra, "\n\n".join(details))
+    write_results("grounding", figures(scores), extra, "\n\n".join(details), quick=args.quick)
 
 
 if __name__ == "__main__":

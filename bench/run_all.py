@@ -28,7 +28,8 @@ from bench.common import describe_revision, machine, results_dir  # noqa: E402
 
 # name -> (module, arguments for --quick). Order: cheap first, so a failure shows early.
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
-    "claims": ("bench.bench_claims", []),
+    "claims": ("bench.bench_claims", ["--quick"]),
+    "grounding": ("bench.bench_grounding", ["--quick"]),
     "data": ("bench.bench_data", ["--quick"]),
     "api": ("bench.bench_api", ["--quick"]),
     "agents": ("bench.bench_agents", ["--quick"]),

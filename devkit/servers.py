@@ -178,6 +178,7 @@ class RunningApi:
     url: str
     log: Path
     redis_prefix: str
+    pid: int
 
 
 @contextlib.contextmanager
@@ -192,8 +193,8 @@ def running_api(
     log = root / "api.log"
     try:
         command, environment = uvicorn_api(port, log_level), api_env(root, prefix, **env)
-        with serving(command, environment, log, url + "/health/live", timeout_s):
-            yield RunningApi(url, log, prefix)
+        with serving(command, environment, log, url + "/health/live", timeout_s) as proc:
+            yield RunningApi(url, log, prefix, proc.pid)
     finally:
         with contextlib.suppress(redis.RedisError):
             delete_redis_keys(prefix)

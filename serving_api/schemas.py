@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from stock_assets import names
 from stock_assets.domain.symbols import MAX_TICKER_LENGTH, TICKER_PATTERN, normalize_ticker
 
 # Published in the OpenAPI schema (clients and fuzzers see the rule); the validator below still
@@ -173,7 +174,7 @@ class TaskStatus(BaseModel):
                     "task_id": "0f5e8a2c-3b1d-4c5e-9a7f-2d6b8e1c4a90",
                     "ticker": "IBM",
                     "state": "running",
-                    "job": "onboard_ticker",
+                    "job": names.ONBOARD_TICKER_JOB,
                     "steps_done": 1,
                     "steps_total": 2,
                     "progress": {
@@ -183,7 +184,7 @@ class TaskStatus(BaseModel):
                         "total": 40,
                         "step": 2,
                         "steps": 2,
-                        "job": "onboard_ticker",
+                        "job": names.ONBOARD_TICKER_JOB,
                     },
                     "error": None,
                     "runs": [],

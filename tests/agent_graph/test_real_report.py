@@ -13,6 +13,7 @@ from agent_graph.report import SECTIONS
 from agent_graph.store import read_all, report_path, reports_dir
 from devkit.platform import TRAINED_TICKER as TICKER
 from devkit.platform import TinyPlatform as Platform
+from stock_assets import names
 from stock_assets.defs.assets.agents import REPORT_QUALITY_CHECK, agent_report, report_quality
 from stock_assets.defs.schedules import weekly_agent_report_schedule
 from stock_assets.settings import INDEX_TICKER as INDEX
@@ -92,8 +93,10 @@ def test_report_quality_check_fails_on_an_unverified_number_or_a_missing_section
 def test_code_location_has_the_asset_job_and_schedule() -> None:
     from stock_assets.definitions import defs
 
-    job = defs.resolve_job_def("agent_report")  # raises on a name clash with an op
-    assert job.asset_layer.executable_asset_keys == {dg.AssetKey("agent_report")}
-    assert defs.resolve_schedule_def("weekly_agent_report_schedule").job_name == "agent_report"
-    spec = defs.resolve_assets_def(dg.AssetKey("agent_report"))
-    assert dg.AssetKey("forecast") in spec.asset_deps[dg.AssetKey("agent_report")]
+    job = defs.resolve_job_def(names.AGENT_REPORT_JOB)  # raises on a name clash with an op
+    report = dg.AssetKey(names.AGENT_REPORT)
+    assert job.asset_layer.executable_asset_keys == {report}
+    schedule = defs.resolve_schedule_def(names.WEEKLY_AGENT_REPORT_SCHEDULE)
+    assert schedule.job_name == names.AGENT_REPORT_JOB
+    spec = defs.resolve_assets_def(report)
+    assert dg.AssetKey(names.FORECAST) in spec.asset_deps[report]
