@@ -27,10 +27,9 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         STOCKOPS_ADMIN_TOKEN=ADMIN_TOKEN,
         STOCKOPS_RUN_CONFIG_OVERRIDES=json.dumps(UI_RUNS),
         STOCKOPS_TORCH_THREADS="1",
-        # The real local LLM writes the report, in one pass of short calls: the pages only
-        # need a report to show, and every second here is paid by the whole suite.
-        STOCKOPS_AGENT_MAX_REVISIONS="0",
-        STOCKOPS_LLM_MAX_TOKENS="48",
+        # The real local LLM restates one fact per paragraph: the pages only need a report
+        # with sentences of both writers to show, and every second here is paid by the suite.
+        STOCKOPS_AGENT_SENTENCE_BUDGET="1",
     ) as api:
         yield ApiServer(api.url, ADMIN_TOKEN, api.log)
 
