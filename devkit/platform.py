@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import functools
 import hashlib
 import json
@@ -35,6 +34,7 @@ from stock_assets.defs.jobs import BOOTSTRAP_ASSETS, DATA_ASSETS, ONBOARD_ASSETS
 from stock_assets.defs.resources import MarketDataResource, resources_from_settings
 from stock_assets.defs.run_state import materialized
 from stock_assets.domain.serving import ServingModel, resolve_serving_model
+from stock_assets.domain.storage import exclusive_lock
 from stock_assets.domain.tracking import ModelTracker
 from stock_assets.names import TICKERS_PARTITION
 from stock_assets.settings import INDEX_TICKER, Settings
@@ -223,7 +223,7 @@ def served_platform(
         return
     key = json.dumps([list(tickers), config], sort_keys=True, default=str)
     root = Path(shared) / hashlib.sha256(key.encode()).hexdigest()[:12]
-    with _lock(root.with_suffix(".lock")):
+    with exclusive_lock(root.with_suffix(".lock")):
         seconds = 0.0 if (root / "trained").exists() else _trained(root, tickers, config)
         (root / "trained").touch()
     yield root, seconds
@@ -237,14 +237,3 @@ def _trained(
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return train_for_servers(root / "data", home, tickers, config)
-
-
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
