@@ -33,6 +33,7 @@ import contextlib
 import json
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -41,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from devkit.platform import train_for_servers
+from devkit.platform import served_platform
 from devkit.servers import BIN, REDIS_URL, free_port, gunicorn_app, load_env, serving
 from devkit.sizes import FULL_SIZE
 from serving_api.forecasting import PEEK_S
@@ -138,27 +139,48 @@ class RawClient:
     here, as much as what it would measure)."""
 
     def __init__(self, base: str, path: str, body: bytes) -> None:
-        import socket
-
         host, port = base.removeprefix("http://").split(":")
-        self.sock = socket.create_connection((host, int(port)))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.address = (host, int(port))
         self.request = (
             b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n%s" % (path.encode(), host.encode(), len(body), body)
         )
+        self.reconnects = 0
+        self.sock = self._connect()
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(self.address)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
     def call(self) -> tuple[int, bytes]:
+        try:
+            return self._exchange()
+        except ConnectionError:
+            # The server closed the connection while it idled (a keep-alive timeout): one new
+            # connection, counted, instead of reading a closed socket forever.
+            self.sock.close()
+            self.sock = self._connect()
+            self.reconnects += 1
+            return self._exchange()
+
+    def _exchange(self) -> tuple[int, bytes]:
         self.sock.sendall(self.request)
         data = b""
         while b"\r\n\r\n" not in data:
-            data += self.sock.recv(65536)
+            data += self._recv()
         head, rest = data.split(b"\r\n\r\n", 1)
         length = re.search(rb"(?i)content-length:\s*(\d+)", head)
         assert length is not None, head
         while len(rest) < int(length.group(1)):
-            rest += self.sock.recv(65536)
+            rest += self._recv()
         return int(head[9:12]), rest
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionResetError("the server closed the connection")
+        return chunk
 
     def close(self) -> None:
         self.sock.close()
@@ -326,11 +348,12 @@ def measure_single_requests(
             lat = sequential(kinds[name].call, cfg["block_n"], kinds[name].before)
             samples[name] += lat
             blocks[name].append(pct(lat, 50))
+    reconnects = {name: calls.raw.reconnects for name, calls in kinds.items()}
     for calls in kinds.values():
         calls.raw.close()
     drop.redis.close()
     look.redis.close()
-    out: dict[str, Any] = {"blocks": blocks}
+    out: dict[str, Any] = {"blocks": blocks, "reconnects": reconnects}
     for name, lat in samples.items():
         out[name] = {"n": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
     out["mlflow_over_miss"] = paired_ratio(blocks["mlflow"], blocks["miss"])
@@ -386,43 +409,38 @@ def main() -> None:
 
     from bench.common import write_results
 
-    tmp = Path(tempfile.mkdtemp(prefix="stockops-bench-api-"))
-    data_dir = tmp / "data"
-    tracking_uri = f"sqlite:///{data_dir.resolve() / 'mlflow' / 'mlflow.db'}"
     extra: dict[str, Any] = {"config": cfg, "quick": args.quick}
-    try:
-        with load_env(tmp, "bench") as (env, prefix):
-            home = Path(env["DAGSTER_HOME"])
-            sizes = None if args.quick else FULL_SIZE  # None: the tiny sizes
-            extra["prepare_s"] = round(train_for_servers(data_dir, home, config=sizes), 1)
-            extra["served_version"] = serve_the_lstm(data_dir, home)
-            api_port, bare_port, mlflow_port = free_port(), free_port(), free_port()
-            api, bare, served = (
-                f"http://127.0.0.1:{p}" for p in (api_port, bare_port, mlflow_port)
+    sizes = None if args.quick else FULL_SIZE  # None: the tiny sizes
+    with (
+        served_platform("bench-api", sizes) as (tmp, trained_s),
+        load_env(tmp, "bench") as (env, prefix),
+    ):
+        data_dir = tmp / "data"
+        tracking_uri = f"sqlite:///{data_dir.resolve() / 'mlflow' / 'mlflow.db'}"
+        home = Path(env["DAGSTER_HOME"])
+        extra["prepare_s"] = round(trained_s, 1)
+        extra["served_version"] = serve_the_lstm(data_dir, home)
+        api_port, bare_port, mlflow_port = free_port(), free_port(), free_port()
+        api, bare, served = (f"http://127.0.0.1:{p}" for p in (api_port, bare_port, mlflow_port))
+        mlflow_options = ["--env-manager=local", "--host=127.0.0.1", f"--port={mlflow_port}"]
+        mlflow_cmd = [str(BIN / "mlflow"), "models", "serve", f"--model-uri={MODEL_URI}"]
+        mlflow_cmd += mlflow_options
+        mlflow_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
+        with contextlib.ExitStack() as up:
+            up.enter_context(
+                serving(gunicorn_app(api_port), env, tmp / "api.log", api + "/health/live")
             )
-            mlflow_options = ["--env-manager=local", "--host=127.0.0.1", f"--port={mlflow_port}"]
-            mlflow_cmd = [str(BIN / "mlflow"), "models", "serve", f"--model-uri={MODEL_URI}"]
-            mlflow_cmd += mlflow_options
-            mlflow_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
-            with contextlib.ExitStack() as up:
-                up.enter_context(
-                    serving(gunicorn_app(api_port), env, tmp / "api.log", api + "/health/live")
-                )
-                extra["first_call_cache_hit"] = first_answer(api)
-                bare_env = {**env, "STOCKOPS_BENCH_KEY": cached_key(prefix)}
-                bare_cmd = gunicorn_app(bare_port, "bench.bare_asgi:app")
-                up.enter_context(serving(bare_cmd, bare_env, tmp / "bare.log", bare))
-                up.enter_context(
-                    serving(mlflow_cmd, mlflow_env, tmp / "mlflow.log", served + "/ping")
-                )
-                load = measure_throughput(api, bare, cfg)
-                single = measure_single_requests(
-                    api, bare, served, tracking_uri=tracking_uri, prefix=prefix, cfg=cfg
-                )
-                computed = measure_computed(api, prefix, data_dir, cfg["computed_n"])
-                print("redis after load:", computed["redis_after_load"])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            extra["first_call_cache_hit"] = first_answer(api)
+            bare_env = {**env, "STOCKOPS_BENCH_KEY": cached_key(prefix)}
+            bare_cmd = gunicorn_app(bare_port, "bench.bare_asgi:app")
+            up.enter_context(serving(bare_cmd, bare_env, tmp / "bare.log", bare))
+            up.enter_context(serving(mlflow_cmd, mlflow_env, tmp / "mlflow.log", served + "/ping"))
+            load = measure_throughput(api, bare, cfg)
+            single = measure_single_requests(
+                api, bare, served, tracking_uri=tracking_uri, prefix=prefix, cfg=cfg
+            )
+            computed = measure_computed(api, prefix, data_dir, cfg["computed_n"])
+            print("redis after load:", computed["redis_after_load"])
     extra.update({"throughput": load, "single_requests": single, "computed": computed})
 
     speedup, ceiling = single["mlflow_over_miss"], single["mlflow_over_floor"]

@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.bench_api import TICKER
-from devkit.platform import train_for_servers
+from devkit.platform import served_platform
 from devkit.servers import REDIS_URL, free_port, gunicorn_app, load_env, serving
 
 P99_DRIFT_MAX = 1.5
@@ -170,13 +168,14 @@ def main() -> None:
 
     from bench.common import write_results
 
-    tmp = Path(tempfile.mkdtemp(prefix="stockops-bench-soak-"))
-    with load_env(tmp, "bench") as (env, prefix):
-        trained_s = train_for_servers(tmp / "data", Path(env["DAGSTER_HOME"]))
+    with (
+        served_platform("bench-soak") as (root, trained_s),
+        load_env(root, "bench") as (env, prefix),
+    ):
         prepared = {"prepare_s": round(trained_s, 1)}
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        with serving(gunicorn_app(port), env, tmp / "gunicorn.log", base + "/health/live") as proc:
+        with serving(gunicorn_app(port), env, root / "gunicorn.log", base + "/health/live") as proc:
             windows = asyncio.run(soak(base, prefix, proc.pid, minutes, window_s))
     figures = verdict(windows)
     write_results(

@@ -70,6 +70,14 @@ def machine() -> dict[str, Any]:
     }
 
 
+def run_revision() -> dict[str, Any]:
+    """The revision of this run: the code as it was when the benchmark started (this module is
+    imported first), dirty as well if the code changed before it wrote its results."""
+    now = revision()
+    changed = now["commit"] != _STARTED["commit"] or now["dirty"]
+    return {**_STARTED, "dirty": _STARTED["dirty"] or changed}
+
+
 def describe_revision(rev: dict[str, Any]) -> str:
     commit = (rev.get("commit") or "unknown")[:12]
     return f"{commit} with uncommitted changes" if rev.get("dirty") else commit
@@ -92,7 +100,7 @@ def write_results(
         "benchmark": name,
         "mode": "quick" if quick else "full",
         "machine": machine(),
-        "revision": revision(),
+        "revision": run_revision(),
         "figures": figures,
         **(extra or {}),
     }
@@ -123,3 +131,8 @@ def write_results(
         value = f"{f['value']!s} {f.get('unit', '')}"
         print(f"{f['figure']:<58} {value:>14}   target {f.get('target', '-')}")
     return path
+
+
+# What the benchmark runs on: read when it starts, not when it writes (a commit in between
+# would otherwise take the credit).
+_STARTED = revision()

@@ -14,6 +14,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import hashlib
+import json
+import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,6 +34,7 @@ from stock_assets.defs.jobs import BOOTSTRAP_ASSETS, DATA_ASSETS, ONBOARD_ASSETS
 from stock_assets.defs.resources import MarketDataResource, resources_from_settings
 from stock_assets.defs.run_state import materialized
 from stock_assets.domain.serving import ServingModel, resolve_serving_model
+from stock_assets.domain.storage import exclusive_lock
 from stock_assets.domain.tracking import ModelTracker
 from stock_assets.names import TICKERS_PARTITION
 from stock_assets.settings import INDEX_TICKER, Settings
@@ -189,3 +194,46 @@ def trained_platform(ticker: str = TRAINED_TICKER) -> TinyPlatform:
     platform.bootstrap()
     platform.onboard(ticker)
     return platform
+
+
+# Set (to a folder) by the test suite: the quick benchmarks that serve a trained platform share
+# one per model sizes instead of each training its own (training is most of their time).
+SHARED_ENV = "STOCKOPS_DEVKIT_SHARED_DIR"
+
+
+@contextlib.contextmanager
+def served_platform(
+    kind: str,
+    config: Mapping[str, dict[str, Any]] | None = None,
+    tickers: Sequence[str] = ("AAPL",),
+) -> Iterator[tuple[Path, float]]:
+    """A folder laid out as ``devkit.servers.api_env`` reads it (``data/``, ``dagster_home/``)
+    with ``tickers`` onboarded (``train_for_servers``), and the seconds training took.
+
+    With ``STOCKOPS_DEVKIT_SHARED_DIR`` set, the folder is kept there, one per sizes and tickers,
+    and the next caller gets it as the last one left it (0 s of training); otherwise it is a
+    fresh temporary folder, removed afterwards."""
+    shared = os.environ.get(SHARED_ENV)
+    if not shared:
+        root = Path(tempfile.mkdtemp(prefix=f"stockops-{kind}-"))
+        try:
+            yield root, _trained(root, tickers, config)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        return
+    key = json.dumps([list(tickers), config], sort_keys=True, default=str)
+    root = Path(shared) / hashlib.sha256(key.encode()).hexdigest()[:12]
+    with exclusive_lock(root.with_suffix(".lock")):
+        seconds = 0.0 if (root / "trained").exists() else _trained(root, tickers, config)
+        (root / "trained").touch()
+    yield root, seconds
+
+
+def _trained(
+    root: Path, tickers: Sequence[str], config: Mapping[str, dict[str, Any]] | None
+) -> float:
+    home = root / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return train_for_servers(root / "data", home, tickers, config)

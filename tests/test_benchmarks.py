@@ -3,7 +3,8 @@ two each): a rename or a broken import fails here, not in a benchmark nobody ran
 
 The list is ``bench/run_all.py``'s (read through ``--list``: tests never import ``bench``), in
 its order (the cost model reads the graph's and the replay's results). Quick results go to a
-folder of the session's, never over ``bench/results/``.
+folder of the session's, never over ``bench/results/``; the benchmarks that serve a trained
+platform (the API's, the soak) share one (``devkit.platform.served_platform``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from devkit.platform import SHARED_ENV
 from devkit.servers import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -58,7 +60,12 @@ def test_every_benchmark_module_is_run_by_run_all() -> None:
 def test_the_quick_mode_runs(name: str, quick_results: Path, tmp_path: Path) -> None:
     module, *arguments = BENCHMARKS[name]
     assert arguments == ["--quick"], f"{name} has no quick mode"
-    env = {**os.environ, "STOCKOPS_BENCH_QUICK_DIR": str(quick_results), "TMPDIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "STOCKOPS_BENCH_QUICK_DIR": str(quick_results),
+        SHARED_ENV: str(quick_results / "shared"),
+        "TMPDIR": str(tmp_path),
+    }
     before = {p: p.stat().st_mtime_ns for p in quick_results.glob("*.json")}
     log = tmp_path / f"{name}.log"
     with log.open("wb") as out:
