@@ -4,7 +4,8 @@ A report's narrative is written by a language model from the fact sentences of
 :mod:`agent_graph.statements`. Each sentence it writes is admitted only when every signal agrees:
 
 * **form**: a plain statement (no markup, no question, no first or second person chatter);
-* **numbers**: every number and date is one of the facts' (the critic's number check);
+* **numbers**: none (the writer is given fact sentences without numbers), and a number word only
+  where the fact it restates uses it;
 * **words**: every content word is licensed by the facts, itself or through a paraphrase class
   of :mod:`agent_graph.lexicon`; an entity, event, person, date, number word, cause or opinion
   that the facts do not contain is not, whatever its kind;
@@ -12,7 +13,8 @@ A report's narrative is written by a language model from the fact sentences of
   for a sentence that joins two);
 * **values**: what it says about each attribute (the move's direction and size, the band, the
   stance, skill, relative strength, volatility, volume, news, RSI, MACD, drift, time) is what
-  the facts say, negations included; a cause only where the fact it restates states one;
+  the facts say, negations read per word; it says what its closest fact says; a cause, or a link
+  between two facts, only where one fact states it;
 * **claims**: the claim reader (:mod:`agent_graph.claims`) finds nothing the facts do not allow.
 
 The gate never repairs a sentence: it admits or drops it, and says why. Whatever the admitted
@@ -121,24 +123,6 @@ def _claim_topics(sentence: str) -> set[str]:
     if any(w.stem in CERTAINTY_STEMS for w in words):
         found.add("certainty")
     return found
-
-
-# Attributes whose value the facts fix; each rule reads one from a clause.
-ATTRIBUTES = (
-    "move",
-    "size",
-    "band",
-    "stance",
-    "skill",
-    "relative",
-    "volatility",
-    "volume",
-    "news",
-    "rsi",
-    "macd",
-    "drift",
-    "time",
-)
 
 
 @dataclass(frozen=True)
@@ -767,9 +751,3 @@ def assemble(facts: Sequence[Fact], verdicts: Sequence[SentenceVerdict]) -> list
         out.append(Sentence(verdict.text, "model", keys))
         stated |= set(keys)
     return out
-
-
-def repeats(verdicts: Sequence[SentenceVerdict], published: Sequence[Sentence]) -> set[str]:
-    """Admitted sentences left out because another sentence already said what they say."""
-    shown = {s.text for s in published if s.source == "model"}
-    return {v.text for v in verdicts if v.admitted and v.text not in shown}

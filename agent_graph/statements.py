@@ -24,8 +24,6 @@ from agent_graph.tools.base import ToolResult, ran
 RSI_OVERBOUGHT, RSI_OVERSOLD = 70.0, 30.0
 # The uncertainty band at the last horizon, in percent of the last close.
 BAND_NARROW_PCT, BAND_WIDE_PCT = 4.0, 10.0
-# Narrative slots, in the order a report shows them; "answer" only when a question was asked.
-SLOTS = ("answer", "summary", "analyst", "market")
 
 
 @dataclass(frozen=True)
