@@ -162,6 +162,12 @@ def _negated_at(words: Sequence[Word], i: int) -> bool:
     return any(w.stem in NEGATION_STEMS for w in words[:i] if w.segment == words[i].segment)
 
 
+def _negated_near(words: Sequence[Word], i: int, window: int = 3) -> bool:
+    """A negation among the few words before word ``i`` ("no backtest", not "no edge over the
+    naive forecast in its backtest")."""
+    return any(w.stem in NEGATION_STEMS for w in words[max(0, i - window) : i])
+
+
 _CONJUNCTIONS = frozenset({"and", "but", "or", "while", "whilst", "yet"})
 
 
@@ -337,6 +343,8 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
     elif beats and ("naive" in present or _has(words, "significant") or _has(words, "tested")):
         negated = _negated_at(words, beats[0]) or worse_words
         found.add(("skill", "worse" if negated else "better"))
+        if any(not _negated_near(words, i) for i in tests):
+            found.add(("skill", "tested"))  # "no edge in its backtest": it says there was one
     elif (signif := _has(words, "significant")) and "index" not in present:
         found.add(("skill", "worse" if _negated_at(words, signif[0]) else "better"))
     elif _has(words, "tested") and "index" not in present:

@@ -53,4 +53,6 @@ def test_dagster_cloud_config_points_at_the_code_location() -> None:
     config = yaml.safe_load((root / "dagster_cloud" / "dagster_cloud.yaml").read_text())
     (location,) = config["locations"]
     assert location["code_source"]["module_name"] == "stock_assets.definitions"
-    assert (root / "dagster_cloud" / location["build"]["directory"] / "pyproject.toml").exists()
+    # No build section: the images are built by CI from the repository root (docker/).
+    assert "build" not in location
+    assert (root / "pyproject.toml").exists()

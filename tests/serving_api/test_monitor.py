@@ -108,10 +108,26 @@ def test_monitor_materializes_then_answers(
         "evaluation": EVALUATION,
     }
     atomic_write_text(json.dumps(record), report)
-    # A report stored before claims were read has no claim fields: they default to none.
+    # A report stored before claims were read and sentences gated has none of those fields:
+    # they default to none (and to every sentence grounded: none was the model's).
     stored = client.post(f"/monitor/{TICKER}").json()["report_evaluation"]
-    assert stored == {**EVALUATION, "claims": 0, "unsupported_claims": []}
-    with_claims = {**EVALUATION, "claims": 4, "unsupported_claims": ["certainty no forecast has"]}
+    none = {"generated": 0, "admitted": 0, "dropped": 0, "published_model": 0, "published_code": 0}
+    defaults = {
+        "claims": 0,
+        "unsupported_claims": [],
+        "sentences": none,
+        "dropped_sentences": [],
+        "grounded": 1.0,
+        "ungrounded_sentences": [],
+        "question": None,
+    }
+    assert stored == {**EVALUATION, **defaults}
+    with_claims = {
+        **EVALUATION,
+        **defaults,
+        "claims": 4,
+        "unsupported_claims": ["certainty no forecast has"],
+    }
     atomic_write_text(json.dumps({**record, "evaluation": with_claims}), report)
     assert client.post(f"/monitor/{TICKER}").json()["report_evaluation"] == with_claims
 
