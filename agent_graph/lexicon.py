@@ -218,6 +218,15 @@ IDIOMS = (
     (re.compile(r"\brelative strength index\b", re.I), "RSI"),
     (re.compile(r"\bpencil(?:l)?ed in\b", re.I), "expected"),
     (re.compile(r"\b(?:nobody|no one) (?:yet )?knows\b", re.I), "it is unknown"),
+    # "In line with the index" claims a tie with it; "in line with recent years" a normal level.
+    (
+        re.compile(
+            r"\b(?:in line|(?:kept|keeps?|keeping) pace) with(?=(?:\s+(?:the|its|a|broad|broader|"
+            r"wider|overall))*\s+(?:index|indices|market|markets|benchmark)\b)",
+            re.I,
+        ),
+        "matched",
+    ),
     (re.compile(r"\bin line with\b", re.I), "normal for"),
     (re.compile(r"\btrack record\b", re.I), "record"),
     (

@@ -161,7 +161,8 @@ def scenario_tools(spec: dict[str, Any], ticker: str = "AAPL") -> list[ToolResul
 
 def scenario(spec: dict[str, Any], ticker: str = "AAPL") -> tuple[Facts, list[ToolResult]]:
     """Facts and tool results of one scenario; ``rsi`` and ``macd`` (a sign: "+" or "-") set the
-    latest indicators, ``drift`` the drift status, ``model`` what serves."""
+    latest indicators, ``drift`` the drift status, ``model`` what serves. A set's scenarios may
+    name their own ``ticker``; the scorer passes it here."""
     indicators = None
     if "rsi" in spec or "macd" in spec:
         indicators = {
@@ -320,7 +321,10 @@ def score_grounding_set(path: Path, gate: Any = None) -> GroundingScore:
     scenarios = (
         data.get("scenarios") or load_set(DATA_DIR / "grounding_scenarios.yaml")["scenarios"]
     )
-    grounds = {name: grounds_for(*scenario(spec)) for name, spec in scenarios.items()}
+    grounds = {
+        name: grounds_for(*scenario(spec, spec.get("ticker", "AAPL")))
+        for name, spec in scenarios.items()
+    }
     score = GroundingScore()
     by_scenario: dict[str, list[dict[str, Any]]] = {}
     for case in data["cases"]:

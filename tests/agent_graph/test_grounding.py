@@ -114,6 +114,9 @@ CASES = [
             "AAPL outperformed the index over the last month.",
             "The index underperformed AAPL over the last month.",
             "AAPL underperformed the Nasdaq over the last month.",
+            # A tie with the index is a third value, not a restatement of either.
+            "AAPL moved in line with the index over the last month.",
+            "AAPL kept pace with the broader market over the last month.",
         ],
     ),
     (
@@ -124,6 +127,12 @@ CASES = [
             "Volatility is subdued compared with recent years.",
             "Volatility is high because of the Fed's meeting.",
         ],
+    ),
+    (
+        "neutral_naive",
+        "volatility",
+        ["Volatility is in line with recent years."],
+        ["Volatility is elevated compared with recent years."],
     ),
     (
         "bull_skill",
