@@ -134,14 +134,18 @@ def latest_progress(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]
 
 
 def run_error(instance: dg.DagsterInstance, run_id: str) -> str:
-    """Why a run failed, in the user's words: each failed step's own exception, not Dagster's
-    wrapper around it."""
+    """Why a run failed, in the user's words: a step's ``dg.Failure`` description as written,
+    else the step's own exception, not Dagster's wrapper around it."""
     messages: list[str] = []
     for record in instance.get_records_for_run(
         run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
     ).records:
         event = record.event_log_entry.dagster_event
         data = getattr(event, "event_specific_data", None)
+        said = getattr(getattr(data, "user_failure_data", None), "description", None)
+        if said and event is not None and event.step_key:
+            messages.append(f"{event.step_key}: {said.strip()}")
+            continue
         error = getattr(data, "error", None)
         while error is not None and error.cause is not None:
             error = error.cause

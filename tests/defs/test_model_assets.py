@@ -18,7 +18,10 @@ from stock_assets.defs.assets.evaluation import backtest, champion_model
 from stock_assets.defs.assets.forecasting import forecast
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model, parent_model
+from stock_assets.defs.resources import FileFolderMarketData
+from stock_assets.defs.run_state import run_error
 from stock_assets.domain.calendar import trading_days
+from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.ml.artifacts import list_versions
 from stock_assets.domain.ml.policy import POLICY_VERSION
 from stock_assets.domain.symbols import ticker_slug
@@ -163,6 +166,40 @@ def test_forecast_without_model_fails_with_reason(platform: TinyPlatform) -> Non
     result = platform.run([forecast], partition="IBM")
     assert not result.success
     assert "No stored table for backtest [IBM]" in _failure(result, names.FORECAST)
+
+
+def test_a_recent_listing_is_refused_by_the_backtest_with_the_history_it_needs(
+    platform: TinyPlatform, tmp_path: Path
+) -> None:
+    """A ticker listed 120 sessions ago (its own CSV through the ``files`` provider: AAPL's last
+    120 sessions under another name) trains a child, then the backtest refuses it, before any
+    fold is fitted, with the sessions it has and needs, the words the onboarding task shows."""
+    if not list_versions(platform.resources["model_store"].parent_root, "^GSPC"):
+        assert platform.run([parent_model], {names.PARENT_MODEL: {"config": TINY_PARENT}}).success
+    recent = OfflineSampleProvider().fetch("AAPL").tail(120)
+    recent.to_csv(tmp_path / "NEWCO.csv", index=False)
+    files = FileFolderMarketData(folder=str(tmp_path))
+    listing = TinyPlatform(
+        platform.instance,
+        platform.settings,
+        {**platform.resources, "market_data": files},
+        platform.config,
+    )
+    listing.data("NEWCO")
+    child = listing.run([child_model], {names.CHILD_MODEL: {"config": TINY_CHILD}}, "NEWCO")
+    assert child.success
+    result = listing.run([backtest], {names.BACKTEST: {"config": BT}}, "NEWCO")
+    assert not result.success
+    said = _failure(result, names.BACKTEST)
+    assert said.startswith("Cannot backtest NEWCO yet: ")
+    assert "folds needs at least 137" in said and "try again once it has more history" in said
+    failure = result.failure_data_for_node(names.BACKTEST)
+    assert failure is not None and failure.user_failure_data is not None
+    meta = {k: v.value for k, v in failure.user_failure_data.metadata.items()}
+    assert meta["sessions"] < meta["sessions_needed"] == 137
+    # What the API's task reports for the run: the sentence, not a traceback.
+    assert run_error(platform.instance, result.run_id) == f"{names.BACKTEST}: {said}"
+    assert not (platform.settings.tables_dir / names.BACKTEST / "NEWCO.parquet").exists()
 
 
 def test_mlflow_artifacts_stay_under_the_data_dir(platform: TinyPlatform) -> None:

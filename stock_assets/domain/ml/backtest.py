@@ -175,6 +175,18 @@ def select_test_anchors(
     return anchors[len(anchors) - n_test :]
 
 
+class ShortHistoryError(ValueError):
+    """Too little history for a walk-forward backtest: how many sessions there are and how many
+    the folds need (a user's answer, not a traceback: a recent listing is a normal case)."""
+
+    def __init__(self, rows: int, needed: int, n_folds: int) -> None:
+        self.rows, self.needed = rows, needed
+        super().__init__(
+            f"{rows} sessions of complete history; a walk-forward backtest of {n_folds} folds "
+            f"needs at least {needed}"
+        )
+
+
 def plan_folds(
     cleaned: pd.DataFrame,
     config: ModelConfig,
@@ -183,26 +195,94 @@ def plan_folds(
     test_years: float = 2.0,
     max_test_share: float = 0.5,
 ) -> list[Fold]:
-    """The folds of a cleaned frame: gapped fit anchors before each contiguous test window."""
+    """The folds of a cleaned frame: gapped fit anchors before each contiguous test window.
+
+    Raises :class:`ShortHistoryError` when the frame is too short for ``n_folds`` folds.
+    """
     if n_folds < MIN_FOLDS:
         raise ValueError(f"n_folds must be >= {MIN_FOLDS}")
-    lookback, horizon = config.lookback, config.horizon
-    anchors = valid_anchors(len(cleaned), lookback, horizon)
-    if len(anchors) == 0:
-        raise ValueError("not enough rows for a single sample")
     dates = pd.DatetimeIndex(cleaned["date"])
+    folds = _folds(dates, config, n_folds, test_years, max_test_share)
+    if folds is None:
+        end = dates[-1] if len(dates) else pd.Timestamp.today().normalize()
+        needed = sessions_needed(
+            config, n_folds=n_folds, test_years=test_years, max_test_share=max_test_share, end=end
+        )
+        raise ShortHistoryError(len(cleaned), needed, n_folds)
+    return folds
+
+
+def _folds(
+    dates: pd.DatetimeIndex,
+    config: ModelConfig,
+    n_folds: int,
+    test_years: float,
+    max_test_share: float,
+) -> list[Fold] | None:
+    """The folds over rows dated ``dates``, or None where they are too few."""
+    lookback, horizon = config.lookback, config.horizon
+    anchors = valid_anchors(len(dates), lookback, horizon)
+    if len(anchors) == 0:
+        return None
     test_anchors = select_test_anchors(anchors, dates[anchors], test_years, max_test_share)
     if len(test_anchors) < n_folds:
-        raise ValueError(f"only {len(test_anchors)} test anchors for {n_folds} folds")
+        return None
     folds = []
     for k, test in enumerate(np.array_split(test_anchors, n_folds), start=1):
         last_train_anchor = int(test[0]) - (lookback + horizon) - 1
         # Rows up to the last allowed anchor's final target: nothing at or after the fold leaks.
         history_rows = last_train_anchor + horizon + 1
         fit_anchors = valid_anchors(history_rows, lookback, horizon)
-        splits = split_anchors(fit_anchors, lookback, horizon, config.val_fraction, 0.0)
+        try:
+            splits = split_anchors(fit_anchors, lookback, horizon, config.val_fraction, 0.0)
+        except ValueError:  # too few anchors to fit this fold
+            return None
         folds.append(Fold(k, splits.train, splits.val, test, history_rows))
     return folds
+
+
+def sessions_needed(
+    config: ModelConfig,
+    *,
+    n_folds: int = MIN_FOLDS,
+    test_years: float = 2.0,
+    max_test_share: float = 0.5,
+    end: pd.Timestamp | None = None,
+) -> int:
+    """The fewest sessions (weekdays up to ``end``) for which ``n_folds`` folds can be planned.
+
+    More sessions never plan fewer folds, so a bisection finds it."""
+    end = pd.Timestamp(end) if end is not None else pd.Timestamp("2024-12-31")
+
+    def plans(n: int) -> bool:
+        dates = pd.bdate_range(end=end, periods=n)
+        return _folds(dates, config, n_folds, test_years, max_test_share) is not None
+
+    low, high = config.lookback + config.horizon, 256
+    while not plans(high):
+        low, high = high, high * 2
+    while high - low > 1:  # plans(high) and, unless low is the floor, not plans(low)
+        mid = (low + high) // 2
+        low, high = (low, mid) if plans(mid) else (mid, high)
+    return high
+
+
+def check_history(
+    frame: pd.DataFrame,
+    config: ModelConfig,
+    *,
+    n_folds: int = MIN_FOLDS,
+    test_years: float = 2.0,
+    max_test_share: float = 0.5,
+    timestamp_column: str | None = None,
+) -> int:
+    """The number of complete sessions in ``frame``; raises :class:`ShortHistoryError` when
+    they are too few to backtest (before anything is trained on them)."""
+    cleaned = clean_frame(frame, config.feature_columns, timestamp_column)
+    plan_folds(
+        cleaned, config, n_folds=n_folds, test_years=test_years, max_test_share=max_test_share
+    )
+    return len(cleaned)
 
 
 def first_test_input_date(

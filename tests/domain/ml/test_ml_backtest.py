@@ -10,9 +10,12 @@ from devkit.series import FrameFactory
 from stock_assets.domain.ml.backtest import (
     CandidateSpec,
     FoldProgress,
+    ShortHistoryError,
+    check_history,
     first_test_input_date,
     plan_folds,
     run_walk_forward,
+    sessions_needed,
 )
 from stock_assets.domain.ml.candidates import baseline_specs, lstm_spec
 from stock_assets.domain.ml.config import TINY
@@ -159,3 +162,24 @@ def test_needs_at_least_four_folds_and_unique_names(indicator_frame: FrameFactor
         run_walk_forward(indicator_frame(300), baseline_specs(TINY), TINY, n_folds=3)
     with pytest.raises(ValueError, match="unique"):
         run_walk_forward(indicator_frame(300), baseline_specs(TINY) * 2, TINY)
+
+
+@pytest.mark.parametrize("n_folds", [4, 6])
+def test_a_short_history_is_refused_with_the_sessions_it_has_and_needs(
+    indicator_frame: FrameFactory, n_folds: int
+) -> None:
+    """A recent listing: the backtest says how much history it needs, at the exact boundary,
+    before anything is trained (a bare error deep in the folds was a user's dead end)."""
+    complete = clean_frame(indicator_frame(400), CFG.feature_columns)
+    needed = sessions_needed(CFG, n_folds=n_folds, end=complete["date"].iloc[-1])
+    assert CFG.lookback + CFG.horizon < needed < len(complete)
+    # The newest `needed` complete sessions plan every fold; one session fewer does not.
+    assert check_history(complete.iloc[-needed:], CFG, n_folds=n_folds) == needed
+    short = complete.iloc[-(needed - 1) :]
+    with pytest.raises(ShortHistoryError) as refused:
+        check_history(short, CFG, n_folds=n_folds)
+    assert (refused.value.rows, refused.value.needed) == (needed - 1, needed)
+    assert f"{n_folds} folds needs at least {needed}" in str(refused.value)
+    # The walk-forward itself refuses the same way.
+    with pytest.raises(ShortHistoryError):
+        run_walk_forward(short, baseline_specs(CFG), CFG, n_folds=n_folds)
