@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import dagster as dg
 
 from stock_assets import names
@@ -28,6 +31,16 @@ def test_definitions_load_and_resolve() -> None:
     assert names.CHAMPION_MODEL in _parents(names.FORECAST)
     for job in names.JOBS:
         assert defs.resolve_job_def(job) is not None
+
+
+def test_loading_the_code_location_leaves_feast_unimported() -> None:
+    """Every process that loads the definitions (the webserver's and daemon's code server, each
+    run, the API) would pay Feast's import, seconds on two cores; only opening a store needs it."""
+    probe = "import sys, stock_assets.definitions; print('feast' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert loaded.stdout.strip() == "False", loaded.stderr[-2000:]
 
 
 def test_the_leakage_check_blocks_the_champion_and_the_gate_warns() -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
-from feast import FeatureStore
 
 from stock_assets.domain import layout
 from stock_assets.domain.feature_store.definitions import FeatureDefinitions, build_definitions
@@ -24,6 +23,9 @@ from stock_assets.domain.market_data.replay import ReplayProvider
 from stock_assets.domain.storage import atomic_write_parquet
 from stock_assets.domain.tracking import EXPERIMENT, ModelTracker
 from stock_assets.settings import Settings
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
 
 
 class MarketDataResource(dg.ConfigurableResource):

@@ -2,6 +2,8 @@
 
 The file source reads a folder with one Parquet file per ticker (written by the ``indicators``
 asset); the folder comes from settings, so the same definitions serve a laptop and production.
+Feast itself is imported only when the objects are built: the names below are read by every
+process that loads the code location, most of which never open the store.
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-
-from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
-from feast.data_format import ParquetFormat
-from feast.types import Float64
+from typing import TYPE_CHECKING
 
 from stock_assets.domain.indicators import INDICATOR_COLUMNS, MODEL_FEATURE_COLUMNS
+
+if TYPE_CHECKING:
+    from feast import Entity, FeatureService, FeatureView, FileSource
 
 PROJECT = "stockops"
 ENTITY_NAME = "ticker"
@@ -38,6 +40,10 @@ class FeatureDefinitions:
 
 
 def build_definitions(indicators_dir: Path) -> FeatureDefinitions:
+    from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+    from feast.data_format import ParquetFormat
+    from feast.types import Float64
+
     ticker = Entity(
         name=ENTITY_NAME,
         join_keys=[ENTITY_NAME],

@@ -10,10 +10,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import pandas as pd
-from feast import FeatureStore, RepoConfig
 
 from stock_assets.domain.feature_store.definitions import (
     ENTITY_NAME,
@@ -26,6 +26,9 @@ from stock_assets.domain.feature_store.definitions import (
 )
 from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.settings import Settings
+
+if TYPE_CHECKING:  # Feast is imported when a store is opened (seconds a process may not need)
+    from feast import FeatureStore, RepoConfig
 
 MARKET_CLOSE = pd.Timedelta(hours=16)
 EXCHANGE_TZ = "America/New_York"
@@ -70,6 +73,8 @@ def repo_config(
     SQL database at ``registry_url`` (a SQLAlchemy URL), else a file under ``feast_dir``. SQLite
     and the file suit one machine; many run pods on a shared volume need Redis and SQL.
     """
+    from feast import RepoConfig
+
     feast_dir.mkdir(parents=True, exist_ok=True)
     online_store: dict[str, object] = {"type": "sqlite", "path": str(feast_dir / "online_store.db")}
     if online_store_url:
@@ -103,6 +108,8 @@ def open_store(
     online_store_url: str | None = None,
     registry_url: str | None = None,
 ) -> FeatureStore:
+    from feast import FeatureStore
+
     config = repo_config(feast_dir, online_store_url=online_store_url, registry_url=registry_url)
     return FeatureStore(config=config, repo_path=str(repo_path or feast_dir))
 
