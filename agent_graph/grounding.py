@@ -218,6 +218,8 @@ _TONES = {
 }
 _MATCH = frozenset(stem(w) for w in ("match", "matched", "matches", "mirrored", "tracked"))
 _PENDING = frozenset({"until", "yet", "pend", "await"})
+_RARELY = frozenset({"rarely", "seldom", "never", "hardly"})
+_FREQUENCY = _RARELY | {"often", "usually", "frequently", "mostly", "regularly", "always"}
 _UNCHECKED = frozenset(stem(w) for w in ("unchecked", "unassessed", "unexamined", "unmeasured"))
 
 
@@ -349,6 +351,14 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
         found.add(("skill", "worse" if _negated_at(words, signif[0]) else "better"))
     elif _has(words, "tested") and "index" not in present:
         found.add(("skill", "tested"))  # "the model is backtested": it says it was
+    # Price swings against recent history: the facts say they may exceed it, when they do.
+    if "volatility" in present and (beyond := _has(words, "exceed")):
+        found.add(("swings", "exceed-not" if _negated_at(words, beyond[0]) else "exceed"))
+    # How often outcomes land outside the band: the facts give about one time in five.
+    if any(w.text in {"outside", "beyond"} for w in words):
+        often = {w.text for w in words} & _FREQUENCY
+        if often:
+            found.add(("outside", "rarely" if often & _RARELY else "often"))
     # Relative strength against the index: who leads, whichever is named first.
     if "index" in present:
         outs, unders = _has(words, "outperform"), _has(words, "underperform")
@@ -359,7 +369,14 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
                 leads = not leads  # "the index outperformed the stock"
             if _negated_at(words, (outs or unders)[0]):
                 leads = not leads
-            found.add(("relative", "outperformed" if leads else "underperformed"))
+            # "Trailed the index only slightly": a margin the facts do not give.
+            near = {"relative": outs + unders, "move": moves, "band": present.get("band", [])}
+            margin = any(
+                {"small", "moderate", "large"} & w.exact and _nearest(i, near, words) == "relative"
+                for i, w in enumerate(words)
+            )
+            lead = "outperformed" if leads else "underperformed"
+            found.add(("relative", lead + ("-by-margin" if margin else "")))
         elif matches := [i for i, w in enumerate(words) if w.stem in _MATCH]:
             # "Roughly matched the index": a tie, which no fact states.
             found.add(("relative", "differed" if _negated_at(words, matches[0]) else "matched"))

@@ -229,6 +229,38 @@ IDIOMS = (
     ),
     (re.compile(r"\bin line with\b", re.I), "normal for"),
     (re.compile(r"\btrack record\b", re.I), "record"),
+    # "Record volume": a degree of unusual volume that no fact gives (not a track record).
+    (
+        re.compile(
+            r"\brecord(?:[- ]high|[- ]breaking)?\s+(?=(?:trading\s+)?(?:volumes?|turnover)\b)",
+            re.I,
+        ),
+        "unusually heavy ",
+    ),
+    (
+        re.compile(
+            r"\btoo (?:small|slight|little|weak|narrow|thin) to be "
+            r"(?:statistically )?significant\b",
+            re.I,
+        ),
+        "not statistically significant",
+    ),
+    (re.compile(r"\bfell short of (?:statistical )?significance\b", re.I), "was not significant"),
+    (
+        re.compile(r"\b(?:most of the time|more often than not|the majority of the time)\b", re.I),
+        "usually",
+    ),
+    (
+        re.compile(r"\b(?:by a (?:wide|large|big|huge|broad) margin)\b", re.I),
+        "sharply",
+    ),
+    (re.compile(r"\b(?:by a (?:narrow|small|slim|thin) margin)\b", re.I), "slightly"),
+    (re.compile(r"\bonce (?:in|out of) (?:every )?five\b", re.I), "one time in five"),
+    # "Swings should stay within recent history" denies what the facts say they may do.
+    (
+        re.compile(r"\b(?:stay|stays|remain|remains|keep|keeps|hold|holds) within\b", re.I),
+        "not exceed",
+    ),
     (
         re.compile(r"\b(?:fall|falls|falling|fell|land|lands|landing)\s+(?=outside|beyond)", re.I),
         "lie ",

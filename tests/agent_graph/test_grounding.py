@@ -134,6 +134,43 @@ CASES = [
         ["Volatility is in line with recent years."],
         ["Volatility is elevated compared with recent years."],
     ),
+    # A degree or frequency that no fact gives, and denials of what the facts say.
+    (
+        "bull_skill",
+        "volume",
+        ["Trading volume was unusual in recent sessions."],
+        ["AAPL traded on record volume in recent sessions."],
+    ),
+    (
+        "bull_skill",
+        "skill",
+        ["The model beat the naive forecast, and the difference was statistically significant."],
+        ["The model beat the naive forecast, but the difference was too small to be significant."],
+    ),
+    (
+        "bull_noskill_badnews",
+        "relative_strength",
+        ["AAPL lagged the index over the last month."],
+        [
+            "AAPL trailed the index only marginally over the last month.",
+            "AAPL lagged the index by a wide margin over the last month.",
+        ],
+    ),
+    (
+        "bear_noskill",
+        "risk",
+        ["Volatility is high, so price swings could be larger than recent history."],
+        ["Volatility is high, but price swings should stay within recent history."],
+    ),
+    (
+        "bear_noskill",
+        "band",
+        ["Outcomes outside the band are expected roughly once in every five cases."],
+        [
+            "Outcomes outside the band are expected most of the time.",
+            "Outcomes outside the band are rarely expected.",
+        ],
+    ),
     (
         "bull_skill",
         "volume",
