@@ -98,7 +98,10 @@ def invented_links(sentence: str, grounds: Grounds) -> bool:
     no one fact holds together: a link ("headlines are behind the underperformance") that the
     facts do not make."""
     for part in _JOIN.split(sentence):
-        content = {v for v in values_of(part, grounds.context.ticker) if v[0] != "time"}
+        # Time and "not a target" go with any fact: they link nothing.
+        content = {
+            v for v in values_of(part, grounds.context.ticker) if v[0] not in {"time", "target"}
+        }
         if len(content) < 2:
             continue
         holders = [values for values in grounds.values if content & values]
@@ -216,9 +219,12 @@ _TONES = {
     "bearish": "negative",
     "neutral": "neutral",
 }
-_MATCH = frozenset(stem(w) for w in ("match", "matched", "matches", "mirrored", "tracked"))
+_MATCH = frozenset(
+    stem(w) for w in ("match", "matched", "matches", "mirrored", "tracked", "consistent")
+)
 _PENDING = frozenset({"until", "yet", "pend", "await"})
 _RARELY = frozenset({"rarely", "seldom", "never", "hardly"})
+_WORSE = frozenset({"worse", "underperformed", "underperforms", "underperform", "trailed", "lost"})
 _FREQUENCY = _RARELY | {"often", "usually", "frequently", "mostly", "regularly", "always"}
 _UNCHECKED = frozenset(stem(w) for w in ("unchecked", "unassessed", "unexamined", "unmeasured"))
 
@@ -290,6 +296,12 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
             found.add(("macd", "negative" if _negated_at(words, ups[0]) else "positive"))
         elif downs and not ups:
             found.add(("macd", "positive" if _negated_at(words, downs[0]) else "negative"))
+    # "The RSI is mid-range and rising": a direction of the indicator that no fact gives.
+    if "rsi" in present:
+        heads = {"rsi": present["rsi"], "move": _has(words, "expect") + _has(words, "move")}
+        for i in _has(words, "up") + _has(words, "down"):
+            if _nearest(i, heads, words) == "rsi" and not {"high", "low"} & words[i].exact:
+                found.add(("rsi", "moving"))
     # News: present with a tone (above), or absent.
     if "news" in present and not any(a == "news" for a, _ in found):
         found.add(("news", "absent" if neg else "present"))
@@ -335,6 +347,13 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
     if "index" not in present:
         beats += compared
     worse_words = any(words[i - 1].stem == "less" for i in compared)
+    # "Did worse than the naive forecast": a loss, where "no edge" is only not a win.
+    if (
+        "naive" in present
+        and "index" not in present
+        and (worse_words or any(w.text in _WORSE for w in words))
+    ):
+        found.add(("skill", "lost"))
     pending = any(w.stem in _PENDING for w in words)  # "until it is backtested"
     unknown = _has(words, "unknown")
     # "Not checked" is about the model's accuracy only when drift is not what is unchecked.
@@ -357,8 +376,14 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
     # How often outcomes land outside the band: the facts give about one time in five.
     if any(w.text in {"outside", "beyond"} for w in words):
         often = {w.text for w in words} & _FREQUENCY
+        expected = _has(words, "expect")
         if often:
             found.add(("outside", "rarely" if often & _RARELY else "often"))
+        elif expected and _negated_at(words, expected[0]):
+            found.add(("outside", "rarely"))  # "outcomes outside it are not expected"
+    # A target: the facts say the forecast is not one.
+    if targets := _has(words, "target"):
+        found.add(("target", "no" if _negated_at(words, targets[0]) else "yes"))
     # Relative strength against the index: who leads, whichever is named first.
     if "index" in present:
         outs, unders = _has(words, "outperform"), _has(words, "underperform")
@@ -381,11 +406,12 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
             # "Roughly matched the index": a tie, which no fact states.
             found.add(("relative", "differed" if _negated_at(words, matches[0]) else "matched"))
     # "The recent data no longer matches the training data" says it drifted.
+    matched = False
     if "drift" not in present and _has(words, "train"):
         matches = [i for i, w in enumerate(words) if w.stem in _MATCH]
         if matches:
             present["drift"] = matches
-            neg = not _governed(words, matches[0])
+            neg, matched = not _governed(words, matches[0]), True
     # Data drift: drifted, not drifted, or not checked.
     if "drift" in present:
         checks = _has(words, "check")
@@ -394,7 +420,12 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
             found.add(("drift", "unchecked"))
         else:
             drifts = present["drift"]
-            negated = any(_negated_at(words, i) for i in drifts) or (neg and not checks)
+            # Matching the training data is no drift; a denied match ("no longer matches") is.
+            negated = (
+                neg
+                if matched
+                else (any(_negated_at(words, i) for i in drifts) or (neg and not checks))
+            )
             # "A slight drift": a degree the facts do not give.
             degree = any({"small", "moderate", "large"} & w.exact for w in words)
             found.add(

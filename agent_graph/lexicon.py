@@ -74,6 +74,7 @@ GENERIC = _set(
     leave leaves left lie lies place places mark marks sum sums summarise summarize include
     includes included contain contains cover covers covered describe describes described
     mention mentions mentioned match matches matched fit fits align aligns apart alongside
+    consistent bring brings brought receive receives received
     together altogether plain simple short brief briefly word words everyday basically
     essentially effectively mainly amount degree extent bit lot typically usually normally
     guess guesses longer display displays show saw pending awaiting gauge gauged measure
@@ -203,8 +204,8 @@ CERTAINTY = _set(
 # Words that state a cause; a sentence may use one only where the fact it restates does.
 CAUSAL = _set(
     """
-    because since therefore thus hence due owing driven caused causes cause thanks reflecting
-    reflects reflected consequently result so given
+    because since therefore thus hence due owing driven driving drives caused causes cause thanks
+    reflecting reflects reflected consequently so given
     """
 )
 
@@ -247,7 +248,11 @@ IDIOMS = (
     ),
     (re.compile(r"\bfell short of (?:statistical )?significance\b", re.I), "was not significant"),
     (
-        re.compile(r"\b(?:most of the time|more often than not|the majority of the time)\b", re.I),
+        re.compile(
+            r"\b(?:most (?:of the time|weeks|days|sessions|months)|more often than not|"
+            r"the majority of the time)\b",
+            re.I,
+        ),
         "usually",
     ),
     (
@@ -256,6 +261,22 @@ IDIOMS = (
     ),
     (re.compile(r"\b(?:by a (?:narrow|small|slim|thin) margin)\b", re.I), "slightly"),
     (re.compile(r"\bonce (?:in|out of) (?:every )?five\b", re.I), "one time in five"),
+    # "The index's best performer": a margin over it that no fact gives.
+    (
+        re.compile(r"\b(?:best|top|strongest)[- ]perform(?:er|ers|ing)\b", re.I),
+        "sharp outperformer",
+    ),
+    (re.compile(r"\b(?:worst|weakest)[- ]perform(?:er|ers|ing)\b", re.I), "sharp underperformer"),
+    # "Momentum is behind the forecast" names a cause; "behind the index" is a lag.
+    (
+        re.compile(
+            r"\b(is|are|was|were) behind\b(?!\s+(?:the\s+)?(?:index|indices|market|benchmark))",
+            re.I,
+        ),
+        r"\1 driving",
+    ),
+    (re.compile(r"\bas a result\b", re.I), "consequently"),
+    (re.compile(r"\b(?:rather than|instead of)\b", re.I), ", not"),
     # "Swings should stay within recent history" denies what the facts say they may do.
     (
         re.compile(r"\b(?:stay|stays|remain|remains|keep|keeps|hold|holds) within\b", re.I),

@@ -357,7 +357,13 @@ DROPPED, ADMITTED = 0.95, 0.90
 
 
 def grounding_sets(quick: bool = False) -> list[Path]:
-    found = sorted(DATA_DIR.glob("grounding_*.yaml"))
+    """The planted-claim sets: the development set, then the held-out rounds in their order."""
+
+    def order(path: Path) -> tuple[str, int]:
+        number = re.search(r"(\d+)$", path.stem)
+        return (path.stem.rstrip("0123456789"), int(number.group(1)) if number else 0)
+
+    found = sorted(DATA_DIR.glob("grounding_*.yaml"), key=order)
     found = [p for p in found if p.stem != "grounding_scenarios"]
     return [p for p in found if p.stem == "grounding_dev"] if quick else found
 

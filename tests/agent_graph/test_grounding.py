@@ -169,7 +169,48 @@ CASES = [
         [
             "Outcomes outside the band are expected most of the time.",
             "Outcomes outside the band are rarely expected.",
+            "Outcomes outside the band are expected most weeks.",
+            "Outcomes outside the moderate band are not expected at all.",
         ],
+    ),
+    (
+        "bull_skill",
+        "drift",
+        ["Recent data remains consistent with the data the model was trained on."],
+        ["AAPL's recent data no longer matches the data the model was trained on."],
+    ),
+    (
+        "bear_noskill",
+        "advice",
+        ["Treat the forecast as one scenario within its band rather than a target."],
+        [
+            "The small fall can be used as a price target.",
+            "The model's forecast is a reliable target for next week.",
+        ],
+    ),
+    (
+        "bear_noskill",
+        "skill",
+        ["The served model has no demonstrated edge over the naive forecast."],
+        ["The model did worse than the naive forecast in the backtest."],
+    ),
+    (
+        "neutral_naive",
+        "indicators",
+        ["The RSI is in its middle range."],
+        ["The RSI is in its middle range and rising."],
+    ),
+    (
+        "bull_skill",
+        "cause",
+        ["MACD momentum is positive."],
+        ["Positive MACD momentum is behind the model's bullish forecast."],
+    ),
+    (
+        "bull_skill",
+        "relative_strength",
+        ["AAPL was ahead of the index over the last month."],
+        ["AAPL was the index's best performer over the last month."],
     ),
     (
         "bull_skill",
