@@ -224,6 +224,9 @@ _MATCH = frozenset(
 )
 _PENDING = frozenset({"until", "yet", "pend", "await"})
 _RARELY = frozenset({"rarely", "seldom", "never", "hardly"})
+_INTENSIFIERS = frozenset(
+    {"very", "strongly", "highly", "extremely", "firmly", "mildly", "slightly", "cautiously"}
+)
 _WORSE = frozenset({"worse", "underperformed", "underperforms", "underperform", "trailed", "lost"})
 _FREQUENCY = _RARELY | {"often", "usually", "frequently", "mostly", "regularly", "always"}
 _UNCHECKED = frozenset(stem(w) for w in ("unchecked", "unassessed", "unexamined", "unmeasured"))
@@ -280,7 +283,9 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
                 found.add(("rsi", v + ("-not" if negated else "")))
         tones = [_TONES[c] for c in sorted(w.exact) if c in _TONES]
         if tones:
-            value = tones[0]
+            # "A very bullish stance", "strongly positive headlines": a degree no fact gives.
+            degree = "-by-degree" if i and words[i - 1].text in _INTENSIFIERS else ""
+            value = tones[0] + degree
             target = _nearest(i, tone_heads, words) if tone_heads else "stance"
             if target == "news":
                 found.add(("news", value + ("-not" if negated else "")))
@@ -379,6 +384,8 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
         expected = _has(words, "expect")
         if often:
             found.add(("outside", "rarely" if often & _RARELY else "often"))
+        elif any(w.text == "within" for w in words):
+            found.add(("outside", "within"))  # "outside it ... within it": a contradiction
         elif expected and _negated_at(words, expected[0]):
             found.add(("outside", "rarely"))  # "outcomes outside it are not expected"
     # A target: the facts say the forecast is not one.

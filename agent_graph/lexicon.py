@@ -276,6 +276,9 @@ IDIOMS = (
         r"\1 driving",
     ),
     (re.compile(r"\bas a result\b", re.I), "consequently"),
+    (re.compile(r"\b(?:the|a) (?:direct )?result of\b", re.I), "caused by"),
+    # "A one-to-one scenario": a ratio no fact states (a garble of "one scenario").
+    (re.compile(r"\b(?:one|two|three)-(?:to|for|on|in)-(?:one|two|three)\b", re.I), "ratio"),
     (re.compile(r"\b(?:rather than|instead of)\b", re.I), ", not"),
     # "Swings should stay within recent history" denies what the facts say they may do.
     (

@@ -214,6 +214,26 @@ CASES = [
     ),
     (
         "bull_skill",
+        "stance",
+        ["The report takes a bullish stance on AAPL."],
+        [
+            "The report takes a very bullish stance on AAPL.",
+            "AAPL's positive MACD momentum is the result of its outperformance.",
+        ],
+    ),
+    # Garbles a small model writes when it copies a fact badly.
+    (
+        "bear_noskill",
+        "advice",
+        ["The forecast is one scenario inside its band, not a target."],
+        [
+            "The forecast is a one-to-one scenario, not a target.",
+            "The uncertainty band is moderate, and outcomes outside it are expected to be within "
+            "it in one time in five.",
+        ],
+    ),
+    (
+        "bull_skill",
         "volume",
         ["Trading volume was out of the ordinary in recent sessions."],
         [
