@@ -196,7 +196,7 @@ CASES = [
     ),
     (
         "neutral_naive",
-        "indicators",
+        "rsi",
         ["The RSI is in its middle range."],
         ["The RSI is in its middle range and rising."],
     ),
