@@ -303,9 +303,9 @@ def clause_values(clause: str, ticker: str = "") -> set[tuple[str, str]]:
             found.add(("macd", "positive" if _negated_at(words, downs[0]) else "negative"))
     # "The RSI is mid-range and rising": a direction of the indicator that no fact gives.
     if "rsi" in present:
-        heads = {"rsi": present["rsi"], "move": _has(words, "expect") + _has(words, "move")}
+        rsi_heads = {"rsi": present["rsi"], "move": _has(words, "expect") + _has(words, "move")}
         for i in _has(words, "up") + _has(words, "down"):
-            if _nearest(i, heads, words) == "rsi" and not {"high", "low"} & words[i].exact:
+            if _nearest(i, rsi_heads, words) == "rsi" and not {"high", "low"} & words[i].exact:
                 found.add(("rsi", "moving"))
     # News: present with a tone (above), or absent.
     if "news" in present and not any(a == "news" for a, _ in found):

@@ -44,7 +44,6 @@ from stock_assets.domain.ml.backtest import (
     FoldProgress,
     ShortHistoryError,
     WalkForwardResult,
-    check_history,
     first_test_input_date,
     run_walk_forward,
 )
@@ -363,8 +362,8 @@ def backtest(
     tracker = mlflow.tracker()
     incumbent, incumbent_bundle = _incumbent(context, tracker, model_store, ticker, challenger)
     frame = feast_training_set(feast, ticker, indicators["event_timestamp"])
-    try:  # before any fold's parent is trained
-        check_history(
+    try:  # the folds are planned here, before any fold's parent is trained
+        cutoff = first_test_input_date(
             frame, challenger.config, n_folds=config.n_folds, test_years=config.test_years
         )
     except ShortHistoryError as exc:
@@ -373,7 +372,6 @@ def backtest(
             "or promoted until a backtest can run; try again once it has more history.",
             metadata={"sessions": exc.rows, "sessions_needed": exc.needed},
         ) from None  # the description says it all; the run's error is this, not its cause
-    cutoff = first_test_input_date(frame, challenger.config, test_years=config.test_years)
     # Each LSTM recipe's folds start from a parent of its own architecture that never saw the
     # test period (a champion trained before a change of the parent's size gets its own).
     bt_parent = _backtest_parent(context, feast, model_store, parent.config, cutoff)

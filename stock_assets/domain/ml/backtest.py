@@ -267,7 +267,7 @@ def sessions_needed(
     return high
 
 
-def check_history(
+def first_test_input_date(
     frame: pd.DataFrame,
     config: ModelConfig,
     *,
@@ -275,38 +275,22 @@ def check_history(
     test_years: float = 2.0,
     max_test_share: float = 0.5,
     timestamp_column: str | None = None,
-) -> int:
-    """The number of complete sessions in ``frame``; raises :class:`ShortHistoryError` when
-    they are too few to backtest (before anything is trained on them)."""
-    cleaned = clean_frame(frame, config.feature_columns, timestamp_column)
-    plan_folds(
-        cleaned, config, n_folds=n_folds, test_years=test_years, max_test_share=max_test_share
-    )
-    return len(cleaned)
-
-
-def first_test_input_date(
-    frame: pd.DataFrame,
-    config: ModelConfig,
-    *,
-    test_years: float = 2.0,
-    max_test_share: float = 0.5,
-    timestamp_column: str | None = None,
 ) -> pd.Timestamp:
     """Date of the first input row of the backtest's first test window.
 
     Anything that must not see the test period (a parent model, a benchmark's training run) should
-    use only rows dated strictly before this.
+    use only rows dated strictly before this. The folds are planned to find it, so a history too
+    short to backtest raises :class:`ShortHistoryError` here, before anything is trained on it.
     """
     cleaned = clean_frame(frame, config.feature_columns, timestamp_column)
-    anchors = valid_anchors(len(cleaned), config.lookback, config.horizon)
-    if len(anchors) == 0:
-        raise ValueError("not enough rows for a single sample")
-    dates = pd.DatetimeIndex(cleaned["date"])
-    test = select_test_anchors(anchors, dates[anchors], test_years, max_test_share)
-    if len(test) == 0:
-        raise ValueError("no test anchors")
-    return pd.Timestamp(dates[int(test[0]) - config.lookback + 1])
+    folds = plan_folds(
+        cleaned, config, n_folds=n_folds, test_years=test_years, max_test_share=max_test_share
+    )
+    return _first_input(pd.DatetimeIndex(cleaned["date"]), folds, config)
+
+
+def _first_input(dates: pd.DatetimeIndex, folds: list[Fold], config: ModelConfig) -> pd.Timestamp:
+    return pd.Timestamp(dates[int(folds[0].test[0]) - config.lookback + 1])
 
 
 def _prediction_rows(  # noqa: PLR0917 - one row block per (candidate, fold)
@@ -460,7 +444,7 @@ def run_walk_forward(
             )
         )
     predictions = pd.concat(parts, ignore_index=True)
-    first_input = dates[int(folds[0].test[0]) - config.lookback + 1]
+    first_input = _first_input(dates, folds, config)
     overlap: bool | None = None
     if parent_train_end is not None:
         overlap = bool(pd.Timestamp(parent_train_end) >= first_input)

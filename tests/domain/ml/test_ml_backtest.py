@@ -11,7 +11,6 @@ from stock_assets.domain.ml.backtest import (
     CandidateSpec,
     FoldProgress,
     ShortHistoryError,
-    check_history,
     first_test_input_date,
     plan_folds,
     run_walk_forward,
@@ -174,10 +173,11 @@ def test_a_short_history_is_refused_with_the_sessions_it_has_and_needs(
     needed = sessions_needed(CFG, n_folds=n_folds, end=complete["date"].iloc[-1])
     assert CFG.lookback + CFG.horizon < needed < len(complete)
     # The newest `needed` complete sessions plan every fold; one session fewer does not.
-    assert check_history(complete.iloc[-needed:], CFG, n_folds=n_folds) == needed
+    enough = complete.iloc[-needed:]
+    assert first_test_input_date(enough, CFG, n_folds=n_folds) > enough["date"].iloc[0]
     short = complete.iloc[-(needed - 1) :]
     with pytest.raises(ShortHistoryError) as refused:
-        check_history(short, CFG, n_folds=n_folds)
+        first_test_input_date(short, CFG, n_folds=n_folds)
     assert (refused.value.rows, refused.value.needed) == (needed - 1, needed)
     assert f"{n_folds} folds needs at least {needed}" in str(refused.value)
     # The walk-forward itself refuses the same way.
