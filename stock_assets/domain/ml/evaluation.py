@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from stock_assets.domain.layout import BACKTEST, read_table
+from stock_assets.domain.ml.forecasters import BASELINES
 from stock_assets.domain.ml.policy import POLICY
 
 
@@ -72,6 +73,8 @@ MODEL_NAMES = {
     "naive": "the naive forecast (the last close)",
     "drift": "the drift baseline (a constant trend)",
     "linear": "the linear baseline (ridge on lagged returns and indicators)",
+    "boosted": "the boosted-trees baseline (gradient-boosted trees on lagged returns, indicators "
+    "and volatility)",
 }
 
 
@@ -130,7 +133,7 @@ class Evaluation:
         """Whether this decision's served model is the one serving now (``model``: ``lstm`` or a
         baseline's name; ``bundle_version``: its bundle). Not so between a backtest and the
         ``champion_model`` run that carries its decision out, or when that run failed."""
-        if self.served in ("naive", "drift", "linear"):
+        if self.served in BASELINES:
             return model == self.served
         if model != "lstm":
             return False

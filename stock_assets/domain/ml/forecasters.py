@@ -12,7 +12,9 @@ Baselines (all cheap, all servable, all backtested on the very folds the LSTM is
 - ``linear``: ridge regression (scikit-learn) of each horizon's log return on the last
   ``LINEAR_LAGS`` daily log returns and the model's indicator features at the anchor, without an
   intercept: like the LSTM (``dataset.FeatureScaler``) it forecasts deviations from a zero drift,
-  and the trend is the ``drift`` baseline's to claim.
+  and the trend is the ``drift`` baseline's to claim;
+- ``boosted``: gradient-boosted trees on the same inputs plus the volatility forecast, with an
+  intercept: the nonlinear candidate (kinks, thresholds, volatility in the mean, regimes).
 
 Their intervals share one scale model: a GARCH(1,1) (``arch``) fitted on the training returns,
 filtered forward causally, gives each anchor's h-day standard deviation; the empirical quantiles
@@ -32,13 +34,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from stock_assets.domain.ml.dataset import log_return_targets
+from stock_assets.domain.ml.trees import TreeEnsemble, fit_trees
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 
 LINEAR_LAGS = 5
 RIDGE_ALPHA = 1.0
-BASELINES: tuple[str, ...] = ("naive", "drift", "linear")
+BASELINES: tuple[str, ...] = ("naive", "drift", "linear", "boosted")
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,11 @@ class BaselineForecaster(Forecaster):
         self.residual_quantiles: FloatArray | None = None  # (horizon, Q)
 
     @abstractmethod
-    def _fit_point(self, frame: pd.DataFrame, train: IntArray, y: FloatArray) -> None: ...
+    def _fit_point(
+        self, frame: pd.DataFrame, train: IntArray, y: FloatArray, val: IntArray, y_val: FloatArray
+    ) -> None:
+        """Fit the point forecast on the training anchors' targets ``y`` (``val`` and ``y_val``:
+        the validation anchors, for a model that stops early on them)."""
 
     @abstractmethod
     def _point(self, frame: pd.DataFrame, anchors: IntArray) -> FloatArray: ...
@@ -187,7 +194,7 @@ class BaselineForecaster(Forecaster):
         returns = frame["log_return"].to_numpy(dtype=float)
         # The scale model sees the returns of the training windows only (rows <= last anchor).
         self.scale = GarchScale.fit(returns[: int(train[-1]) + 1])
-        self._fit_point(frame, train, y[train])
+        self._fit_point(frame, train, y[train], val, y[val])
         std = self.scale.h_day_std(returns, self.horizon)[train]
         z = (y[train] - self._point(frame, train)) / std
         self.residual_quantiles = np.quantile(z, self.quantiles, axis=0).T
@@ -232,7 +239,9 @@ class NaiveForecaster(BaselineForecaster):
 
     name = "naive"
 
-    def _fit_point(self, frame: pd.DataFrame, train: IntArray, y: FloatArray) -> None:
+    def _fit_point(
+        self, frame: pd.DataFrame, train: IntArray, y: FloatArray, val: IntArray, y_val: FloatArray
+    ) -> None:
         return None
 
     def _point(self, frame: pd.DataFrame, anchors: IntArray) -> FloatArray:
@@ -254,7 +263,9 @@ class DriftForecaster(BaselineForecaster):
         super().__init__(horizon, quantiles)
         self.mean: FloatArray | None = None
 
-    def _fit_point(self, frame: pd.DataFrame, train: IntArray, y: FloatArray) -> None:
+    def _fit_point(
+        self, frame: pd.DataFrame, train: IntArray, y: FloatArray, val: IntArray, y_val: FloatArray
+    ) -> None:
         self.mean = y.mean(axis=0)
 
     def _point(self, frame: pd.DataFrame, anchors: IntArray) -> FloatArray:
@@ -293,7 +304,9 @@ class LinearForecaster(BaselineForecaster):
         self.coef: FloatArray | None = None  # (horizon, n_inputs)
         self.columns: list[str] = []
 
-    def _fit_point(self, frame: pd.DataFrame, train: IntArray, y: FloatArray) -> None:
+    def _fit_point(
+        self, frame: pd.DataFrame, train: IntArray, y: FloatArray, val: IntArray, y_val: FloatArray
+    ) -> None:
         from sklearn.linear_model import Ridge
 
         self.columns = list(frame.columns)
@@ -332,10 +345,61 @@ class LinearForecaster(BaselineForecaster):
         self.coef = np.asarray(state["coef"], dtype=float)
 
 
+class BoostedForecaster(BaselineForecaster):
+    """Gradient-boosted trees (one ensemble per horizon) on the linear baseline's inputs plus the
+    GARCH forecast of the next day's volatility, with an intercept.
+
+    What a linear model cannot express: a kink or a jump in how returns follow returns, a mean
+    that moves with volatility, dynamics that change sign with the regime. Each horizon's trees
+    stop early on the validation anchors. They are stored as arrays (``trees``), so the served
+    state is JSON like every baseline's.
+    """
+
+    name = "boosted"
+
+    def __init__(self, horizon: int, quantiles: tuple[float, ...]) -> None:
+        super().__init__(horizon, quantiles)
+        self.ensembles: list[TreeEnsemble] = []
+        self.columns: list[str] = []
+
+    def _design(self, frame: pd.DataFrame, anchors: IntArray) -> FloatArray:
+        assert self.scale is not None
+        returns = frame["log_return"].to_numpy(dtype=float)
+        last = int(np.max(anchors)) + 1 if len(anchors) else 0
+        # Next day's volatility over its long-run level: scale-free, known at the anchor's close.
+        relative_vol = self.scale.h_day_std(returns[:last], 1)[anchors, 0] / np.sqrt(
+            self.scale.long_run_var
+        )
+        return np.concatenate([linear_design(frame, anchors), relative_vol[:, None]], axis=1)
+
+    def _fit_point(
+        self, frame: pd.DataFrame, train: IntArray, y: FloatArray, val: IntArray, y_val: FloatArray
+    ) -> None:
+        self.columns = list(frame.columns)
+        x, x_val = self._design(frame, train), self._design(frame, val)
+        self.ensembles = [fit_trees(x, y[:, h], x_val, y_val[:, h]) for h in range(self.horizon)]
+
+    def _point(self, frame: pd.DataFrame, anchors: IntArray) -> FloatArray:
+        if list(frame.columns) != self.columns:
+            raise ValueError(f"boosted baseline was fit on columns {self.columns}")
+        if len(anchors) == 0:
+            return np.zeros((0, self.horizon))
+        x = self._design(frame, anchors)
+        return np.stack([trees.predict(x) for trees in self.ensembles], axis=1)
+
+    def _point_state(self) -> dict[str, Any]:
+        return {"columns": self.columns, "ensembles": [t.to_dict() for t in self.ensembles]}
+
+    def _load_point_state(self, state: dict[str, Any]) -> None:
+        self.columns = list(state["columns"])
+        self.ensembles = [TreeEnsemble.from_dict(t) for t in state["ensembles"]]
+
+
 _BASELINE_CLASSES: dict[str, type[BaselineForecaster]] = {
     "naive": NaiveForecaster,
     "drift": DriftForecaster,
     "linear": LinearForecaster,
+    "boosted": BoostedForecaster,
 }
 
 

@@ -4,7 +4,8 @@ Every candidate (the challenger LSTM, the baselines, the champion's recipe when 
 been backtested on the same walk-forward windows (``backtest``). The policy then:
 
 1. **Best baseline.** Starts from ``naive`` (the random walk) and moves to a more elaborate
-   baseline (``drift``, then ``linear``) only when that one *beats* the current best.
+   baseline (``drift``, then ``linear``, then the nonlinear ``boosted`` trees) only when that one
+   *beats* the current best.
 2. **Beats.** A beats B when, with Diebold-Mariano tests (long-run variance up to lag h-1 and
    the small-sample correction, ``significance``) on the absolute log-return errors of the same
    anchors, A is better at the primary horizon (h=1, one-sided p < alpha) and significantly
@@ -42,9 +43,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from stock_assets.domain.ml.backtest import WalkForwardResult
+from stock_assets.domain.ml.forecasters import BASELINES
 from stock_assets.domain.ml.significance import DMResult, diebold_mariano
 
-POLICY_VERSION = "2026.11-dm1"
+POLICY_VERSION = "2026.12-dm2"
 CHAMPION = (
     "champion"  # candidate name of the champion's recipe when it is re-run beside the challenger
 )
@@ -62,7 +64,7 @@ class PromotionPolicy:
     leakage_mae_ratio: float = 0.90
     leakage_direction_margin: float = 0.10
     leakage_z: float = 3.0
-    baseline_order: tuple[str, ...] = ("naive", "drift", "linear")
+    baseline_order: tuple[str, ...] = BASELINES
 
 
 POLICY = PromotionPolicy()

@@ -6,9 +6,12 @@ tell a model that learns from one that learns nothing. These processes can:
 - ``ar_returns``: log returns follow an AR(1) with coefficient ``phi``. The optimal median of the
   h-day log return is ``mu_h + phi (1 - phi^h) / (1 - phi) (r_t - mu)`` and its distribution is
   Gaussian with a known variance: there is signal, and how much is known exactly.
-- ``threshold_ar``: returns continue small moves and reverse large ones (an AR(1) whose sign flips
-  beyond a threshold). The signal is as strong as the AR's, but no linear function of past returns
-  captures it: only a nonlinear model (the LSTM) can.
+- Nonlinear signal (``NONLINEAR``), which no linear function of past returns captures:
+  ``threshold_ar`` (small moves continue, large ones reverse: a jump in the mean),
+  ``sign_asymmetric_ar`` (falls continue, rises fade: a kink at zero), ``volatility_in_mean``
+  (the mean follows the GARCH volatility, not any return's sign) and ``regime_switching_ar``
+  (momentum in calm spells, reversal in turbulent ones: an interaction of two variables). Their
+  h-day oracles are simulated from every session's true state.
 - ``garch_returns``: zero-mean returns with GARCH(1,1) volatility. The optimal median is 0 (no
   signal in the level), but the spread is predictable: calibrated, adaptive intervals are learnable.
 - ``random_walk``: i.i.d. Gaussian returns. Nothing is learnable; the naive last close is optimal.
@@ -20,6 +23,7 @@ quantiles of every horizon's log return, as a forecaster with the same interface
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,11 +35,26 @@ from scipy.stats import norm
 from stock_assets.domain.calendar import trading_days
 from stock_assets.domain.ml.forecasters import Forecaster, QuantileForecast
 
-PROCESSES: tuple[str, ...] = ("ar_returns", "threshold_ar", "garch_returns", "random_walk")
+PROCESSES: tuple[str, ...] = (
+    "ar_returns",
+    "threshold_ar",
+    "sign_asymmetric_ar",
+    "volatility_in_mean",
+    "regime_switching_ar",
+    "garch_returns",
+    "random_walk",
+)
+NONLINEAR: tuple[str, ...] = (
+    "threshold_ar",
+    "sign_asymmetric_ar",
+    "volatility_in_mean",
+    "regime_switching_ar",
+)
 # Beyond this many innovation standard deviations the threshold AR reverses: the point where the
 # continued and reversed parts cancel in a linear fit of a Gaussian return on its lag.
 THRESHOLD_SIGMAS = 1.53
 ORACLE_SIMULATIONS = 2000
+FArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,86 @@ def _threshold_mean(r: NDArray[np.float64], phi: float, threshold: float) -> NDA
     return np.where(np.abs(r) <= threshold, phi * r, -phi * r)
 
 
+# One step of a Markov process on (last return, variance of the next return): given the last
+# return, the variance of the step's shock and standard normal draws, the new return and the
+# variance of the following shock.
+Step = Callable[
+    [NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+    tuple[NDArray[np.float64], NDArray[np.float64]],
+]
+
+
+def _garch_variance(
+    omega: float, alpha: float, beta: float
+) -> Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]:
+    """``var_next = omega + alpha shock^2 + beta var``, on the step's shock (not its mean)."""
+
+    def update(shock: NDArray[np.float64], var: NDArray[np.float64]) -> NDArray[np.float64]:
+        return omega + alpha * shock**2 + beta * var
+
+    return update
+
+
+def _simulate(
+    step: Step, n: int, start_var: float, seed: int, max_horizon: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The series (returns and each session's next-shock variance) and its oracle.
+
+    The h-day conditional distribution of a nonlinear process has no closed form, so the oracle
+    simulates it (``ORACLE_SIMULATIONS`` seeded paths from every session's state): the median (the
+    optimal point forecast under absolute loss; the h-day sum can be skewed) and the spread are
+    exact up to Monte Carlo error. At h=1 the median is the step's own mean, exact, because every
+    shock here is Gaussian.
+    """
+    rng = np.random.default_rng(seed)
+    draws = rng.standard_normal(n)
+    r = np.empty(n)
+    var_next = np.empty(n)
+    last, var = np.zeros(1), np.full(1, start_var)
+    for t in range(n):
+        out, var = step(last, var, draws[t : t + 1])
+        r[t], var_next[t] = out[0], var[0]
+        last = out
+    sim_rng = np.random.default_rng(seed + 20_000)
+    paths = np.repeat(r[:, None], ORACLE_SIMULATIONS, axis=1)
+    path_var = np.repeat(var_next[:, None], ORACLE_SIMULATIONS, axis=1)
+    total = np.zeros_like(paths)
+    median = np.empty((n, max_horizon))
+    std = np.empty((n, max_horizon))
+    for h in range(max_horizon):
+        if h == 0:
+            # The step's mean and spread are known exactly: no need to sample them.
+            mean_1, _ = step(r, var_next, np.zeros(n))
+            median[:, 0], std[:, 0] = mean_1, np.sqrt(var_next)
+        paths, path_var = step(paths, path_var, sim_rng.standard_normal(paths.shape))
+        total += paths
+        if h > 0:
+            median[:, h] = np.median(total, axis=1)
+            std[:, h] = total.std(axis=1)
+    return r, var_next, median, std
+
+
+def _nonlinear_series(
+    name: str,
+    step: Step,
+    start_var: float,
+    params: dict[str, float],
+    *,
+    n: int,
+    seed: int,
+    start: str,
+    max_horizon: int,
+) -> SyntheticSeries:
+    r, _, median, std = _simulate(step, n, start_var, seed, max_horizon)
+    return SyntheticSeries(
+        name=name,
+        ohlcv=_ohlcv(_sessions(n, start), r, seed),
+        params=params,
+        oracle_mean=median,
+        oracle_std=std,
+    )
+
+
 def threshold_ar(
     n: int = 3000,
     *,
@@ -131,43 +230,125 @@ def threshold_ar(
     max_horizon: int = 7,
 ) -> SyntheticSeries:
     """``r_t = m(r_{t-1}) + sigma e_t`` with ``m(r) = phi r`` for ``|r| <= k sigma_r``, else
-    ``-phi r``: small moves continue, large ones reverse.
-
-    The h-day conditional distribution has no closed form beyond h=1, so the oracle simulates it
-    (``ORACLE_SIMULATIONS`` paths per session, seeded): its quantiles are exact up to Monte Carlo
-    error, and its h=1 mean is exact.
+    ``-phi r``: small moves continue, large ones reverse (a jump in the mean at the threshold).
     """
-    rng = np.random.default_rng(seed)
     # The threshold is in units of the return's own spread, which the flip keeps at
     # sigma / sqrt(1 - phi^2).
     threshold = THRESHOLD_SIGMAS * sigma / np.sqrt(1 - phi**2)
-    shocks = sigma * rng.standard_normal(n)
-    r = np.empty(n)
-    r[0] = shocks[0]
-    for t in range(1, n):
-        r[t] = _threshold_mean(np.asarray(r[t - 1]), phi, threshold) + shocks[t]
-    sim_rng = np.random.default_rng(seed + 20_000)
-    paths = np.repeat(r[:, None], ORACLE_SIMULATIONS, axis=1)
-    total = np.zeros_like(paths)
-    # The median is the optimal point forecast under absolute loss (the h-day sum is skewed
-    # given a large last move, so its mean would not do).
-    median = np.empty((n, max_horizon))
-    std = np.empty((n, max_horizon))
-    for h in range(max_horizon):
-        paths = _threshold_mean(paths, phi, threshold) + sigma * sim_rng.standard_normal(
-            paths.shape
-        )
-        total += paths
-        median[:, h] = np.median(total, axis=1)
-        std[:, h] = total.std(axis=1)
-    median[:, 0] = _threshold_mean(r, phi, threshold)  # exact at h=1
-    std[:, 0] = sigma
-    return SyntheticSeries(
-        name="threshold_ar",
-        ohlcv=_ohlcv(_sessions(n, start), r, seed),
-        params={"phi": phi, "sigma": sigma, "threshold": float(threshold)},
-        oracle_mean=median,
-        oracle_std=std,
+    var = sigma**2
+
+    def step(last: FArray, v: FArray, e: FArray) -> tuple[FArray, FArray]:
+        return _threshold_mean(last, phi, threshold) + sigma * e, v
+
+    params = {"phi": phi, "sigma": sigma, "threshold": float(threshold)}
+    return _nonlinear_series(
+        "threshold_ar", step, var, params, n=n, seed=seed, start=start, max_horizon=max_horizon
+    )
+
+
+def sign_asymmetric_ar(
+    n: int = 3000,
+    *,
+    after_fall: float = 0.5,
+    after_rise: float = -0.25,
+    omega: float = 2e-6,
+    alpha: float = 0.08,
+    beta: float = 0.9,
+    seed: int = 0,
+    start: str = "2000-01-03",
+    max_horizon: int = 7,
+) -> SyntheticSeries:
+    """``r_t = a r_{t-1} + sigma_t e_t`` with ``a = after_fall`` after a fall and ``after_rise``
+    after a rise (falls continue, rises fade a little), and GARCH(1,1) shocks: a kink at zero
+    that a linear fit averages away."""
+    update = _garch_variance(omega, alpha, beta)
+
+    def step(last: FArray, v: FArray, e: FArray) -> tuple[FArray, FArray]:
+        shock = np.sqrt(v) * e
+        return np.where(last < 0, after_fall, after_rise) * last + shock, update(shock, v)
+
+    params = {"after_fall": after_fall, "after_rise": after_rise, "alpha": alpha, "beta": beta}
+    start_var = omega / (1 - alpha - beta)
+    return _nonlinear_series(
+        "sign_asymmetric_ar",
+        step,
+        start_var,
+        params,
+        n=n,
+        seed=seed,
+        start=start,
+        max_horizon=max_horizon,
+    )
+
+
+def volatility_in_mean(
+    n: int = 3000,
+    *,
+    loading: float = 1.0,
+    omega: float = 4e-6,
+    alpha: float = 0.12,
+    beta: float = 0.84,
+    seed: int = 0,
+    start: str = "2000-01-03",
+    max_horizon: int = 7,
+) -> SyntheticSeries:
+    """``r_t = loading (sigma_t - sigma_bar) + sigma_t e_t`` with GARCH(1,1) ``sigma_t``:
+    turbulent spells are followed by rebounds, calm ones by slight declines. The signal lies in
+    the size of past moves, not their sign: no linear function of past returns sees it."""
+    update = _garch_variance(omega, alpha, beta)
+    long_run = omega / (1 - alpha - beta)
+    sigma_bar = float(np.sqrt(long_run))
+
+    def step(last: FArray, v: FArray, e: FArray) -> tuple[FArray, FArray]:
+        sigma = np.sqrt(v)
+        shock = sigma * e
+        return loading * (sigma - sigma_bar) + shock, update(shock, v)
+
+    params = {"loading": loading, "alpha": alpha, "beta": beta, "sigma_bar": sigma_bar}
+    return _nonlinear_series(
+        "volatility_in_mean",
+        step,
+        long_run,
+        params,
+        n=n,
+        seed=seed,
+        start=start,
+        max_horizon=max_horizon,
+    )
+
+
+def regime_switching_ar(
+    n: int = 3000,
+    *,
+    phi: float = 0.3,
+    omega: float = 4e-6,
+    alpha: float = 0.12,
+    beta: float = 0.84,
+    seed: int = 0,
+    start: str = "2000-01-03",
+    max_horizon: int = 7,
+) -> SyntheticSeries:
+    """Momentum in calm markets, reversal in turbulent ones: ``r_t = phi r_{t-1}`` while the
+    GARCH(1,1) volatility is below its long-run level, ``-phi r_{t-1}`` above it. The sign of the
+    dynamics depends on another variable: an interaction, which no additive model of the lags
+    (nor a linear one) can express."""
+    update = _garch_variance(omega, alpha, beta)
+    long_run = omega / (1 - alpha - beta)
+
+    def step(last: FArray, v: FArray, e: FArray) -> tuple[FArray, FArray]:
+        shock = np.sqrt(v) * e
+        return np.where(v < long_run, phi, -phi) * last + shock, update(shock, v)
+
+    params = {"phi": phi, "alpha": alpha, "beta": beta}
+    return _nonlinear_series(
+        "regime_switching_ar",
+        step,
+        long_run,
+        params,
+        n=n,
+        seed=seed,
+        start=start,
+        max_horizon=max_horizon,
     )
 
 
@@ -238,6 +419,9 @@ def make_series(name: str, **kwargs: Any) -> SyntheticSeries:
     makers = {
         "ar_returns": ar_returns,
         "threshold_ar": threshold_ar,
+        "sign_asymmetric_ar": sign_asymmetric_ar,
+        "volatility_in_mean": volatility_in_mean,
+        "regime_switching_ar": regime_switching_ar,
         "garch_returns": garch_returns,
         "random_walk": random_walk,
     }

@@ -16,11 +16,17 @@ from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.dataset import clean_frame, log_return_targets
 from stock_assets.domain.ml.forecasters import (
     BaselineForecaster,
+    BoostedForecaster,
     GarchScale,
     LinearForecaster,
     make_baseline,
 )
-from stock_assets.domain.ml.synthetic import ar_returns, garch_returns
+from stock_assets.domain.ml.synthetic import (
+    ar_returns,
+    garch_returns,
+    random_walk,
+    sign_asymmetric_ar,
+)
 
 CFG = ModelConfig()
 
@@ -78,11 +84,51 @@ def test_garch_scale_is_causal_and_tracks_volatility() -> None:
     assert corr > 0.9 and scale.alpha + scale.beta < 1
 
 
-def test_a_baseline_bundle_round_trips(tmp_path: Path, ar_frame: pd.DataFrame) -> None:
-    baseline, window = fit_production_baseline("linear", ar_frame, CFG, timestamp_column="date")
+def test_boosted_trees_learn_a_kink_the_linear_baseline_averages_away() -> None:
+    """Falls continue (0.5 x) and rises fade (-0.25 x): the h=1 forecast after a fall is about
+    half the fall, after a rise a quarter of it reversed. The linear fit sees one slope."""
+    series = sign_asymmetric_ar(2000, seed=7)
+    frame = _cleaned(series.ohlcv)
+    boosted, linear = _fit("boosted", frame), _fit("linear", frame)
+    assert isinstance(boosted, BoostedForecaster)
+    anchors = np.arange(200, 1800)
+    today = frame["log_return"].to_numpy()[anchors]
+    forecast = boosted.predict(frame, anchors).median[:, 0]
+    falls, rises = today < -0.005, today > 0.005
+    assert np.polyfit(today[falls], forecast[falls], 1)[0] > 0.25
+    assert np.polyfit(today[rises], forecast[rises], 1)[0] < 0.0
+    # The truth at h=1 is the oracle's mean: the trees are far closer to it than the ridge.
+    truth = series.oracle(CFG.horizon, CFG.quantiles).predict(frame, anchors).median[:, 0]
+    linear_forecast = linear.predict(frame, anchors).median[:, 0]
+    assert np.mean((forecast - truth) ** 2) < 0.5 * np.mean((linear_forecast - truth) ** 2)
+
+
+def test_boosted_trees_find_nothing_in_a_random_walk() -> None:
+    """Early stopping on the validation anchors keeps the trees near a constant where returns
+    are noise: their forecasts vary far less than the returns themselves."""
+    frame = _cleaned(random_walk(2000, seed=8).ohlcv)
+    boosted = _fit("boosted", frame)
+    forecast = boosted.predict(frame, np.arange(200, 1800)).median[:, 0]
+    assert forecast.std() < 0.15 * frame["log_return"].std()
+
+
+@pytest.mark.parametrize("name", ["naive", "drift", "linear", "boosted"])
+def test_a_baseline_reads_no_row_after_its_anchor(name: str, ar_frame: pd.DataFrame) -> None:
+    baseline = _fit(name, ar_frame.iloc[:1500])
+    anchors = np.arange(1200, 1400)
+    before = baseline.predict(ar_frame, anchors).values
+    changed = ar_frame.copy()
+    numeric = [c for c in changed.columns if c != "date"]
+    changed.loc[1400:, numeric] = changed.loc[1400:, numeric] * 5.0 + 1.0
+    np.testing.assert_array_equal(baseline.predict(changed, anchors).values, before)
+
+
+@pytest.mark.parametrize("name", ["linear", "boosted"])
+def test_a_baseline_bundle_round_trips(name: str, tmp_path: Path, ar_frame: pd.DataFrame) -> None:
+    baseline, window = fit_production_baseline(name, ar_frame, CFG, timestamp_column="date")
     save_bundle(tmp_path, "SYN", "v1", baseline=baseline, config=CFG, metadata=window)
     bundle = load_bundle(tmp_path, "SYN", "v1")
-    assert bundle.kind == "baseline" and bundle.candidate == "linear"
+    assert bundle.kind == "baseline" and bundle.candidate == name
     assert bundle.calibration_start == window["calibration_start"]
     anchors = np.arange(1500, 1600)
     np.testing.assert_allclose(
