@@ -283,11 +283,14 @@ class ModelSummary(BaseModel):
     champion_version: str | None = Field(description="MLflow version behind the alias champion.")
     serving_model_version: str | None
     serving_bundle_version: str | None
-    model: str | None = Field(description="What serves: lstm, naive, drift or linear.")
+    model: str | None = Field(
+        description="What serves: lstm, or a baseline (naive, drift, linear or boosted)."
+    )
     model_kind: str | None
     skill: str | None = Field(description="The served model's measured skill, in one sentence.")
     outcome: str | None = Field(
-        description="The latest decision: promote, keep, serve_baseline or blocked."
+        description="The latest decision: promote, keep, serve_baseline, blocked or "
+        "insufficient_history (too little history to backtest: naive serves)."
     )
     promoted: bool | None = Field(description="Whether the latest challenger was promoted.")
     decision_reason: str | None

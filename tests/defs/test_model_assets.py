@@ -19,11 +19,11 @@ from stock_assets.defs.assets.forecasting import forecast
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model, parent_model
 from stock_assets.defs.resources import FileFolderMarketData
-from stock_assets.defs.run_state import run_error
 from stock_assets.domain.calendar import trading_days
 from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.ml.artifacts import list_versions
-from stock_assets.domain.ml.policy import POLICY_VERSION
+from stock_assets.domain.ml.evaluation import load_evaluation
+from stock_assets.domain.ml.policy import INSUFFICIENT_HISTORY, POLICY_VERSION
 from stock_assets.domain.symbols import ticker_slug
 from stock_assets.names import TICKERS_PARTITION
 
@@ -119,7 +119,7 @@ def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothin
     assert meta["policy_version"] == POLICY_VERSION
     # The evidence: every candidate, every horizon, with p-values against naive.
     table = pd.read_parquet(platform.settings.tables_dir / names.BACKTEST / "AAPL.parquet")
-    assert set(table["candidate"]) == {"naive", "drift", "linear", "lstm"}
+    assert set(table["candidate"]) == {"naive", "drift", "linear", "boosted", "lstm"}
     assert list(table[table["candidate"] == "lstm"]["horizon"]) == list(range(1, 8))
     assert table.loc[table["candidate"] == "lstm", "p_vs_naive"].between(0, 1).all()
     # The backtest parent never saw the test period: its data ends before the first test input.
@@ -168,12 +168,13 @@ def test_forecast_without_model_fails_with_reason(platform: TinyPlatform) -> Non
     assert "No stored table for backtest [IBM]" in _failure(result, names.FORECAST)
 
 
-def test_a_recent_listing_is_refused_by_the_backtest_with_the_history_it_needs(
+def test_a_recent_listing_is_served_the_naive_forecast_with_the_history_it_needs(
     platform: TinyPlatform, tmp_path: Path
 ) -> None:
     """A ticker listed 120 sessions ago (its own CSV through the ``files`` provider: AAPL's last
-    120 sessions under another name) trains a child, then the backtest refuses it, before any
-    fold is fitted, with the sessions it has and needs, the words the onboarding task shows."""
+    120 sessions under another name) trains a child, which no backtest can judge yet: the naive
+    forecast serves, claiming no skill, and every check and statement says how much history the
+    ticker has and needs."""
     if not list_versions(platform.resources["model_store"].parent_root, "^GSPC"):
         assert platform.run([parent_model], {names.PARENT_MODEL: {"config": TINY_PARENT}}).success
     recent = OfflineSampleProvider().fetch("AAPL").tail(120)
@@ -188,18 +189,32 @@ def test_a_recent_listing_is_refused_by_the_backtest_with_the_history_it_needs(
     listing.data("NEWCO")
     child = listing.run([child_model], {names.CHILD_MODEL: {"config": TINY_CHILD}}, "NEWCO")
     assert child.success
-    result = listing.run([backtest], {names.BACKTEST: {"config": BT}}, "NEWCO")
-    assert not result.success
-    said = _failure(result, names.BACKTEST)
-    assert said.startswith("Cannot backtest NEWCO yet: ")
-    assert "folds needs at least 137" in said and "try again once it has more history" in said
-    failure = result.failure_data_for_node(names.BACKTEST)
-    assert failure is not None and failure.user_failure_data is not None
-    meta = {k: v.value for k, v in failure.user_failure_data.metadata.items()}
+    result = listing.run(
+        [backtest, champion_model, forecast], {names.BACKTEST: {"config": BT}}, "NEWCO"
+    )
+    assert result.success
+    meta = _meta(result, names.BACKTEST)
+    assert meta["outcome"] == INSUFFICIENT_HISTORY and meta["served_model"] == "naive"
     assert meta["sessions"] < meta["sessions_needed"] == 137
-    # What the API's task reports for the run: the sentence, not a traceback.
-    assert run_error(platform.instance, result.run_id) == f"{names.BACKTEST}: {said}"
-    assert not (platform.settings.tables_dir / names.BACKTEST / "NEWCO.parquet").exists()
+    said = f"NEWCO has {meta['sessions']} sessions of complete history"
+    assert meta["decision"].startswith(said) and "needs at least 137" in meta["decision"]
+    checks = _checks(result)
+    assert not checks["promotion_gate"].passed and said in checks["promotion_gate"].description
+    assert not checks["calibrated_coverage"].passed
+    assert checks["calibrated_coverage"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["no_leakage_signs"].passed
+    champion = _meta(result, names.CHAMPION_MODEL)
+    assert champion["served_model"] == "naive" and champion["outcome"] == INSUFFICIENT_HISTORY
+    # The forecast is the last close at every horizon, inside a band.
+    served = pd.read_parquet(listing.settings.tables_dir / names.FORECAST / "NEWCO.parquet")
+    assert len(served) == 7
+    last_close = float(recent["close"].iloc[-1])
+    assert served["median"].to_numpy() == pytest.approx(last_close)
+    assert (served["lower"] < served["median"]).all() and (served["median"] < served["upper"]).all()
+    evaluation = load_evaluation(listing.settings.tables_dir, "NEWCO")
+    assert evaluation is not None and evaluation.horizons == ()
+    assert evaluation.statement().startswith(f"The naive forecast (the last close) serves: {said}")
+    assert "No skill is claimed" in evaluation.statement()
 
 
 def test_mlflow_artifacts_stay_under_the_data_dir(platform: TinyPlatform) -> None:

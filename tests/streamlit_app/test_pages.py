@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from devkit.servers import free_port
+from stock_assets.domain.ml.policy import POLICY_VERSION
 from tests.streamlit_app.pages import APP, SAMPLE_TICKER, ApiServer, page
 
 pytestmark = pytest.mark.integration
@@ -89,7 +90,7 @@ def test_forecast_page_chart_backtest_and_versions(
     assert backtest["MAE / naive MAE"].between(0, 5.01).all()
     captions = " ".join(_texts(at.caption))
     assert "Champion version: 2 (naive, baseline" in captions
-    assert "data as of 2013-03-01" in captions and "policy 2026.11" in captions
+    assert "data as of 2013-03-01" in captions and f"policy {POLICY_VERSION}" in captions
     assert any("Served model: naive." in m for m in _texts(at.markdown))
 
     at.slider(key="forecast_days").set_value(40).run()

@@ -8,6 +8,7 @@ configurable) turns that evidence into a decision; ``champion_model`` carries it
 alias ``champion``, which is what serves, whether it points at an LSTM or a baseline.
 """
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +62,8 @@ from stock_assets.domain.ml.model import build_model
 from stock_assets.domain.ml.policy import (
     CHALLENGER,
     CHAMPION,
+    INSUFFICIENT_HISTORY,
+    NO_EVIDENCE_BASELINE,
     POLICY,
     POLICY_VERSION,
     Decision,
@@ -275,11 +278,12 @@ def _decision_metrics(table: pd.DataFrame) -> dict[str, float]:
         )
         if c in table.columns
     ]
-    return {
+    values = {
         f"{row.candidate}_{col}_h{int(row.horizon)}": float(getattr(row, col))
         for row in table.itertuples()
         for col in columns
     }
+    return {k: v for k, v in values.items() if math.isfinite(v)}
 
 
 def _log_evidence(
@@ -303,6 +307,80 @@ def _log_evidence(
     tracker.set_version_tag(model_name, version, "promotion_gate", decision.reason[:4900])
     tracker.set_version_tag(model_name, version, "policy_version", decision.policy_version)
     return version
+
+
+def _insufficient_history(
+    context: dg.AssetExecutionContext,
+    ticker: str,
+    challenger: ModelBundle,
+    exc: ShortHistoryError,
+) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
+    """Too little history to backtest: the naive forecast serves, claiming no skill, and every
+    check says why (a recent listing is a normal case, not a failed run)."""
+    reason = (
+        f"{ticker} has {exc.rows} sessions of complete history, and a walk-forward backtest of "
+        f"{exc.n_folds} folds needs at least {exc.needed}."
+    )
+    horizon = challenger.config.horizon
+    table = pd.DataFrame(
+        {
+            "ticker": ticker,
+            "candidate": NO_EVIDENCE_BASELINE,
+            "family": "baseline",
+            "horizon": range(1, horizon + 1),
+            **{column: float("nan") for column in _TABLE_COLUMNS[2:]},
+            "is_served": True,
+            "sessions": exc.rows,
+            "sessions_needed": exc.needed,
+        }
+    )
+    values = {
+        "outcome": INSUFFICIENT_HISTORY,
+        "served": NO_EVIDENCE_BASELINE,
+        "served_kind": "baseline",
+        "decision_reason": reason,
+        "best_baseline": NO_EVIDENCE_BASELINE,
+        "policy_version": POLICY_VERSION,
+        "challenger_bundle": challenger.version,
+        "challenger_recipe_id": str(challenger.metadata.get("recipe_id", "")),
+        "incumbent_version": None,
+        "strategy": str(challenger.metadata.get("strategy", "fine_tune")),
+    }
+    for column in DECISION_COLUMNS:
+        table[column] = values[column]
+    context.log.warning(f"{reason} The naive forecast serves until then.")
+    yield dg.Output(
+        table,
+        metadata={
+            "decision": dg.MetadataValue.text(reason),
+            "outcome": dg.MetadataValue.text(INSUFFICIENT_HISTORY),
+            "served_model": dg.MetadataValue.text(NO_EVIDENCE_BASELINE),
+            "best_baseline": dg.MetadataValue.text(NO_EVIDENCE_BASELINE),
+            "policy_version": dg.MetadataValue.text(POLICY_VERSION),
+            "sessions": dg.MetadataValue.int(exc.rows),
+            "sessions_needed": dg.MetadataValue.int(exc.needed),
+            "challenger_bundle": dg.MetadataValue.text(challenger.version),
+        },
+    )
+    not_run = f"Not backtested: {reason}"
+    yield dg.AssetCheckResult(
+        check_name=PROMOTION_GATE,
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{not_run} Nothing is promoted; the naive forecast serves.",
+        metadata={"outcome": INSUFFICIENT_HISTORY, "served": NO_EVIDENCE_BASELINE},
+    )
+    yield dg.AssetCheckResult(
+        check_name=LEAKAGE_CHECK,
+        passed=True,
+        description=f"{not_run} No learned model is judged or served, so none can leak.",
+    )
+    yield dg.AssetCheckResult(
+        check_name=COVERAGE_CHECK,
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{not_run} The naive forecast's interval coverage is not measured yet.",
+    )
 
 
 @dg.asset(
@@ -367,11 +445,8 @@ def backtest(
             frame, challenger.config, n_folds=config.n_folds, test_years=config.test_years
         )
     except ShortHistoryError as exc:
-        raise dg.Failure(
-            description=f"Cannot backtest {ticker} yet: {exc}. No model of {ticker} is judged "
-            "or promoted until a backtest can run; try again once it has more history.",
-            metadata={"sessions": exc.rows, "sessions_needed": exc.needed},
-        ) from None  # the description says it all; the run's error is this, not its cause
+        yield from _insufficient_history(context, ticker, challenger, exc)
+        return
     # Each LSTM recipe's folds start from a parent of its own architecture that never saw the
     # test period (a champion trained before a change of the parent's size gets its own).
     bt_parent = _backtest_parent(context, feast, model_store, parent.config, cutoff)
@@ -571,7 +646,7 @@ def champion_model(
         if new_version_id is None:
             raise dg.Failure(f"No registered version of {model_name} for the challenger bundle.")
         tracker.set_champion(model_name, new_version_id)
-    elif outcome == "serve_baseline":
+    elif outcome in ("serve_baseline", INSUFFICIENT_HISTORY):
         challenger = load_bundle(model_store.children_root, ticker, str(row["challenger_bundle"]))
         frame = feast_training_set(feast, ticker, indicators["event_timestamp"])
         new_version_id, _ = _serve_baseline(

@@ -180,7 +180,7 @@ class ShortHistoryError(ValueError):
     the folds need (a user's answer, not a traceback: a recent listing is a normal case)."""
 
     def __init__(self, rows: int, needed: int, n_folds: int) -> None:
-        self.rows, self.needed = rows, needed
+        self.rows, self.needed, self.n_folds = rows, needed, n_folds
         super().__init__(
             f"{rows} sessions of complete history; a walk-forward backtest of {n_folds} folds "
             f"needs at least {needed}"

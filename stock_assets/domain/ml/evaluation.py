@@ -18,7 +18,7 @@ import pandas as pd
 
 from stock_assets.domain.layout import BACKTEST, read_table
 from stock_assets.domain.ml.forecasters import BASELINES
-from stock_assets.domain.ml.policy import POLICY
+from stock_assets.domain.ml.policy import INSUFFICIENT_HISTORY, POLICY
 
 
 def optional_float(value: Any) -> float | None:
@@ -107,6 +107,10 @@ class Evaluation:
     def statement(self) -> str:
         """One plain sentence on what serves and what skill it has shown."""
         name = MODEL_NAMES.get(self.served, self.served)
+        if self.outcome == INSUFFICIENT_HISTORY:
+            return (
+                f"{name[0].upper()}{name[1:]} serves: {self.reason} No skill is claimed until then."
+            )
         if self.served == "naive":
             return (
                 f"{name[0].upper()}{name[1:]} serves: no model beat it with statistical "
@@ -182,7 +186,10 @@ def evaluation_from_table(table: pd.DataFrame) -> Evaluation:
         challenger_bundle=None
         if pd.isna(first.get("challenger_bundle"))
         else str(first["challenger_bundle"]),
-        horizons=_skills(table[table["candidate"] == served]),
+        # Without a backtest there is no evidence on any horizon, not a row of unknowns.
+        horizons=()
+        if str(first["outcome"]) == INSUFFICIENT_HISTORY
+        else _skills(table[table["candidate"] == served]),
         challenger=_skills(table[table["candidate"] == "lstm"]),
     )
 

@@ -52,7 +52,11 @@ CHAMPION = (
 )
 CHALLENGER = "lstm"
 
-Outcome = Literal["promote", "keep", "serve_baseline", "blocked"]
+Outcome = Literal["promote", "keep", "serve_baseline", "blocked", "insufficient_history"]
+# Too little history for any walk-forward: the naive forecast serves, which claims no skill and
+# needs no evidence; the reason names the sessions the ticker has and needs.
+INSUFFICIENT_HISTORY: Outcome = "insufficient_history"
+NO_EVIDENCE_BASELINE = "naive"
 
 
 @dataclass(frozen=True)

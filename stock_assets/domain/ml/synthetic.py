@@ -249,8 +249,8 @@ def threshold_ar(
 def sign_asymmetric_ar(
     n: int = 3000,
     *,
-    after_fall: float = 0.5,
-    after_rise: float = -0.25,
+    after_fall: float = 0.7,
+    after_rise: float = -0.3,
     omega: float = 2e-6,
     alpha: float = 0.08,
     beta: float = 0.9,
@@ -258,14 +258,23 @@ def sign_asymmetric_ar(
     start: str = "2000-01-03",
     max_horizon: int = 7,
 ) -> SyntheticSeries:
-    """``r_t = a r_{t-1} + sigma_t e_t`` with ``a = after_fall`` after a fall and ``after_rise``
-    after a rise (falls continue, rises fade a little), and GARCH(1,1) shocks: a kink at zero
-    that a linear fit averages away."""
+    """``r_t = a r_{t-1} - c_t + sigma_t e_t`` with ``a = after_fall`` after a fall and
+    ``after_rise`` after a rise (falls continue, rises fade), and GARCH(1,1) shocks: a kink at
+    zero that a linear fit averages away.
+
+    ``a r`` is ``(after_fall + after_rise) / 2 r + (after_rise - after_fall) / 2 |r|``, and the
+    ``|r|`` part alone would be a steady fall (a drift of a third of a sigma a day, which the drift
+    baseline would claim). ``c_t`` removes its expectation given the volatility, so the signal is
+    the kink, not a trend.
+    """
     update = _garch_variance(omega, alpha, beta)
+    kink = (after_rise - after_fall) / 2.0
 
     def step(last: FArray, v: FArray, e: FArray) -> tuple[FArray, FArray]:
         shock = np.sqrt(v) * e
-        return np.where(last < 0, after_fall, after_rise) * last + shock, update(shock, v)
+        level = kink * np.sqrt(2.0 * v / np.pi)  # E[kink |r|] for a Gaussian r of variance v
+        mean = np.where(last < 0, after_fall, after_rise) * last - level
+        return mean + shock, update(shock, v)
 
     params = {"after_fall": after_fall, "after_rise": after_rise, "alpha": alpha, "beta": beta}
     start_var = omega / (1 - alpha - beta)

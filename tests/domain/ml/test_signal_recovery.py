@@ -104,10 +104,10 @@ def test_nonlinear_signal_is_served_by_the_boosted_trees(process: str) -> None:
     assert served == "boosted"
     boosted, linear, best = _h1(result, "boosted"), _h1(result, "linear"), _h1(result, "oracle")
     edge = linear["relative_mae"] - best["relative_mae"]
-    assert edge > 0.04  # the signal is there, and the linear model misses it
+    assert edge > 0.03  # the signal is there, and the linear model misses it
     # Most of the oracle's edge over the linear model is recovered, and the rest is small.
-    assert linear["relative_mae"] - boosted["relative_mae"] >= 0.66 * edge
-    assert boosted["relative_mae"] <= best["relative_mae"] + 0.025
+    assert linear["relative_mae"] - boosted["relative_mae"] >= 0.6 * edge
+    assert boosted["relative_mae"] <= best["relative_mae"] + 0.02
     assert boosted["directional_accuracy"] >= best["directional_accuracy"] - 0.02
     coverage = result.candidate_metrics("boosted")["coverage"]
     assert (coverage - 0.8).abs().max() <= 0.03, coverage.tolist()
