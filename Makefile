@@ -77,7 +77,7 @@ lint: install
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 test: install system-packages $(CHECKOV_STAMP) lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" CHECKOV="$(CURDIR)/$(CHECKOV_VENV)/bin/checkov" $(BIN)/pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" CHECKOV="$(CURDIR)/$(CHECKOV_VENV)/bin/checkov" $(BIN)/pytest -n 2 --dist loadfile
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "signal": ("bench.bench_signal", ["--quick"]),
     "models": ("bench.bench_models", ["--quick"]),
     "transfer": ("bench.bench_transfer", ["--quick"]),
+    "transfer_history": ("bench.bench_transfer_history", ["--quick"]),
     "replay": ("bench.bench_replay", ["--quick"]),
     "scale": ("bench.bench_scale", ["--quick"]),
     # After graph and replay: it reads their results.
