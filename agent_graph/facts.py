@@ -83,7 +83,7 @@ class Facts:
     last_close: float
     model_version: str | None
     bundle_version: str
-    model: str  # what serves: lstm, naive, drift or linear
+    model: str  # what serves: lstm, or a baseline: naive, drift, linear or boosted
     model_kind: str  # learned or baseline
     skill: str | None  # the evaluation's one-sentence skill statement
     nominal_coverage: float

@@ -76,8 +76,8 @@ class PredictResponse(BaseModel):
     model_version: str | None = Field(description="MLflow registered version (None: unregistered)")
     bundle_version: str
     model: str = Field(
-        description="What serves: lstm, or the baseline the promotion policy chose (naive, drift "
-        "or linear) when no learned model beat it."
+        description="What serves: lstm, or the baseline the promotion policy chose (naive, drift, "
+        "linear or boosted) when no learned model beat it."
     )
     model_kind: Literal["learned", "baseline"]
     skill: str | None = Field(

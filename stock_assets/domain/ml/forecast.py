@@ -44,7 +44,7 @@ class ForecastResult:
     points: tuple[ForecastPoint, ...]
     ticker: str | None = None
     model_version: str | None = None
-    model: str | None = None  # lstm, naive, drift or linear
+    model: str | None = None  # lstm, or a baseline: naive, drift, linear or boosted
 
     def to_dict(self) -> dict[str, Any]:
         return {
