@@ -42,6 +42,8 @@ from stock_assets.domain.symbols import ticker_slug
 from stock_assets.names import TRIGGER_TAG
 from stock_assets.settings import Settings, get_settings
 
+pytestmark = pytest.mark.slow
+
 TICKER, INDEX = "AAPL", "^GSPC"
 FIRST, LAST = "2003-06-02", "2008-12-31"
 START = "2008-09-02"

@@ -26,6 +26,8 @@ from stock_assets.domain.symbols import ticker_slug
 from stock_assets.logs import configure_logging
 from stock_assets.settings import Settings
 
+pytestmark = pytest.mark.slow
+
 TICKER = "AAPL"
 EVALUATION = {
     "faithfulness": 0.9,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import httpx
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 
 from devkit.api import wait_for_task
@@ -16,6 +17,8 @@ from stock_assets import names
 from stock_assets.domain.calendar import next_trading_days
 from stock_assets.names import TICKER_TAG
 from tests.serving_api.launchers import RecordingLauncher
+
+pytestmark = pytest.mark.slow
 
 MakeClient = Callable[..., TestClient]
 
