@@ -263,9 +263,9 @@ def sign_asymmetric_ar(
     zero that a linear fit averages away.
 
     ``a r`` is ``(after_fall + after_rise) / 2 r + (after_rise - after_fall) / 2 |r|``, and the
-    ``|r|`` part alone would be a steady fall (a drift of a third of a sigma a day, which the drift
-    baseline would claim). ``c_t`` removes its expectation given the volatility, so the signal is
-    the kink, not a trend.
+    ``|r|`` part alone would be a steady fall (about 0.4 sigma a day with the defaults, which the
+    drift baseline would claim). ``c_t`` removes its expectation given the volatility, so the
+    signal is the kink, not a trend.
     """
     update = _garch_variance(omega, alpha, beta)
     kink = (after_rise - after_fall) / 2.0
