@@ -239,16 +239,29 @@ def _decision_table(
         table[f"dm_vs_{label}"] = stats
         table[f"p_vs_{label}"] = p_values
     table["is_served"] = table["candidate"] == decision.served
+    return _stamp_decision(
+        table,
+        challenger,
+        {
+            "outcome": decision.outcome,
+            "served": decision.served,
+            "served_kind": decision.served_kind,
+            "decision_reason": decision.reason,
+            "best_baseline": decision.best_baseline,
+            "policy_version": decision.policy_version,
+            "incumbent_version": incumbent.model_version if incumbent else None,
+        },
+    )
+
+
+def _stamp_decision(
+    table: pd.DataFrame, challenger: ModelBundle, decision: dict[str, Any]
+) -> pd.DataFrame:
+    """Repeat the decision's fields and the challenger's (``DECISION_COLUMNS``) on every row."""
     values = {
-        "outcome": decision.outcome,
-        "served": decision.served,
-        "served_kind": decision.served_kind,
-        "decision_reason": decision.reason,
-        "best_baseline": decision.best_baseline,
-        "policy_version": decision.policy_version,
+        **decision,
         "challenger_bundle": challenger.version,
         "challenger_recipe_id": str(challenger.metadata.get("recipe_id", "")),
-        "incumbent_version": incumbent.model_version if incumbent else None,
         "strategy": str(challenger.metadata.get("strategy", "fine_tune")),
     }
     for column in DECISION_COLUMNS:
@@ -334,20 +347,19 @@ def _insufficient_history(
             "sessions_needed": exc.needed,
         }
     )
-    values = {
-        "outcome": INSUFFICIENT_HISTORY,
-        "served": NO_EVIDENCE_BASELINE,
-        "served_kind": "baseline",
-        "decision_reason": reason,
-        "best_baseline": NO_EVIDENCE_BASELINE,
-        "policy_version": POLICY_VERSION,
-        "challenger_bundle": challenger.version,
-        "challenger_recipe_id": str(challenger.metadata.get("recipe_id", "")),
-        "incumbent_version": None,
-        "strategy": str(challenger.metadata.get("strategy", "fine_tune")),
-    }
-    for column in DECISION_COLUMNS:
-        table[column] = values[column]
+    _stamp_decision(
+        table,
+        challenger,
+        {
+            "outcome": INSUFFICIENT_HISTORY,
+            "served": NO_EVIDENCE_BASELINE,
+            "served_kind": "baseline",
+            "decision_reason": reason,
+            "best_baseline": NO_EVIDENCE_BASELINE,
+            "policy_version": POLICY_VERSION,
+            "incumbent_version": None,
+        },
+    )
     context.log.warning(f"{reason} The naive forecast serves until then.")
     yield dg.Output(
         table,
