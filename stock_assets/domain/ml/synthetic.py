@@ -186,11 +186,9 @@ def _simulate(
     total = np.zeros_like(paths)
     median = np.empty((n, max_horizon))
     std = np.empty((n, max_horizon))
+    # The step's own mean and spread are known exactly: h=1 needs no sample.
+    median[:, 0], std[:, 0] = step(r, var_next, np.zeros(n))[0], np.sqrt(var_next)
     for h in range(max_horizon):
-        if h == 0:
-            # The step's mean and spread are known exactly: no need to sample them.
-            mean_1, _ = step(r, var_next, np.zeros(n))
-            median[:, 0], std[:, 0] = mean_1, np.sqrt(var_next)
         paths, path_var = step(paths, path_var, sim_rng.standard_normal(paths.shape))
         total += paths
         if h > 0:

@@ -106,12 +106,16 @@ def fit_trees(x: FloatArray, y: FloatArray, x_val: FloatArray, y_val: FloatArray
 def export(model: Any) -> TreeEnsemble:
     """The trees of a fitted ``HistGradientBoostingRegressor`` (leaf values already shrunk)."""
     trees = [stage[0].nodes for stage in model._predictors]
+
+    def per_tree(field: str, kind: type) -> tuple[tuple[Any, ...], ...]:
+        return tuple(tuple(kind(v) for v in nodes[field]) for nodes in trees)
+
     return TreeEnsemble(
         base=float(np.ravel(model._baseline_prediction)[0]),
-        feature=tuple(tuple(int(v) for v in n["feature_idx"]) for n in trees),
-        threshold=tuple(tuple(float(v) for v in n["num_threshold"]) for n in trees),
-        left=tuple(tuple(int(v) for v in n["left"]) for n in trees),
-        right=tuple(tuple(int(v) for v in n["right"]) for n in trees),
-        leaf=tuple(tuple(bool(v) for v in n["is_leaf"]) for n in trees),
-        value=tuple(tuple(float(v) for v in n["value"]) for n in trees),
+        feature=per_tree("feature_idx", int),
+        threshold=per_tree("num_threshold", float),
+        left=per_tree("left", int),
+        right=per_tree("right", int),
+        leaf=per_tree("is_leaf", bool),
+        value=per_tree("value", float),
     )
