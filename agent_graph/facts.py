@@ -197,7 +197,7 @@ def quality_rows(
 ) -> tuple[tuple[QualityRow, ...], bool | None]:
     """Per-horizon backtest evidence of the served model, and whether the challenger was
     promoted; none while the latest decision is not what serves (it is being carried out)."""
-    if evaluation is None or not evaluation.describes(serving.model, serving.bundle.version):
+    if evaluation is None or not evaluation.describes(serving.plan):
         return (), None
     rows = tuple(
         QualityRow(
@@ -328,7 +328,7 @@ def gather_facts(
         bundle_version=bundle.version,
         model=serving.model,
         model_kind=serving.kind,
-        skill=evaluation.statement_for(serving.model, bundle.version) if evaluation else None,
+        skill=evaluation.statement_for(serving.plan) if evaluation else None,
         nominal_coverage=forecast.nominal_coverage,
         quantiles=tuple(forecast.quantiles),
         forecast=rows,

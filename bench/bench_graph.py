@@ -69,7 +69,7 @@ def main() -> None:
             throughput[ticker] = float(child["samples_per_s"].value)
             bt = result.asset_materializations_for_node(names.BACKTEST)[0].metadata
             served[ticker] = (
-                f"{bt['served_model'].value} ({bt['outcome'].value}; rel. MAE h1 "
+                f"{bt['plan'].value} ({bt['outcome'].value}; rel. MAE h1 "
                 f"{float(bt['served_relative_mae_h1'].value):.3f}, p vs naive "
                 f"{float(bt['served_p_vs_naive_h1'].value):.3f})"
             )

@@ -36,7 +36,7 @@ from stock_assets.domain.ml.candidates import baseline_specs, lstm_spec
 from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.model import build_model
-from stock_assets.domain.ml.policy import POLICY, against, compare, decide
+from stock_assets.domain.ml.policy import POLICY, against, compare, decide, plan_summary
 from stock_assets.domain.ml.trainer import train
 
 INDEX = "^GSPC"
@@ -70,18 +70,26 @@ def evaluate(
     metrics = result.metrics.copy()
     metrics["p_vs_naive"] = against(result, "naive")[1]
     metrics.insert(0, "ticker", ticker)
-    served = result.candidate_metrics(decision.served)
-    worse_than_best = (
-        decision.served != decision.best_baseline
-        and compare(result, decision.served, decision.best_baseline).comparisons[0].dm.p_worse
-        < POLICY.alpha
+    # The model serving each horizon, and whether any is significantly worse there than that
+    # horizon's best baseline (the policy should never allow it).
+    served = pd.concat(
+        [
+            result.candidate_metrics(name).query("horizon == @h")
+            for h, name in enumerate(decision.plan, 1)
+        ]
+    )
+    worse_than_best = any(
+        name != best and compare(result, name, best).comparisons[h - 1].dm.p_worse < POLICY.alpha
+        for h, (name, best) in enumerate(
+            zip(decision.plan, decision.best_baselines, strict=True), 1
+        )
     )
     return {
         "ticker": ticker,
         "test_years": test_years,
         "wall_s": round(time.perf_counter() - started, 1),
         "decision": decision.to_dict(),
-        "served": decision.served,
+        "served": plan_summary(decision.plan),
         "outcome": decision.outcome,
         "reason": decision.reason,
         "served_coverage": served["coverage"].round(4).tolist(),

@@ -32,7 +32,7 @@ from stock_assets.domain.indicators import compute_indicators
 from stock_assets.domain.ml.backtest import CandidateSpec, run_walk_forward
 from stock_assets.domain.ml.candidates import baseline_specs, lstm_spec
 from stock_assets.domain.ml.config import ModelConfig
-from stock_assets.domain.ml.policy import decide
+from stock_assets.domain.ml.policy import decide, plan_summary
 from stock_assets.domain.ml.synthetic import NONLINEAR, PROCESSES, make_series
 
 ROWS = 3000
@@ -56,12 +56,22 @@ def evaluate(process: str, seed: int, config: ModelConfig, rows: int) -> dict[st
     metrics.insert(0, "seed", seed)
     metrics.insert(0, "process", process)
     h1 = metrics[metrics["horizon"] == 1].set_index("candidate")
-    served, orc = h1.loc[decision.served], h1.loc["oracle"]
+    # The policy serves each horizon from the model that earned it: h=1 is the headline.
+    served, orc = h1.loc[decision.plan[0]], h1.loc["oracle"]
+    by_horizon = metrics.set_index(["candidate", "horizon"])
+    served_rows = [by_horizon.loc[(name, h)] for h, name in enumerate(decision.plan, 1)]
+    oracle_rows = [by_horizon.loc[("oracle", h)] for h in range(1, len(decision.plan) + 1)]
     return {
         "process": process,
         "seed": seed,
         "wall_s": round(time.perf_counter() - started, 1),
-        "served": decision.served,
+        "served": decision.plan[0],
+        "plan": plan_summary(decision.plan),
+        "plan_models": sorted(set(decision.plan)),
+        "served_worst_gap_any_h": max(
+            float(s["relative_mae"] - o["relative_mae"])
+            for s, o in zip(served_rows, oracle_rows, strict=True)
+        ),
         "outcome": decision.outcome,
         "promoted": decision.promoted,
         "reason": decision.reason,
@@ -73,9 +83,7 @@ def evaluate(process: str, seed: int, config: ModelConfig, rows: int) -> dict[st
         "oracle_direction_h1": float(orc["directional_accuracy"]),
         "lstm_direction_h1": float(h1.loc["lstm", "directional_accuracy"]),
         "served_direction_h1": float(served["directional_accuracy"]),
-        "served_max_coverage_gap": float(
-            (result.candidate_metrics(decision.served)["coverage"] - 0.8).abs().max()
-        ),
+        "served_max_coverage_gap": max(abs(float(r["coverage"]) - 0.8) for r in served_rows),
         "metrics": metrics,
     }
 
@@ -96,7 +104,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
             f"{r['lstm_rel_mae_h1']:.3f} | {r['served_rel_mae_h1']:.3f} ({r['served']}) | "
             f"{r['oracle_direction_h1']:.1%} | {r['lstm_direction_h1']:.1%} | "
             f"{r['served_direction_h1']:.1%} | {r['served_max_coverage_gap'] * 100:.1f} pts | "
-            f"{r['outcome']} |"
+            f"{r['outcome']}: {r['plan']} |"
         )
     lines += ["", "## Every candidate and horizon (first seed)", ""]
     first_seed = runs[0]["seed"]
@@ -137,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{process:14s} seed {seed}: oracle {run['oracle_rel_mae_h1']:.3f} lstm "
                 f"{run['lstm_rel_mae_h1']:.3f} served {run['served']} "
-                f"{run['served_rel_mae_h1']:.3f} ({run['outcome']}, {run['wall_s']}s)",
+                f"{run['served_rel_mae_h1']:.3f} ({run['outcome']}: {run['plan']}, "
+                f"{run['wall_s']}s)",
                 flush=True,
             )
     none = [r for r in runs if r["process"] in NO_SIGNAL]
@@ -163,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
                 "met": direction <= 0.02,
             },
             {
+                "figure": f"{process}: served minus oracle rel. MAE, worst seed and horizon",
+                "value": round(max(r["served_worst_gap_any_h"] for r in signal), 4),
+                "target": "-",
+                "met": None,
+            },
+            {
                 "figure": f"{process}: LSTM minus oracle rel. MAE at h=1 (worst seed)",
                 "value": round(lstm_gap, 4),
                 "target": "-",
@@ -177,10 +192,11 @@ def main(argv: list[str] | None = None) -> int:
             "met": false_promotions == 0,
         },
         {
-            "figure": "random walk + GARCH: served by other than naive or drift",
-            "value": sum(r["served"] not in ("naive", "drift") for r in none),
+            "figure": "random walk + GARCH: runs with any horizon served by other than naive or "
+            "drift",
+            "value": sum(not set(r["plan_models"]) <= {"naive", "drift"} for r in none),
             "target": "0",
-            "met": all(r["served"] in ("naive", "drift") for r in none),
+            "met": all(set(r["plan_models"]) <= {"naive", "drift"} for r in none),
         },
         {
             "figure": "served coverage: worst gap to 80% at any horizon, any run",

@@ -279,9 +279,7 @@ def forecast_body(
         "bundle_version": serving.bundle.version,
         "model": serving.model,
         "model_kind": serving.kind,
-        "skill": evaluation.statement_for(serving.model, serving.bundle.version)
-        if evaluation
-        else None,
+        "skill": evaluation.statement_for(serving.plan) if evaluation else None,
         "as_of": result.as_of,
         "last_close": result.last_close,
         "nominal_coverage": result.nominal_coverage,
@@ -292,6 +290,7 @@ def forecast_body(
                 "median": p.median,
                 "lower": p.lower,
                 "upper": p.upper,
+                "model": p.model,
             }
             for p in result.points
         ],

@@ -69,6 +69,11 @@ class ForecastPoint(BaseModel):
     median: float
     lower: float
     upper: float
+    model: str | None = Field(
+        default=None,
+        description="The model that made this horizon (a mix serves each horizon from the "
+        "model that earned it): lstm or a baseline.",
+    )
 
 
 class PredictResponse(BaseModel):
@@ -77,9 +82,10 @@ class PredictResponse(BaseModel):
     bundle_version: str
     model: str = Field(
         description="What serves: lstm, or the baseline the promotion policy chose (naive, drift, "
-        "linear or boosted) when no learned model beat it."
+        "linear or boosted) when no learned model beat it, or mix when the horizons are served "
+        "by different models (each point names its own)."
     )
-    model_kind: Literal["learned", "baseline"]
+    model_kind: Literal["learned", "baseline", "mixed"]
     skill: str | None = Field(
         description="The served model's measured skill over the naive forecast, in one sentence "
         "(significance from the walk-forward backtest, not a raw ratio)."
@@ -229,13 +235,17 @@ class HorizonSummary(BaseModel):
     relative_mae: float | None = Field(description="MAE / naive MAE on prices.")
     fva: float | None = Field(description="Forecast value added over naive: 1 - relative MAE.")
     p_vs_naive: float | None = Field(
-        description="One-sided Diebold-Mariano p-value of 'better than naive' (None for naive)."
+        description="One-sided Diebold-Mariano p-value of 'better than naive', Holm-adjusted "
+        "over the model's horizons (None for naive)."
     )
     significant: bool
     directional_accuracy: float | None
     up_rate: float | None = Field(description="Always-up directional accuracy, same windows.")
     coverage: float | None
     nominal_coverage: float | None
+    model: str | None = Field(
+        default=None, description="The model serving this horizon (backtest) or the candidate."
+    )
 
 
 class DecisionRecord(BaseModel):
@@ -284,12 +294,14 @@ class ModelSummary(BaseModel):
     serving_model_version: str | None
     serving_bundle_version: str | None
     model: str | None = Field(
-        description="What serves: lstm, or a baseline (naive, drift, linear or boosted)."
+        description="What serves: lstm, a baseline (naive, drift, linear or boosted), or mix "
+        "(one model per horizon: see backtest[].model)."
     )
     model_kind: str | None
     skill: str | None = Field(description="The served model's measured skill, in one sentence.")
     outcome: str | None = Field(
-        description="The latest decision: promote, keep, serve_baseline, blocked or "
+        description="The latest decision: promote, keep, serve_baseline, reassign (the "
+        "champion keeps some horizons, baselines take the others), blocked or "
         "insufficient_history (too little history to backtest: naive serves)."
     )
     promoted: bool | None = Field(description="Whether the latest challenger was promoted.")

@@ -79,15 +79,16 @@ def forecast_table(forecast: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {"horizon": p["horizon"], "date": p["date"], "lower": p["lower"],
-             "median": p["median"], "upper": p["upper"]}
+             "median": p["median"], "upper": p["upper"], "model": p.get("model")}
             for p in rows
         ],
-        columns=["horizon", "date", "lower", "median", "upper"],
+        columns=["horizon", "date", "lower", "median", "upper", "model"],
     )  # fmt: skip
 
 
 BACKTEST_COLUMNS = {
     "horizon": "horizon (sessions)",
+    "model": "served by",
     "relative_mae": "MAE / naive MAE",
     "p_vs_naive": "p vs naive",
     "directional_accuracy": "direction accuracy",
@@ -97,8 +98,9 @@ BACKTEST_COLUMNS = {
 
 
 def backtest_table(model: dict[str, Any]) -> pd.DataFrame:
-    """Per horizon: MAE relative to the naive last-close forecast with the significance of the
-    difference, direction accuracy beside the always-up baseline, and interval coverage."""
+    """Per horizon: the model serving it, its MAE relative to the naive last-close forecast with
+    the significance of the difference, direction accuracy beside the always-up baseline, and
+    interval coverage."""
     rows = sorted(model.get("backtest", []), key=lambda r: r["horizon"])
     frame = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
     return frame.rename(columns=BACKTEST_COLUMNS)

@@ -134,7 +134,7 @@ def forecast_section(
     cols[3].metric("Model version", version, help=f"bundle {forecast.get('bundle_version')}")
     if forecast.get("skill"):
         # The served model and its measured skill, in the words the API and the report use.
-        notice = st.info if forecast.get("model_kind") == "learned" else st.warning
+        notice = st.info if forecast.get("model_kind") in ("learned", "mixed") else st.warning
         notice(forecast["skill"], icon=":material/insights:")
     history: list[dict[str, Any]] = []
     try:

@@ -65,9 +65,7 @@ def model_summary(ticker: TickerPath, request: Request) -> ModelSummary:
         serving_bundle_version=serving.bundle.version,
         model=serving.model,
         model_kind=serving.kind,
-        skill=evaluation.statement_for(serving.model, serving.bundle.version)
-        if evaluation
-        else None,
+        skill=evaluation.statement_for(serving.plan) if evaluation else None,
         outcome=evaluation.outcome if evaluation else None,
         promoted=evaluation.promoted if evaluation else None,
         decision_reason=evaluation.reason if evaluation else None,

@@ -1,4 +1,5 @@
-"""Which model serves a ticker: the MLflow ``champion``, whatever it is (an LSTM or a baseline).
+"""Which model serves a ticker: the MLflow ``champion``, whatever it is (an LSTM, a baseline, or a
+mix serving each horizon from the model the policy chose for it).
 
 The promotion policy decides what the champion is (``stock_assets.domain.ml.policy``); nothing
 that has not been through it is served. Shared by the ``forecast`` asset, the API and the agents,
@@ -14,6 +15,7 @@ import pandas as pd
 
 from stock_assets.domain.ml.artifacts import ModelBundle, latest_version, load_bundle
 from stock_assets.domain.ml.forecast import ForecastPoint, ForecastResult
+from stock_assets.domain.ml.policy import MIX
 from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.domain.tracking import ModelTracker, registered_model_name
 
@@ -38,7 +40,8 @@ class ServingModel:
 
     @property
     def model(self) -> str:
-        """``lstm``, or the baseline's name (``naive``, ``drift``, ``linear``)."""
+        """``lstm``, the baseline's name (``naive``, ``drift``, ``linear``, ``boosted``) or
+        ``mix``."""
         return self.bundle.candidate
 
     @property
@@ -47,8 +50,14 @@ class ServingModel:
 
     @property
     def kind(self) -> str:
-        """``learned`` or ``baseline``."""
-        return "baseline" if self.bundle.kind == "baseline" else "learned"
+        """``learned``, ``baseline``, or ``mixed`` (a mix of both)."""
+        kinds = {"baseline" if b.kind == "baseline" else "learned" for b in self.bundle.plan}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
+    @property
+    def plan(self) -> tuple[tuple[str, str], ...]:
+        """Per horizon: the model serving it and its bundle version (a mix's component)."""
+        return tuple((b.candidate, b.version) for b in self.bundle.plan)
 
 
 def resolve_serving_model(
@@ -90,6 +99,7 @@ STORED_COLUMNS = (
     "bundle_version",
     "model",
     "model_kind",
+    "component_bundle",
     "nominal_coverage",
     "median_log_return",
     "quantile_prices",
@@ -109,8 +119,10 @@ def result_table(serving: ServingModel, result: ForecastResult, ticker: str) -> 
     table["q_upper"] = result.quantiles[-1]
     table["model_version"] = serving.model_version
     table["bundle_version"] = serving.bundle.version
-    table["model"] = serving.model
+    # Per row: the model that made that horizon (a mix serves horizons from different models).
+    table["model"] = [p.model or serving.model for p in result.points]
     table["model_kind"] = serving.kind
+    table["component_bundle"] = [version for _, version in serving.plan][: len(table)]
     table["nominal_coverage"] = result.nominal_coverage
     table["median_log_return"] = [p.median_log_return for p in result.points]
     table["quantile_prices"] = [list(p.quantile_prices) for p in result.points]
@@ -151,6 +163,7 @@ def stored_forecast(table: pd.DataFrame | None) -> StoredForecast | None:
             upper=float(r["upper"]),
             median_log_return=float(r["median_log_return"]),
             quantile_prices=tuple(float(v) for v in r["quantile_prices"]),
+            model=str(r["model"]),
         )
         for r in rows
     )
@@ -163,6 +176,6 @@ def stored_forecast(table: pd.DataFrame | None) -> StoredForecast | None:
         points=points,
         ticker=str(first["ticker"]),
         model_version=None if pd.isna(version) else str(version),
-        model=str(first["model"]),
+        model=MIX if len({p.model for p in points}) > 1 else str(first["model"]),
     )
     return StoredForecast(result, str(first["bundle_version"]), result.model_version)

@@ -163,11 +163,14 @@ class ModelTracker:
         bundle_dir: Path,
         bundle_version: str,
         tags: Mapping[str, str] | None = None,
+        kind: str = "baseline",
     ) -> LoggedModel:
-        """A baseline's run (params, the bundle) and a registered version pointing at it.
+        """A baseline's (or a mix's: ``kind="mix"``) run (params, the bundle) and a registered
+        version pointing at it.
 
-        A baseline is a few numbers in a JSON file, not a torch model: the registry version's
-        source is the bundle folder the run logged, and serving reads it like any bundle.
+        A baseline is a few numbers in a JSON file, not a torch model, and a mix is a folder of
+        bundles: the registry version's source is the bundle folder the run logged, and serving
+        reads it like any bundle.
         """
         model_name = registered_model_name(ticker)
         with mlflow.start_run(
@@ -180,7 +183,7 @@ class ModelTracker:
                 model_name,
                 source=f"{run.info.artifact_uri}/bundle",
                 run_id=run.info.run_id,
-                tags={BUNDLE_TAG: bundle_version, "ticker": ticker, "kind": "baseline"},
+                tags={BUNDLE_TAG: bundle_version, "ticker": ticker, "kind": kind},
             )
             return LoggedModel(run.info.run_id, model_name, str(mv.version), bundle_version)
 

@@ -53,8 +53,9 @@ forecast_section(api, forecast, days)
 
 st.subheader("Backtest")
 st.caption(
-    "Walk-forward backtest of the served model per horizon. Skill over the last-close forecast "
-    "counts only where the Diebold-Mariano p-value is below 0.05; direction accuracy is worth "
+    "Walk-forward backtest of the served model per horizon (each horizon is served by the model "
+    "that earned it). Skill over the last-close forecast counts only where the Diebold-Mariano "
+    "p-value, adjusted over the horizons, is below 0.05; direction accuracy is worth "
     "comparing with always predicting 'up'; interval coverage should be near the band's "
     "nominal level."
 )

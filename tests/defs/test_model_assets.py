@@ -222,3 +222,58 @@ def test_mlflow_artifacts_stay_under_the_data_dir(platform: TinyPlatform) -> Non
     expected = (platform.settings.resolved_data_dir / "mlflow" / "artifacts").as_uri()
     assert experiment.artifact_location == expected
     assert not Path("mlruns").exists()
+
+
+def test_a_mixed_plan_is_carried_out_as_one_bundle_serving_each_horizon(
+    platform: TinyPlatform,
+) -> None:
+    """``champion_model`` carries out a decision that serves different models at different
+    horizons: one registered mix bundle (the challenger's LSTM at h=1-2, the linear baseline
+    fitted on all the data at h=3-7), forecasts labelled per horizon, and the skill stated per
+    horizon. The decision is written into the stored backtest table: the tiny models on AAPL
+    earn no horizon, and the policy that makes such plans is tested on constructed and
+    synthetic evidence (``tests/domain/ml/test_policy.py``, ``test_signal_recovery.py``)."""
+    if not list_versions(platform.resources["model_store"].parent_root, "^GSPC"):
+        assert platform.run([parent_model], {names.PARENT_MODEL: {"config": TINY_PARENT}}).success
+    children = platform.resources["model_store"].children_root
+    if not list_versions(children, TICKER, kind="lstm"):
+        assert platform.run(
+            [child_model], {names.CHILD_MODEL: {"config": TINY_CHILD}}, TICKER
+        ).success
+    assert platform.run([backtest], {names.BACKTEST: {"config": BT}}, TICKER).success
+    path = platform.settings.tables_dir / names.BACKTEST / f"{TICKER}.parquet"
+    table = pd.read_parquet(path)
+    plan = {h: "lstm" if h <= 2 else "linear" for h in range(1, 8)}
+    table["is_served"] = [
+        plan[int(h)] == c for c, h in zip(table["candidate"], table["horizon"], strict=True)
+    ]
+    table["outcome"], table["served"], table["served_kind"] = "promote", "mix", "mixed"
+    table.to_parquet(path)
+    challenger = str(table["challenger_bundle"].iloc[0])
+
+    result = platform.run([champion_model, forecast], partition=TICKER)
+    assert result.success
+    cmeta = _meta(result, names.CHAMPION_MODEL)
+    assert cmeta["plan"] == "h=1-2 lstm; h=3-7 linear" and cmeta["alias_moved"]
+    serving = platform.serving(TICKER)
+    assert serving.model == "mix" and serving.kind == "mixed"
+    assert (
+        platform.tracker.version_tags("stockops-child-AAPL", serving.model_version)["kind"] == "mix"
+    )
+    assert [m for m, _ in serving.plan] == ["lstm"] * 2 + ["linear"] * 5
+    assert serving.plan[0][1] == challenger  # the challenger's own bundle, copied in
+    components = serving.bundle.path / "components"
+    assert sorted(p.name for p in components.iterdir()) == ["linear", "lstm"]
+
+    frame = pd.read_parquet(platform.settings.tables_dir / names.FORECAST / f"{TICKER}.parquet")
+    assert list(frame.sort_values("horizon")["model"]) == ["lstm"] * 2 + ["linear"] * 5
+    assert (frame["model_kind"] == "mixed").all()
+    fmeta = _meta(result, names.FORECAST)
+    assert fmeta["skill"].startswith("Per horizon, the LSTM serves h=1-2: ")
+    assert (
+        "the linear baseline (ridge on lagged returns and indicators) serves h=3-7"
+        in fmeta["skill"]
+    )
+    evaluation = load_evaluation(platform.settings.tables_dir, TICKER)
+    assert evaluation is not None and evaluation.describes(serving.plan)
+    assert [h.model for h in evaluation.horizons] == ["lstm"] * 2 + ["linear"] * 5

@@ -11,6 +11,7 @@ alias ``champion``, which is what serves, whether it points at an LSTM or a base
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -39,6 +40,7 @@ from stock_assets.domain.ml.artifacts import (
     load_bundle,
     new_version,
     save_bundle,
+    save_mix_bundle,
 )
 from stock_assets.domain.ml.backtest import (
     CandidateSpec,
@@ -58,11 +60,13 @@ from stock_assets.domain.ml.candidates import (
 )
 from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.dataset import prepare_data
+from stock_assets.domain.ml.evaluation import evaluation_from_table
 from stock_assets.domain.ml.model import build_model
 from stock_assets.domain.ml.policy import (
     CHALLENGER,
     CHAMPION,
     INSUFFICIENT_HISTORY,
+    MIX,
     NO_EVIDENCE_BASELINE,
     POLICY,
     POLICY_VERSION,
@@ -70,11 +74,13 @@ from stock_assets.domain.ml.policy import (
     Incumbent,
     against,
     decide,
+    plan_summary,
+    served_name,
 )
 from stock_assets.domain.monitoring import write_adopted_reference
 from stock_assets.domain.serving import UNREGISTERED
 from stock_assets.domain.storage import exclusive_lock
-from stock_assets.domain.tracking import ModelTracker, registered_model_name
+from stock_assets.domain.tracking import ChampionInfo, ModelTracker, registered_model_name
 
 BACKTEST_KEY = dg.AssetKey(names.BACKTEST)
 CHAMPION_KEY = dg.AssetKey(names.CHAMPION_MODEL)
@@ -172,25 +178,43 @@ def _incumbent(
     ticker: str,
     challenger: ModelBundle,
 ) -> tuple[Incumbent | None, ModelBundle | None]:
-    """The current champion as the policy sees it, and its bundle."""
+    """The current champion as the policy sees it, and its learned model's bundle (a mix: the
+    learned component serving the most horizons; it is the one re-run)."""
     champion = tracker.champion(registered_model_name(ticker))
     if champion is None or not champion.bundle_version:
         return None, None
     bundle = load_bundle(model_store.children_root, ticker, champion.bundle_version)
-    if bundle.kind == "baseline":
-        return Incumbent("baseline", bundle.candidate, champion.model_version), bundle
-    if bundle.metadata.get("recipe_id") == challenger.metadata.get("recipe_id"):
-        return Incumbent("learned", CHALLENGER, champion.model_version), bundle
-    differs = [k for k in _COMPARABLE if getattr(bundle.config, k) != getattr(challenger.config, k)]
-    if differs:
-        # A champion forecasting other horizons or quantiles cannot be scored on the
-        # challenger's windows: the challenger is judged against the baselines alone.
-        context.log.warning(
-            f"The champion (version {champion.model_version}) differs from the challenger in "
-            f"{differs}: it is not re-run; the challenger is judged against the baselines."
+    learned = [c for c in bundle.plan if c.kind == LSTM_KIND]
+    if not learned:
+        plan = tuple(c.candidate for c in bundle.plan) if bundle.components else ()
+        return Incumbent("baseline", bundle.plan[0].candidate, champion.model_version, plan), bundle
+    versions = [c.version for c in learned]
+    main = max(learned, key=lambda c: versions.count(c.version))
+    if main.metadata.get("recipe_id") == challenger.metadata.get("recipe_id"):
+        name = CHALLENGER
+    else:
+        differs = [
+            k for k in _COMPARABLE if getattr(main.config, k) != getattr(challenger.config, k)
+        ]
+        if differs:
+            # A champion forecasting other horizons or quantiles cannot be scored on the
+            # challenger's windows: the challenger is judged against the baselines alone.
+            context.log.warning(
+                f"The champion (version {champion.model_version}) differs from the challenger in "
+                f"{differs}: it is not re-run; the challenger is judged against the baselines."
+            )
+            return None, None
+        name = CHAMPION
+    # A second learned model in a mix is not re-run: its horizons are open to the others.
+    plan = (
+        tuple(
+            name if c.version == main.version else c.candidate if c.kind != LSTM_KIND else "?"
+            for c in bundle.plan
         )
-        return None, None
-    return Incumbent("learned", CHAMPION, champion.model_version), bundle
+        if bundle.components
+        else ()
+    )
+    return Incumbent("learned", name, champion.model_version, plan), main
 
 
 def _architecture(child: ModelConfig, parent: ModelConfig) -> ModelConfig:
@@ -235,10 +259,13 @@ def _decision_table(
         ("best_baseline", decision.best_baseline),
         ("champion", CHAMPION if CHAMPION in result.candidates else None),
     ):
-        stats, p_values = against(result, reference)
+        stats, p_values, p_holm = against(result, reference)
         table[f"dm_vs_{label}"] = stats
         table[f"p_vs_{label}"] = p_values
-    table["is_served"] = table["candidate"] == decision.served
+        table[f"p_vs_{label}_holm"] = p_holm
+    # Per horizon: the candidate the plan serves there (one model everywhere, or a mix).
+    planned = table["horizon"].astype(int).map(lambda h: decision.plan[h - 1])
+    table["is_served"] = table["candidate"] == planned
     return _stamp_decision(
         table,
         challenger,
@@ -494,8 +521,8 @@ def backtest(
     table = _decision_table(result, decision, ticker, challenger, incumbent)
     challenger_version = _log_evidence(tracker, ticker, challenger, decision, table)
 
-    served_metrics = table[table["candidate"] == decision.served]
-    plot_frame = result.plot_frame(decision.served, 1).rename(columns={"target_date": "date"})
+    served_metrics = table[table["is_served"]].sort_values("horizon")
+    plot_frame = result.plot_frame(decision.plan[0], 1).rename(columns={"target_date": "date"})
     h1 = served_metrics[served_metrics["horizon"] == 1].iloc[0]
     yield dg.Output(
         table,
@@ -503,6 +530,7 @@ def backtest(
             "decision": dg.MetadataValue.text(decision.reason),
             "outcome": dg.MetadataValue.text(decision.outcome),
             "served_model": dg.MetadataValue.text(decision.served),
+            "plan": dg.MetadataValue.text(plan_summary(decision.plan)),
             "best_baseline": dg.MetadataValue.text(decision.best_baseline),
             "policy_version": dg.MetadataValue.text(POLICY_VERSION),
             "served_relative_mae_h1": dg.MetadataValue.float(round(float(h1["relative_mae"]), 4)),
@@ -514,7 +542,7 @@ def backtest(
                 decision.comparison_table().to_markdown(index=False)
             ),
             "served_h1_forecast_vs_actual": interval_plot(
-                plot_frame, f"{ticker} backtest, {decision.served}, h=1"
+                plot_frame, f"{ticker} backtest, {decision.plan[0]}, h=1"
             ),
             "challenger_bundle": dg.MetadataValue.text(challenger.version),
             "challenger_version": dg.MetadataValue.text(challenger_version or UNREGISTERED),
@@ -620,6 +648,98 @@ def _serve_baseline(
     return logged.model_version, version
 
 
+def _served_table(backtest: pd.DataFrame) -> pd.DataFrame:
+    """The backtest rows of the candidate serving each horizon."""
+    if "is_served" in backtest.columns:
+        return backtest[backtest["is_served"].astype(bool)].sort_values("horizon")
+    return backtest[backtest["candidate"] == str(backtest.iloc[0]["served"])]
+
+
+def _learned_bundle(
+    name: str, row: pd.Series, model_store: ModelStoreResource, previous: ChampionInfo | None
+) -> ModelBundle:
+    """The bundle of a learned candidate of the plan: the challenger, or the champion's LSTM (a
+    mix's learned component when the champion is a mix)."""
+    ticker = str(row["ticker"])
+    if name == CHALLENGER:
+        return load_bundle(model_store.children_root, ticker, str(row["challenger_bundle"]))
+    if previous is None or not previous.bundle_version:
+        raise dg.Failure(f"The decision keeps the champion's LSTM for {ticker}, which has none.")
+    champion = load_bundle(model_store.children_root, ticker, previous.bundle_version)
+    learned = [c for c in champion.plan if c.kind == LSTM_KIND]
+    if not learned:
+        raise dg.Failure(f"The champion of {ticker} holds no LSTM to keep serving.")
+    versions = [c.version for c in learned]
+    return max(learned, key=lambda c: versions.count(c.version))
+
+
+def _carry_out(
+    context: dg.AssetExecutionContext,
+    plan: tuple[str, ...],
+    backtest: pd.DataFrame,
+    indicators: pd.DataFrame,
+    feast: FeastResource,
+    tracker: ModelTracker,
+    model_store: ModelStoreResource,
+    previous: ChampionInfo | None,
+) -> str:
+    """Register what the plan serves and return its registry version: a learned model's own
+    version, a baseline fitted on all the data, or a mix bundle of them (one model per
+    horizon)."""
+    row = backtest.iloc[0]
+    ticker = context.partition_key
+    model_name = registered_model_name(ticker)
+    challenger = load_bundle(model_store.children_root, ticker, str(row["challenger_bundle"]))
+    served = served_name(plan)
+    if served in (CHALLENGER, CHAMPION):
+        bundle = _learned_bundle(served, row, model_store, previous)
+        version = tracker.version_for_bundle(model_name, bundle.version)
+        if version is None:
+            raise dg.Failure(f"No registered version of {model_name} for bundle {bundle.version}.")
+        return version
+    frame = feast_training_set(feast, ticker, indicators["event_timestamp"])
+    if served != MIX:
+        version, _ = _serve_baseline(context, served, frame, challenger, tracker, model_store)
+        return version
+    components: dict[str, Path | tuple[Any, dict[str, Any]]] = {}
+    for name in dict.fromkeys(plan):
+        if name in (CHALLENGER, CHAMPION):
+            components[name] = _learned_bundle(name, row, model_store, previous).path
+        else:
+            baseline, window = fit_production_baseline(name, frame, challenger.config)
+            recipe = baseline_recipe(name)
+            components[name] = (
+                baseline,
+                {"role": "baseline", "recipe": recipe, "recipe_id": recipe_id(recipe), **window},
+            )
+    version = new_version()
+    path = save_mix_bundle(
+        model_store.children_root,
+        ticker,
+        version,
+        config=challenger.config,
+        plan=plan,
+        components=components,
+        metadata={"role": "mix", "plan": list(plan), "decided_on": str(row["challenger_bundle"])},
+    )
+    logged = tracker.log_baseline(
+        ticker=ticker,
+        run_name=f"mix-{ticker}-{version}",
+        params={"plan": plan_summary(plan)},
+        bundle_dir=path,
+        bundle_version=version,
+        tags={
+            "role": "mix",
+            "kind": "mix",
+            "ticker": ticker,
+            "candidate": "mix",
+            **dagster_tags(context),
+        },
+        kind="mix",
+    )
+    return logged.model_version
+
+
 @dg.asset(
     key=CHAMPION_KEY,
     partitions_def=tickers_partitions,
@@ -640,8 +760,9 @@ def champion_model(
     model_store: ModelStoreResource,
 ) -> dg.MaterializeResult:
     """The model that serves forecasts: the MLflow alias ``champion``, moved as the promotion
-    policy decided. The challenger when promoted; else the champion keeps serving; else the best
-    baseline (fitted on all the data and registered) serves, and says so.
+    policy decided, horizon by horizon. One model everywhere: the challenger when promoted, else
+    the champion keeping its place, else the best baseline (fitted on all the data and
+    registered). Different models per horizon: a mix bundle that records which serves which.
 
     Runs only when the backtest's blocking leakage check passed. Every decision is an MLflow run
     (evidence, outcome, alias move): the champion's history.
@@ -653,21 +774,15 @@ def champion_model(
     model_name = registered_model_name(ticker)
     previous = tracker.champion(model_name)
     new_version_id: str | None = previous.model_version if previous else None
-    if outcome == "promote":
-        new_version_id = tracker.version_for_bundle(model_name, str(row["challenger_bundle"]))
-        if new_version_id is None:
-            raise dg.Failure(f"No registered version of {model_name} for the challenger bundle.")
-        tracker.set_champion(model_name, new_version_id)
-    elif outcome in ("serve_baseline", INSUFFICIENT_HISTORY):
-        challenger = load_bundle(model_store.children_root, ticker, str(row["challenger_bundle"]))
-        frame = feast_training_set(feast, ticker, indicators["event_timestamp"])
-        new_version_id, _ = _serve_baseline(
-            context, served, frame, challenger, tracker, model_store
+    plan = evaluation_from_table(backtest).plan
+    if outcome in ("promote", "serve_baseline", "reassign", INSUFFICIENT_HISTORY):
+        new_version_id = _carry_out(
+            context, plan, backtest, indicators, feast, tracker, model_store, previous
         )
         tracker.set_champion(model_name, new_version_id)
     elif outcome != "keep":
         raise dg.Failure(f"Unexpected decision {outcome!r}: {row['decision_reason']}")
-    served_rows = backtest[backtest["candidate"] == served].sort_values("horizon")
+    served_rows = _served_table(backtest)
     # What started this challenger: onboarding, drift, decay (live skill), replay or by hand.
     trigger = context.run.tags.get(names.TRIGGER_TAG, names.MANUAL_TRIGGER)
     decision = {
@@ -675,6 +790,7 @@ def champion_model(
         "outcome": outcome,
         "served": served,
         "served_kind": str(row["served_kind"]),
+        "plan": list(plan),
         "reason": str(row["decision_reason"]),
         "policy_version": str(row["policy_version"]),
         "previous_champion": previous.model_version if previous else None,
@@ -712,6 +828,7 @@ def champion_model(
             "outcome": dg.MetadataValue.text(outcome),
             "served_model": dg.MetadataValue.text(served),
             "served_kind": dg.MetadataValue.text(str(row["served_kind"])),
+            "plan": dg.MetadataValue.text(plan_summary(plan)),
             "model": dg.MetadataValue.text(model_name),
             "champion_version": dg.MetadataValue.text(new_version_id or "none"),
             "previous_champion": dg.MetadataValue.text(

@@ -65,7 +65,6 @@ def forecast(
         raise dg.Failure(
             f"{exc} Materialize 'child_model', 'backtest' and 'champion_model' for {ticker}."
         ) from exc
-    bundle = serving.bundle
     evaluation = evaluation_from_table(backtest) if "served" in backtest.columns else None
     table, result = forecast_table(serving, indicators, ticker)
     history = indicators[["date", "close"]].tail(60)
@@ -84,7 +83,7 @@ def forecast(
             "model": dg.MetadataValue.text(serving.model),
             "model_kind": dg.MetadataValue.text(serving.kind),
             "skill": dg.MetadataValue.text(
-                evaluation.statement_for(serving.model, bundle.version)
+                evaluation.statement_for(serving.plan)
                 if evaluation
                 else "No backtest is stored yet."
             ),

@@ -132,13 +132,22 @@ def forecast_archive(
     )
 
 
-def _promises(backtest: pd.DataFrame, model: str, bundle_version: str) -> list[Promise]:
-    """The backtest's skill per horizon for the model serving now; none when the backtest
-    describes another model (then there is no promise to hold it to)."""
+def _promises(backtest: pd.DataFrame, latest: pd.DataFrame) -> list[Promise]:
+    """The backtest's skill per horizon for the model serving now (``latest``: the newest
+    archived forecast's rows); none when the backtest describes another model (then there is
+    no promise to hold it to)."""
     if "served" not in backtest.columns:
         return []
     evaluation = evaluation_from_table(backtest)
-    if not evaluation.describes(model, bundle_version):
+    rows = latest.sort_values("horizon")
+    # Rows archived before per-horizon plans name the bundle only.
+    components = (
+        rows["component_bundle"].fillna(rows["bundle_version"])
+        if "component_bundle" in rows.columns
+        else rows["bundle_version"]
+    )
+    serving = list(zip(rows["model"].astype(str), components.astype(str), strict=True))
+    if not evaluation.describes(serving):
         return []
     return [Promise(h.horizon, h.relative_mae, h.coverage) for h in evaluation.horizons]
 
@@ -172,7 +181,11 @@ def live_skill(
     table = live_skill_table(scored, WINDOWS)
     latest = forecast_archive.sort_values("archived_at").iloc[-1]
     serving_bundle = str(latest["bundle_version"])
-    promises = _promises(backtest, str(latest["model"]), serving_bundle)
+    newest = forecast_archive[
+        (forecast_archive["archived_at"] == latest["archived_at"])
+        & (forecast_archive["bundle_version"] == latest["bundle_version"])
+    ]
+    promises = _promises(backtest, newest)
     verdict = decay_test(
         scored,
         promises,

@@ -10,6 +10,12 @@ Layout::
         metadata.json   caller's metadata + kind, ticker, version, created_at, sha256 of the files
 
 A bundle is of kind ``lstm`` or ``baseline``; either serves through ``ModelBundle.forecaster``.
+A third kind, ``mix``, serves each horizon from the model the promotion policy chose for it::
+
+        mix.json        the plan: the component serving each horizon
+        config.json, metadata.json
+        components/<name>/  one complete lstm or baseline bundle per component (copied in, so a
+                            mix is one self-contained folder, like any version)
 
 Writes go to a hidden temp dir (``.tmp-...``) next to the final one; every file and the dir are
 fsynced, then the dir is renamed into place in one ``rename`` (atomic on POSIX within a file
@@ -53,10 +59,14 @@ CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
 BUNDLE_FILES: tuple[str, ...] = (MODEL_FILE, SCALER_FILE, CONFIG_FILE, METADATA_FILE)
 BASELINE_BUNDLE_FILES: tuple[str, ...] = (BASELINE_FILE, CONFIG_FILE, METADATA_FILE)
+MIX_FILE = "mix.json"
+MIX_BUNDLE_FILES: tuple[str, ...] = (MIX_FILE, CONFIG_FILE, METADATA_FILE)
+COMPONENTS_DIR = "components"
 # 2: LSTM head reads the last input row; calibration start recorded; baseline bundles.
 BUNDLE_FORMAT = 2
 LSTM_KIND = "lstm"
 BASELINE_KIND = "baseline"
+MIX_KIND = "mix"
 TEMP_PREFIX = ".tmp-"
 # Re-exported: callers of this module name bundle folders without reaching into ``symbols``.
 __all__ = [
@@ -69,6 +79,7 @@ __all__ = [
     "new_version",
     "normalize_ticker",
     "save_bundle",
+    "save_mix_bundle",
     "ticker_from_slug",
     "ticker_slug",
     "validate_version",
@@ -129,6 +140,85 @@ def _json_bytes(data: dict[str, Any]) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode()
 
 
+def _write_files(
+    folder: Path,
+    ticker: str,
+    version: str,
+    *,
+    config: ModelConfig,
+    state_dict: dict[str, torch.Tensor] | None,
+    scaler: FeatureScaler | None,
+    baseline: BaselineForecaster | None,
+    metadata: dict[str, Any] | None,
+) -> None:
+    """An LSTM or baseline bundle's files in ``folder`` (which exists), metadata last."""
+    if (baseline is None) == (state_dict is None or scaler is None):
+        raise ValueError("a bundle holds either an LSTM (state_dict and scaler) or a baseline")
+    checksums = {CONFIG_FILE: _write_bytes(folder / CONFIG_FILE, _json_bytes(config.to_dict()))}
+    if baseline is not None:
+        kind = BASELINE_KIND
+        checksums[BASELINE_FILE] = _write_bytes(
+            folder / BASELINE_FILE, _json_bytes(baseline.to_state())
+        )
+    else:
+        assert state_dict is not None and scaler is not None
+        kind = LSTM_KIND
+        checksums[MODEL_FILE] = _write_bytes(folder / MODEL_FILE, _serialise_state_dict(state_dict))
+        checksums[SCALER_FILE] = _write_bytes(
+            folder / SCALER_FILE, pickle.dumps(scaler, protocol=pickle.HIGHEST_PROTOCOL)
+        )
+    _write_metadata(folder, ticker, version, kind, checksums, metadata)
+
+
+def _write_metadata(  # noqa: PLR0917 - one bundle's identity, all required
+    folder: Path,
+    ticker: str,
+    version: str,
+    kind: str,
+    checksums: dict[str, str],
+    metadata: dict[str, Any] | None,
+) -> None:
+    meta = {
+        **(metadata or {}),
+        "kind": kind,
+        "ticker": normalize_ticker(ticker),
+        "ticker_slug": ticker_slug(ticker),
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(),
+        "bundle_format": BUNDLE_FORMAT,
+        "sha256": checksums,
+    }
+    _write_bytes(folder / METADATA_FILE, _json_bytes(meta))
+
+
+def _publish(outputs_dir: str | Path, ticker: str, version: str, write: Any) -> Path:
+    """Run ``write(tmp_dir)`` in a hidden temp dir and rename it into place in one step."""
+    validate_version(version)
+    parent = Path(outputs_dir) / ticker_slug(ticker)
+    final = parent / version
+    if final.exists():
+        raise FileExistsError(f"model version already exists (versions are immutable): {final}")
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f"{TEMP_PREFIX}{version}-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        write(tmp)
+        _fsync_dir(tmp)
+        if final.exists():  # a concurrent writer won the race
+            raise FileExistsError(f"model version already exists: {final}")
+        try:
+            # One rename publishes the whole version. It fails on a non-empty target, so a
+            # version that appeared after the check above is not overwritten either.
+            tmp.replace(final)
+        except OSError as exc:
+            raise FileExistsError(f"could not publish {final}: {exc}") from exc
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
 def save_bundle(
     outputs_dir: str | Path,
     ticker: str,
@@ -148,56 +238,72 @@ def save_bundle(
     """
     if (baseline is None) == (state_dict is None or scaler is None):
         raise ValueError("a bundle holds either an LSTM (state_dict and scaler) or a baseline")
-    validate_version(version)
-    slug = ticker_slug(ticker)
-    parent = Path(outputs_dir) / slug
-    final = parent / version
-    if final.exists():
-        raise FileExistsError(f"model version already exists (versions are immutable): {final}")
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f"{TEMP_PREFIX}{version}-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    try:
-        checksums = {CONFIG_FILE: _write_bytes(tmp / CONFIG_FILE, _json_bytes(config.to_dict()))}
-        if baseline is not None:
-            kind = BASELINE_KIND
-            checksums[BASELINE_FILE] = _write_bytes(
-                tmp / BASELINE_FILE, _json_bytes(baseline.to_state())
-            )
-        else:
-            assert state_dict is not None and scaler is not None
-            kind = LSTM_KIND
-            checksums[MODEL_FILE] = _write_bytes(
-                tmp / MODEL_FILE, _serialise_state_dict(state_dict)
-            )
-            checksums[SCALER_FILE] = _write_bytes(
-                tmp / SCALER_FILE, pickle.dumps(scaler, protocol=pickle.HIGHEST_PROTOCOL)
-            )
-        meta = {
-            **(metadata or {}),
-            "kind": kind,
-            "ticker": normalize_ticker(ticker),
-            "ticker_slug": slug,
-            "version": version,
-            "created_at": datetime.now(UTC).isoformat(),
-            "bundle_format": BUNDLE_FORMAT,
-            "sha256": checksums,
+
+    def write(tmp: Path) -> None:
+        _write_files(
+            tmp,
+            ticker,
+            version,
+            config=config,
+            state_dict=state_dict,
+            scaler=scaler,
+            baseline=baseline,
+            metadata=metadata,
+        )
+
+    return _publish(outputs_dir, ticker, version, write)
+
+
+def save_mix_bundle(
+    outputs_dir: str | Path,
+    ticker: str,
+    version: str,
+    *,
+    config: ModelConfig,
+    plan: list[str] | tuple[str, ...],
+    components: dict[str, Path | tuple[BaselineForecaster, dict[str, Any]]],
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write a ``mix`` bundle: ``plan[h - 1]`` names the component serving horizon ``h``; each
+    component is an existing bundle folder (copied in) or a fitted baseline with its metadata.
+    Atomic and immutable like ``save_bundle``."""
+    if len(plan) != config.horizon:
+        raise ValueError(f"a plan names one model per horizon: {len(plan)} for {config.horizon}")
+    missing = sorted(set(plan) - set(components))
+    if missing:
+        raise ValueError(f"the plan names models without a component: {missing}")
+
+    def write(tmp: Path) -> None:
+        folder = tmp / COMPONENTS_DIR
+        folder.mkdir()
+        for name in dict.fromkeys(plan):
+            source = components[name]
+            target = folder / name
+            if isinstance(source, Path):
+                if not _is_complete(source) or _kind_of(source) == MIX_KIND:
+                    raise ValueError(f"not a complete lstm or baseline bundle: {source}")
+                shutil.copytree(source, target)
+            else:
+                target.mkdir()
+                baseline, meta = source
+                _write_files(
+                    target,
+                    ticker,
+                    f"{version}-{name}",
+                    config=config,
+                    state_dict=None,
+                    scaler=None,
+                    baseline=baseline,
+                    metadata=meta,
+                )
+        mix = {"horizons": [{"horizon": h, "model": n} for h, n in enumerate(plan, 1)]}
+        checksums = {
+            CONFIG_FILE: _write_bytes(tmp / CONFIG_FILE, _json_bytes(config.to_dict())),
+            MIX_FILE: _write_bytes(tmp / MIX_FILE, _json_bytes(mix)),
         }
-        _write_bytes(tmp / METADATA_FILE, _json_bytes(meta))
-        _fsync_dir(tmp)
-        if final.exists():  # a concurrent writer won the race
-            raise FileExistsError(f"model version already exists: {final}")
-        try:
-            # One rename publishes the whole version. It fails on a non-empty target, so a
-            # version that appeared after the check above is not overwritten either.
-            tmp.replace(final)
-        except OSError as exc:
-            raise FileExistsError(f"could not publish {final}: {exc}") from exc
-        _fsync_dir(parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+        _write_metadata(tmp, ticker, version, MIX_KIND, checksums, metadata)
+
+    return _publish(outputs_dir, ticker, version, write)
 
 
 def cleanup_stale_temp_dirs(
@@ -224,13 +330,20 @@ def _is_complete(path: Path) -> bool:
         return False
     return any(
         all((path / name).is_file() for name in files)
-        for files in (BUNDLE_FILES, BASELINE_BUNDLE_FILES)
+        for files in (BUNDLE_FILES, BASELINE_BUNDLE_FILES, MIX_BUNDLE_FILES)
     )
+
+
+def _kind_of(path: Path) -> str:
+    try:
+        return str(json.loads((path / METADATA_FILE).read_text()).get("kind", LSTM_KIND))
+    except (OSError, ValueError):
+        return LSTM_KIND
 
 
 def list_versions(outputs_dir: str | Path, ticker: str, kind: str | None = None) -> list[str]:
     """Complete versions of a ticker, oldest first (by ``created_at``, then name); only bundles
-    of ``kind`` (``lstm`` or ``baseline``) when given."""
+    of ``kind`` (``lstm``, ``baseline`` or ``mix``) when given."""
     parent = Path(outputs_dir) / ticker_slug(ticker)
     if not parent.is_dir():
         return []
@@ -273,7 +386,8 @@ class _ScalerUnpickler(pickle.Unpickler):
 
 @dataclass(frozen=True)
 class ModelBundle:
-    """A loaded bundle: an LSTM (``model`` + ``scaler``) or a fitted baseline."""
+    """A loaded bundle: an LSTM (``model`` + ``scaler``), a fitted baseline, or a mix of them
+    (``components``: the bundle serving each horizon, index h - 1)."""
 
     config: ModelConfig
     metadata: dict[str, Any]
@@ -281,10 +395,12 @@ class ModelBundle:
     model: LSTMForecaster | None = None
     scaler: FeatureScaler | None = None
     baseline: BaselineForecaster | None = None
+    components: tuple[ModelBundle, ...] = ()
 
     @property
     def version(self) -> str:
-        return self.path.name
+        # A mix's components keep the version they were published under.
+        return str(self.metadata.get("version", self.path.name))
 
     @property
     def ticker(self) -> str:
@@ -296,12 +412,22 @@ class ModelBundle:
 
     @property
     def candidate(self) -> str:
-        """What model this is: ``lstm``, or the baseline's name (``naive``, ``linear``, ...)."""
+        """What model this is: ``lstm``, the baseline's name (``naive``, ``linear``, ...) or
+        ``mix``."""
+        if self.components:
+            return MIX_KIND
         return self.baseline.name if self.baseline is not None else LSTM_KIND
+
+    @property
+    def plan(self) -> tuple[ModelBundle, ...]:
+        """The bundle serving each horizon: the components of a mix, else this one everywhere."""
+        return self.components or (self,) * self.config.horizon
 
     @property
     def forecaster(self) -> Forecaster:
         """The bundle behind the ``Forecaster`` interface (what serving calls)."""
+        if self.components:
+            raise TypeError("a mix has one forecaster per horizon: forecast through its plan")
         if self.baseline is not None:
             return self.baseline
         return LSTMCandidate(self.config, model=self.model, scaler=self.scaler)
@@ -329,6 +455,8 @@ def load_bundle_from_path(path: str | Path, verify: bool = True) -> ModelBundle:
             if hashlib.sha256((path / name).read_bytes()).hexdigest() != digest:
                 raise ValueError(f"checksum mismatch for {path / name}")
     config = ModelConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()))
+    if metadata.get("kind") == MIX_KIND:
+        return _load_mix(path, config, metadata, verify)
     if metadata.get("kind") == BASELINE_KIND:
         state = json.loads((path / BASELINE_FILE).read_text())
         baseline = BaselineForecaster.from_state(state)
@@ -342,6 +470,26 @@ def load_bundle_from_path(path: str | Path, verify: bool = True) -> ModelBundle:
     model.load_state_dict(weights, strict=True)
     model.eval()
     return ModelBundle(config=config, metadata=metadata, path=path, model=model, scaler=scaler)
+
+
+def _load_mix(
+    path: Path, config: ModelConfig, metadata: dict[str, Any], verify: bool
+) -> ModelBundle:
+    plan = [str(h["model"]) for h in json.loads((path / MIX_FILE).read_text())["horizons"]]
+    loaded: dict[str, ModelBundle] = {}
+    for name in dict.fromkeys(plan):
+        component = load_bundle_from_path(path / COMPONENTS_DIR / name, verify)
+        if component.components or component.config.horizon != config.horizon:
+            raise ValueError(
+                f"{path}: component {name!r} is not a single {config.horizon}-day model"
+            )
+        loaded[name] = component
+    return ModelBundle(
+        config=config,
+        metadata=metadata,
+        path=path,
+        components=tuple(loaded[name] for name in plan),
+    )
 
 
 def load_bundle(outputs_dir: str | Path, ticker: str, version: str | None = None) -> ModelBundle:

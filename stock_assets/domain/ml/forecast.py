@@ -1,8 +1,9 @@
 """The next ``horizon`` NYSE sessions' prices: median and calibrated interval, from the latest data.
 
-Any bundle serves (an LSTM or a baseline); the interval is calibrated exactly as in the backtest
-(``conformal``): from the model's out-of-sample forecasts whose outcomes have matured by the last
-data row.
+Any bundle serves (an LSTM, a baseline, or a mix that serves each horizon from its own model); the
+interval is calibrated exactly as in the backtest (``conformal``): from the model's out-of-sample
+forecasts whose outcomes have matured by the last data row, per horizon, so a mix's intervals are
+each calibrated by the model that made them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class ForecastPoint:
     upper: float
     median_log_return: float
     quantile_prices: tuple[float, ...]  # one per config quantile, ascending
+    model: str | None = None  # the model that made this horizon: lstm or a baseline
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class ForecastResult:
     points: tuple[ForecastPoint, ...]
     ticker: str | None = None
     model_version: str | None = None
-    model: str | None = None  # lstm, or a baseline: naive, drift, linear or boosted
+    model: str | None = None  # lstm, a baseline (naive, drift, linear, boosted) or mix
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class ForecastResult:
                     "upper": p.upper,
                     "median_log_return": p.median_log_return,
                     "quantile_prices": list(p.quantile_prices),
+                    "model": p.model,
                 }
                 for p in self.points
             ],
@@ -119,6 +122,15 @@ def forecast_next(
     ``as_of`` restricts the data to rows dated on or before it (a forecast "as it would have been
     made then"); the result's ``as_of`` is the last data date actually used.
     """
+    if bundle.components:
+        return _forecast_mix(
+            bundle,
+            frame,
+            as_of=as_of,
+            ticker=ticker,
+            model_version=model_version,
+            timestamp_column=timestamp_column,
+        )
     config = bundle.config
     cleaned = clean_frame(frame, config.feature_columns, timestamp_column)
     if as_of is not None:
@@ -155,6 +167,7 @@ def forecast_next(
             upper=float(q_prices[h, -1]),
             median_log_return=float(q_lr[h, med]),
             quantile_prices=tuple(float(v) for v in q_prices[h]),
+            model=bundle.candidate,
         )
         for h in range(config.horizon)
     )
@@ -163,6 +176,38 @@ def forecast_next(
         last_close=last_close,
         quantiles=config.quantiles,
         nominal_coverage=config.nominal_coverage,
+        points=points,
+        ticker=ticker,
+        model_version=model_version,
+        model=bundle.candidate,
+    )
+
+
+def _forecast_mix(
+    bundle: ModelBundle,
+    frame: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp | str | None,
+    ticker: str | None,
+    model_version: str | None,
+    timestamp_column: str | None,
+) -> ForecastResult:
+    """Each horizon from its own component, each component calibrated on its own record."""
+    made: dict[str, ForecastResult] = {}
+    for component in bundle.components:
+        if component.version not in made:
+            made[component.version] = forecast_next(
+                component, frame, as_of=as_of, timestamp_column=timestamp_column
+            )
+    points = tuple(
+        made[component.version].points[h] for h, component in enumerate(bundle.components)
+    )
+    first = made[bundle.components[0].version]
+    return ForecastResult(
+        as_of=first.as_of,
+        last_close=first.last_close,
+        quantiles=first.quantiles,
+        nominal_coverage=first.nominal_coverage,
         points=points,
         ticker=ticker,
         model_version=model_version,

@@ -1,31 +1,40 @@
-"""The promotion policy: which model serves a ticker, decided on evidence. One place, versioned.
+"""The promotion policy: which model serves each horizon of a ticker, decided on evidence. One
+place, versioned.
 
 Every candidate (the challenger LSTM, the baselines, the champion's recipe when it differs) has
-been backtested on the same walk-forward windows (``backtest``). The policy then:
+been backtested on the same walk-forward windows (``backtest``). The policy decides **per
+horizon**, because a daily series can hold signal a week out that it does not hold tomorrow (a
+slow mean reversion), and the product forecasts the whole week:
 
-1. **Best baseline.** Starts from ``naive`` (the random walk) and moves to a more elaborate
-   baseline (``drift``, then ``linear``, then the nonlinear ``boosted`` trees) only when that one
-   *beats* the current best.
-2. **Beats.** A beats B when, with Diebold-Mariano tests (long-run variance up to lag h-1 and
-   the small-sample correction, ``significance``) on the absolute log-return errors of the same
-   anchors, A is better at the primary horizon (h=1, one-sided p < alpha) and significantly
-   worse at no horizon (one-sided, Bonferroni over the horizons). Horizon 1 is primary because it
-   carries most of the little signal daily prices have and its errors do not overlap; the "no
-   horizon worse" guard keeps a model that is good tomorrow and bad next week out.
+1. **Beats, per horizon.** A beats B at horizon h when a one-sided Diebold-Mariano test (long-run
+   variance up to lag h-1 and the small-sample correction, ``significance``) on the absolute
+   log-return errors of the same anchors says A is better. The seven horizons are one family of
+   questions ("where does A beat B?"): their p-values are adjusted with Holm's step-down method,
+   so the chance of claiming even one horizon that is not there stays at ``alpha`` whatever the
+   number of horizons.
+2. **Best baseline, per horizon.** Starts from ``naive`` (the random walk) and moves to a more
+   elaborate baseline (``drift``, then ``linear``, then the nonlinear ``boosted`` trees) at the
+   horizons where that one *beats* the current best.
 3. **Leakage blocks.** A learned candidate whose MAE is far below the best baseline's of the same
    windows (ratio <= ``leakage_mae_ratio``) or whose direction is far above the best of a constant
    call (always up, or always down) and the baselines' (by ``leakage_direction_margin``) is treated
    as a leak, and nothing is promoted; either must also be beyond chance for the number of windows
    (``leakage_z``), so half a year of test windows cannot trip it by luck. Thresholds are relative
    to the same windows' baselines, never absolute: a trending market makes always-up (or
-   always-down) look clever, and that is not leakage.
-4. **Calibration.** The challenger's interval coverage must be within ``coverage_tolerance`` of
-   nominal at every horizon.
-5. **Decision.** The challenger is promoted when it beats the best baseline AND the current
-   champion (when that is a different recipe), is calibrated and shows no leak. Otherwise a learned
-   champion keeps serving if it still beats the best baseline on these windows, is calibrated and
-   shows no leak itself; else the best baseline serves, and says so. A challenger with leakage
-   signs (or a backtest parent that saw the test period) blocks: nothing is promoted and what
+   always-down) look clever, and that is not leakage. A leak at any horizon blocks the model at
+   every horizon: a leak is a bug, not a horizon's property.
+4. **Calibration, per horizon.** A learned model serves a horizon only where its interval coverage
+   is within ``coverage_tolerance`` of nominal.
+5. **Who serves horizon h.** The challenger, when it beats the best baseline at h and the current
+   champion at h (when that is a different recipe), is calibrated at h and shows no leak; else a
+   learned champion that still beats the best baseline at h, is calibrated at h and shows no leak
+   itself; else the best baseline at h. The result is a **plan**: one candidate per horizon. When
+   every horizon has the same model it serves alone; otherwise the served bundle is a *mix* that
+   records which model serves which horizon, each with its own calibrated interval.
+6. **Outcome.** ``promote`` when the challenger serves at least one horizon; ``keep`` when the plan
+   is the one serving now; ``serve_baseline`` when only baselines serve; ``reassign`` when the
+   champion keeps some horizons and gives others to a baseline. A challenger with leakage signs
+   (or a backtest parent that saw the test period) is ``blocked``: nothing is promoted and what
    serves stays, unless that is a leaking champion. A challenger with the champion's own recipe
    (a retrain on newer data) is the champion refreshed: it needs only the baseline comparison,
    which is the champion's own evidence.
@@ -37,6 +46,8 @@ could loosen would make the gate decorative. Changing the policy means changing 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -46,13 +57,15 @@ from stock_assets.domain.ml.backtest import WalkForwardResult
 from stock_assets.domain.ml.forecasters import BASELINES
 from stock_assets.domain.ml.significance import DMResult, diebold_mariano
 
-POLICY_VERSION = "2026.12-dm2"
+POLICY_VERSION = "2026.12-horizons1"
 CHAMPION = (
     "champion"  # candidate name of the champion's recipe when it is re-run beside the challenger
 )
 CHALLENGER = "lstm"
 
-Outcome = Literal["promote", "keep", "serve_baseline", "blocked", "insufficient_history"]
+Outcome = Literal[
+    "promote", "keep", "serve_baseline", "reassign", "blocked", "insufficient_history"
+]
 # Too little history for any walk-forward: the naive forecast serves, which claims no skill and
 # needs no evidence; the reason names the sessions the ticker has and needs.
 INSUFFICIENT_HISTORY: Outcome = "insufficient_history"
@@ -74,6 +87,22 @@ class PromotionPolicy:
 POLICY = PromotionPolicy()
 
 
+Reference = str | tuple[str, ...]  # one reference, or one per horizon (index h - 1)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values: reject where ``adjusted < alpha`` and the family-wise
+    error rate over the whole family stays at ``alpha`` (NaN counts as 1)."""
+    clean = [1.0 if math.isnan(p) else p for p in p_values]
+    m = len(clean)
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda k: clean[k])):
+        running = max(running, min(1.0, (m - rank) * clean[i]))
+        adjusted[i] = running
+    return adjusted
+
+
 @dataclass(frozen=True)
 class Comparison:
     """``candidate`` vs ``reference`` at one horizon on the same anchors."""
@@ -83,6 +112,7 @@ class Comparison:
     horizon: int
     mae_ratio: float  # candidate MAE / reference MAE (log returns)
     dm: DMResult
+    p_holm: float  # p_better adjusted over the horizons (Holm)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -92,76 +122,112 @@ class Comparison:
             "mae_ratio": round(self.mae_ratio, 4),
             "dm_statistic": round(self.dm.statistic, 3),
             "p_better": round(self.dm.p_better, 4),
+            "p_better_holm": round(self.p_holm, 4),
             "p_worse": round(self.dm.p_worse, 4),
             "n": self.dm.n,
         }
 
 
+def horizon_span(horizons: Sequence[int]) -> str:
+    """``1, 2, 3, 5`` as ``h=1-3, 5``."""
+    runs: list[list[int]] = []
+    for h in sorted(horizons):
+        if runs and h == runs[-1][-1] + 1:
+            runs[-1].append(h)
+        else:
+            runs.append([h])
+    return "h=" + ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """Does ``candidate`` beat ``reference``? With every horizon's comparison."""
+    """Where does ``candidate`` beat ``reference``? With every horizon's comparison.
+
+    ``beats_at``: the horizons where it is better after Holm's adjustment over the horizons (what
+    the policy serves on). ``beats``: the whole-model reading at the primary horizon (better
+    there at ``alpha``, significantly worse nowhere, Bonferroni), which the transfer benchmarks
+    report.
+    """
 
     candidate: str
     reference: str
     beats: bool
     reason: str
     comparisons: tuple[Comparison, ...]
+    beats_at: tuple[int, ...] = ()
 
     def p_better(self, horizon: int) -> float:
         return next(c.dm.p_better for c in self.comparisons if c.horizon == horizon)
 
 
 def compare(
-    result: WalkForwardResult, candidate: str, reference: str, policy: PromotionPolicy = POLICY
+    result: WalkForwardResult,
+    candidate: str,
+    reference: Reference,
+    policy: PromotionPolicy = POLICY,
 ) -> Verdict:
-    """Diebold-Mariano per horizon on absolute log-return errors of the same anchors."""
-    comparisons = []
-    for h in range(1, result.horizon + 1):
+    """Diebold-Mariano per horizon on absolute log-return errors of the same anchors; a tuple
+    ``reference`` names the reference of each horizon (the best baseline differs by horizon)."""
+    horizons = range(1, result.horizon + 1)
+    refs = (reference,) * result.horizon if isinstance(reference, str) else tuple(reference)
+    raw = []
+    for h, ref in zip(horizons, refs, strict=True):
         a = result.abs_errors(candidate, h)
-        b = result.abs_errors(reference, h).reindex(a.index)
+        b = result.abs_errors(ref, h).reindex(a.index)
         dm = diebold_mariano(a.to_numpy(), b.to_numpy(), h)
         ratio = float(a.mean() / b.mean()) if b.mean() > 0 else float("nan")
-        comparisons.append(Comparison(candidate, reference, h, ratio, dm))
+        raw.append((h, ref, ratio, dm))
+    adjusted = holm([dm.p_better for *_, dm in raw])
+    comparisons = tuple(
+        Comparison(candidate, ref, h, ratio, dm, p)
+        for (h, ref, ratio, dm), p in zip(raw, adjusted, strict=True)
+    )
+    label = refs[0] if len(set(refs)) == 1 else "the best baseline of each horizon"
     primary = next(c for c in comparisons if c.horizon == policy.primary_horizon)
     # "Worse at no horizon" is one question asked of every horizon: Bonferroni keeps its false
     # alarm rate at alpha (without it, equal models failed it 18% of the time).
     worse = [c.horizon for c in comparisons if c.dm.p_worse < policy.alpha / len(comparisons)]
-    better = primary.dm.p_better < policy.alpha
-    if better and not worse:
+    beats = primary.dm.p_better < policy.alpha and not worse
+    beats_at = tuple(c.horizon for c in comparisons if c.p_holm < policy.alpha)
+    best = min(comparisons, key=lambda c: c.p_holm)
+    if beats_at:
         reason = (
-            f"{candidate} beats {reference}: h={primary.horizon} MAE x{primary.mae_ratio:.3f}, "
-            f"p={primary.dm.p_better:.3g}, no horizon significantly worse"
-        )
-    elif not better:
-        reason = (
-            f"{candidate} does not beat {reference} at h={primary.horizon}: MAE "
-            f"x{primary.mae_ratio:.3f}, p={primary.dm.p_better:.3g} >= {policy.alpha}"
+            f"{candidate} beats {label} at {horizon_span(beats_at)} (Holm-adjusted p < "
+            f"{policy.alpha}; at h={best.horizon}: MAE x{best.mae_ratio:.3f}, p={best.p_holm:.3g})"
         )
     else:
-        reason = f"{candidate} is significantly worse than {reference} at h={worse}"
-    return Verdict(candidate, reference, better and not worse, reason, tuple(comparisons))
+        reason = (
+            f"{candidate} does not beat {label} at any horizon (at h={primary.horizon}: MAE "
+            f"x{primary.mae_ratio:.3f}, p={primary.dm.p_better:.3g}; smallest Holm-adjusted p "
+            f"{best.p_holm:.3g} >= {policy.alpha})"
+        )
+    return Verdict(candidate, label, beats, reason, comparisons, beats_at)
 
 
 def against(
     result: WalkForwardResult, reference: str | None, policy: PromotionPolicy = POLICY
-) -> tuple[list[float], list[float]]:
-    """Per row of ``result.metrics``: the DM statistic and one-sided p-value of "better than
-    ``reference``" (NaN for the reference itself, or when there is none)."""
-    values: dict[tuple[str, int], tuple[float, float]] = {}
+) -> tuple[list[float], list[float], list[float]]:
+    """Per row of ``result.metrics``: the DM statistic, the one-sided p-value of "better than
+    ``reference``" and that p-value Holm-adjusted over the candidate's horizons (NaN for the
+    reference itself, or when there is none)."""
+    values: dict[tuple[str, int], tuple[float, float, float]] = {}
     if reference is not None and reference in result.candidates:
         for name in result.candidates:
             if name != reference:
                 for c in compare(result, name, reference, policy).comparisons:
-                    values[(name, c.horizon)] = (c.dm.statistic, c.dm.p_better)
+                    values[(name, c.horizon)] = (c.dm.statistic, c.dm.p_better, c.p_holm)
     keys = zip(result.metrics["candidate"], result.metrics["horizon"].astype(int), strict=True)
-    pairs = [values.get(key, (float("nan"), float("nan"))) for key in keys]
-    return [s for s, _ in pairs], [p for _, p in pairs]
+    nan = float("nan")
+    rows = [values.get(key, (nan, nan, nan)) for key in keys]
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
 def best_baseline(
     result: WalkForwardResult, policy: PromotionPolicy = POLICY
 ) -> tuple[str, list[Verdict]]:
-    """The simplest baseline that no more elaborate one beats, and the comparisons made."""
+    """The whole-model reading: the simplest baseline that no more elaborate one beats at the
+    primary horizon (``Verdict.beats``), and the comparisons made. What the benchmarks report;
+    the policy itself picks per horizon (``best_baselines``)."""
     available = [b for b in policy.baseline_order if b in result.candidates]
     if not available:
         raise ValueError("the backtest has no baseline candidates")
@@ -172,6 +238,24 @@ def best_baseline(
         if verdict.beats:
             best = name
     return best, verdicts
+
+
+def best_baselines(
+    result: WalkForwardResult, policy: PromotionPolicy = POLICY
+) -> tuple[tuple[str, ...], list[Verdict]]:
+    """Per horizon, the simplest baseline that no more elaborate one beats there (Holm over the
+    horizons at every step of the chain), and the comparisons made."""
+    available = [b for b in policy.baseline_order if b in result.candidates]
+    if not available:
+        raise ValueError("the backtest has no baseline candidates")
+    best = [available[0]] * result.horizon
+    verdicts = []
+    for name in available[1:]:
+        verdict = compare(result, name, tuple(best), policy)
+        verdicts.append(verdict)
+        for h in verdict.beats_at:
+            best[h - 1] = name
+    return tuple(best), verdicts
 
 
 def leakage_signs(
@@ -222,23 +306,44 @@ def coverage_problems(
     ]
 
 
+def coverage_off(
+    result: WalkForwardResult, candidate: str, policy: PromotionPolicy = POLICY
+) -> set[int]:
+    """The horizons whose interval coverage is more than the tolerance from nominal."""
+    table = result.candidate_metrics(candidate)
+    return {
+        int(r.horizon)
+        for r in table.itertuples()
+        if abs(r.coverage - r.nominal_coverage) > policy.coverage_tolerance
+    }
+
+
 @dataclass(frozen=True)
 class Incumbent:
     """The model serving now: a baseline by name, or a learned model (with its recipe's
-    candidate name in the backtest: the challenger's name when it is the same recipe)."""
+    candidate name in the backtest: the challenger's name when it is the same recipe). A mix
+    also states its ``plan`` (the candidate serving each horizon, in the backtest's names)."""
 
     kind: Literal["learned", "baseline"]
-    candidate: str  # its candidate name in the backtest
+    candidate: str  # its candidate name in the backtest (a mix: its learned model, if any)
     model_version: str | None = None
+    plan: tuple[str, ...] = ()
+
+    def plan_for(self, horizon: int) -> tuple[str, ...]:
+        return self.plan or (self.candidate,) * horizon
+
+
+ServedKind = Literal["learned", "baseline", "mixed"]
+MIX = "mix"  # what ``Decision.served`` says when the horizons are served by different models
 
 
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
-    served: str  # candidate name that serves after this decision
-    served_kind: Literal["learned", "baseline"]
+    served: str  # candidate name that serves every horizon, or ``mix`` (see ``plan``)
+    served_kind: ServedKind
     reason: str
-    best_baseline: str
+    best_baseline: str  # at the primary horizon (``best_baselines``: every horizon)
     challenger: str
     incumbent: Incumbent | None
     leakage: tuple[str, ...]  # every learned candidate's signs (challenger and champion)
@@ -247,6 +352,8 @@ class Decision:
     policy_version: str = POLICY_VERSION
     served_metrics: list[dict[str, Any]] = field(default_factory=list)
     challenger_leakage: tuple[str, ...] = ()  # the signs that block: the challenger's
+    plan: tuple[str, ...] = ()  # the candidate serving each horizon (index h - 1)
+    best_baselines: tuple[str, ...] = ()
 
     @property
     def promoted(self) -> bool:
@@ -260,8 +367,10 @@ class Decision:
             "outcome": self.outcome,
             "served": self.served,
             "served_kind": self.served_kind,
+            "plan": list(self.plan),
             "reason": self.reason,
             "best_baseline": self.best_baseline,
+            "best_baselines": list(self.best_baselines),
             "challenger": self.challenger,
             "incumbent": asdict(self.incumbent) if self.incumbent else None,
             "leakage": list(self.leakage),
@@ -272,7 +381,7 @@ class Decision:
                 {
                     "candidate": v.candidate,
                     "reference": v.reference,
-                    "beats": v.beats,
+                    "beats_at": list(v.beats_at),
                     "reason": v.reason,
                 }
                 for v in self.verdicts
@@ -282,8 +391,22 @@ class Decision:
         }
 
 
-def _kind(result: WalkForwardResult, name: str) -> Literal["learned", "baseline"]:
-    return "learned" if result.candidates.get(name) == "learned" else "baseline"
+def served_name(plan: Sequence[str]) -> str:
+    """The one model of a uniform plan, else ``mix``."""
+    return plan[0] if len(set(plan)) == 1 else MIX
+
+
+def _served_kind(result: WalkForwardResult, plan: Sequence[str]) -> ServedKind:
+    kinds = {"learned" if result.candidates.get(n) == "learned" else "baseline" for n in plan}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def plan_summary(plan: Sequence[str]) -> str:
+    """``h=1-3 lstm; h=4-7 naive``: who serves which horizons."""
+    order = list(dict.fromkeys(plan))
+    return "; ".join(
+        f"{horizon_span([h for h, n in enumerate(plan, 1) if n == name])} {name}" for name in order
+    )
 
 
 def decide(
@@ -294,8 +417,10 @@ def decide(
     policy: PromotionPolicy = POLICY,
 ) -> Decision:
     """Apply the policy to one walk-forward result (see the module docstring)."""
-    best, selection = best_baseline(result, policy)
-    verdicts: list[Verdict] = list(selection)
+    horizons = range(1, result.horizon + 1)
+    best, verdicts_ = best_baselines(result, policy)
+    verdicts: list[Verdict] = list(verdicts_)
+    primary_best = best[policy.primary_horizon - 1]
 
     def leak_signs(name: str) -> list[str]:
         signs = [f"{name} {s}" for s in leakage_signs(result, name, policy)]
@@ -307,11 +432,13 @@ def decide(
     learned_incumbent = (
         incumbent is not None
         and incumbent.kind == "learned"
-        and incumbent.candidate not in (challenger, best)
+        and incumbent.candidate != challenger
+        and incumbent.candidate in result.candidates
     )
     champion_leaks = leak_signs(incumbent.candidate) if learned_incumbent and incumbent else []
     leaks = tuple(challenger_leaks + champion_leaks)
     coverage = tuple(coverage_problems(result, challenger, policy))
+    off = coverage_off(result, challenger, policy)
     vs_baseline = compare(result, challenger, best, policy)
     verdicts.append(vs_baseline)
     # A champion with leakage signs is no rival: it is retired, whatever it scores.
@@ -320,14 +447,23 @@ def decide(
         rivals.append(compare(result, challenger, incumbent.candidate, policy))
     verdicts.extend(rivals)
 
-    def decided(outcome: Outcome, served: str, reason: str) -> Decision:
-        metrics = result.candidate_metrics(served)
+    def decided(outcome: Outcome, plan: Sequence[str], reason: str) -> Decision:
+        plan = tuple(plan)
+        served = served_name(plan)
+        metrics = pd.concat(
+            [
+                result.candidate_metrics(name).query("horizon == @h")
+                for h, name in zip(horizons, plan, strict=True)
+            ]
+        )
+        if served == MIX:
+            reason = f"{reason} Per horizon: {plan_summary(plan)}."
         return Decision(
             outcome=outcome,
             served=served,
-            served_kind=_kind(result, served),
+            served_kind=_served_kind(result, plan),
             reason=reason,
-            best_baseline=best,
+            best_baseline=primary_best,
             challenger=challenger,
             incumbent=incumbent,
             leakage=leaks,
@@ -336,16 +472,40 @@ def decide(
             policy_version=policy.version,
             served_metrics=metrics.to_dict(orient="records"),
             challenger_leakage=tuple(challenger_leaks),
+            plan=plan,
+            best_baselines=best,
         )
 
     if challenger_leaks:
         # Nothing is promoted on evidence that may be leaked; what serves does not change,
         # unless it is a learned champion that leaks too, or there is no champion at all.
         note = "Blocked: leakage signs (" + "; ".join(challenger_leaks) + ")"
-        if incumbent is not None and not champion_leaks and incumbent.candidate != challenger:
-            return decided("blocked", incumbent.candidate, f"{note}; the champion keeps serving.")
-        return decided("blocked", best, f"{note}; serving the {best} baseline.")
-    if vs_baseline.beats and not coverage and all(v.beats for v in rivals):
+        if (
+            incumbent is not None
+            and not champion_leaks
+            and incumbent.candidate != challenger
+            and all(n in result.candidates for n in incumbent.plan_for(result.horizon))
+        ):
+            plan = incumbent.plan_for(result.horizon)
+            return decided("blocked", plan, f"{note}; the champion keeps serving.")
+        return decided("blocked", best, f"{note}; serving the best baseline.")
+
+    holds: Verdict | None = None
+    champion_off: set[int] = set()
+    if learned_incumbent and incumbent is not None and not champion_leaks:
+        holds = compare(result, incumbent.candidate, best, policy)
+        champion_off = coverage_off(result, incumbent.candidate, policy)
+    plan: list[str] = []
+    for h in horizons:
+        if h in vs_baseline.beats_at and h not in off and all(h in r.beats_at for r in rivals):
+            plan.append(challenger)
+        elif holds is not None and incumbent is not None and h in holds.beats_at:
+            plan.append(incumbent.candidate if h not in champion_off else best[h - 1])
+        else:
+            plan.append(best[h - 1])
+
+    if challenger in plan:
+        won = [h for h, n in zip(horizons, plan, strict=True) if n == challenger]
         champion_note = (
             f"; {rivals[0].reason}"
             if rivals
@@ -357,31 +517,38 @@ def decide(
                 else ""
             )
         )
-        return decided("promote", challenger, f"Promoted: {vs_baseline.reason}{champion_note}.")
-    problems = [] if vs_baseline.beats else [vs_baseline.reason]
-    problems += [f"coverage off ({'; '.join(coverage)})"] if coverage else []
-    problems += [v.reason for v in rivals if not v.beats]
-    fallback_reason = "Challenger not promoted: " + "; ".join(problems) + "."
+        where = "" if len(won) == result.horizon else f" at {horizon_span(won)}"
+        return decided("promote", plan, f"Promoted{where}: {vs_baseline.reason}{champion_note}.")
+    problems = [] if vs_baseline.beats_at else [vs_baseline.reason]
+    lost = sorted(set(vs_baseline.beats_at) & off)
+    if lost or (coverage and not vs_baseline.beats_at):
+        problems.append(f"coverage off ({'; '.join(coverage)})")
+    problems += [r.reason for r in rivals if not r.beats_at]
+    fallback_reason = "Challenger not promoted: " + "; ".join(problems or ["see the plan"]) + "."
     if champion_leaks:
         fallback_reason += (
             " The champion's recipe shows leakage signs (" + "; ".join(champion_leaks) + ")."
         )
-    elif learned_incumbent and incumbent is not None:
-        holds = compare(result, incumbent.candidate, best, policy)
+    elif holds is not None and incumbent is not None:
         verdicts.append(holds)
-        off = coverage_problems(result, incumbent.candidate, policy)
-        if holds.beats and not off:
+        kept = [h for h, n in zip(horizons, plan, strict=True) if n == incumbent.candidate]
+        if kept:
+            if incumbent.plan_for(result.horizon) == tuple(plan):
+                return decided("keep", plan, f"{fallback_reason} The champion keeps serving.")
+            where = "" if len(kept) == result.horizon else f" at {horizon_span(kept)}"
             return decided(
-                "keep", incumbent.candidate, f"{fallback_reason} The champion keeps serving."
+                "reassign", plan, f"{fallback_reason} The champion keeps serving{where}."
             )
-        why = holds.reason if not holds.beats else f"coverage off ({'; '.join(off)})"
-        fallback_reason += f" The champion no longer holds: {why}."
-    if incumbent is not None and incumbent.kind == "baseline" and incumbent.candidate == best:
-        return decided(
-            "keep", best, f"{fallback_reason} The {best} baseline keeps serving (best baseline)."
+        why = (
+            holds.reason
+            if not holds.beats_at
+            else f"coverage off ({'; '.join(coverage_problems(result, incumbent.candidate))})"
         )
+        fallback_reason += f" The champion no longer holds: {why}."
+    if incumbent is not None and incumbent.plan_for(result.horizon) == tuple(plan):
+        return decided("keep", plan, f"{fallback_reason} The best baseline keeps serving.")
     return decided(
         "serve_baseline",
-        best,
-        f"{fallback_reason} Serving the best baseline: {best}.",
+        plan,
+        f"{fallback_reason} Serving the best baseline: {served_name(best)}.",
     )

@@ -46,11 +46,52 @@ def test_skill_is_claimed_only_with_significance() -> None:
     assert "no model beat it" in naive.statement()
 
 
+def _serving(model: str, bundle: str) -> list[tuple[str, str]]:
+    return [(model, bundle)] * 2
+
+
 def test_the_statement_is_about_what_serves_now() -> None:
     promoted = evaluation_from_table(_table("lstm", "promote", 0.001, 0.03))
-    assert promoted.describes("lstm", "b2")
+    assert promoted.describes(_serving("lstm", "b2"))
     # The alias still points at the old naive baseline: the decision is not carried out yet.
-    assert not promoted.describes("naive", "b1")
-    assert "not what serves yet" in promoted.statement_for("naive", "b1")
+    assert not promoted.describes(_serving("naive", "b1"))
+    assert "not what serves yet" in promoted.statement_for(_serving("naive", "b1"))
     kept = evaluation_from_table(_table("champion", "keep", 0.001, 0.03))
-    assert kept.describes("lstm", "b0") and not kept.describes("lstm", "b2")
+    assert kept.describes(_serving("lstm", "b0")) and not kept.describes(_serving("lstm", "b2"))
+
+
+def _mixed_table() -> pd.DataFrame:
+    """The LSTM serves h=1 (significant), the linear baseline h=2 (not significant)."""
+    table = _table("lstm", "promote", 0.001, 0.03)
+    table["served"] = "mix"
+    table["served_kind"] = "mixed"
+    plan = {1: "lstm", 2: "linear"}
+    table["is_served"] = [
+        plan[h] == c for c, h in zip(table["candidate"], table["horizon"], strict=True)
+    ]
+    return table
+
+
+def test_a_mix_is_stated_per_horizon() -> None:
+    mixed = evaluation_from_table(_mixed_table())
+    assert mixed.plan == ("lstm", "linear")
+    assert [(h.horizon, h.model) for h in mixed.horizons] == [(1, "lstm"), (2, "linear")]
+    assert mixed.skilled_horizons == [1]
+    said = mixed.statement()
+    assert said.startswith("Per horizon, the LSTM serves h=1: it beat the naive forecast")
+    assert (
+        "the linear baseline (ridge on lagged returns and indicators) serves h=2: its edge" in said
+    )
+    # What serves now must match per horizon: the LSTM at h=1 and linear at h=2.
+    assert mixed.describes([("lstm", "b2"), ("linear", "m1-linear")])
+    assert not mixed.describes([("lstm", "b2"), ("lstm", "b2")])
+    assert not mixed.describes([("naive", "b1"), ("linear", "m1-linear")])
+
+
+def test_the_holm_adjusted_p_value_decides_significance() -> None:
+    table = _table("linear", "serve_baseline", 0.03, 0.03)
+    assert evaluation_from_table(table).skilled_horizons == [1]
+    table["p_vs_naive_holm"] = table["p_vs_naive"].map(lambda p: None if p is None else 2 * p)
+    adjusted = evaluation_from_table(table)
+    assert adjusted.skilled_horizons == []
+    assert adjusted.horizon(1).p_vs_naive == 0.06

@@ -1,4 +1,5 @@
-"""Forecasts land on NYSE sessions, are ordered, and serialise."""
+"""Forecasts land on NYSE sessions, are ordered, and serialise; a mix serves each horizon from
+its own model."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ import pytest
 
 from devkit.series import FrameFactory
 from stock_assets.domain.calendar import trading_days
-from stock_assets.domain.ml.artifacts import ModelBundle
+from stock_assets.domain.ml.artifacts import (
+    ModelBundle,
+    latest_version,
+    list_versions,
+    load_bundle,
+    save_bundle,
+    save_mix_bundle,
+)
+from stock_assets.domain.ml.candidates import fit_production_baseline
 from stock_assets.domain.ml.config import TINY
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
@@ -95,3 +104,61 @@ def test_served_intervals_are_calibrated_from_data_up_to_the_forecast_only(
         as_of="2023-11-22",
     )
     assert not np.isclose(raw.points[0].upper, base.points[0].upper)
+
+
+def test_a_mix_serves_each_horizon_from_its_own_model(
+    indicator_frame: FrameFactory, tmp_path: Path
+) -> None:
+    """A mix bundle round-trips, and each horizon's point (median and calibrated interval) is
+    exactly what its own model forecasts alone."""
+    frame = indicator_frame(400, seed=4, end="2023-12-29")
+    data = prepare_data(frame, TINY)
+    lstm_path = save_bundle(
+        tmp_path,
+        "SYN",
+        "v1",
+        config=TINY,
+        state_dict=build_model(TINY).state_dict(),
+        scaler=data.scaler,
+        metadata={"calibration_start": str(data.val.anchor_dates[0].date())},
+    )
+    naive, window = fit_production_baseline("naive", frame, TINY)
+    plan = ("lstm",) + ("naive",) * (TINY.horizon - 1)
+    save_mix_bundle(
+        tmp_path,
+        "SYN",
+        "v2",
+        config=TINY,
+        plan=plan,
+        components={"lstm": lstm_path, "naive": (naive, {"role": "baseline", **window})},
+        metadata={"role": "mix"},
+    )
+    mix = load_bundle(tmp_path, "SYN", "v2")
+    assert mix.kind == "mix" and mix.candidate == "mix"
+    assert [c.candidate for c in mix.plan] == list(plan)
+    assert mix.plan[0].version == "v1"  # a copied component keeps its version
+    assert latest_version(tmp_path, "SYN", kind="lstm") == "v1"
+    with pytest.raises(TypeError, match="one forecaster per horizon"):
+        _ = mix.forecaster
+
+    mixed = forecast_next(mix, frame)
+    alone = {c.candidate: forecast_next(c, frame) for c in mix.plan}
+    assert mixed.model == "mix"
+    for h, point in enumerate(mixed.points):
+        assert point == alone[plan[h]].points[h]
+        assert point.model == plan[h]
+    assert ForecastResult.from_dict(json.loads(mixed.to_json())) == mixed
+
+    with pytest.raises(ValueError, match="without a component"):
+        save_mix_bundle(
+            tmp_path, "SYN", "v3", config=TINY, plan=("linear",) * TINY.horizon, components={}
+        )
+    with pytest.raises(ValueError, match="one model per horizon"):
+        save_mix_bundle(
+            tmp_path, "SYN", "v3", config=TINY, plan=("lstm",), components={"lstm": lstm_path}
+        )
+    assert list_versions(tmp_path, "SYN") == ["v1", "v2"]  # nothing half-written
+    # A tampered component fails the mix's load like any tampered bundle.
+    (tmp_path / "SYN" / "v2" / "components" / "naive" / "forecaster.json").write_text("{}")
+    with pytest.raises(ValueError, match="checksum"):
+        load_bundle(tmp_path, "SYN", "v2")

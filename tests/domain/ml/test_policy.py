@@ -12,10 +12,12 @@ from stock_assets.defs.configs import BacktestConfig
 from stock_assets.domain.ml.backtest import WalkForwardResult, metrics_from_predictions
 from stock_assets.domain.ml.policy import (
     CHAMPION,
+    MIX,
     POLICY,
     Incumbent,
     best_baseline,
     decide,
+    holm,
 )
 
 Q = (0.1, 0.5, 0.9)
@@ -32,6 +34,7 @@ def _result(
     medians: dict[str, np.ndarray],
     widths: dict[str, float] | None = None,
     families: dict[str, str] | None = None,
+    actual: np.ndarray = ACTUAL,
 ) -> WalkForwardResult:
     widths = widths or {}
     families = {**{n: "baseline" for n in ("naive", "drift", "linear")}, **(families or {})}
@@ -46,7 +49,7 @@ def _result(
                 "anchor": np.repeat(np.arange(N), H),
                 "horizon": np.tile(np.arange(1, H + 1), N),
                 "last_close": 100.0,
-                "actual_lr": ACTUAL.ravel(),
+                "actual_lr": actual.ravel(),
                 "median_lr": med.ravel(),
                 "q0.1": (med - w).ravel(),
                 "q0.5": med.ravel(),
@@ -219,3 +222,77 @@ def test_a_parent_that_saw_the_test_period_blocks() -> None:
     result.parent_overlaps_test = True
     decision = decide(result)
     assert decision.outcome == "blocked" and "parent saw the test period" in decision.reason
+
+
+def test_holm_adjusts_step_down() -> None:
+    assert holm([0.01, 0.04, 0.03, 0.2]) == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    assert holm([float("nan"), 0.001]) == pytest.approx([1.0, 0.002])
+
+
+def test_holm_keeps_the_family_wise_error_at_alpha() -> None:
+    """Seven true nulls: at least one horizon claimed in ~30% of families unadjusted, and at
+    most alpha after Holm's adjustment."""
+    rng = np.random.default_rng(2)
+    p = rng.uniform(size=(4000, 7))
+    raw = float((p < POLICY.alpha).any(axis=1).mean())
+    adjusted = float(np.mean([min(holm(list(row))) < POLICY.alpha for row in p]))
+    assert raw > 0.25 and adjusted <= POLICY.alpha + 0.01
+
+
+# Signal only a few sessions out (a slow mean reversion): nothing to know about tomorrow,
+# something about h=3.
+LONG = np.zeros((N, H))
+LONG[:, 2] = RNG.normal(0, 0.003, N)
+LONG_ACTUAL = LONG + RNG.normal(0, SIGMA, (N, H))
+
+
+def test_signal_at_longer_horizons_only_is_served_there_and_naive_elsewhere() -> None:
+    result = _result({**BASELINES, "linear": LONG, "lstm": HAIR}, actual=LONG_ACTUAL)
+    decision = decide(result)
+    assert decision.plan == ("naive", "naive", "linear")
+    assert decision.served == MIX and decision.served_kind == "baseline"
+    assert decision.outcome == "serve_baseline" and decision.best_baseline == "naive"
+    assert decision.best_baselines == ("naive", "naive", "linear")
+    assert "Per horizon: h=1-2 naive; h=3 linear." in decision.reason
+    served = {row["horizon"]: row["candidate"] for row in decision.served_metrics}
+    assert served == {1: "naive", 2: "naive", 3: "linear"}
+
+
+def test_a_challenger_serves_only_the_horizons_it_wins() -> None:
+    early = SIGNAL.copy()
+    early[:, 1:] = 0.0  # it knows tomorrow, and says nothing about later sessions
+    decision = decide(_result({**BASELINES, "lstm": early}))
+    assert decision.plan == ("lstm", "naive", "naive")
+    assert decision.outcome == "promote" and decision.served == MIX
+    assert decision.served_kind == "mixed"
+    assert decision.reason.startswith("Promoted at h=1: lstm beats naive at h=1")
+
+
+def test_a_champion_keeps_the_horizons_it_still_holds() -> None:
+    late = SIGNAL.copy()
+    late[:, 0] = 0.0  # the champion's h=1 edge is gone; h=2 remains (p < 1e-4)
+    late[:, 2] = 0.0
+    medians = {**BASELINES, CHAMPION: late, "lstm": HAIR}
+    decision = decide(_result(medians), incumbent=Incumbent("learned", CHAMPION, "1"))
+    assert decision.plan == ("naive", CHAMPION, "naive")
+    assert decision.outcome == "reassign" and "keeps serving at h=2." in decision.reason
+    # The same plan serving already is kept as it is.
+    again = decide(
+        _result(medians),
+        incumbent=Incumbent("learned", CHAMPION, "2", plan=("naive", CHAMPION, "naive")),
+    )
+    assert again.outcome == "keep" and again.plan == decision.plan
+
+
+def test_random_walks_promote_nothing_at_any_horizon() -> None:
+    """Three candidates of pure noise on a random walk: naive serves every horizon."""
+    rng = np.random.default_rng(17)
+    walk = rng.normal(0, SIGMA, (N, H))
+    medians = {
+        "naive": ZERO,
+        "drift": ZERO + 0.0001,
+        "linear": rng.normal(0, 0.001, (N, H)),
+        "lstm": rng.normal(0, 0.001, (N, H)),
+    }
+    decision = decide(_result(medians, actual=walk))
+    assert decision.plan == ("naive",) * H and not decision.promoted

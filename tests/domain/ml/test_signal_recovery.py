@@ -79,12 +79,18 @@ def test_what_serves_on_an_autoregression_is_near_the_oracle(
     ar: tuple[WalkForwardResult, Decision],
 ) -> None:
     result, decision = ar
-    # Never the naive forecast: the LSTM or a baseline that models the dynamics.
-    assert decision.served in ("lstm", "linear", "boosted"), decision.reason
-    served, oracle = _h1(result, decision.served), _h1(result, "oracle")
+    # Never the naive forecast at h=1: the LSTM or a baseline that models the dynamics.
+    assert decision.plan[0] in ("lstm", "linear", "boosted"), decision.reason
+    served, oracle = _h1(result, decision.plan[0]), _h1(result, "oracle")
     assert served["relative_mae"] <= oracle["relative_mae"] + 0.01
     assert served["directional_accuracy"] >= oracle["directional_accuracy"] - 0.02
     assert not decision.leakage  # honest skill is not mistaken for leakage
+    # An AR(1)'s edge fades with the horizon: each horizon is served by a model that earned it
+    # there, never one worse than naive, and within 0.02 of the oracle.
+    for h, name in enumerate(decision.plan, 1):
+        got = result.candidate_metrics(name).set_index("horizon").loc[h, "relative_mae"]
+        best = result.candidate_metrics("oracle").set_index("horizon").loc[h, "relative_mae"]
+        assert got <= 1.005 and got <= best + 0.02, (h, name, got, best)
 
 
 @pytest.mark.parametrize("process", ["threshold_ar", "sign_asymmetric_ar"])
