@@ -54,6 +54,7 @@ class QualityRow:
     coverage: float | None
     p_vs_naive: float | None = None  # one-sided Diebold-Mariano p of "better than naive"
     significant: bool = False
+    model: str = ""  # the model serving this horizon (a mix serves each from its own)
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ class Facts:
     last_close: float
     model_version: str | None
     bundle_version: str
-    model: str  # what serves: lstm, or a baseline: naive, drift, linear or boosted
-    model_kind: str  # learned or baseline
+    model: str  # what serves: lstm, a baseline (naive, drift, linear, boosted) or mix
+    model_kind: str  # learned, baseline or mixed
     skill: str | None  # the evaluation's one-sentence skill statement
     nominal_coverage: float
     quantiles: tuple[float, ...]
@@ -208,6 +209,7 @@ def quality_rows(
             coverage=h.coverage,
             p_vs_naive=h.p_vs_naive,
             significant=h.significant,
+            model=h.model,
         )
         for h in evaluation.horizons
     )

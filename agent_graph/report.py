@@ -115,6 +115,7 @@ MODEL_LABELS = {
     "drift": "the drift baseline (constant trend), the best baseline",
     "linear": "the linear baseline, the best baseline",
     "boosted": "the boosted-trees baseline, the best baseline",
+    "mix": "one model per horizon, each where it earned its place (see the backtest table)",
 }
 
 
@@ -157,22 +158,26 @@ def quality_lead(facts: Facts) -> list[str]:
     """The skill statement and the backtest table (no table before the first backtest)."""
     if not facts.quality:
         return ["No backtest summary is stored for this model yet."]
+    # A mix names the model serving each horizon.
+    mixed = len({q.model for q in facts.quality}) > 1
     rows = [
-        f"| {q.horizon} | {_ratio(q.relative_mae)} | {_p(q.p_vs_naive)} | "
-        f"{_pct(q.directional_accuracy)} | {_pct(q.up_rate)} | {_pct(q.coverage)} |"
+        f"| {q.horizon} | {f'{q.model} | ' if mixed else ''}{_ratio(q.relative_mae)} | "
+        f"{_p(q.p_vs_naive)} | {_pct(q.directional_accuracy)} | {_pct(q.up_rate)} | "
+        f"{_pct(q.coverage)} |"
         for q in facts.quality
     ]
     lead = (
         f"{facts.skill or slot_facts('analyst', facts, [])[0].text} Skill is claimed only where "
-        "a Diebold-Mariano test against the naive forecast is significant (p < 0.05); a "
+        "a Diebold-Mariano test against the naive forecast is significant (p < 0.05, adjusted "
+        "over the horizons); a "
         "relative MAE near 1 is the honest expectation for daily prices, and direction is "
         "compared with the always-up rate of the same windows."
     )
     table = "\n".join(
         [
-            "| horizon | relative MAE | p vs naive | direction hit rate | always-up rate | "
-            "interval coverage |",
-            "| --- | --- | --- | --- | --- | --- |",
+            f"| horizon | {'served by | ' if mixed else ''}relative MAE | p vs naive | "
+            "direction hit rate | always-up rate | interval coverage |",
+            f"| --- | {'--- | ' if mixed else ''}--- | --- | --- | --- | --- |",
             *rows,
         ]
     )

@@ -67,6 +67,17 @@ def stance_fact(facts: Facts) -> Fact:
 def skill_fact(facts: Facts) -> Fact:
     if facts.beats_naive is None:
         text = "The model has no backtest yet, so its accuracy is unknown."
+    elif facts.model == "mix":
+        # Each horizon is served by its own model: the sentence speaks of the next session (what
+        # ``beats_naive`` measures); the per-horizon table beside it states the rest.
+        text = (
+            "In a walk-forward backtest the served forecast for the next session was more "
+            "accurate than a naive forecast that repeats the last price, and the difference was "
+            "statistically significant."
+            if facts.beats_naive
+            else "In a walk-forward backtest the served forecast for the next session showed no "
+            "statistically significant edge over a naive forecast that repeats the last price."
+        )
     elif facts.model == "naive":
         text = (
             "No model beat the naive forecast, which repeats the last price, in a walk-forward "

@@ -6,12 +6,14 @@ Real parts: MiniLM embeddings of the shipped model and the fitted claim reader.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from agent_graph.grounding import GroundingGate, Grounds, values_of
 from agent_graph.lexicon import CONCEPTS, stem
+from agent_graph.report import quality_lead
 from agent_graph.statements import all_facts, slot_facts
 from devkit.reports import (
     ADMITTED,
@@ -22,6 +24,7 @@ from devkit.reports import (
     load_set,
     scenario,
     score_grounding_set,
+    synthetic_facts,
 )
 from devkit.reports import grounding_sets as sets
 
@@ -353,3 +356,28 @@ def test_the_whole_reports_facts_ground_each_other(gate: GroundingGate) -> None:
     grounds = grounds_for(facts, tools)
     texts = [f.text for f in all_facts(facts, tools)]
     assert all(v.admitted for v in gate.judge(texts, grounds))
+
+
+@pytest.mark.parametrize("skilled", [(1, 2), (5, 6, 7)])
+def test_a_mix_states_its_next_session_skill_and_every_fact_is_admitted(
+    skilled: tuple[int, ...], gate: GroundingGate
+) -> None:
+    """A mix (one model per horizon) speaks of the next session in its skill sentence, names
+    each horizon's model in the report's table, and its fact sentences pass the gate."""
+    base = synthetic_facts(skill=True)
+    quality = tuple(
+        replace(q, model="lstm" if q.horizon <= 2 else "naive", significant=q.horizon in skilled)
+        for q in base.quality
+    )
+    facts = replace(base, model="mix", model_kind="mixed", quality=quality)
+    assert facts.beats_naive is (1 in skilled)
+    skill = next(f for f in slot_facts("analyst", facts, []) if f.key == "skill")
+    assert "for the next session" in skill.text
+    assert ("no statistically significant edge" in skill.text) is (1 not in skilled)
+    for slot in ("summary", "analyst", "market"):
+        own = slot_facts(slot, facts, [])
+        verdicts = gate.judge([f.text for f in own], Grounds(own, facts, [], None, ("AAPL",)))
+        assert all(v.admitted for v in verdicts), [v for v in verdicts if not v.admitted]
+    _, table = quality_lead(facts)
+    assert table.splitlines()[0].startswith("| horizon | served by |")
+    assert "| 1 | lstm |" in table and "| 7 | naive |" in table

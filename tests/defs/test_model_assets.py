@@ -4,15 +4,18 @@ repo."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 from devkit import sizes
 from devkit.platform import TinyPlatform, tiny_platform
+from serving_api.app import create_app
 from stock_assets import names
 from stock_assets.defs.assets.evaluation import backtest, champion_model
 from stock_assets.defs.assets.forecasting import forecast
@@ -277,3 +280,16 @@ def test_a_mixed_plan_is_carried_out_as_one_bundle_serving_each_horizon(
     evaluation = load_evaluation(platform.settings.tables_dir, TICKER)
     assert evaluation is not None and evaluation.describes(serving.plan)
     assert [h.model for h in evaluation.horizons] == ["lstm"] * 2 + ["linear"] * 5
+
+    # The API says the same per horizon: each point names its model, /models each horizon's.
+    settings = platform.settings.model_copy(update={"redis_key_prefix": f"mix-{uuid.uuid4().hex}"})
+    with TestClient(create_app(settings, instance=platform.instance)) as client:
+        answer = client.post("/predict-child", json={"ticker": TICKER})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["model"], body["model_kind"]) == ("mix", "mixed")
+        assert [p["model"] for p in body["points"]] == ["lstm"] * 2 + ["linear"] * 5
+        assert body["skill"] == fmeta["skill"]
+        summary = client.get(f"/models/{TICKER}").json()
+        assert [h["model"] for h in summary["backtest"]] == ["lstm"] * 2 + ["linear"] * 5
+        assert summary["model"] == "mix" and summary["skill"] == fmeta["skill"]

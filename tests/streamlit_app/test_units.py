@@ -173,6 +173,7 @@ def test_backtest_and_drift_tables() -> None:
         "backtest": [
             {
                 "horizon": 2,
+                "model": "naive",
                 "relative_mae": 1.01,
                 "directional_accuracy": 0.5,
                 "up_rate": 0.52,
@@ -180,6 +181,7 @@ def test_backtest_and_drift_tables() -> None:
             },
             {
                 "horizon": 1,
+                "model": "linear",
                 "relative_mae": 0.99,
                 "directional_accuracy": 0.55,
                 "up_rate": 0.53,
@@ -190,6 +192,7 @@ def test_backtest_and_drift_tables() -> None:
     table = backtest_table(model)
     assert list(table.columns) == [
         "horizon (sessions)",
+        "served by",
         "MAE / naive MAE",
         "p vs naive",
         "direction accuracy",
@@ -197,6 +200,7 @@ def test_backtest_and_drift_tables() -> None:
         "interval coverage",
     ]
     assert list(table["horizon (sessions)"]) == [1, 2]
+    assert list(table["served by"]) == ["linear", "naive"]  # a mix names each horizon's model
     assert backtest_table({"backtest": []}).empty
     drift = drift_columns_table(
         {
