@@ -235,7 +235,7 @@ class HorizonSummary(BaseModel):
     relative_mae: float | None = Field(description="MAE / naive MAE on prices.")
     fva: float | None = Field(description="Forecast value added over naive: 1 - relative MAE.")
     p_vs_naive: float | None = Field(
-        description="One-sided Diebold-Mariano p-value of 'better than naive', Holm-adjusted "
+        description="One-sided Diebold-Mariano p-value of 'better than naive', adjusted "
         "over the model's horizons (None for naive)."
     )
     significant: bool

@@ -259,10 +259,10 @@ def _decision_table(
         ("best_baseline", decision.best_baseline),
         ("champion", CHAMPION if CHAMPION in result.candidates else None),
     ):
-        stats, p_values, p_holm = against(result, reference)
+        stats, p_values, p_adjusted = against(result, reference)
         table[f"dm_vs_{label}"] = stats
         table[f"p_vs_{label}"] = p_values
-        table[f"p_vs_{label}_holm"] = p_holm
+        table[f"p_vs_{label}_adjusted"] = p_adjusted
     # Per horizon: the candidate the plan serves there (one model everywhere, or a mix).
     planned = table["horizon"].astype(int).map(lambda h: decision.plan[h - 1])
     table["is_served"] = table["candidate"] == planned

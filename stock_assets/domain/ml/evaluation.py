@@ -4,7 +4,7 @@ The ``backtest`` asset stores, per ticker, the per-horizon metrics of every cand
 promotion decision. The API, the agents' facts, the Streamlit pages and the metrics exporter all
 read it through ``load_evaluation``, and state the model's skill with ``Evaluation.statement``, so
 the same evidence is told in the same words everywhere: skill means a significant Diebold-Mariano
-result against the naive forecast (adjusted over the horizons with Holm's method), not a ratio a
+result against the naive forecast (adjusted over the horizons, as the policy does), not a ratio a
 hair below 1.0. A mix is stated per horizon: which model serves which horizons, and the skill each
 showed there.
 """
@@ -38,7 +38,7 @@ class HorizonSkill:
     horizon: int
     relative_mae: float | None  # MAE / naive MAE on prices
     fva: float | None  # forecast value added over naive: 1 - relative MAE
-    # One-sided DM p-value of "better than naive", Holm-adjusted over the model's horizons;
+    # One-sided DM p-value of "better than naive", adjusted over the model's horizons;
     # None for naive.
     p_vs_naive: float | None
     significant: bool  # p_vs_naive < the policy's alpha and fva > 0
@@ -56,7 +56,7 @@ def _skills(rows: pd.DataFrame) -> tuple[HorizonSkill, ...]:
     out = []
     for r in rows.sort_values("horizon").to_dict("records"):
         # Tables written before the policy adjusted over horizons carry the raw p only.
-        p = optional_float(r.get("p_vs_naive_holm", r.get("p_vs_naive")))
+        p = optional_float(r.get("p_vs_naive_adjusted", r.get("p_vs_naive")))
         fva = optional_float(r.get("fva"))
         out.append(
             HorizonSkill(

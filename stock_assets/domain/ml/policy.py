@@ -9,9 +9,12 @@ slow mean reversion), and the product forecasts the whole week:
 1. **Beats, per horizon.** A beats B at horizon h when a one-sided Diebold-Mariano test (long-run
    variance up to lag h-1 and the small-sample correction, ``significance``) on the absolute
    log-return errors of the same anchors says A is better. The seven horizons are one family of
-   questions ("where does A beat B?"): their p-values are adjusted with Holm's step-down method,
-   so the chance of claiming even one horizon that is not there stays at ``alpha`` whatever the
-   number of horizons.
+   questions ("where does A beat B?"), tested with a fallback procedure (``adjust``) that keeps
+   the chance of claiming even one horizon that is not there at ``alpha``: horizon 1, which
+   carries most of the little signal daily prices have, is tested at ``primary_share`` of
+   ``alpha``; the other horizons, with Holm's step-down method, at all of ``alpha`` when horizon 1
+   was won and at the rest of it when not (so a signal that only shows further out can still be
+   served, on stronger evidence).
 2. **Best baseline, per horizon.** Starts from ``naive`` (the random walk) and moves to a more
    elaborate baseline (``drift``, then ``linear``, then the nonlinear ``boosted`` trees) at the
    horizons where that one *beats* the current best.
@@ -57,7 +60,7 @@ from stock_assets.domain.ml.backtest import WalkForwardResult
 from stock_assets.domain.ml.forecasters import BASELINES
 from stock_assets.domain.ml.significance import DMResult, diebold_mariano
 
-POLICY_VERSION = "2026.12-horizons1"
+POLICY_VERSION = "2026.12-horizons2"
 CHAMPION = (
     "champion"  # candidate name of the champion's recipe when it is re-run beside the challenger
 )
@@ -77,6 +80,7 @@ class PromotionPolicy:
     version: str = POLICY_VERSION
     alpha: float = 0.05
     primary_horizon: int = 1
+    primary_share: float = 0.8  # of alpha, for the primary horizon (``adjust``)
     coverage_tolerance: float = 0.03
     leakage_mae_ratio: float = 0.90
     leakage_direction_margin: float = 0.10
@@ -103,6 +107,26 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def adjust(p_values: Sequence[float], primary: int, primary_share: float) -> list[float]:
+    """Adjusted p-values of the fallback procedure over the horizons (index h - 1): reject
+    horizon h where ``adjusted < alpha``, with a family-wise error rate of at most ``alpha``.
+
+    The primary horizon is tested at ``primary_share * alpha``. The others are tested together
+    with Holm's method, at ``alpha`` when the primary was rejected and at
+    ``(1 - primary_share) * alpha`` when not. An adjusted p-value is the smallest ``alpha`` at
+    which its horizon is rejected.
+    """
+    first = 1.0 if math.isnan(p_values[primary - 1]) else p_values[primary - 1]
+    others = [i for i in range(len(p_values)) if i != primary - 1]
+    within = holm([p_values[i] for i in others])
+    adjusted = [1.0] * len(p_values)
+    adjusted[primary - 1] = min(1.0, first / primary_share)
+    rest = 1.0 - primary_share
+    for i, h_adj in zip(others, within, strict=True):
+        adjusted[i] = min(1.0, max(first / primary_share, h_adj), h_adj / rest)
+    return adjusted
+
+
 @dataclass(frozen=True)
 class Comparison:
     """``candidate`` vs ``reference`` at one horizon on the same anchors."""
@@ -112,7 +136,7 @@ class Comparison:
     horizon: int
     mae_ratio: float  # candidate MAE / reference MAE (log returns)
     dm: DMResult
-    p_holm: float  # p_better adjusted over the horizons (Holm)
+    p_adjusted: float  # p_better adjusted over the horizons (``adjust``)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -122,7 +146,7 @@ class Comparison:
             "mae_ratio": round(self.mae_ratio, 4),
             "dm_statistic": round(self.dm.statistic, 3),
             "p_better": round(self.dm.p_better, 4),
-            "p_better_holm": round(self.p_holm, 4),
+            "p_better_adjusted": round(self.p_adjusted, 4),
             "p_worse": round(self.dm.p_worse, 4),
             "n": self.dm.n,
         }
@@ -143,7 +167,7 @@ def horizon_span(horizons: Sequence[int]) -> str:
 class Verdict:
     """Where does ``candidate`` beat ``reference``? With every horizon's comparison.
 
-    ``beats_at``: the horizons where it is better after Holm's adjustment over the horizons (what
+    ``beats_at``: the horizons where it is better after the adjustment over the horizons (what
     the policy serves on). ``beats``: the whole-model reading at the primary horizon (better
     there at ``alpha``, significantly worse nowhere, Bonferroni), which the transfer benchmarks
     report.
@@ -177,7 +201,7 @@ def compare(
         dm = diebold_mariano(a.to_numpy(), b.to_numpy(), h)
         ratio = float(a.mean() / b.mean()) if b.mean() > 0 else float("nan")
         raw.append((h, ref, ratio, dm))
-    adjusted = holm([dm.p_better for *_, dm in raw])
+    adjusted = adjust([dm.p_better for *_, dm in raw], policy.primary_horizon, policy.primary_share)
     comparisons = tuple(
         Comparison(candidate, ref, h, ratio, dm, p)
         for (h, ref, ratio, dm), p in zip(raw, adjusted, strict=True)
@@ -188,18 +212,19 @@ def compare(
     # alarm rate at alpha (without it, equal models failed it 18% of the time).
     worse = [c.horizon for c in comparisons if c.dm.p_worse < policy.alpha / len(comparisons)]
     beats = primary.dm.p_better < policy.alpha and not worse
-    beats_at = tuple(c.horizon for c in comparisons if c.p_holm < policy.alpha)
-    best = min(comparisons, key=lambda c: c.p_holm)
+    beats_at = tuple(c.horizon for c in comparisons if c.p_adjusted < policy.alpha)
+    best = min(comparisons, key=lambda c: c.p_adjusted)
     if beats_at:
         reason = (
-            f"{candidate} beats {label} at {horizon_span(beats_at)} (Holm-adjusted p < "
-            f"{policy.alpha}; at h={best.horizon}: MAE x{best.mae_ratio:.3f}, p={best.p_holm:.3g})"
+            f"{candidate} beats {label} at {horizon_span(beats_at)} (p adjusted over the "
+            f"horizons < {policy.alpha}; at h={best.horizon}: MAE x{best.mae_ratio:.3f}, "
+            f"adjusted p={best.p_adjusted:.3g})"
         )
     else:
         reason = (
             f"{candidate} does not beat {label} at any horizon (at h={primary.horizon}: MAE "
-            f"x{primary.mae_ratio:.3f}, p={primary.dm.p_better:.3g}; smallest Holm-adjusted p "
-            f"{best.p_holm:.3g} >= {policy.alpha})"
+            f"x{primary.mae_ratio:.3f}, p={primary.dm.p_better:.3g}; smallest adjusted p "
+            f"{best.p_adjusted:.3g} >= {policy.alpha})"
         )
     return Verdict(candidate, label, beats, reason, comparisons, beats_at)
 
@@ -208,14 +233,14 @@ def against(
     result: WalkForwardResult, reference: str | None, policy: PromotionPolicy = POLICY
 ) -> tuple[list[float], list[float], list[float]]:
     """Per row of ``result.metrics``: the DM statistic, the one-sided p-value of "better than
-    ``reference``" and that p-value Holm-adjusted over the candidate's horizons (NaN for the
+    ``reference``" and that p-value adjusted over the candidate's horizons (NaN for the
     reference itself, or when there is none)."""
     values: dict[tuple[str, int], tuple[float, float, float]] = {}
     if reference is not None and reference in result.candidates:
         for name in result.candidates:
             if name != reference:
                 for c in compare(result, name, reference, policy).comparisons:
-                    values[(name, c.horizon)] = (c.dm.statistic, c.dm.p_better, c.p_holm)
+                    values[(name, c.horizon)] = (c.dm.statistic, c.dm.p_better, c.p_adjusted)
     keys = zip(result.metrics["candidate"], result.metrics["horizon"].astype(int), strict=True)
     nan = float("nan")
     rows = [values.get(key, (nan, nan, nan)) for key in keys]
@@ -243,7 +268,7 @@ def best_baseline(
 def best_baselines(
     result: WalkForwardResult, policy: PromotionPolicy = POLICY
 ) -> tuple[tuple[str, ...], list[Verdict]]:
-    """Per horizon, the simplest baseline that no more elaborate one beats there (Holm over the
+    """Per horizon, the simplest baseline that no more elaborate one beats there (adjusted over the
     horizons at every step of the chain), and the comparisons made."""
     available = [b for b in policy.baseline_order if b in result.candidates]
     if not available:

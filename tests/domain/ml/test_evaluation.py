@@ -88,10 +88,10 @@ def test_a_mix_is_stated_per_horizon() -> None:
     assert not mixed.describes([("naive", "b1"), ("linear", "m1-linear")])
 
 
-def test_the_holm_adjusted_p_value_decides_significance() -> None:
+def test_the_adjusted_p_value_decides_significance() -> None:
     table = _table("linear", "serve_baseline", 0.03, 0.03)
     assert evaluation_from_table(table).skilled_horizons == [1]
-    table["p_vs_naive_holm"] = table["p_vs_naive"].map(lambda p: None if p is None else 2 * p)
+    table["p_vs_naive_adjusted"] = table["p_vs_naive"].map(lambda p: None if p is None else 2 * p)
     adjusted = evaluation_from_table(table)
     assert adjusted.skilled_horizons == []
     assert adjusted.horizon(1).p_vs_naive == 0.06
