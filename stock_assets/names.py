@@ -111,5 +111,6 @@ DAILY_TRIGGER = "daily"
 REPLAY_TRIGGER = "replay"
 DRIFT_TRIGGER = "drift"
 DECAY_TRIGGER = "decay"
+HISTORY_TRIGGER = "history"  # a recent listing now has the history a backtest needs
 API_TRIGGER = "api"
 MANUAL_TRIGGER = "manual"

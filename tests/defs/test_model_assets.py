@@ -22,6 +22,7 @@ from stock_assets.defs.assets.forecasting import forecast
 from stock_assets.defs.assets.market import indicators, ohlcv
 from stock_assets.defs.assets.models import child_model, parent_model
 from stock_assets.defs.resources import FileFolderMarketData
+from stock_assets.defs.sensors.retrain import RetrainCursor, new_evaluations, plan_retrains
 from stock_assets.domain.calendar import trading_days
 from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.ml.artifacts import list_versions
@@ -174,13 +175,15 @@ def test_forecast_without_model_fails_with_reason(platform: TinyPlatform) -> Non
 def test_a_recent_listing_is_served_the_naive_forecast_with_the_history_it_needs(
     platform: TinyPlatform, tmp_path: Path
 ) -> None:
-    """A ticker listed 120 sessions ago (its own CSV through the ``files`` provider: AAPL's last
-    120 sessions under another name) trains a child, which no backtest can judge yet: the naive
+    """A ticker listed 120 sessions ago (its own CSV through the ``files`` provider: 120 of AAPL's
+    sessions under another name) trains a child, which no backtest can judge yet: the naive
     forecast serves, claiming no skill, and every check and statement says how much history the
-    ticker has and needs."""
+    ticker has and needs. Once its history has grown enough, the forecast's check asks for the
+    retrain that judges it, and the retrain sensor plans one."""
     if not list_versions(platform.resources["model_store"].parent_root, "^GSPC"):
         assert platform.run([parent_model], {names.PARENT_MODEL: {"config": TINY_PARENT}}).success
-    recent = OfflineSampleProvider().fetch("AAPL").tail(120)
+    sessions = OfflineSampleProvider().fetch("AAPL").tail(200)
+    recent = sessions.head(120)
     recent.to_csv(tmp_path / "NEWCO.csv", index=False)
     files = FileFolderMarketData(folder=str(tmp_path))
     listing = TinyPlatform(
@@ -218,6 +221,20 @@ def test_a_recent_listing_is_served_the_naive_forecast_with_the_history_it_needs
     assert evaluation is not None and evaluation.horizons == ()
     assert evaluation.statement().startswith(f"The naive forecast (the last close) serves: {said}")
     assert "No skill is claimed" in evaluation.statement()
+    waiting = _checks(result)["judged_on_current_history"]
+    assert waiting.passed and "of the 137 sessions a backtest needs" in waiting.description
+
+    # 80 sessions later the listing has the history: the check fails, and the sensor retrains.
+    sessions.to_csv(tmp_path / "NEWCO.csv", index=False)
+    listing.data("NEWCO")
+    grown = listing.run([forecast], partition="NEWCO")
+    assert grown.success
+    ready = _checks(grown)["judged_on_current_history"]
+    assert not ready.passed and ready.severity == dg.AssetCheckSeverity.WARN
+    assert "NEWCO now has" in ready.description and "A retrain will judge" in ready.description
+    evaluations = [e for e in new_evaluations(listing.instance, 0) if e.ticker == "NEWCO"]
+    decisions, _ = plan_retrains(RetrainCursor(), evaluations, now=100, cooldown=5)
+    assert [(d.ticker, d.kinds) for d in decisions] == [("NEWCO", (names.HISTORY_TRIGGER,))]
 
 
 def test_mlflow_artifacts_stay_under_the_data_dir(platform: TinyPlatform) -> None:

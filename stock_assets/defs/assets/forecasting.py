@@ -1,5 +1,7 @@
 """The latest 7-trading-day forecast per ticker, from the model that serves it."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 
@@ -9,8 +11,10 @@ from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.defs.plots import interval_plot
 from stock_assets.defs.resources import MLflowResource, ModelStoreResource
+from stock_assets.domain.ml.dataset import clean_frame
 from stock_assets.domain.ml.evaluation import evaluation_from_table
 from stock_assets.domain.ml.forecast import ForecastResult, forecast_next
+from stock_assets.domain.ml.policy import INSUFFICIENT_HISTORY
 from stock_assets.domain.serving import (
     UNREGISTERED,
     NoModelError,
@@ -20,6 +24,42 @@ from stock_assets.domain.serving import (
 )
 
 FORECAST_KEY = dg.AssetKey(names.FORECAST)
+HISTORY_CHECK = "judged_on_current_history"
+
+
+def history_verdict(
+    backtest: pd.DataFrame, indicators: pd.DataFrame, serving: ServingModel, ticker: str
+) -> dg.AssetCheckResult:
+    """Fails (a warning the retrain sensor acts on) when the served decision was made for too
+    short a history and the ticker now has the sessions a backtest needs: its models can be
+    judged, and the naive forecast should not keep serving by default."""
+    first = backtest.iloc[0] if not backtest.empty else None
+    if first is None or str(first.get("outcome")) != INSUFFICIENT_HISTORY:
+        return dg.AssetCheckResult(
+            check_name=HISTORY_CHECK,
+            passed=True,
+            description=f"{ticker}'s served model was decided on a full walk-forward backtest.",
+        )
+    sessions = len(clean_frame(indicators, serving.bundle.config.feature_columns, "date"))
+    needed = int(first["sessions_needed"])
+    metadata = {"sessions": sessions, "sessions_needed": needed}
+    if sessions < needed:
+        return dg.AssetCheckResult(
+            check_name=HISTORY_CHECK,
+            passed=True,
+            description=f"{ticker} has {sessions} of the {needed} sessions a backtest needs; "
+            "the naive forecast serves until then.",
+            metadata=metadata,
+        )
+    return dg.AssetCheckResult(
+        check_name=HISTORY_CHECK,
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{ticker} now has {sessions} sessions of complete history, and a backtest "
+        f"needs {needed}: its last decision (on {int(first['sessions'])}) served the naive "
+        "forecast for lack of history. A retrain will judge its models.",
+        metadata=metadata,
+    )
 
 
 def forecast_table(
@@ -47,6 +87,14 @@ def forecast_table(
     group_name="forecasting",
     kinds={"pytorch", "pandas"},
     owners=["team:ml"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            name=HISTORY_CHECK,
+            asset=FORECAST_KEY,
+            description="A ticker served the naive forecast for lack of history is judged again "
+            "once it has the sessions a backtest needs (a warning the retrain sensor acts on).",
+        )
+    ],
 )
 def forecast(
     context: dg.AssetExecutionContext,
@@ -54,7 +102,7 @@ def forecast(
     backtest: pd.DataFrame,
     mlflow: MLflowResource,
     model_store: ModelStoreResource,
-) -> dg.Output[pd.DataFrame]:
+) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
     """Median and calibrated interval prices for the next 7 NYSE trading days after the last data
     date, from the MLflow ``champion``: the model the promotion policy chose (an LSTM, or the best
     baseline when no learned model beat it), named in the table with its measured skill."""
@@ -74,7 +122,7 @@ def forecast(
             table.assign(date=pd.to_datetime(table["date"])),
         ]
     )
-    return dg.Output(
+    yield dg.Output(
         table,
         metadata={
             "as_of": dg.MetadataValue.text(result.as_of),
@@ -93,3 +141,4 @@ def forecast(
             "chart": interval_plot(chart, f"{ticker}: last 60 closes and 7-day forecast"),
         },
     )
+    yield history_verdict(backtest, indicators, serving, ticker)

@@ -1,11 +1,13 @@
 """Retraining on measured trouble: a challenger when a ticker's inputs drift or its live skill
-decays, bounded by a cool-down in market sessions.
+decays, or when a recent listing has grown the history a backtest needs, bounded by a cool-down in
+market sessions.
 
-Two checks open an episode for a ticker: ``drift_report``'s ``drift_share_within_threshold``
-and ``live_skill``'s ``live_skill_holds``. The episode lasts while either fails, and closes when
-both pass again: after a champion decision the drift reference is the data that decision
-validated (``drift_windows``), and a newly promoted model has no matured forecasts yet, so both
-pass and the episode closes. Each episode asks for a ``ticker_training`` run (the promotion
+Three checks open an episode for a ticker: ``drift_report``'s ``drift_share_within_threshold``,
+``live_skill``'s ``live_skill_holds`` and ``forecast``'s ``judged_on_current_history``. The
+episode lasts while any fails, and closes when all pass again: after a champion decision the
+drift reference is the data that decision validated (``drift_windows``), a newly promoted model
+has no matured forecasts yet, and a decision on a full backtest is judged on current history, so
+they pass and the episode closes. Each episode asks for a ``ticker_training`` run (the promotion
 policy then decides), with a run key tied to the evaluation that opened it so Dagster never
 launches it twice; while the episode stays open (a kept champion still decays) it asks again
 only after ``STOCKOPS_RETRAIN_COOLDOWN_SESSIONS`` NYSE sessions, counted on the market clock (the
@@ -25,6 +27,7 @@ import pandas as pd
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from stock_assets import names
+from stock_assets.defs.assets.forecasting import FORECAST_KEY, HISTORY_CHECK
 from stock_assets.defs.assets.live import LIVE_SKILL_CHECK, LIVE_SKILL_KEY
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY
 from stock_assets.defs.jobs import ticker_training_job
@@ -37,6 +40,7 @@ from stock_assets.settings import Settings, get_settings
 WATCHED_CHECKS: dict[str, dg.AssetCheckKey] = {
     names.DRIFT_TRIGGER: dg.AssetCheckKey(DRIFT_KEY, DRIFT_CHECK),
     names.DECAY_TRIGGER: dg.AssetCheckKey(LIVE_SKILL_KEY, LIVE_SKILL_CHECK),
+    names.HISTORY_TRIGGER: dg.AssetCheckKey(FORECAST_KEY, HISTORY_CHECK),
 }
 _PAGE = 100
 
@@ -223,7 +227,8 @@ def _busy(instance: dg.DagsterInstance, tickers: Iterable[str]) -> set[str]:
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retraining on measured trouble: when a ticker's drift check or live-skill "
-    "check fails, train a challenger (ticker_training; the promotion policy decides), once per "
+    "check fails, or a recent listing now has the history a backtest needs, train a "
+    "challenger (ticker_training; the promotion policy decides), once per "
     "episode and at most once per cool-down in market sessions.",
 )
 def retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
