@@ -1,15 +1,19 @@
 """Glue between the model assets and the domain code: Feast training sets, training with logged
-progress, bundles written and registered in MLflow."""
+progress, bundles written and registered in MLflow.
+
+torch is imported where a model trains, not with this module: a run that only refreshes data
+and forecasts from a baseline never loads it."""
+
+from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import numpy as np
 import pandas as pd
-import torch
 
 from stock_assets.defs.plots import loss_curve
 from stock_assets.defs.resources import FeastResource
@@ -18,10 +22,13 @@ from stock_assets.domain.feature_store.store import close_timestamps, training_f
 from stock_assets.domain.ml.artifacts import new_version, save_bundle
 from stock_assets.domain.ml.config import ModelConfig, Strategy
 from stock_assets.domain.ml.dataset import PreparedData
-from stock_assets.domain.ml.model import LSTMForecaster
-from stock_assets.domain.ml.trainer import EpochProgress, TrainResult, train
+from stock_assets.domain.ml.progress import EpochProgress
 from stock_assets.domain.tracking import LoggedModel, ModelTracker
 from stock_assets.settings import get_settings
+
+if TYPE_CHECKING:
+    from stock_assets.domain.ml.model import LSTMForecaster
+    from stock_assets.domain.ml.trainer import TrainResult
 
 PROGRESS_PREFIX = "progress"
 
@@ -102,6 +109,10 @@ def train_logged(
     config: ModelConfig,
     strategy: Strategy | str,
 ) -> Trained:
+    import torch
+
+    from stock_assets.domain.ml.trainer import train
+
     threads = get_settings().torch_threads
     if threads is not None:
         # Concurrent runs share the cores: oversubscribed torch threads spin against each other.

@@ -61,7 +61,6 @@ from stock_assets.domain.ml.candidates import (
 from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.dataset import prepare_data
 from stock_assets.domain.ml.evaluation import evaluation_from_table
-from stock_assets.domain.ml.model import build_model
 from stock_assets.domain.ml.policy import (
     CHALLENGER,
     CHAMPION,
@@ -143,6 +142,9 @@ def _backtest_parent(
                 f"({exc.description})"
             ) from exc
         prepared = prepare_data(frame, config, test_fraction=0.0)
+        # torch loads with the first model built, not with the code location.
+        from stock_assets.domain.ml.model import build_model
+
         trained = train_logged(
             context,
             f"backtest parent <{cutoff.date()}",

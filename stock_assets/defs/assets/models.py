@@ -1,5 +1,7 @@
 """The parent LSTM (trained on the index) and per-ticker children made from it by transfer."""
 
+from typing import Any
+
 import dagster as dg
 import pandas as pd
 
@@ -19,12 +21,19 @@ from stock_assets.defs.training import (
 from stock_assets.domain.ml.artifacts import load_bundle
 from stock_assets.domain.ml.candidates import config_digest, lstm_recipe, recipe_id
 from stock_assets.domain.ml.dataset import prepare_data
-from stock_assets.domain.ml.model import build_model, init_child_from_parent
 from stock_assets.settings import get_settings
 
 PARENT_KEY = dg.AssetKey(names.PARENT_MODEL)
 CHILD_KEY = dg.AssetKey(names.CHILD_MODEL)
 INDEX_TICKER = get_settings().index_ticker
+
+
+def _model() -> Any:
+    """The LSTM module, imported when a model is built: torch loads with training, not with the
+    code location (a data or forecast run never needs it)."""
+    from stock_assets.domain.ml import model
+
+    return model
 
 
 @dg.asset(
@@ -63,7 +72,7 @@ def parent_model(
     trained = train_logged(
         context,
         "parent",
-        model=build_model(model_config),
+        model=_model().build_model(model_config),
         prepared=prepared,
         config=model_config,
         strategy="scratch",
@@ -116,7 +125,9 @@ def child_model(
     # No held-out test split: honest evaluation is the walk-forward backtest's job, and the most
     # recent data (the validation split, for early stopping) matters most for forecasting.
     prepared = prepare_data(frame, model_config, test_fraction=0.0)
-    model = init_child_from_parent(parent.model.state_dict(), model_config, config.strategy)
+    model = _model().init_child_from_parent(
+        parent.model.state_dict(), model_config, config.strategy
+    )
     trained = train_logged(
         context,
         f"child {ticker}",

@@ -41,16 +41,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.dataset import FeatureScaler
 from stock_assets.domain.ml.forecasters import BaselineForecaster, Forecaster
-from stock_assets.domain.ml.lstm_candidate import LSTMCandidate
-from stock_assets.domain.ml.model import LSTMForecaster, build_model
 from stock_assets.domain.symbols import normalize_ticker, ticker_from_slug, ticker_slug
+
+if TYPE_CHECKING:  # torch loads with the first LSTM bundle, not with this module
+    import torch
+
+    from stock_assets.domain.ml.model import LSTMForecaster
 
 MODEL_FILE = "model.pt"
 SCALER_FILE = "scaler.pkl"
@@ -131,6 +132,8 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _serialise_state_dict(state_dict: dict[str, torch.Tensor]) -> bytes:
+    import torch
+
     buf = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
     return buf.getvalue()
@@ -430,6 +433,8 @@ class ModelBundle:
             raise TypeError("a mix has one forecaster per horizon: forecast through its plan")
         if self.baseline is not None:
             return self.baseline
+        from stock_assets.domain.ml.lstm_candidate import LSTMCandidate
+
         return LSTMCandidate(self.config, model=self.model, scaler=self.scaler)
 
     @property
@@ -465,6 +470,10 @@ def load_bundle_from_path(path: str | Path, verify: bool = True) -> ModelBundle:
         scaler = _ScalerUnpickler(fh).load()
     if not isinstance(scaler, FeatureScaler):
         raise TypeError(f"{path / SCALER_FILE} does not hold a FeatureScaler")
+    import torch
+
+    from stock_assets.domain.ml.model import build_model
+
     weights = torch.load(path / MODEL_FILE, weights_only=True, map_location="cpu")
     model = build_model(config)
     model.load_state_dict(weights, strict=True)

@@ -40,7 +40,7 @@ from stock_assets.domain.ml.dataset import (
 )
 from stock_assets.domain.ml.forecasters import Forecaster, IntArray
 from stock_assets.domain.ml.metrics import horizon_metrics, prices_from_log_returns
-from stock_assets.domain.ml.trainer import EpochProgress
+from stock_assets.domain.ml.progress import EpochProgress
 
 MIN_FOLDS = 4
 

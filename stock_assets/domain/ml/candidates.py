@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
 
 from stock_assets.domain.ml.backtest import CandidateSpec, Fold
 from stock_assets.domain.ml.config import ModelConfig, Strategy
@@ -25,8 +24,10 @@ from stock_assets.domain.ml.forecasters import (
     Forecaster,
     make_baseline,
 )
-from stock_assets.domain.ml.lstm_candidate import LSTMCandidate
-from stock_assets.domain.ml.trainer import EpochProgress
+from stock_assets.domain.ml.progress import EpochProgress
+
+if TYPE_CHECKING:  # torch is imported where an LSTM is built, not with the recipes
+    import torch
 
 Builder = Callable[[Fold, Callable[[EpochProgress], None] | None], Forecaster]
 
@@ -83,6 +84,8 @@ def lstm_spec(
     """An LSTM recipe: each fold's child starts from ``parent_state`` (or scratch)."""
 
     def build(fold: Fold, progress: Callable[[EpochProgress], None] | None) -> Forecaster:
+        from stock_assets.domain.ml.lstm_candidate import LSTMCandidate
+
         return LSTMCandidate(
             config, strategy, parent_state, device=device, progress_callback=progress
         )

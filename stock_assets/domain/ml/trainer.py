@@ -15,18 +15,9 @@ from stock_assets.domain.ml.config import ModelConfig, Strategy
 from stock_assets.domain.ml.dataset import FeatureScaler, PreparedData, Split
 from stock_assets.domain.ml.losses import pinball_loss
 from stock_assets.domain.ml.model import LSTMForecaster, sort_quantiles
+from stock_assets.domain.ml.progress import EpochProgress
 
 EVAL_BATCH_SIZE = 1024
-
-
-@dataclass(frozen=True)
-class EpochProgress:
-    """What a progress callback receives after each epoch (``epoch`` is 1-based)."""
-
-    epoch: int
-    total_epochs: int
-    train_loss: float
-    val_loss: float
 
 
 @dataclass(frozen=True)
