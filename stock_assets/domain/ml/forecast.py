@@ -9,7 +9,7 @@ each calibrated by the model that made them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -202,16 +202,10 @@ def _forecast_mix(
     points = tuple(
         made[component.version].points[h] for h, component in enumerate(bundle.components)
     )
+    # Every component read the same rows: the first one's as-of date and last close are all's.
     first = made[bundle.components[0].version]
-    return ForecastResult(
-        as_of=first.as_of,
-        last_close=first.last_close,
-        quantiles=first.quantiles,
-        nominal_coverage=first.nominal_coverage,
-        points=points,
-        ticker=ticker,
-        model_version=model_version,
-        model=bundle.candidate,
+    return replace(
+        first, points=points, ticker=ticker, model_version=model_version, model=bundle.candidate
     )
 
 

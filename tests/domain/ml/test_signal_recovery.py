@@ -93,19 +93,24 @@ def test_what_serves_on_an_autoregression_is_near_the_oracle(
         assert got <= 1.005 and got <= best + 0.02, (h, name, got, best)
 
 
-@pytest.mark.parametrize("process", ["threshold_ar", "sign_asymmetric_ar"])
-def test_nonlinear_signal_is_served_by_the_boosted_trees(process: str) -> None:
-    """Baselines only (the LSTM adds minutes and serves only if it beats what serves here)."""
-    series = make_series(process, n=ROWS, seed=21)
+def _baselines_and_oracle(series: SyntheticSeries) -> WalkForwardResult:
+    """Baselines only (the LSTM adds minutes and serves only if it beats what serves here), and
+    the oracle, through the real walk-forward."""
     oracle = CandidateSpec(
         "oracle", "oracle", lambda fold, progress: series.oracle(CFG.horizon, CFG.quantiles)
     )
-    result = run_walk_forward(
+    return run_walk_forward(
         compute_indicators(series.ohlcv),
         [*baseline_specs(CFG), oracle],
         CFG,
         timestamp_column="date",
     )
+
+
+@pytest.mark.parametrize("process", ["threshold_ar", "sign_asymmetric_ar"])
+def test_nonlinear_signal_is_served_by_the_boosted_trees(process: str) -> None:
+    """A jump or a kink in the mean, which no linear model fits: the boosted trees serve."""
+    result = _baselines_and_oracle(make_series(process, n=ROWS, seed=21))
     served, _ = best_baseline(result)
     assert served == "boosted"
     boosted, linear, best = _h1(result, "boosted"), _h1(result, "linear"), _h1(result, "oracle")
@@ -125,16 +130,7 @@ def test_a_signal_that_shows_further_out_is_served_there_and_naive_elsewhere() -
     beats naive at h=1, while the boosted trees do at h=5 and h=7 on the stricter evidence the
     policy asks of later horizons when h=1 is not won: they serve those horizons, naive the rest,
     and the oracle confirms the signal is there."""
-    series = make_series("volatility_in_mean", n=3000, seed=23)
-    oracle = CandidateSpec(
-        "oracle", "oracle", lambda fold, progress: series.oracle(CFG.horizon, CFG.quantiles)
-    )
-    result = run_walk_forward(
-        compute_indicators(series.ohlcv),
-        [*baseline_specs(CFG), oracle],
-        CFG,
-        timestamp_column="date",
-    )
+    result = _baselines_and_oracle(make_series("volatility_in_mean", n=3000, seed=23))
     plan, _ = best_baselines(result)
     assert plan[0] == "naive"
     later = [h for h, name in enumerate(plan, 1) if name != "naive"]
