@@ -72,12 +72,7 @@ def evaluate(
     metrics.insert(0, "ticker", ticker)
     # The model serving each horizon, and whether any is significantly worse there than that
     # horizon's best baseline (the policy should never allow it).
-    served = pd.concat(
-        [
-            result.candidate_metrics(name).query("horizon == @h")
-            for h, name in enumerate(decision.plan, 1)
-        ]
-    )
+    served = result.plan_metrics(decision.plan)
     worse_than_best = any(
         name != best and compare(result, name, best).comparisons[h - 1].dm.p_worse < POLICY.alpha
         for h, (name, best) in enumerate(

@@ -125,6 +125,17 @@ class WalkForwardResult:
             raise KeyError(f"no candidate {name!r} in this backtest")
         return table.sort_values("horizon").reset_index(drop=True)
 
+    def plan_metrics(self, plan: Sequence[str]) -> pd.DataFrame:
+        """Per horizon h, the metrics of ``plan[h - 1]`` (the candidate serving h)."""
+        # Boolean masks, not DataFrame.query: query parses its expression with ``ast``, and two
+        # threads parsing at once (runs share the API's process when it launches in-process)
+        # raised "SystemError: AST constructor recursion depth mismatch" on this Python.
+        rows = [
+            self.metrics[(self.metrics["candidate"] == name) & (self.metrics["horizon"] == h)]
+            for h, name in enumerate(plan, 1)
+        ]
+        return pd.concat(rows).reset_index(drop=True)
+
     def abs_errors(self, name: str, horizon: int) -> pd.Series:
         """Absolute log-return error of the median, indexed by anchor row."""
         sel = self.predictions[

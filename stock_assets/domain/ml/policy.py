@@ -475,12 +475,7 @@ def decide(
     def decided(outcome: Outcome, plan: Sequence[str], reason: str) -> Decision:
         plan = tuple(plan)
         served = served_name(plan)
-        metrics = pd.concat(
-            [
-                result.candidate_metrics(name).query("horizon == @h")
-                for h, name in zip(horizons, plan, strict=True)
-            ]
-        )
+        metrics = result.plan_metrics(plan)
         if served == MIX:
             reason = f"{reason} Per horizon: {plan_summary(plan)}."
         return Decision(
