@@ -396,6 +396,7 @@ def _insufficient_history(
             "decision": dg.MetadataValue.text(reason),
             "outcome": dg.MetadataValue.text(INSUFFICIENT_HISTORY),
             "served_model": dg.MetadataValue.text(NO_EVIDENCE_BASELINE),
+            "plan": dg.MetadataValue.text(plan_summary((NO_EVIDENCE_BASELINE,) * horizon)),
             "best_baseline": dg.MetadataValue.text(NO_EVIDENCE_BASELINE),
             "policy_version": dg.MetadataValue.text(POLICY_VERSION),
             "sessions": dg.MetadataValue.int(exc.rows),
