@@ -7,6 +7,11 @@ sweep takes seconds); a window "drifts" when more than half of the five inputs r
 threshold. The shifted case amplifies the last 60 daily moves 4x (what tests/defs/test_drift.py
 does). This is what the default threshold (0.75) was chosen from.
 
+Also what one ticker's drift scores cost a run, which starts in a fresh interpreter: the scores
+computed with numpy (what ``drift_report`` does) against Evidently's report and HTML (what it did
+for every ticker, and still does when drift is found or someone asks), each beyond the same set-up
+(imports, AAPL's indicators, the windows), median of three fresh processes.
+
     .venv/bin/python -m bench.bench_drift [--quick]
 
 ``--quick``: AAPL alone, a window every 200 sessions (seconds; not a measurement).
@@ -15,6 +20,10 @@ does). This is what the default threshold (0.75) was chosen from.
 from __future__ import annotations
 
 import argparse
+import statistics
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -40,6 +49,35 @@ def _scores(reference: pd.DataFrame, current: pd.DataFrame) -> list[float]:
 
 def _drifts(scores: list[float], threshold: float) -> bool:
     return sum(s >= threshold for s in scores) / len(scores) > 0.5
+
+
+SETUP = """
+import tempfile
+import pandas as pd
+from stock_assets.domain.indicators import compute_indicators
+from stock_assets.domain.market_data import OfflineSampleProvider
+from stock_assets.domain.monitoring import DriftSettings, compute_drift, drift_windows
+from stock_assets.domain.monitoring import render_drift_html
+settings = DriftSettings()
+frame = compute_indicators(OfflineSampleProvider().fetch("AAPL"))
+windows = drift_windows(frame, pd.Timestamp("2012-03-01"), settings)
+"""
+STEPS = {
+    "set-up only": "",
+    "numpy scores": "compute_drift(windows, settings, ticker='AAPL')",
+    "Evidently report and HTML": "render_drift_html(windows, settings, "
+    "tempfile.mkdtemp() + '/r.html')",
+}
+
+
+def fresh_process_s(code: str, repeats: int) -> float:
+    """Median wall time of ``python -c SETUP + code`` in a fresh interpreter."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", SETUP + code], check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -90,6 +128,18 @@ def main() -> None:
                 "unit": "tickers",
                 "target": "all at the default" if t == 0.75 else "-",
                 "met": caught[t] == len(tickers) if t == 0.75 else None,
+            }
+        )
+    repeats = 1 if args.quick else 3
+    cost = {name: fresh_process_s(code, repeats) for name, code in STEPS.items()}
+    for name in ("numpy scores", "Evidently report and HTML"):
+        figures.append(
+            {
+                "figure": f"one ticker's drift in a fresh process: {name}, beyond the set-up",
+                "value": round(cost[name] - cost["set-up only"], 2),
+                "unit": "s",
+                "target": "-",
+                "met": None,
             }
         )
     write_results(

@@ -15,6 +15,9 @@ from stock_assets.domain.monitoring import read_agent_report, read_drift_summary
 from stock_assets.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
+# The drift report's run config when a reader asks for it (the daily refresh renders it only when
+# drift is found).
+RENDER_HTML = {"ops": {names.DRIFT_REPORT: {"config": {"html": True}}}}
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,10 @@ class DriftService:
         if reason is not None or summary is None:
             request_id = REQUEST_ID.get()  # the run carries the id of the request that made it
             tags = {names.REQUEST_ID_TAG: request_id} if request_id else None
-            handle = self.tasks.run_job(ticker, names.TICKER_DRIFT_JOB, tags=tags)
+            # Someone wants to read it: the run renders Evidently's HTML, drift or not.
+            handle = self.tasks.run_job(
+                ticker, names.TICKER_DRIFT_JOB, config=RENDER_HTML, tags=tags
+            )
             log.info(
                 "drift report run %s for %s",
                 "joined" if handle.joined else "launched",

@@ -79,6 +79,8 @@ def drift_html(ticker: TickerPath, request: Request) -> FileResponse:
     path = layout.drift_html_path(get_state(request).settings.resolved_outputs_dir, symbol)
     if not path.is_file():
         raise ApiError(
-            404, "no_drift_report", f"No drift report for {symbol} yet: POST /monitor/{symbol}."
+            404,
+            "no_drift_report",
+            f"No rendered drift report for {symbol}: POST /monitor/{symbol} renders one.",
         )
     return FileResponse(path, media_type="text/html")

@@ -1,4 +1,5 @@
-"""The drift windows, the Evidently report on synthetic inputs, and the files it leaves."""
+"""The drift windows, the drift scores (Evidently's, computed here) on synthetic inputs, the
+Evidently report, and the files they leave."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from stock_assets.domain.monitoring import (
     drift_windows,
     read_agent_report,
     read_drift_summary,
+    render_drift_html,
     training_end,
     write_drift_report,
 )
+from stock_assets.domain.monitoring.drift import _column_results, _evidently_snapshot
 
 SETTINGS = DriftSettings(current_rows=60, reference_rows=300)
 
@@ -66,10 +69,11 @@ def test_training_end_comes_from_the_bundle_metadata() -> None:
 
 
 def test_same_distribution_no_drift_shifted_drift(tmp_path: Path) -> None:
-    calm, _ = compute_drift(drift_windows(frame(800), None, SETTINGS), SETTINGS, ticker="AAPL")
+    calm = compute_drift(drift_windows(frame(800), None, SETTINGS), SETTINGS, ticker="AAPL")
     assert calm.drift_share <= calm.threshold and not calm.dataset_drift
-    shifted, snapshot = compute_drift(
-        drift_windows(frame(800, scale_last=60, factor=3.0), None, SETTINGS),
+    windows = drift_windows(frame(800, scale_last=60, factor=3.0), None, SETTINGS)
+    shifted = compute_drift(
+        windows,
         SETTINGS,
         ticker="AAPL",
         model_version="3",
@@ -79,12 +83,36 @@ def test_same_distribution_no_drift_shifted_drift(tmp_path: Path) -> None:
     assert set(shifted.drifted_columns) == set(DRIFT_FEATURE_COLUMNS)
     assert all(c.stattest == "wasserstein" and c.drift_score >= 0.75 for c in shifted.columns)
 
-    json_path, html = write_drift_report(tmp_path, "^GSPC", shifted.to_dict(), snapshot.save_html)
-    assert json_path.parent.name == "%5EGSPC" and html.name == "latest.html"
+    json_path, html = write_drift_report(
+        tmp_path,
+        "^GSPC",
+        shifted.to_dict(),
+        lambda path: render_drift_html(windows, SETTINGS, path),
+    )
+    assert json_path.parent.name == "%5EGSPC" and html is not None and html.name == "latest.html"
+    assert html.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
     stored = read_drift_summary(tmp_path, "^gspc")
     assert stored is not None and stored["html_path"] == str(html)
     assert stored["model_version"] == "3" and stored["drifted_columns"] == shifted.drifted_columns
     assert not [p for p in json_path.parent.iterdir() if p.name.startswith(".")]  # no temp left
+    # Without a rendered report the older one goes: no reader finds a report of other windows.
+    _, none = write_drift_report(tmp_path, "^GSPC", calm.to_dict(), None)
+    stored = read_drift_summary(tmp_path, "^GSPC")
+    assert none is None and not html.exists() and stored is not None
+    assert "html_path" not in stored and stored["drift_share"] == calm.drift_share
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.3, 3.0])
+def test_the_scores_are_evidently_s_own(factor: float) -> None:
+    """The normed Wasserstein distance computed here equals Evidently's on the same windows
+    (calm, mildly and strongly shifted), and another method still runs through Evidently."""
+    windows = drift_windows(frame(800, scale_last=60, factor=factor), None, SETTINGS)
+    ours = compute_drift(windows, SETTINGS, ticker="X")
+    theirs = _column_results(_evidently_snapshot(windows, SETTINGS), list(SETTINGS.columns))
+    for column in ours.columns:
+        assert column.drift_score == pytest.approx(theirs[column.column][0], abs=1e-6)
+    ks = DriftSettings(method="ks", column_threshold=0.05)
+    assert {c.stattest for c in compute_drift(windows, ks, ticker="X").columns} == {"ks"}
 
 
 def test_an_adopted_regime_becomes_the_reference_and_ends_the_drift() -> None:
@@ -93,11 +121,11 @@ def test_an_adopted_regime_becomes_the_reference_and_ends_the_drift() -> None:
     shifted = frame(800, scale_last=60, factor=3.0)
     end = shifted["date"].iloc[-1]
     train_end = shifted["date"].iloc[-61]
-    before, _ = compute_drift(drift_windows(shifted, train_end, SETTINGS), SETTINGS, ticker="X")
+    before = compute_drift(drift_windows(shifted, train_end, SETTINGS), SETTINGS, ticker="X")
     assert before.dataset_drift
     windows = drift_windows(shifted, train_end, SETTINGS, adopted_end=end)
     assert windows.reference_window == windows.current_window
-    after, _ = compute_drift(windows, SETTINGS, ticker="X")
+    after = compute_drift(windows, SETTINGS, ticker="X")
     assert not after.dataset_drift and after.drift_share == 0.0
     # An adoption older than the serving model's own training data is superseded by it.
     older = drift_windows(shifted, end, SETTINGS, adopted_end=train_end)
@@ -111,7 +139,7 @@ def test_an_adopted_regime_becomes_the_reference_and_ends_the_drift() -> None:
             .pipe(lambda f: f.assign(**{c: f[c] * 0.2 - 4 for c in DRIFT_FEATURE_COLUMNS})),
         ]
     )
-    moved, _ = compute_drift(
+    moved = compute_drift(
         drift_windows(later, train_end, SETTINGS, adopted_end=end), SETTINGS, ticker="X"
     )
     assert moved.dataset_drift

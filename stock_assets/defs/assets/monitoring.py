@@ -2,6 +2,7 @@
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from stock_assets import names
 from stock_assets.defs.assets.evaluation import CHAMPION_KEY
@@ -16,6 +17,7 @@ from stock_assets.domain.monitoring import (
     compute_drift,
     drift_windows,
     read_adopted_reference,
+    render_drift_html,
     training_end,
     write_drift_report,
 )
@@ -42,6 +44,11 @@ class DriftConfig(dg.Config):
     method: str = _settings.drift_stattest
     column_threshold: float = _settings.drift_stattest_threshold
     share_threshold: float = _settings.drift_share_threshold
+    html: bool = Field(
+        default=False,
+        description="Render Evidently's HTML report even without drift (it is rendered whenever "
+        "drift is found; the API's /monitor asks for it when someone wants to read it).",
+    )
 
     def to_settings(self) -> DriftSettings:
         return DriftSettings(
@@ -70,9 +77,10 @@ def drift_report(
     mlflow: MLflowResource,
     model_store: ModelStoreResource,
 ) -> dg.MaterializeResult:
-    """Evidently data-drift report of the model's stationary inputs (returns, RSI, normalised
+    """Evidently data-drift scores of the model's stationary inputs (returns, RSI, normalised
     MACD histogram, volatility, volume z-score): the serving model's training window against
-    the most recent rows. The HTML and a JSON summary land in ``outputs/drift/<ticker>/``."""
+    the most recent rows. A JSON summary lands in ``outputs/drift/<ticker>/``, with Evidently's
+    HTML report when drift is found or the run asks for it (``html``)."""
     ticker = context.partition_key
     settings = config.to_settings()
     try:
@@ -86,15 +94,20 @@ def drift_report(
         windows = drift_windows(indicators, training_end(bundle.metadata), settings, adopted_end)
     except InsufficientDataError as exc:
         raise dg.Failure(f"No drift report for {ticker}: {exc}") from exc
-    summary, snapshot = compute_drift(
+    summary = compute_drift(
         windows,
         settings,
         ticker=ticker,
         model_version=serving.model_version,
         bundle_version=bundle.version,
     )
+    # The report is for reading: rendered when there is something to read, or when asked.
+    render = config.html or summary.dataset_drift
     json_path, html_path = write_drift_report(
-        model_store.children_root, ticker, summary.to_dict(), snapshot.save_html
+        model_store.children_root,
+        ticker,
+        summary.to_dict(),
+        (lambda path: render_drift_html(windows, settings, path)) if render else None,
     )
     context.log.info(
         f"drift {ticker}: share {summary.drift_share:.2f} (threshold {summary.threshold}), "
@@ -120,7 +133,9 @@ def drift_report(
             "method": dg.MetadataValue.text(f"{summary.method} (>= {summary.column_threshold})"),
             "model_version": dg.MetadataValue.text(serving.model_version or UNREGISTERED),
             "bundle_version": dg.MetadataValue.text(bundle.version),
-            "html_report": dg.MetadataValue.path(str(html_path)),
+            "html_report": dg.MetadataValue.text(
+                str(html_path) if html_path else "not rendered (no drift; /monitor renders it)"
+            ),
             "summary_json": dg.MetadataValue.path(str(json_path)),
             "features": dg.MetadataValue.json(list(DRIFT_FEATURE_COLUMNS)),
         },

@@ -7,7 +7,9 @@ from stock_assets.domain.monitoring.drift import (
     InsufficientDataError,
     compute_drift,
     drift_windows,
+    render_drift_html,
     training_end,
+    wasserstein_normed,
 )
 from stock_assets.domain.monitoring.files import (
     read_adopted_reference,
@@ -27,7 +29,9 @@ __all__ = [
     "read_adopted_reference",
     "read_agent_report",
     "read_drift_summary",
+    "render_drift_html",
     "training_end",
+    "wasserstein_normed",
     "write_adopted_reference",
     "write_drift_report",
 ]

@@ -3,7 +3,7 @@
 Per ticker slug, under the outputs dir::
 
     drift/<slug>/latest.json     the drift summary (written last, atomically)
-    drift/<slug>/latest.html     the Evidently report it points at
+    drift/<slug>/latest.html     the Evidently report it points at, when one was rendered
     drift/<slug>/reference.json  the data end the last champion decision validated
     reports/<slug>/latest.json   the agents' latest report and its evaluation (read only here)
 
@@ -27,11 +27,20 @@ from stock_assets.domain.storage import atomic_write, atomic_write_text
 
 
 def write_drift_report(
-    outputs_dir: Path, ticker: str, summary: dict[str, Any], save_html: Any
-) -> tuple[Path, Path]:
-    """Write the HTML (``save_html(path)``), then the summary naming it; return both paths."""
-    html = atomic_write(drift_html_path(outputs_dir, ticker), lambda tmp: save_html(str(tmp)))
-    payload = {**summary, "html_path": str(html)}
+    outputs_dir: Path, ticker: str, summary: dict[str, Any], save_html: Any | None
+) -> tuple[Path, Path | None]:
+    """Write the HTML (``save_html(path)``), then the summary naming it; return both paths.
+
+    Without ``save_html`` no report is rendered, and an older one (of other windows) is removed
+    before the summary is written, so no reader finds a report that does not match it."""
+    target = drift_html_path(outputs_dir, ticker)
+    if save_html is None:
+        target.unlink(missing_ok=True)
+        html = None
+        payload = dict(summary)
+    else:
+        html = atomic_write(target, lambda tmp: save_html(str(tmp)))
+        payload = {**summary, "html_path": str(html)}
     path = atomic_write_text(
         json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n",
         drift_summary_path(outputs_dir, ticker),
