@@ -109,9 +109,11 @@ def test_unchanged_data_passes_and_requests_nothing(drift: Drift) -> None:
     assert summary["dataset_drift"] is False and summary["drift_share"] <= summary["threshold"]
     # No drift, nothing to read: the daily run renders no Evidently report (the API asks for one).
     assert "html_path" not in summary
-    assert result.asset_materializations_for_node(names.DRIFT_REPORT)[0].metadata[
-        "html_report"
-    ].value.startswith("not rendered")
+    assert (
+        result.asset_materializations_for_node(names.DRIFT_REPORT)[0]
+        .metadata["html_report"]
+        .value.startswith("not rendered")
+    )
     # Reference = training rows before the current window; they never overlap.
     assert summary["reference_window"][1] < summary["current_window"][0]
     assert {c["column"] for c in summary["columns"]} == {

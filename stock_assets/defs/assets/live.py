@@ -20,6 +20,7 @@ from stock_assets.domain.ml.live import (
     WINDOWS,
     Promise,
     append_forecast,
+    archive_kept,
     decay_test,
     score_matured,
 )
@@ -106,7 +107,7 @@ def forecast_archive(
                 added += n
     archive, n = append_forecast(archive, forecast, now)
     added += n
-    kept = previous is None or archive.iloc[: len(previous)].equals(previous)  # type: ignore[union-attr]
+    kept = archive_kept(previous, archive)
     duplicated = int(archive.duplicated(list(ARCHIVE_KEY)).sum())
     sessions = archive["as_of"].nunique()
     yield dg.Output(

@@ -44,6 +44,7 @@ ARCHIVE_COLUMNS: tuple[str, ...] = (
     "model_kind",
     "model_version",
     "bundle_version",
+    "component_bundle",  # the bundle that made the row's horizon (a mix's component)
     "archived_at",
     "caught_up",  # forecast after the fact for a session that passed without one
 )
@@ -80,6 +81,18 @@ def append_forecast(
     if added.empty:
         return archive.reset_index(drop=True), 0
     return pd.concat([archive, added], ignore_index=True), len(added)
+
+
+def archive_kept(previous: pd.DataFrame | None, archive: pd.DataFrame) -> bool:
+    """Whether ``archive`` begins with every row of ``previous``, unchanged. Only the columns
+    ``previous`` had are compared: a column added since (an archive older than it) is empty on
+    the older rows, which is not a change to them."""
+    if previous is None:
+        return True
+    head = archive.iloc[: len(previous)]
+    return set(previous.columns) <= set(head.columns) and head[list(previous.columns)].equals(
+        previous
+    )
 
 
 def served_forecasts(archive: pd.DataFrame) -> pd.DataFrame:

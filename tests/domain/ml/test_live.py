@@ -10,6 +10,7 @@ from stock_assets.domain.calendar import next_trading_days, trading_days
 from stock_assets.domain.ml.live import (
     Promise,
     append_forecast,
+    archive_kept,
     decay_test,
     live_skill,
     score_matured,
@@ -40,6 +41,7 @@ def forecast_rows(as_of: pd.Timestamp, close: float, bundle: str, sigma: float, 
                 "model_kind": "learned",
                 "model_version": "1",
                 "bundle_version": bundle,
+                "component_bundle": bundle,
             }
         )
     return pd.DataFrame(rows)
@@ -72,9 +74,17 @@ def test_archive_is_append_only_and_keeps_one_forecast_per_model_and_session() -
     retrained = forecast_rows(day, 100.0, "b2", 0.02)
     both, added = append_forecast(archive, retrained, "t3")
     assert added == 7 and len(both) == 14
-    assert both.iloc[:7].equals(archive)
+    assert both.iloc[:7].equals(archive) and archive_kept(archive, both)
     with pytest.raises(ValueError, match="lacks"):
         append_forecast(None, first.drop(columns=["q_lower"]), "t4")
+    # A row changed is not kept; an archive from before a column existed is kept on its own
+    # columns when the new one is added.
+    changed = both.copy()
+    changed.loc[0, "median"] = 1.0
+    assert not archive_kept(archive, changed)
+    older = archive.drop(columns=["component_bundle"])
+    grown, added = append_forecast(older, retrained, "t5")
+    assert added == 7 and archive_kept(older, grown) and grown["component_bundle"].isna().sum() == 7
 
 
 def test_only_matured_forecasts_are_scored() -> None:
