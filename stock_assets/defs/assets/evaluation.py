@@ -60,7 +60,7 @@ from stock_assets.domain.ml.candidates import (
 )
 from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.dataset import prepare_data
-from stock_assets.domain.ml.evaluation import evaluation_from_table
+from stock_assets.domain.ml.evaluation import served_table
 from stock_assets.domain.ml.policy import (
     CHALLENGER,
     CHAMPION,
@@ -186,12 +186,10 @@ def _incumbent(
     if champion is None or not champion.bundle_version:
         return None, None
     bundle = load_bundle(model_store.children_root, ticker, champion.bundle_version)
-    learned = [c for c in bundle.plan if c.kind == LSTM_KIND]
-    if not learned:
+    main = bundle.learned
+    if main is None:
         plan = tuple(c.candidate for c in bundle.plan) if bundle.components else ()
         return Incumbent("baseline", bundle.plan[0].candidate, champion.model_version, plan), bundle
-    versions = [c.version for c in learned]
-    main = max(learned, key=lambda c: versions.count(c.version))
     if main.metadata.get("recipe_id") == challenger.metadata.get("recipe_id"):
         name = CHALLENGER
     else:
@@ -651,13 +649,6 @@ def _serve_baseline(
     return logged.model_version, version
 
 
-def _served_table(backtest: pd.DataFrame) -> pd.DataFrame:
-    """The backtest rows of the candidate serving each horizon."""
-    if "is_served" in backtest.columns:
-        return backtest[backtest["is_served"].astype(bool)].sort_values("horizon")
-    return backtest[backtest["candidate"] == str(backtest.iloc[0]["served"])]
-
-
 def _learned_bundle(
     name: str, row: pd.Series, model_store: ModelStoreResource, previous: ChampionInfo | None
 ) -> ModelBundle:
@@ -668,12 +659,10 @@ def _learned_bundle(
         return load_bundle(model_store.children_root, ticker, str(row["challenger_bundle"]))
     if previous is None or not previous.bundle_version:
         raise dg.Failure(f"The decision keeps the champion's LSTM for {ticker}, which has none.")
-    champion = load_bundle(model_store.children_root, ticker, previous.bundle_version)
-    learned = [c for c in champion.plan if c.kind == LSTM_KIND]
-    if not learned:
+    learned = load_bundle(model_store.children_root, ticker, previous.bundle_version).learned
+    if learned is None:
         raise dg.Failure(f"The champion of {ticker} holds no LSTM to keep serving.")
-    versions = [c.version for c in learned]
-    return max(learned, key=lambda c: versions.count(c.version))
+    return learned
 
 
 def _carry_out(
@@ -777,7 +766,8 @@ def champion_model(
     model_name = registered_model_name(ticker)
     previous = tracker.champion(model_name)
     new_version_id: str | None = previous.model_version if previous else None
-    plan = evaluation_from_table(backtest).plan
+    served_rows = served_table(backtest)
+    plan = tuple(str(c) for c in served_rows["candidate"])
     if outcome in ("promote", "serve_baseline", "reassign", INSUFFICIENT_HISTORY):
         new_version_id = _carry_out(
             context, plan, backtest, indicators, feast, tracker, model_store, previous
@@ -785,7 +775,6 @@ def champion_model(
         tracker.set_champion(model_name, new_version_id)
     elif outcome != "keep":
         raise dg.Failure(f"Unexpected decision {outcome!r}: {row['decision_reason']}")
-    served_rows = _served_table(backtest)
     # What started this challenger: onboarding, drift, decay (live skill), replay or by hand.
     trigger = context.run.tags.get(names.TRIGGER_TAG, names.MANUAL_TRIGGER)
     decision = {

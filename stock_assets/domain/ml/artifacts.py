@@ -427,6 +427,13 @@ class ModelBundle:
         return self.components or (self,) * self.config.horizon
 
     @property
+    def learned(self) -> ModelBundle | None:
+        """The LSTM that serves the most horizons (this bundle, for an LSTM; None if none)."""
+        learned = [b for b in self.plan if b.kind == LSTM_KIND]
+        versions = [b.version for b in learned]
+        return max(learned, key=lambda b: versions.count(b.version)) if learned else None
+
+    @property
     def forecaster(self) -> Forecaster:
         """The bundle behind the ``Forecaster`` interface (what serving calls)."""
         if self.components:

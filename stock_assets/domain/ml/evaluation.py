@@ -212,21 +212,20 @@ class Evaluation:
         }
 
 
-def _served_rows(table: pd.DataFrame, served: str) -> pd.DataFrame:
-    """One row per horizon: the candidate serving it (``is_served``; tables from before per-
-    horizon plans mark the one served model's rows)."""
-    if "is_served" in table.columns:
-        rows = table[table["is_served"].astype(bool)]
-        if not rows.empty:
-            return rows
-    return table[table["candidate"] == served]
+def served_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The backtest table's rows of the candidate serving each horizon, by horizon
+    (``is_served``; tables from before per-horizon plans mark the one served model's rows)."""
+    rows = table[table["is_served"].astype(bool)] if "is_served" in table.columns else table[:0]
+    if rows.empty:
+        rows = table[table["candidate"] == str(table.iloc[0]["served"])]
+    return rows.sort_values("horizon")
 
 
 def evaluation_from_table(table: pd.DataFrame) -> Evaluation:
     """An ``Evaluation`` from the ``backtest`` asset's table."""
     first = table.iloc[0]
     served = str(first["served"])
-    rows = _served_rows(table, served).sort_values("horizon")
+    rows = served_table(table)
     return Evaluation(
         ticker=str(first["ticker"]),
         served=served,

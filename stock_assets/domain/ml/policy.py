@@ -247,15 +247,21 @@ def against(
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
+def _baselines(result: WalkForwardResult, policy: PromotionPolicy) -> list[str]:
+    """The backtest's baselines, simplest first (the order of the policy's chain)."""
+    available = [b for b in policy.baseline_order if b in result.candidates]
+    if not available:
+        raise ValueError("the backtest has no baseline candidates")
+    return available
+
+
 def best_baseline(
     result: WalkForwardResult, policy: PromotionPolicy = POLICY
 ) -> tuple[str, list[Verdict]]:
     """The whole-model reading: the simplest baseline that no more elaborate one beats at the
     primary horizon (``Verdict.beats``), and the comparisons made. What the benchmarks report;
     the policy itself picks per horizon (``best_baselines``)."""
-    available = [b for b in policy.baseline_order if b in result.candidates]
-    if not available:
-        raise ValueError("the backtest has no baseline candidates")
+    available = _baselines(result, policy)
     best, verdicts = available[0], []
     for name in available[1:]:
         verdict = compare(result, name, best, policy)
@@ -270,9 +276,7 @@ def best_baselines(
 ) -> tuple[tuple[str, ...], list[Verdict]]:
     """Per horizon, the simplest baseline that no more elaborate one beats there (adjusted over the
     horizons at every step of the chain), and the comparisons made."""
-    available = [b for b in policy.baseline_order if b in result.candidates]
-    if not available:
-        raise ValueError("the backtest has no baseline candidates")
+    available = _baselines(result, policy)
     best = [available[0]] * result.horizon
     verdicts = []
     for name in available[1:]:
@@ -319,28 +323,25 @@ def leakage_signs(
     return signs
 
 
-def coverage_problems(
-    result: WalkForwardResult, candidate: str, policy: PromotionPolicy = POLICY
-) -> list[str]:
-    """Horizons whose interval coverage is more than the tolerance from nominal."""
-    table = result.candidate_metrics(candidate)
-    return [
-        f"h={int(r.horizon)}: coverage {r.coverage:.1%} vs nominal {r.nominal_coverage:.0%}"
-        for r in table.itertuples()
-        if abs(r.coverage - r.nominal_coverage) > policy.coverage_tolerance
-    ]
-
-
 def coverage_off(
     result: WalkForwardResult, candidate: str, policy: PromotionPolicy = POLICY
-) -> set[int]:
-    """The horizons whose interval coverage is more than the tolerance from nominal."""
+) -> dict[int, str]:
+    """The horizons whose interval coverage is more than the tolerance from nominal, each with
+    its problem in words."""
     table = result.candidate_metrics(candidate)
     return {
-        int(r.horizon)
+        int(r.horizon): f"h={int(r.horizon)}: coverage {r.coverage:.1%} vs nominal "
+        f"{r.nominal_coverage:.0%}"
         for r in table.itertuples()
         if abs(r.coverage - r.nominal_coverage) > policy.coverage_tolerance
     }
+
+
+def coverage_problems(
+    result: WalkForwardResult, candidate: str, policy: PromotionPolicy = POLICY
+) -> list[str]:
+    """Horizons whose interval coverage is more than the tolerance from nominal, in words."""
+    return list(coverage_off(result, candidate, policy).values())
 
 
 @dataclass(frozen=True)
@@ -426,12 +427,21 @@ def _served_kind(result: WalkForwardResult, plan: Sequence[str]) -> ServedKind:
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
+def served_at(plan: Sequence[str], name: str) -> list[int]:
+    """The horizons ``name`` serves in ``plan``."""
+    return [h for h, n in enumerate(plan, 1) if n == name]
+
+
 def plan_summary(plan: Sequence[str]) -> str:
     """``h=1-3 lstm; h=4-7 naive``: who serves which horizons."""
-    order = list(dict.fromkeys(plan))
     return "; ".join(
-        f"{horizon_span([h for h, n in enumerate(plan, 1) if n == name])} {name}" for name in order
+        f"{horizon_span(served_at(plan, name))} {name}" for name in dict.fromkeys(plan)
     )
+
+
+def _where(horizons: Sequence[int], of: int) -> str:
+    """`` at h=1-2`` for some of ``of`` horizons, nothing for all of them."""
+    return "" if len(horizons) == of else f" at {horizon_span(horizons)}"
 
 
 def decide(
@@ -462,8 +472,8 @@ def decide(
     )
     champion_leaks = leak_signs(incumbent.candidate) if learned_incumbent and incumbent else []
     leaks = tuple(challenger_leaks + champion_leaks)
-    coverage = tuple(coverage_problems(result, challenger, policy))
     off = coverage_off(result, challenger, policy)
+    coverage = tuple(off.values())
     vs_baseline = compare(result, challenger, best, policy)
     verdicts.append(vs_baseline)
     # A champion with leakage signs is no rival: it is retired, whatever it scores.
@@ -511,7 +521,7 @@ def decide(
         return decided("blocked", best, f"{note}; serving the best baseline.")
 
     holds: Verdict | None = None
-    champion_off: set[int] = set()
+    champion_off: dict[int, str] = {}
     if learned_incumbent and incumbent is not None and not champion_leaks:
         holds = compare(result, incumbent.candidate, best, policy)
         champion_off = coverage_off(result, incumbent.candidate, policy)
@@ -525,7 +535,6 @@ def decide(
             plan.append(best[h - 1])
 
     if challenger in plan:
-        won = [h for h, n in zip(horizons, plan, strict=True) if n == challenger]
         champion_note = (
             f"; {rivals[0].reason}"
             if rivals
@@ -537,10 +546,10 @@ def decide(
                 else ""
             )
         )
-        where = "" if len(won) == result.horizon else f" at {horizon_span(won)}"
+        where = _where(served_at(plan, challenger), result.horizon)
         return decided("promote", plan, f"Promoted{where}: {vs_baseline.reason}{champion_note}.")
     problems = [] if vs_baseline.beats_at else [vs_baseline.reason]
-    lost = sorted(set(vs_baseline.beats_at) & off)
+    lost = sorted(set(vs_baseline.beats_at) & off.keys())
     if lost or (coverage and not vs_baseline.beats_at):
         problems.append(f"coverage off ({'; '.join(coverage)})")
     problems += [r.reason for r in rivals if not r.beats_at]
@@ -551,18 +560,18 @@ def decide(
         )
     elif holds is not None and incumbent is not None:
         verdicts.append(holds)
-        kept = [h for h, n in zip(horizons, plan, strict=True) if n == incumbent.candidate]
+        kept = served_at(plan, incumbent.candidate)
         if kept:
             if incumbent.plan_for(result.horizon) == tuple(plan):
                 return decided("keep", plan, f"{fallback_reason} The champion keeps serving.")
-            where = "" if len(kept) == result.horizon else f" at {horizon_span(kept)}"
+            where = _where(kept, result.horizon)
             return decided(
                 "reassign", plan, f"{fallback_reason} The champion keeps serving{where}."
             )
         why = (
             holds.reason
             if not holds.beats_at
-            else f"coverage off ({'; '.join(coverage_problems(result, incumbent.candidate))})"
+            else f"coverage off ({'; '.join(champion_off.values())})"
         )
         fallback_reason += f" The champion no longer holds: {why}."
     if incumbent is not None and incumbent.plan_for(result.horizon) == tuple(plan):
