@@ -28,15 +28,16 @@ from typing import Any
 import dagster as dg
 
 from devkit.sizes import TINY
-from stock_assets.definitions import defs
+from stock_assets.definitions import build_definitions, defs
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
+from stock_assets.defs.batches import BATCH_OP, batch_runs
 from stock_assets.defs.jobs import BOOTSTRAP_ASSETS, DATA_ASSETS, ONBOARD_ASSETS
 from stock_assets.defs.resources import MarketDataResource, resources_from_settings
 from stock_assets.defs.run_state import materialized
 from stock_assets.domain.serving import ServingModel, resolve_serving_model
 from stock_assets.domain.storage import exclusive_lock
 from stock_assets.domain.tracking import ModelTracker
-from stock_assets.names import TICKERS_PARTITION
+from stock_assets.names import PARTITION_TAG, TICKER_BATCH_JOB, TICKERS_PARTITION
 from stock_assets.settings import INDEX_TICKER, Settings
 
 ASSETS: list[dg.AssetsDefinition] = list(defs.assets)  # type: ignore[arg-type]
@@ -47,6 +48,42 @@ def _name(item: dg.AssetsDefinition | dg.AssetKey | str) -> str:
     if isinstance(item, dg.AssetsDefinition):
         return item.key.to_user_string()
     return item.to_user_string() if isinstance(item, dg.AssetKey) else item
+
+
+@dataclass
+class TickerRun:
+    """One ticker's run inside a batch, read back from the instance (the few reads of an
+    ``ExecuteInProcessResult`` the tests make)."""
+
+    run: dg.DagsterRun
+    instance: dg.DagsterInstance
+
+    @property
+    def success(self) -> bool:
+        return self.run.status == dg.DagsterRunStatus.SUCCESS
+
+    @functools.cached_property
+    def all_events(self) -> list[dg.DagsterEvent]:
+        records = self.instance.get_records_for_run(self.run.run_id, limit=100_000).records
+        return [e for r in records if (e := r.event_log_entry.dagster_event) is not None]
+
+    def get_asset_materialization_events(self) -> list[dg.DagsterEvent]:
+        return [e for e in self.all_events if e.is_step_materialization]
+
+    def get_asset_check_evaluations(self) -> list[dg.AssetCheckEvaluation]:
+        return [
+            e.event_specific_data
+            for e in self.all_events
+            if e.event_type_value == dg.DagsterEventType.ASSET_CHECK_EVALUATION.value
+        ]
+
+
+@dataclass
+class BatchOutcome:
+    """A batch run's result and each ticker's run, by ticker."""
+
+    result: dg.ExecuteInProcessResult
+    runs: dict[str, TickerRun]
 
 
 @dataclass
@@ -86,6 +123,28 @@ class TinyPlatform:
             e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
         ]
         return result
+
+    def run_batch(self, request: dg.RunRequest) -> BatchOutcome:
+        """Execute a ``ticker_batch`` run request in process, as a run worker would, and read
+        back each ticker's run from the instance. The platform's op config joins each ticker's
+        run config; the resources are the current settings' (what a run worker loads), not
+        ``self.resources``."""
+        ops = request.run_config["ops"][BATCH_OP]["config"]
+        child = json.loads(ops.get("run_config", "{}"))
+        child["ops"] = {**self.config, **child.get("ops", {})}
+        run_config = {"ops": {BATCH_OP: {"config": {**ops, "run_config": json.dumps(child)}}}}
+        job = build_definitions(self.settings).resolve_job_def(TICKER_BATCH_JOB)
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=self.instance,
+            tags=dict(request.tags),
+            raise_on_error=False,
+        )
+        runs = {
+            run.tags[PARTITION_TAG]: TickerRun(run, self.instance)
+            for run in batch_runs(self.instance, result.run_id)
+        }
+        return BatchOutcome(result, runs)
 
     def register(self, *tickers: str) -> None:
         known = set(self.instance.get_dynamic_partitions(TICKERS_PARTITION))

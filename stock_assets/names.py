@@ -51,6 +51,8 @@ PARENT_TRAINING_JOB = "parent_training"
 AGENT_REPORT_JOB = "agent_report"
 FEATURE_DEFINITIONS_JOB = "apply_feature_definitions"
 REGISTER_TICKER_JOB = "register_ticker"
+# Many tickers' runs (a daily refresh, a replay tick) in one run's process: ``defs/batches.py``.
+TICKER_BATCH_JOB = "ticker_batch"
 # The jobs that train models: they carry the GPU run tags, and their failures page
 # (``StockOpsTrainingRunsFailing`` in monitoring/alerts/stockops.rules.yml).
 TRAINING_JOBS = (
@@ -67,6 +69,7 @@ JOBS = (
     AGENT_REPORT_JOB,
     FEATURE_DEFINITIONS_JOB,
     REGISTER_TICKER_JOB,
+    TICKER_BATCH_JOB,
 )
 
 # --- automation ---------------------------------------------------------------------------------
@@ -104,6 +107,9 @@ REQUEST_ID_TAG = "stockops/request_id"
 # A retrain run: the evaluation that opened its episode, and why.
 EPISODE_TAG = "stockops/episode"
 REASON_TAG = "stockops/reason"
+# A ticker's run made inside a batch run: the batch run's id; on the batch run, its ticker count.
+BATCH_TAG = "stockops/batch"
+BATCH_SIZE_TAG = "stockops/batch_size"
 
 # Values of TRIGGER_TAG. A retrain is tagged with the checks that asked for it, joined by "+".
 ONBOARDING_TRIGGER = "onboarding"

@@ -75,6 +75,20 @@ class Settings(BaseSettings):
         default="30 17 * * 1-5", description="US/Eastern; after the 16:00 close."
     )
     schedule_timezone: str = "America/New_York"
+    run_batch_size: int = Field(
+        default=50,
+        ge=1,
+        description="At most this many tickers per run of the daily refresh and of a replay "
+        "tick (each ticker still gets a run of its own inside it; on Kubernetes a batch is one "
+        "run pod).",
+    )
+    run_batch_spread: int = Field(
+        default=2,
+        ge=1,
+        description="At least this many batches when there are enough tickers: as many as the "
+        "runs that execute at once (config/dagster.yaml's max_concurrent_runs), so every core "
+        "works.",
+    )
 
     # --- training ------------------------------------------------------------------------------
     torch_threads: int | None = Field(

@@ -96,12 +96,6 @@ feature_definitions_job = dg.define_asset_job(
 )
 
 
-def refresh_selection(ticker: str, with_model: set[str]) -> list[dg.AssetKey] | None:
-    """What a refresh of ``ticker`` materializes: the whole ``ticker_refresh`` job for a ticker
-    with a model (None), its data only for the others (e.g. the index)."""
-    return None if ticker in with_model else DATA_ASSETS
-
-
 class RegisterTickerConfig(dg.Config):
     tickers: list[str]
 

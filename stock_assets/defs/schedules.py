@@ -9,7 +9,8 @@ import dagster as dg
 from stock_assets import names
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.models import CHILD_KEY
-from stock_assets.defs.jobs import agent_report_job, refresh_selection, ticker_refresh_job
+from stock_assets.defs.batches import batch_requests, ticker_batch
+from stock_assets.defs.jobs import agent_report_job
 from stock_assets.defs.run_state import materialized_partitions
 from stock_assets.settings import get_settings
 
@@ -21,26 +22,27 @@ _settings = get_settings()
     cron_schedule=_settings.daily_refresh_cron,
     execution_timezone=_settings.schedule_timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    job=ticker_refresh_job,
+    job=ticker_batch,
     description="After the US close on weekdays: refresh every ticker's data, features and "
-    "forecast.",
+    "forecast, in batches of tickers (each ticker a run of its own inside its batch's run).",
 )
 def daily_refresh_schedule(
     context: dg.ScheduleEvaluationContext,
 ) -> Iterator[dg.RunRequest | dg.SkipReason]:
     """Tickers with a model refresh data and forecast; the others (e.g. the index) data only."""
-    if get_settings().replay_enabled:
+    settings = get_settings()
+    if settings.replay_enabled:
         yield dg.SkipReason("Replay mode: the replay sensor advances the market, not the clock.")
         return
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    with_model = materialized_partitions(context.instance, CHILD_KEY)
-    for ticker in context.instance.get_dynamic_partitions(names.TICKERS_PARTITION):
-        yield dg.RunRequest(
-            run_key=f"daily:{day}:{ticker}",
-            partition_key=ticker,
-            asset_selection=refresh_selection(ticker, with_model),
-            tags={names.TRIGGER_TAG: names.DAILY_TRIGGER},
-        )
+    yield from batch_requests(
+        context.instance.get_dynamic_partitions(names.TICKERS_PARTITION),
+        materialized_partitions(context.instance, CHILD_KEY),
+        size=settings.run_batch_size,
+        spread=settings.run_batch_spread,
+        run_key=f"daily:{day}",
+        tags={names.TRIGGER_TAG: names.DAILY_TRIGGER},
+    )
 
 
 @dg.schedule(

@@ -13,7 +13,8 @@ from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.forecasting import FORECAST_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.assets.models import PARENT_KEY
-from stock_assets.defs.jobs import DATA_ASSETS, register_ticker
+from stock_assets.defs.batches import BATCH_OP
+from stock_assets.defs.jobs import register_ticker
 from stock_assets.defs.onboarding import DRIVER_STALE_S, MAX_ATTEMPTS, TaskRecord, TaskStore
 from stock_assets.defs.registry import register_tickers, registered_tickers, unregister_ticker
 from stock_assets.defs.schedules import daily_refresh_schedule
@@ -24,6 +25,7 @@ from stock_assets.defs.sensors.onboarding import (
 )
 from stock_assets.domain.market_data import OfflineSampleProvider, UnknownTickerError
 from stock_assets.domain.symbols import InvalidTickerError
+from stock_assets.settings import get_settings
 
 
 def test_register_validates_then_adds_only_new(dagster_instance) -> None:  # type: ignore[no-untyped-def]
@@ -196,20 +198,42 @@ def test_the_sensor_leaves_a_plan_the_api_drives_alone(dagster_instance) -> None
     assert sorted(r.partition_key for r in taken) == ["GOOG", "IBM"]
 
 
-def test_daily_schedule_requests_every_registered_ticker(dagster_instance) -> None:  # type: ignore[no-untyped-def]
+def test_daily_schedule_requests_every_registered_ticker_in_batches(
+    dagster_instance, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from stock_assets.defs.assets.models import CHILD_KEY
 
-    register_tickers(dagster_instance, OfflineSampleProvider(), ["AAPL", "^GSPC"])
+    tickers = ["AAPL", "GOOG", "IBM", "MSFT", "^GSPC"]
+    register_tickers(dagster_instance, OfflineSampleProvider(), tickers)
     dagster_instance.report_runless_asset_event(
         dg.AssetMaterialization(asset_key=CHILD_KEY, partition="AAPL")
     )
     when = dt.datetime(2026, 11, 24, 17, 30, tzinfo=dt.UTC)
     ctx = dg.build_schedule_context(instance=dagster_instance, scheduled_execution_time=when)
-    requests = {r.partition_key: r for r in daily_refresh_schedule(ctx)}
-    assert sorted(requests) == ["AAPL", "^GSPC"]
-    assert all(r.run_key.startswith("daily:2026-11-24:") for r in requests.values())
-    assert requests["AAPL"].asset_selection is None  # data, features and forecast
-    assert list(requests["^GSPC"].asset_selection) == DATA_ASSETS  # no model: data only
+
+    def batches(size: int, spread: int) -> list[dict]:
+        monkeypatch.setenv("STOCKOPS_RUN_BATCH_SIZE", str(size))
+        monkeypatch.setenv("STOCKOPS_RUN_BATCH_SPREAD", str(spread))
+        get_settings.cache_clear()
+        requests = list(daily_refresh_schedule(ctx))
+        assert all(r.job_name == names.TICKER_BATCH_JOB for r in requests)
+        assert [r.run_key for r in requests] == [
+            f"daily:2026-11-24:{n}" for n in range(len(requests))
+        ]
+        assert all(r.tags[names.TRIGGER_TAG] == names.DAILY_TRIGGER for r in requests)
+        return [r.run_config["ops"][BATCH_OP]["config"] for r in requests]
+
+    # One batch run holds them all; only AAPL has a model: the others refresh their data only.
+    (only,) = batches(size=50, spread=1)
+    assert sorted(only["tickers"]) == sorted(tickers) and only["job"] == names.TICKER_REFRESH_JOB
+    assert sorted(only["data_only"]) == sorted(set(tickers) - {"AAPL"})
+    # At most two per batch: three batches, every ticker in exactly one.
+    small = batches(size=2, spread=1)
+    assert sorted(len(b["tickers"]) for b in small) == [1, 2, 2]
+    assert sorted(t for b in small for t in b["tickers"]) == sorted(tickers)
+    # Spread over the two runs that execute at once, as even as can be.
+    assert [len(b["tickers"]) for b in batches(size=50, spread=2)] == [2, 3]
+    get_settings.cache_clear()
     assert daily_refresh_schedule.execution_timezone == "America/New_York"
 
 

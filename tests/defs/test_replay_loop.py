@@ -19,7 +19,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from devkit.platform import TinyPlatform, tiny_platform
+from devkit.platform import TickerRun, TinyPlatform, tiny_platform
 from devkit.series import write_market_folder
 from devkit.sizes import TINY_BACKTEST
 from stock_assets import names
@@ -68,6 +68,7 @@ class Replay:
     failed_checks: set[str] = field(default_factory=set)
     drift_passed: list[bool] = field(default_factory=list)  # AAPL's drift check, per tick
     retrain_ticks: list[int] = field(default_factory=list)
+    batches: list[list[str]] = field(default_factory=list)  # each batch run's tickers
 
     def execute(
         self, request: dg.RunRequest, job_assets: list[dg.AssetKey] | None = None
@@ -75,10 +76,13 @@ class Replay:
         """Run what a sensor requested, in process (what the daemon would launch)."""
         keys = request.asset_selection or job_assets or []
         result = self.platform.must(list(keys), request.partition_key, tags=request.tags)
+        self.note_checks(result)
+        return result
+
+    def note_checks(self, result: dg.ExecuteInProcessResult | TickerRun) -> None:
         for evaluation in result.get_asset_check_evaluations():
             if not evaluation.passed:
                 self.failed_checks.add(evaluation.check_name)
-        return result
 
     @property
     def instance(self) -> dg.DagsterInstance:
@@ -95,15 +99,22 @@ class Replay:
         as_of = read_clock(self.settings.replay_clock_path).as_of
         assert outcome.cursor == as_of
         for request in outcome.run_requests or []:
+            assert request.job_name == names.TICKER_BATCH_JOB
             assert request.tags[names.AS_OF_TAG] == as_of
-            result = self.execute(request, REFRESH)
-            if request.partition_key == TICKER:
-                self.note_matured(result, as_of)
-                self.drift_passed += [
-                    e.passed
-                    for e in result.get_asset_check_evaluations()
-                    if e.check_name == DRIFT_CHECK
-                ]
+            batch = self.platform.run_batch(request)
+            assert batch.result.success, batch.result.all_events
+            self.batches.append(sorted(batch.runs))
+            for run in batch.runs.values():
+                # Each ticker's own run, tagged like the batch, with its own checks.
+                assert run.success and run.run.tags[names.AS_OF_TAG] == as_of
+                self.note_checks(run)
+            result = batch.runs[TICKER]
+            self.note_matured(result, as_of)
+            self.drift_passed += [
+                e.passed
+                for e in result.get_asset_check_evaluations()
+                if e.check_name == DRIFT_CHECK
+            ]
         self.retrain()
         return as_of
 
@@ -117,7 +128,7 @@ class Replay:
             self.retrain_ticks.append(len(self.drift_passed))
             self.execute(request, TRAINING_ASSETS)
 
-    def note_matured(self, result: dg.ExecuteInProcessResult, as_of: str) -> None:
+    def note_matured(self, result: TickerRun, as_of: str) -> None:
         """The scored count must be exactly the archived forecasts whose target has arrived."""
         (event,) = [
             m for m in result.get_asset_materialization_events() if m.asset_key == LIVE_SKILL_KEY
@@ -146,6 +157,8 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
         "STOCKOPS_MARKET_DATA_DIR": str(folder),
         "STOCKOPS_DECAY_MIN_FORECASTS": "10",
         "STOCKOPS_RETRAIN_COOLDOWN_SESSIONS": str(COOLDOWN),
+        # Both tickers in one batch run per tick (the default spreads two tickers over two).
+        "STOCKOPS_RUN_BATCH_SPREAD": "1",
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
@@ -181,6 +194,17 @@ def test_the_clock_moved_one_session_per_tick_and_nothing_saw_past_it(replay: Re
             )
     archive = replay.table(names.FORECAST_ARCHIVE)
     assert pd.to_datetime(archive["as_of"]).max() == pd.Timestamp(clock.as_of)
+
+
+def test_each_tick_refreshed_every_ticker_in_a_run_of_its_own_inside_one_batch(
+    replay: Replay,
+) -> None:
+    assert replay.batches == [sorted([INDEX, TICKER])] * (TICKS + WEEKLY_TICKS)
+    refreshes = replay.instance.get_runs(dg.RunsFilter(job_name=names.TICKER_REFRESH_JOB))
+    batches = replay.instance.get_runs(dg.RunsFilter(job_name=names.TICKER_BATCH_JOB))
+    assert len(batches) == TICKS + WEEKLY_TICKS
+    assert len(refreshes) == 2 * len(batches)
+    assert {r.tags[names.BATCH_TAG] for r in refreshes} == {b.run_id for b in batches}
 
 
 def test_every_session_is_archived_with_the_model_that_made_it(replay: Replay) -> None:

@@ -2,10 +2,11 @@
 
 In replay mode (``STOCKOPS_REPLAY_START``) the market-data resource cuts every ticker's history
 at the clock's as-of session. Each tick of this sensor, once onboarding is done and the previous
-session's runs have finished, advances the clock and asks for one ``ticker_refresh`` run per
-ticker: new rows, indicators extended, the online store updated, a forecast made and archived,
-matured forecasts scored, drift measured. The retrain sensor reacts to what those runs find, so
-the whole loop turns with no hand on the keyboard. The cursor mirrors the clock for the UI.
+session's runs have finished, advances the clock and asks for a ``ticker_refresh`` run of every
+ticker, in a few batch runs (``defs/batches.py``: each ticker a run of its own inside one): new
+rows, indicators extended, the online store updated, a forecast made and archived, matured
+forecasts scored, drift measured. The retrain sensor reacts to what those runs find, so the whole
+loop turns with no hand on the keyboard. The cursor mirrors the clock for the UI.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import dagster as dg
 
 from stock_assets import names
 from stock_assets.defs.assets.models import CHILD_KEY
-from stock_assets.defs.jobs import refresh_selection, ticker_refresh_job
+from stock_assets.defs.batches import batch_requests, ticker_batch
 from stock_assets.defs.onboarding import Facts, TaskStore, waiting_tickers
 from stock_assets.defs.resources import market_data_from_settings
 from stock_assets.defs.run_state import IN_PROGRESS, materialized_partitions
@@ -53,7 +54,7 @@ def replay_end(settings: Settings, tickers: list[str]) -> str | None:
 
 @dg.sensor(
     name=names.MARKET_REPLAY_SENSOR,
-    jobs=[ticker_refresh_job],
+    jobs=[ticker_batch],
     minimum_interval_seconds=_settings.replay_tick_s,
     default_status=(
         dg.DefaultSensorStatus.RUNNING
@@ -87,15 +88,12 @@ def market_replay_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
         return dg.SkipReason(f"The replay reached the end of the data ({clock.as_of}).")
     write_clock(settings.replay_clock_path, following)
     context.log.info(f"replay: {clock.as_of} -> {following.as_of}")
-    with_model = materialized_partitions(instance, CHILD_KEY)
-    requests = [
-        dg.RunRequest(
-            run_key=f"replay:{following.as_of}:{ticker}",
-            partition_key=ticker,
-            job_name=ticker_refresh_job.name,
-            asset_selection=refresh_selection(ticker, with_model),
-            tags={names.AS_OF_TAG: following.as_of, names.TRIGGER_TAG: names.REPLAY_TRIGGER},
-        )
-        for ticker in tickers
-    ]
+    requests = batch_requests(
+        tickers,
+        materialized_partitions(instance, CHILD_KEY),
+        size=settings.run_batch_size,
+        spread=settings.run_batch_spread,
+        run_key=f"replay:{following.as_of}",
+        tags={names.AS_OF_TAG: following.as_of, names.TRIGGER_TAG: names.REPLAY_TRIGGER},
+    )
     return dg.SensorResult(run_requests=requests, cursor=following.as_of)

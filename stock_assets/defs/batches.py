@@ -1,0 +1,221 @@
+"""Batches of tickers per run: the daily refresh and the replay ticks as a few runs, not one per
+ticker.
+
+A run pays its start-up (a process that imports the code location, on Kubernetes a pod) before
+its first step; at thousands of tickers a run per ticker spends most of its life starting. A
+``ticker_batch`` run starts once and then runs each ticker of its batch as a run of its own
+inside that process (``execute_in_process`` on the same instance): every ticker keeps its own
+run, partition, materializations, checks and metadata, exactly what the Dagster UI showed when
+each ticker was launched alone, and a ticker that fails fails its own run with its reason while
+the batch goes on. The batch run ends failed when any of its tickers failed, naming them and why,
+so an operator sees it in the run list too. Each ticker's run is tagged with the batch's run id.
+
+The batch size is ``STOCKOPS_RUN_BATCH_SIZE``: on Kubernetes each batch is one run pod, so the
+pods a refresh starts are the tickers divided by the batch size.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the op's config class from its
+# annotation at definition time.
+
+import itertools
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from stock_assets import names
+from stock_assets.defs.jobs import DATA_ASSETS
+from stock_assets.defs.run_state import run_error
+
+# Run tags a ticker's run takes from its batch (why it ran, at which replayed session); Dagster's
+# own tags (schedule, sensor, backfill) stay on the batch run.
+INHERITED_TAGS = (names.TRIGGER_TAG, names.AS_OF_TAG, names.REQUEST_ID_TAG, names.SOURCE_TAG)
+BATCH_OP = "run_ticker_batch"
+
+
+class TickerBatchConfig(dg.Config):
+    """Which job each ticker runs, for which tickers."""
+
+    job: str = names.TICKER_REFRESH_JOB
+    tickers: list[str]
+    # Tickers that run only the job's data assets (no model to forecast with yet).
+    data_only: list[str] = []
+    # The run config every ticker's run gets, as JSON (op config: sizes in tests and benchmarks).
+    run_config: str = "{}"
+
+
+def _ticker_job(context: dg.OpExecutionContext, name: str) -> dg.JobDefinition:
+    """The job each ticker runs, from the code location this run was loaded from (a run worker,
+    a pod); executed in process (tests, benchmarks) there is none: the code location bound to
+    the current settings, as the run worker would load it."""
+    try:
+        repository = context.repository_def
+    except Exception:  # Dagster's invariant check: no repository when executed in process
+        from stock_assets.definitions import build_definitions
+
+        return build_definitions().resolve_job_def(name)
+    return repository.get_job(name)
+
+
+def _selected_config(
+    run_config: Mapping[str, Any], job: dg.JobDefinition, selection: list[dg.AssetKey] | None
+) -> dict[str, Any]:
+    """The batch's run config with op config only for the ops this ticker's run executes
+    (Dagster refuses config for an op outside the selection)."""
+    ops = run_config.get("ops")
+    if not ops:
+        return dict(run_config)
+    keys = selection if selection is not None else job.asset_layer.executable_asset_keys
+    selected = {key.to_python_identifier() for key in keys}
+    return {**run_config, "ops": {k: v for k, v in ops.items() if k in selected}}
+
+
+def _ticker_tags(parent: Mapping[str, str], batch_run_id: str) -> dict[str, str]:
+    tags = {k: v for k, v in parent.items() if k in INHERITED_TAGS}
+    return {**tags, names.BATCH_TAG: batch_run_id}
+
+
+@dg.op(
+    name=BATCH_OP,
+    description="Run each ticker of the batch as its own run in this process; a failed ticker "
+    "fails its own run, never the others.",
+)
+def run_ticker_batch(
+    context: dg.OpExecutionContext, config: TickerBatchConfig
+) -> dg.Output[dict[str, str]]:
+    try:
+        run_config = json.loads(config.run_config)
+        job = _ticker_job(context, config.job)
+    except (ValueError, dg.DagsterInvariantViolationError) as exc:
+        raise dg.Failure(description=f"Cannot run batch of {config.job}: {exc}") from exc
+    outcomes: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    reasons: dict[str, str] = {}
+    started = time.perf_counter()
+    for ticker in dict.fromkeys(config.tickers):
+        begun = time.perf_counter()
+        try:
+            selection = DATA_ASSETS if ticker in config.data_only else None
+            result = job.execute_in_process(
+                run_config=_selected_config(run_config, job, selection),
+                instance=context.instance,
+                partition_key=ticker,
+                asset_selection=selection,
+                tags=_ticker_tags(context.run.tags, context.run_id),
+                raise_on_error=False,
+            )
+            ok = result.success
+            if not ok:
+                reasons[ticker] = _failure_reason(context.instance, result)
+        except Exception as exc:  # a ticker's own problem (its config, its partition) only
+            ok, reasons[ticker] = False, f"{type(exc).__name__}: {exc}"
+        outcomes[ticker] = "success" if ok else "failure"
+        seconds[ticker] = round(time.perf_counter() - begun, 3)
+        context.log.info(f"batch: {ticker} {outcomes[ticker]} in {seconds[ticker]:.2f} s")
+    total = time.perf_counter() - started
+    metadata = _batch_metadata(outcomes, seconds, reasons, total)
+    if reasons:
+        failed = "; ".join(f"{t}: {_one_line(r)}" for t, r in reasons.items())
+        raise dg.Failure(
+            description=f"{len(reasons)} of {len(outcomes)} tickers failed (the others "
+            f"finished): {failed}",
+            metadata=metadata,
+        )
+    return dg.Output(outcomes, metadata=metadata)
+
+
+def _failure_reason(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> str:
+    """Why a ticker's run failed, on one line: the failed blocking checks in their own words
+    (Dagster's error only names them), else the run's error."""
+    failed = [
+        f"{e.asset_key.to_user_string()} check {e.check_name} failed: {e.description or ''}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    return "; ".join(failed) if failed else run_error(instance, result.run_id)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.strip().splitlines()).replace("|", "/")
+
+
+def _batch_metadata(
+    outcomes: Mapping[str, str],
+    seconds: Mapping[str, float],
+    reasons: Mapping[str, str],
+    total: float,
+) -> dict[str, Any]:
+    rows = "\n".join(
+        f"| {t} | {o} | {seconds[t]:.2f} | {_one_line(reasons.get(t, ''))} |"
+        for t, o in outcomes.items()
+    )
+    return {
+        "tickers": dg.MetadataValue.int(len(outcomes)),
+        "failed": dg.MetadataValue.int(len(reasons)),
+        "seconds": dg.MetadataValue.float(round(total, 2)),
+        "seconds_per_ticker": dg.MetadataValue.float(round(total / max(len(outcomes), 1), 3)),
+        "runs": dg.MetadataValue.md(
+            "| ticker | outcome | seconds | reason |\n| --- | --- | --- | --- |\n" + rows
+        ),
+    }
+
+
+@dg.job(
+    name=names.TICKER_BATCH_JOB,
+    description="Many tickers in one run: each ticker's run (daily refresh by default) executed "
+    "in this run's process, start-up paid once per batch.",
+)
+def ticker_batch() -> None:
+    run_ticker_batch()
+
+
+def batches(tickers: Iterable[str], size: int, spread: int = 1) -> list[list[str]]:
+    """``tickers`` (order kept, duplicates dropped) in consecutive batches of at most ``size``,
+    and at least ``spread`` of them when there are that many tickers, as even as can be."""
+    unique = list(dict.fromkeys(tickers))
+    if not unique:
+        return []
+    count = min(len(unique), max(math.ceil(len(unique) / max(size, 1)), spread))
+    bounds = [round(i * len(unique) / count) for i in range(count + 1)]
+    return [unique[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def batch_requests(
+    tickers: Sequence[str],
+    with_model: set[str],
+    *,
+    size: int,
+    spread: int = 1,
+    run_key: str,
+    tags: Mapping[str, str],
+    job: str = names.TICKER_REFRESH_JOB,
+    run_config: Mapping[str, Any] | None = None,
+) -> list[dg.RunRequest]:
+    """One ``ticker_batch`` run request per batch of ``tickers``; tickers without a model
+    (``with_model``) refresh their data only. Run keys are ``<run_key>:<n>`` (stable for the
+    same tickers, so a re-evaluated tick asks for nothing twice)."""
+    requests = []
+    for n, batch in enumerate(batches(tickers, size, spread)):
+        config = TickerBatchConfig(
+            job=job,
+            tickers=batch,
+            data_only=[t for t in batch if t not in with_model],
+            run_config=json.dumps(dict(run_config or {})),
+        )
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{run_key}:{n}",
+                job_name=names.TICKER_BATCH_JOB,
+                run_config={"ops": {BATCH_OP: {"config": config.model_dump()}}},
+                tags={**tags, names.BATCH_SIZE_TAG: str(len(batch))},
+            )
+        )
+    return requests
+
+
+def batch_runs(instance: dg.DagsterInstance, batch_run_id: str) -> list[dg.DagsterRun]:
+    """The tickers' runs a batch run executed, in the order it ran them."""
+    return list(reversed(instance.get_runs(dg.RunsFilter(tags={names.BATCH_TAG: batch_run_id}))))
