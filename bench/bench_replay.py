@@ -91,9 +91,12 @@ def main() -> None:
                 print(f"replay stopped: {outcome.skip_message}")
                 break
             for request in outcome.run_requests or []:
-                t0 = time.perf_counter()
-                run(request.asset_selection, request.partition_key, request.tags)
-                tick_times[str(request.partition_key)].append(time.perf_counter() - t0)
+                batch = platform.run_batch(request)
+                assert batch.result.success, f"a batch failed at {outcome.cursor}"
+                for ticker, ticker_run in batch.runs.items():
+                    record = instance.get_run_record_by_id(ticker_run.run.run_id)
+                    assert record is not None and record.end_time and record.start_time
+                    tick_times[ticker].append(record.end_time - record.start_time)
             decided = retrain_sensor(
                 dg.build_sensor_context(instance=instance, cursor=retrain_cursor)
             )

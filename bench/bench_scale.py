@@ -243,7 +243,7 @@ def measure_ticks(instance: Any, n: int) -> tuple[list[dict[str, Any]], dict[str
             )
         )
     )
-    row(DAILY_REFRESH_SCHEDULE, "one request per ticker", seconds, daily)
+    row(DAILY_REFRESH_SCHEDULE, "one request per batch of tickers", seconds, daily)
     seconds, weekly = timed(
         lambda: list(
             weekly_agent_report_schedule(

@@ -73,6 +73,7 @@ def test_every_ticker_ran_as_a_run_of_its_own_inside_the_batch(
         assert run.run.tags[names.BATCH_TAG] == batch.result.run_id
         planned = {e.asset_key for e in run.all_events if e.is_asset_materialization_planned}
         assert planned == {OHLCV_KEY, INDICATORS_KEY, dg.AssetKey(names.ONLINE_FEATURES)}, ticker
+    assert batch.result.success is False  # BROKE failed (below)
     # One run for the batch, one per ticker: what a launcher started is the batch alone.
     batch_runs = platform.instance.get_runs(dg.RunsFilter(job_name=names.TICKER_BATCH_JOB))
     assert [r.run_id for r in batch_runs] == [batch.result.run_id]
