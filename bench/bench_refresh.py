@@ -24,6 +24,7 @@ process. ``bench.cost_model`` reads these figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -107,17 +108,25 @@ def main() -> None:
     if args.worker:
         worker(args.worker)
         return
-    count = 12 if args.quick else args.tickers
-    with_model = 1 if args.quick else args.with_model
-    batch_size = 5 if args.quick else args.batch_size
+    from devkit.servers import postgres_storage, scratch_database
 
     root = Path(tempfile.mkdtemp(prefix="stockops-refresh-bench-"))
     folder = root / "market"
     (root / "dagster").mkdir(parents=True)
     shutil.copy(REPO / "config" / "dagster.yaml", root / "dagster" / "dagster.yaml")
-    database = None
-    if args.storage == "postgres":
-        database = _postgres_storage(root / "dagster" / "dagster.yaml")
+    with contextlib.ExitStack() as stack:
+        if args.storage == "postgres":
+            database = stack.enter_context(scratch_database("stockops_refresh_bench"))
+            instance_file = root / "dagster" / "dagster.yaml"
+            instance_file.write_text(instance_file.read_text() + postgres_storage(database))
+        _measure(args, root, folder)
+
+
+def _measure(args: argparse.Namespace, root: Path, folder: Path) -> None:
+    """Set up, then refresh every ticker as the daily schedule asks; write the figures."""
+    count = 12 if args.quick else args.tickers
+    with_model = 1 if args.quick else args.with_model
+    batch_size = 5 if args.quick else args.batch_size
 
     import pandas as pd
 
@@ -273,37 +282,6 @@ def main() -> None:
     for f in figures:
         print(f"{f['figure']}: {f['value']} {f.get('unit', '')}")
     shutil.rmtree(root, ignore_errors=True)
-    if database:
-        _drop_database(database)
-
-
-def _postgres_storage(instance_file: Path) -> str:
-    """A fresh database on the local PostgreSQL, named in the instance file's storage."""
-    import psycopg2
-
-    database = f"stockops_refresh_bench_{os.getpid()}"
-    connection = psycopg2.connect(host="localhost", user="postgres", dbname="postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{database}"')
-    connection.close()
-    instance_file.write_text(
-        instance_file.read_text()
-        + "storage:\n  postgres:\n    postgres_db:\n      username: postgres\n"
-        + f"      password: ''\n      hostname: localhost\n      db_name: {database}\n"
-        + "      port: 5432\n      scheme: postgresql+psycopg2\n"
-    )
-    return database
-
-
-def _drop_database(database: str) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(host="localhost", user="postgres", dbname="postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    connection.close()
 
 
 if __name__ == "__main__":

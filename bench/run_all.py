@@ -43,7 +43,8 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "transfer_history": ("bench.bench_transfer_history", ["--quick"]),
     "replay": ("bench.bench_replay", ["--quick"]),
     "scale": ("bench.bench_scale", ["--quick"]),
-    # After graph and replay: it reads their results.
+    "refresh": ("bench.bench_refresh", ["--quick"]),
+    # After graph and refresh: it reads their results.
     "cost_model": ("bench.cost_model", ["--quick"]),
     # Last: it runs `make up` (on the default ports; on free ones with --quick).
     "onboarding": ("bench.bench_onboarding", ["--quick"]),

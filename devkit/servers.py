@@ -216,3 +216,34 @@ def load_env(root: Path, kind: str = "test") -> Iterator[tuple[dict[str, str], s
     finally:
         with contextlib.suppress(redis.RedisError):
             delete_redis_keys(prefix)
+
+
+LOCAL_POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A fresh database on the local PostgreSQL (trust auth), dropped afterwards: its name."""
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(**LOCAL_POSTGRES, dbname="postgres", connect_timeout=3)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def postgres_storage(database: str) -> str:
+    """The Dagster instance file's ``storage`` section for ``database`` on the local PostgreSQL."""
+    return (
+        "storage:\n  postgres:\n    postgres_db:\n"
+        f"      username: {LOCAL_POSTGRES['user']}\n      password: ''\n"
+        f"      hostname: {LOCAL_POSTGRES['host']}\n      port: {LOCAL_POSTGRES['port']}\n"
+        f"      db_name: {database}\n      scheme: postgresql+psycopg2\n"
+    )

@@ -34,6 +34,8 @@ from stock_assets.defs.run_state import run_error
 # own tags (schedule, sensor, backfill) stay on the batch run.
 INHERITED_TAGS = (names.TRIGGER_TAG, names.AS_OF_TAG, names.REQUEST_ID_TAG, names.SOURCE_TAG)
 BATCH_OP = "run_ticker_batch"
+# Any one storage statement of a batch (an event written, a run created) ends within a minute.
+STATEMENT_TIMEOUT_MS = 60_000
 
 
 class TickerBatchConfig(dg.Config):
@@ -93,6 +95,11 @@ def run_ticker_batch(
         job = _ticker_job(context, config.job)
     except (ValueError, dg.DagsterInvariantViolationError) as exc:
         raise dg.Failure(description=f"Cannot run batch of {config.job}: {exc}") from exc
+    # A batch writes thousands of run events: keep its storage connections open between them
+    # (PostgreSQL storage opens one per event otherwise; SQLite storage ignores this).
+    context.instance.optimize_for_webserver(
+        statement_timeout=STATEMENT_TIMEOUT_MS, pool_recycle=3600, max_overflow=4
+    )
     outcomes: dict[str, str] = {}
     seconds: dict[str, float] = {}
     reasons: dict[str, str] = {}

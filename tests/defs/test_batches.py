@@ -2,14 +2,17 @@
 own (partition, materializations, checks), and a ticker with bad data fails alone, with its
 reason, while the rest of its batch finishes.
 
-Market data comes from the ``files`` provider over a folder of the real sample history; one
-ticker's file has rows whose high is below the open (a vendor's broken rows).
+Both storages a Dagster instance has here: SQLite (``make up``) and PostgreSQL (production; a
+batch keeps its connections open there). Market data comes from the ``files`` provider over a
+folder of the real sample history; one ticker's file has rows whose high is below the open (a
+vendor's broken rows).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -17,6 +20,7 @@ import pytest
 
 from devkit.platform import BatchOutcome, TinyPlatform, tiny_platform
 from devkit.series import write_market_folder
+from devkit.servers import REPO, postgres_storage, scratch_database
 from stock_assets import names
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY, OHLCV_KEY
@@ -30,11 +34,33 @@ GOOD = ["^GSPC", "MSFT", "IBM"]
 BAD = "BROKE"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database on the local PostgreSQL for this session. Dropped only when the session ends:
+    Dagster keeps the last opened instance's state storage as the process's current one, and the
+    definitions resolved later in the process read it."""
+    with scratch_database("stockops_batches") as database:
+        yield database
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def refreshed(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[TinyPlatform, BatchOutcome]]:
-    root = tmp_path_factory.mktemp("batches")
+    """The daily refresh of four tickers in one batch, on an instance with SQLite storage (`make
+    up`'s) and one with PostgreSQL storage (production's; the local server)."""
+    home = None
+    if request.param == "postgres":
+        database = request.getfixturevalue("postgres_database")
+        home = tmp_path_factory.mktemp("dagster-home")
+        instance_file = (REPO / "config" / "dagster.yaml").read_text()
+        (home / "dagster.yaml").write_text(instance_file + postgres_storage(database))
+    yield from _refreshed(tmp_path_factory.mktemp("batches"), home)
+
+
+def _refreshed(
+    root: Path, dagster_home: Path | None
+) -> Iterator[tuple[TinyPlatform, BatchOutcome]]:
     sample = OfflineSampleProvider()
     histories = {t: sample.fetch(t).tail(400).reset_index(drop=True) for t in GOOD}
     broken = histories["IBM"].copy()
@@ -50,7 +76,7 @@ def refreshed(
         for name, value in env.items():
             patch.setenv(name, value)
         get_settings.cache_clear()
-        with tiny_platform(root, settings=get_settings()) as platform:
+        with tiny_platform(root, settings=get_settings(), dagster_home=dagster_home) as platform:
             platform.register(*GOOD, BAD)
             platform.must([FEATURE_DEFINITIONS_KEY])
             when = dt.datetime(2026, 11, 24, 17, 30, tzinfo=dt.UTC)

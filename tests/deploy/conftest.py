@@ -4,7 +4,6 @@ run pod Jobs, the GPU run tags, a fresh Postgres database. Helpers live in ``man
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import psycopg2
 import pytest
 import yaml
 
+from devkit.servers import scratch_database
 from tests.deploy.manifests import (
     PG,
     Rendered,
@@ -78,17 +78,9 @@ def run_jobs(
 @pytest.fixture
 def database() -> Iterator[str]:
     """A fresh database on the local Postgres, dropped afterwards."""
-    name = f"stockops_deploy_{uuid.uuid4().hex[:10]}"
     try:
-        admin = psycopg2.connect(**PG, connect_timeout=3)
+        psycopg2.connect(**PG, connect_timeout=3).close()
     except psycopg2.OperationalError as exc:
         pytest.fail(f"Postgres must run on 127.0.0.1:5432 (see .ci/run): {exc}")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database("stockops_deploy") as name:
         yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()

@@ -8,7 +8,6 @@ Redis on 127.0.0.1:6379 (database 9, emptied before and after) and Postgres on 1
 from __future__ import annotations
 
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 import redis
 from pydantic import SecretStr
 
+from devkit.servers import scratch_database
 from stock_assets import names
 from stock_assets.domain.feature_store.definitions import INDICATOR_VIEW, build_definitions
 from stock_assets.domain.feature_store.store import (
@@ -63,17 +63,8 @@ def online_redis() -> Iterator[redis.Redis]:
 @pytest.fixture
 def registry_url() -> Iterator[str]:
     require_server("PostgreSQL", 5432)
-    name = f"stockops_feast_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(**PG, dbname="test", connect_timeout=3)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database("stockops_feast") as name:
         yield f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def indicator_tables(folder: Path) -> dict[str, pd.DataFrame]:
