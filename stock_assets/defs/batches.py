@@ -87,9 +87,7 @@ def _ticker_tags(parent: Mapping[str, str], batch_run_id: str) -> dict[str, str]
     description="Run each ticker of the batch as its own run in this process; a failed ticker "
     "fails its own run, never the others.",
 )
-def run_ticker_batch(
-    context: dg.OpExecutionContext, config: TickerBatchConfig
-) -> dg.Output[None]:
+def run_ticker_batch(context: dg.OpExecutionContext, config: TickerBatchConfig) -> dg.Output[None]:
     try:
         run_config = json.loads(config.run_config)
         job = _ticker_job(context, config.job)
