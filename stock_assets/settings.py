@@ -82,6 +82,14 @@ class Settings(BaseSettings):
         "tick (each ticker still gets a run of its own inside it; on Kubernetes a batch is one "
         "run pod).",
     )
+    run_batch_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes a batch run shares its tickers with (the run's own and spawned "
+        "workers): 1 where several batch runs share the machine (`make up`); the pod's cores "
+        "on Kubernetes, where each batch run is a pod of its own.",
+    )
     run_batch_spread: int = Field(
         default=2,
         ge=1,

@@ -20,8 +20,11 @@ pods a refresh starts are the tickers divided by the batch size.
 import itertools
 import json
 import math
+import multiprocessing
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -29,6 +32,7 @@ import dagster as dg
 from stock_assets import names
 from stock_assets.defs.jobs import DATA_ASSETS
 from stock_assets.defs.run_state import run_error
+from stock_assets.settings import get_settings
 
 # Run tags a ticker's run takes from its batch (why it ran, at which replayed session); Dagster's
 # own tags (schedule, sensor, backfill) stay on the batch run.
@@ -80,12 +84,83 @@ def _ticker_tags(parent: Mapping[str, str], batch_run_id: str) -> dict[str, str]
     return {**tags, names.BATCH_TAG: batch_run_id}
 
 
+@dataclass(frozen=True)
+class TickerOutcome:
+    ticker: str
+    ok: bool
+    seconds: float
+    reason: str = ""
+
+    @property
+    def word(self) -> str:
+        return "success" if self.ok else "failure"
+
+
+@dataclass(frozen=True)
+class TickerShare:
+    """Tickers to run one after another in one process, and what every run of them gets."""
+
+    tickers: list[str]
+    data_only: frozenset[str]
+    run_config: dict[str, Any]
+    tags: dict[str, str]
+
+
+def run_tickers(
+    instance: dg.DagsterInstance, job: dg.JobDefinition, share: TickerShare
+) -> list[TickerOutcome]:
+    """Each ticker's run of ``job``, one after another in this process; a failure is the
+    ticker's own outcome, never an exception."""
+    # A batch writes thousands of run events: keep its storage connections open between them
+    # (PostgreSQL storage opens one per event otherwise; SQLite storage ignores this).
+    instance.optimize_for_webserver(
+        statement_timeout=STATEMENT_TIMEOUT_MS, pool_recycle=3600, max_overflow=4
+    )
+    outcomes = []
+    for ticker in share.tickers:
+        begun = time.perf_counter()
+        reason = ""
+        try:
+            selection = DATA_ASSETS if ticker in share.data_only else None
+            result = job.execute_in_process(
+                run_config=_selected_config(share.run_config, job, selection),
+                instance=instance,
+                partition_key=ticker,
+                asset_selection=selection,
+                tags=share.tags,
+                raise_on_error=False,
+            )
+            if not result.success:
+                reason = _failure_reason(instance, result)
+        except Exception as exc:  # a ticker's own problem (its config, its partition) only
+            reason = f"{type(exc).__name__}: {exc}"
+        seconds = round(time.perf_counter() - begun, 3)
+        outcomes.append(TickerOutcome(ticker, not reason, seconds, reason))
+    return outcomes
+
+
+def _run_in_worker(instance_ref: Any, job_name: str, share: TickerShare) -> list[TickerOutcome]:
+    """A share of a batch in a worker process: the code location and the instance opened here
+    (the process was spawned, not forked: no connection or thread is shared)."""
+    from stock_assets.definitions import defs
+
+    with dg.DagsterInstance.from_ref(instance_ref) as instance:
+        job = defs.resolve_job_def(job_name)
+        return run_tickers(instance, job, share)
+
+
+def _deal(tickers: Sequence[str], workers: int) -> list[list[str]]:
+    """``tickers`` dealt round-robin to ``workers`` (each hand in the batch's order)."""
+    return [list(tickers[i::workers]) for i in range(workers) if tickers[i::workers]]
+
+
 @dg.op(
     name=BATCH_OP,
     # Nothing to store: the project's IO manager keeps asset tables, and the outcome is metadata.
     out=dg.Out(dg.Nothing),
-    description="Run each ticker of the batch as its own run in this process; a failed ticker "
-    "fails its own run, never the others.",
+    description="Run each ticker of the batch as its own run (in this process, or shared with "
+    "worker processes to use every core of the run's pod); a failed ticker fails its own run, "
+    "never the others.",
 )
 def run_ticker_batch(context: dg.OpExecutionContext, config: TickerBatchConfig) -> dg.Output[None]:
     try:
@@ -93,42 +168,46 @@ def run_ticker_batch(context: dg.OpExecutionContext, config: TickerBatchConfig) 
         job = _ticker_job(context, config.job)
     except (ValueError, dg.DagsterInvariantViolationError) as exc:
         raise dg.Failure(description=f"Cannot run batch of {config.job}: {exc}") from exc
-    # A batch writes thousands of run events: keep its storage connections open between them
-    # (PostgreSQL storage opens one per event otherwise; SQLite storage ignores this).
-    context.instance.optimize_for_webserver(
-        statement_timeout=STATEMENT_TIMEOUT_MS, pool_recycle=3600, max_overflow=4
-    )
-    outcomes: dict[str, str] = {}
-    seconds: dict[str, float] = {}
-    reasons: dict[str, str] = {}
+    tickers = list(dict.fromkeys(config.tickers))
+    shares = [
+        TickerShare(
+            tickers=hand,
+            data_only=frozenset(config.data_only),
+            run_config=run_config,
+            tags=_ticker_tags(context.run.tags, context.run_id),
+        )
+        for hand in _deal(tickers, max(get_settings().run_batch_workers, 1))
+    ]
     started = time.perf_counter()
-    for ticker in dict.fromkeys(config.tickers):
-        begun = time.perf_counter()
-        try:
-            selection = DATA_ASSETS if ticker in config.data_only else None
-            result = job.execute_in_process(
-                run_config=_selected_config(run_config, job, selection),
-                instance=context.instance,
-                partition_key=ticker,
-                asset_selection=selection,
-                tags=_ticker_tags(context.run.tags, context.run_id),
-                raise_on_error=False,
-            )
-            ok = result.success
-            if not ok:
-                reasons[ticker] = _failure_reason(context.instance, result)
-        except Exception as exc:  # a ticker's own problem (its config, its partition) only
-            ok, reasons[ticker] = False, f"{type(exc).__name__}: {exc}"
-        outcomes[ticker] = "success" if ok else "failure"
-        seconds[ticker] = round(time.perf_counter() - begun, 3)
-        context.log.info(f"batch: {ticker} {outcomes[ticker]} in {seconds[ticker]:.2f} s")
+    outcomes: list[TickerOutcome] = []
+    with ProcessPoolExecutor(
+        max_workers=max(len(shares) - 1, 1), mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        # The first share runs here, the others in spawned workers at the same time.
+        ref = context.instance.get_ref()
+        futures = {pool.submit(_run_in_worker, ref, config.job, s): s for s in shares[1:]}
+        if shares:
+            outcomes += run_tickers(context.instance, job, shares[0])
+        for future, share in futures.items():
+            try:
+                outcomes += future.result()
+            except Exception as exc:  # the worker process itself died
+                why = f"its worker process failed: {type(exc).__name__}: {exc}"
+                outcomes += [TickerOutcome(t, False, 0.0, why) for t in share.tickers]
     total = time.perf_counter() - started
-    metadata = _batch_metadata(outcomes, seconds, reasons, total)
-    if reasons:
-        failed = "; ".join(f"{t}: {_one_line(r)}" for t, r in reasons.items())
+    order = {t: i for i, t in enumerate(tickers)}
+    outcomes.sort(key=lambda o: order[o.ticker])
+    for o in outcomes:
+        context.log.info(
+            f"batch: {o.ticker} {'success' if o.ok else 'failure'} in {o.seconds:.2f} s"
+        )
+    metadata = _batch_metadata(outcomes, total)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        said = "; ".join(f"{o.ticker}: {_one_line(o.reason)}" for o in failed)
         raise dg.Failure(
-            description=f"{len(reasons)} of {len(outcomes)} tickers failed (the others "
-            f"finished): {failed}",
+            description=f"{len(failed)} of {len(outcomes)} tickers failed (the others "
+            f"finished): {said}",
             metadata=metadata,
         )
     return dg.Output(None, metadata=metadata)
@@ -149,19 +228,13 @@ def _one_line(text: str) -> str:
     return " ".join(line.strip() for line in text.strip().splitlines()).replace("|", "/")
 
 
-def _batch_metadata(
-    outcomes: Mapping[str, str],
-    seconds: Mapping[str, float],
-    reasons: Mapping[str, str],
-    total: float,
-) -> dict[str, Any]:
+def _batch_metadata(outcomes: Sequence[TickerOutcome], total: float) -> dict[str, Any]:
     rows = "\n".join(
-        f"| {t} | {o} | {seconds[t]:.2f} | {_one_line(reasons.get(t, ''))} |"
-        for t, o in outcomes.items()
+        f"| {o.ticker} | {o.word} | {o.seconds:.2f} | {_one_line(o.reason)} |" for o in outcomes
     )
     return {
         "tickers": dg.MetadataValue.int(len(outcomes)),
-        "failed": dg.MetadataValue.int(len(reasons)),
+        "failed": dg.MetadataValue.int(sum(1 for o in outcomes if not o.ok)),
         "seconds": dg.MetadataValue.float(round(total, 2)),
         "seconds_per_ticker": dg.MetadataValue.float(round(total / max(len(outcomes), 1), 3)),
         "runs": dg.MetadataValue.md(

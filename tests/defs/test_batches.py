@@ -55,11 +55,13 @@ def refreshed(
         home = tmp_path_factory.mktemp("dagster-home")
         instance_file = (REPO / "config" / "dagster.yaml").read_text()
         (home / "dagster.yaml").write_text(instance_file + postgres_storage(database))
-    yield from _refreshed(tmp_path_factory.mktemp("batches"), home)
+    # On PostgreSQL, as a pod would: the batch shares its tickers with a second process.
+    workers = 2 if request.param == "postgres" else 1
+    yield from _refreshed(tmp_path_factory.mktemp("batches"), home, workers)
 
 
 def _refreshed(
-    root: Path, dagster_home: Path | None
+    root: Path, dagster_home: Path | None, workers: int
 ) -> Iterator[tuple[TinyPlatform, BatchOutcome]]:
     sample = OfflineSampleProvider()
     histories = {t: sample.fetch(t).tail(400).reset_index(drop=True) for t in GOOD}
@@ -71,6 +73,7 @@ def _refreshed(
         "STOCKOPS_MARKET_DATA_PROVIDER": "files",
         "STOCKOPS_MARKET_DATA_DIR": str(folder),
         "STOCKOPS_RUN_BATCH_SPREAD": "1",  # all four tickers in one batch run
+        "STOCKOPS_RUN_BATCH_WORKERS": str(workers),
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
@@ -100,6 +103,10 @@ def test_every_ticker_ran_as_a_run_of_its_own_inside_the_batch(
         planned = {e.asset_key for e in run.all_events if e.is_asset_materialization_planned}
         assert planned == {OHLCV_KEY, INDICATORS_KEY, dg.AssetKey(names.ONLINE_FEATURES)}, ticker
     assert batch.result.success is False  # BROKE failed (below)
+    # Every ticker's run executed in the batch's process, or shared with a spawned worker.
+    processes = {e.pid for run in batch.runs.values() for e in run.all_events} - {None}
+    (own,) = {e.pid for e in batch.result.all_events} - {None}
+    assert len(processes) == platform.settings.run_batch_workers and own in processes
     # One run for the batch, one per ticker: what a launcher started is the batch alone.
     batch_runs = platform.instance.get_runs(dg.RunsFilter(job_name=names.TICKER_BATCH_JOB))
     assert [r.run_id for r in batch_runs] == [batch.result.run_id]
