@@ -18,7 +18,10 @@ processes' user + system time over the tickers), work per ticker (each ticker's 
 end, from the run records) for tickers with and without a model, and the peak memory of a batch
 process. ``bench.cost_model`` reads these figures.
 
-``--quick``: 12 tickers, one with a model, batches of 5 (seconds; not a measurement).
+``--workers 2 --concurrency 1 --storage postgres``: what one 2-vCPU run pod does on Kubernetes
+(the chart's ``STOCKOPS_RUN_BATCH_WORKERS``), written as ``refresh_postgres_pod``: wall time
+times pods is then pod time. ``--quick``: 12 tickers, one with a model, batches of 5 (seconds;
+not a measurement).
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ def worker(spec_path: Path) -> None:
             raise_on_error=False,
         )
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the batch's spawned workers
     spec_path.with_suffix(".out.json").write_text(
         json.dumps(
             {
@@ -83,11 +87,18 @@ def worker(spec_path: Path) -> None:
                 "success": result.success,
                 "import_s": imported,
                 "total_s": time.perf_counter() - started,
-                "cpu_s": usage.ru_utime + usage.ru_stime,
-                "max_rss_mib": usage.ru_maxrss / 1024,
+                "cpu_s": usage.ru_utime + usage.ru_stime + workers.ru_utime + workers.ru_stime,
+                "max_rss_mib": max(usage.ru_maxrss, workers.ru_maxrss) / 1024,
             }
         )
     )
+
+
+def _result_name(args: argparse.Namespace) -> str:
+    """``refresh`` (SQLite, the local default), ``refresh_postgres``, ``..._pod`` when each batch
+    run uses two processes as a 2-vCPU pod does."""
+    name = "refresh" if args.storage == "sqlite" else f"refresh_{args.storage}"
+    return f"{name}_pod" if args.workers > 1 else name
 
 
 def main() -> None:
@@ -95,7 +106,10 @@ def main() -> None:
     parser.add_argument("--tickers", type=int, default=500)
     parser.add_argument("--with-model", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=None, help="default: the setting's")
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=2, help="batch runs at once")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes per batch run (2: a 2-vCPU pod's)"
+    )
     parser.add_argument(
         "--storage",
         choices=("sqlite", "postgres"),
@@ -135,6 +149,8 @@ def _measure(args: argparse.Namespace, root: Path, folder: Path) -> None:
 
     default_size = Settings().run_batch_size
     env = _environment(root, folder, batch_size or default_size)
+    env["STOCKOPS_RUN_BATCH_WORKERS"] = str(args.workers)
+    env["STOCKOPS_RUN_BATCH_SPREAD"] = str(args.concurrency)
     os.environ.update(env)
 
     import dagster as dg
@@ -264,13 +280,14 @@ def _measure(args: argparse.Namespace, root: Path, folder: Path) -> None:
         },
     ]
     write_results(
-        "refresh" if args.storage == "sqlite" else f"refresh_{args.storage}",
+        _result_name(args),
         figures,
         extra={
             "tickers": total,
             "with_model": with_model,
             "batch_size": batch_size or default_size,
             "concurrency": args.concurrency,
+            "workers": args.workers,
             "storage": args.storage,
             "batches": [
                 {k: o[k] for k in ("success", "import_s", "total_s", "cpu_s", "max_rss_mib")}

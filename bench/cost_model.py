@@ -6,7 +6,8 @@ Inputs, all measured on this kind of machine (two cores) and read from ``bench/r
 
 - ``full_graph.json`` (``bench.bench_graph``): one ticker's data + features, the parent, and one
   stock's child + backtest + promotion + forecast, in process at default sizes;
-- ``refresh.json`` (``bench.bench_refresh``): the daily refresh of many tickers in batch runs,
+- ``refresh_postgres_pod.json`` (``bench.bench_refresh --storage postgres --workers 2
+  --concurrency 1``; else ``refresh.json``): the daily refresh of many tickers in batch runs,
   each batch a fresh interpreter: a ticker's own refresh run inside its batch (median, tickers
   with a model) and what each ticker pays besides (batch start-ups, bookkeeping), amortized;
 - the start-up every run pays before its first step, measured here: a fresh interpreter that
@@ -65,7 +66,11 @@ def _result(name: str, quick: bool) -> dict[str, Any]:
 
 def measured_inputs(quick: bool = False) -> tuple[dict[str, float], dict[str, Any]]:
     """The per-ticker times, and the revision of the results they come from."""
-    graph, refresh = _result("full_graph", quick), _result("refresh", quick)
+    graph = _result("full_graph", quick)
+    # Production's refresh (PostgreSQL storage, each batch a 2-vCPU pod of two processes) when
+    # it was measured; else the local default's.
+    pod = results_dir(quick) / "refresh_postgres_pod.json"
+    refresh = json.loads(pod.read_text()) if pod.exists() else _result("refresh", quick)
     data_all = _figure(graph, "stage: data + features")[0]
     tickers = len(graph["tickers"])  # the stage covers every ticker of the graph run
     children = [
@@ -90,7 +95,12 @@ def measured_inputs(quick: bool = False) -> tuple[dict[str, float], dict[str, An
         "refresh_overhead_s": max(pod_s - own, 0.0),
         "refresh_batch_size": float(refresh["batch_size"]),
     }
-    return inputs, {"full_graph": graph.get("revision"), "refresh": refresh.get("revision")}
+    return inputs, {
+        "full_graph": graph.get("revision"),
+        "refresh": refresh.get("revision"),
+        "refresh_storage": refresh.get("storage", "sqlite"),
+        "refresh_workers": refresh.get("workers", 1),
+    }
 
 
 def run_start_s(repeats: int = 3) -> float:
