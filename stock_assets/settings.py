@@ -102,8 +102,9 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(
         default=None,
         ge=1,
-        description="Intra-op threads per training process (default: torch's own). Set it to "
-        "cores / concurrent runs: two runs of two threads each on two cores run ~10x slower.",
+        description="Intra-op threads per training process, torch's and the boosted trees' "
+        "OpenMP threads (default: the libraries' own, every core). Set it to cores / concurrent "
+        "runs: two runs of two threads each on two cores run ~10x slower.",
     )
 
     gpu_run_tags: dict[str, str] = Field(

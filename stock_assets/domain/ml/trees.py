@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from stock_assets.settings import get_settings
+
 FloatArray = NDArray[np.float64]
 
 # Shallow trees, a slow learning rate and early stopping on the validation anchors: daily returns
@@ -89,6 +91,7 @@ class TreeEnsemble:
 def fit_trees(x: FloatArray, y: FloatArray, x_val: FloatArray, y_val: FloatArray) -> TreeEnsemble:
     """Boosted trees on ``(x, y)``, stopped when the validation anchors' loss stops improving."""
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
 
     model = HistGradientBoostingRegressor(
         max_depth=MAX_DEPTH,
@@ -99,7 +102,10 @@ def fit_trees(x: FloatArray, y: FloatArray, x_val: FloatArray, y_val: FloatArray
         n_iter_no_change=PATIENCE,
         random_state=0,
     )
-    model.fit(x, y, X_val=x_val, y_val=y_val)
+    # The trees' OpenMP threads default to every core: beside other runs (or test workers) on
+    # the same cores they spin against each other. The training thread setting caps them too.
+    with threadpool_limits(limits=get_settings().torch_threads, user_api="openmp"):
+        model.fit(x, y, X_val=x_val, y_val=y_val)
     return export(model)
 
 
