@@ -254,11 +254,15 @@ def ticker_batch() -> None:
 
 def batches(tickers: Iterable[str], size: int, spread: int = 1) -> list[list[str]]:
     """``tickers`` (order kept, duplicates dropped) in consecutive batches of at most ``size``,
-    and at least ``spread`` of them when there are that many tickers, as even as can be."""
+    as even as can be, in a multiple of ``spread`` batches when there are that many tickers:
+    ``spread`` runs at once then finish together (501 tickers in batches of 250 at spread 2
+    are four batches of about 125, not three, the third running alone)."""
     unique = list(dict.fromkeys(tickers))
     if not unique:
         return []
-    count = min(len(unique), max(math.ceil(len(unique) / max(size, 1)), spread))
+    spread = max(spread, 1)
+    needed = math.ceil(len(unique) / max(size, 1))
+    count = min(len(unique), math.ceil(needed / spread) * spread)
     bounds = [round(i * len(unique) / count) for i in range(count + 1)]
     return [unique[a:b] for a, b in itertools.pairwise(bounds)]
 

@@ -162,3 +162,7 @@ def test_batches_split_evenly_and_keep_each_ticker_once() -> None:
     assert batches(["A", "B"], 50, spread=4) == [["A"], ["B"]]
     assert batches(["A", "B", "A"], 1) == [["A"], ["B"]]
     assert [t for b in batches(tickers, 2, spread=3) for t in b] == tickers
+    # A multiple of the spread: slots finish together instead of one batch running alone.
+    assert sorted(len(b) for b in batches(tickers, 3, spread=2)) == [1, 2, 2, 2]
+    assert len(batches([f"T{i}" for i in range(501)], 250, spread=2)) == 4
+    assert len(batches([f"T{i}" for i in range(5000)], 250, spread=2)) == 20
