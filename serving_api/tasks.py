@@ -1,12 +1,13 @@
 """Tasks: what the API was asked to have Dagster do for a ticker, and how far it got.
 
-A task is one of two kinds (``stock_assets.defs.onboarding.TaskRecord``):
+A task is one of two kinds (``stock_assets.defs.onboarding_tasks.TaskRecord``):
 
 * **onboard**: the ticker's whole onboarding plan, from nothing to a served forecast. Its state
-  is read from the instance (``onboarding.describe``): it succeeds only once the ticker's forecast
-  is materialized, whoever launched the runs. While a Dagster daemon runs, the new-ticker sensor
-  launches the plan's runs (the API only registers the ticker and records the task); with no
-  daemon, the API launches them itself, step after step, from a background pump.
+  is read from the instance (``onboarding_tasks.describe``): it succeeds only once the ticker's
+  forecast is materialized, whoever launched the runs. The plan has one launch function
+  (``onboarding_launches``): while a Dagster daemon runs, the new-ticker sensor calls it (the API
+  only registers the ticker and records the task); with no daemon, the API hosts the same call,
+  on the request and then once a second, and launches what it returns.
 * **run**: one run of one job for a ticker (a retraining, a drift report).
 
 Task records live in the Dagster instance, so every API worker, the sensor and a restarted API
@@ -31,16 +32,18 @@ from serving_api.kv import KeyValueStore
 from serving_api.problems import BusyError, DependencyUnavailableError, IndexTickerError
 from serving_api.runs import RunLauncher, RunSpec
 from stock_assets import names
-from stock_assets.defs import onboarding
-from stock_assets.defs.onboarding import (
-    Facts,
+from stock_assets.defs.onboarding import Facts, plan_steps
+from stock_assets.defs.onboarding_tasks import (
+    Launch,
+    OnboardingCursor,
     PlanView,
-    StepState,
     TaskRecord,
     TaskStore,
+    child_strategy_config,
     deep_merge,
     describe,
-    plan_steps,
+    onboarding_launches,
+    sensor_drives,
 )
 from stock_assets.defs.registry import register_tickers, registered_tickers
 from stock_assets.defs.run_state import IN_PROGRESS
@@ -50,7 +53,6 @@ from stock_assets.settings import Settings
 log = logging.getLogger(__name__)
 
 PUMP_INTERVAL_S = 1.0
-DRIVER_HEARTBEAT_S = 15.0
 # How long the answer "a daemon drives the plans" is trusted before asking the instance again.
 DRIVER_CHECK_S = 10.0
 VIEW_TTL_S = 0.25
@@ -101,7 +103,8 @@ class TaskService:
         self._provider = provider
         self.overrides = deep_merge(settings.run_config_overrides, run_config_overrides or {})
         self.index = settings.index_ticker
-        self._driving: dict[str, TaskRecord] = {}
+        self._driving: set[str] = set()  # tickers whose plans this API launches (no daemon)
+        self._cursor = OnboardingCursor()
         self._views: dict[str, tuple[float, PlanView]] = {}
         self._flights: dict[str, threading.Lock] = {}
         self._records: dict[str, TaskRecord] = {}
@@ -138,7 +141,6 @@ class TaskService:
                 steps=tuple(s.name for s in needed),
                 strategy=strategy,
                 driver=driver,
-                driver_seen_at=time.time(),
             )
             self._activate(record)
             # A step the sensor is already running (e.g. `make up`'s first onboarding): the
@@ -146,7 +148,7 @@ class TaskService:
             joined = facts.running(needed[0])
         if driver == "api":
             try:
-                self._drive(record)
+                self._drive(record.ticker, now=True)
             except DependencyUnavailableError:
                 self._deactivate(record)  # nothing started: the next request starts afresh
                 raise
@@ -169,7 +171,7 @@ class TaskService:
         self.store.clear_active(record)
         self.kv.delete(self.kv.key("active", record.slot))
         with self._lock:
-            self._driving.pop(record.task_id, None)
+            self._driving.discard(record.ticker)
 
     def _record(self, task_id: str) -> TaskRecord | None:
         with self._lock:
@@ -196,7 +198,7 @@ class TaskService:
         handle = self.onboard(ticker, strategy)
         if handle is not None:
             return handle
-        config = onboarding.child_strategy_config(strategy)
+        config = child_strategy_config(strategy)
         return self.run_job(ticker, names.TICKER_TRAINING_JOB, config=config)
 
     def run_job(
@@ -241,13 +243,17 @@ class TaskService:
         if record is None:
             return None
         view = self._describe(record)
-        if record.kind == "onboard" and record.driver == "api" and not view.terminal:
-            self._drive(record)  # e.g. a task of an API process that has since restarted
+        if record.kind == "onboard" and record.driver == "api":
+            if view.terminal:
+                with self._lock:
+                    self._driving.discard(record.ticker)
+            else:
+                self._drive(record.ticker)  # e.g. a task of an API process since restarted
         return TaskView(record.task_id, record.ticker, view)
 
-    # --- driving plans (no daemon) -----------------------------------------------------------
+    # --- hosting the plan's launch function (no daemon) -------------------------------------
     def start(self) -> None:
-        """Start the pump that launches the next step of every plan this API drives."""
+        """Start the loop that hosts the plan's launch function while no daemon runs."""
         if self._pump is None:
             self._pump = threading.Thread(target=self._pump_loop, name="task-pump", daemon=True)
             self._pump.start()
@@ -258,65 +264,74 @@ class TaskService:
             self._pump.join(timeout=5)
         self.launcher.close()
 
-    def _drive(self, record: TaskRecord) -> None:
+    def _drive(self, ticker: str, *, now: bool = False) -> None:
+        """Launch the ticker's plan from here: what is ready now (on a new task, or when this
+        process did not know the plan), the next steps from the loop."""
         with self._lock:
-            self._driving.setdefault(record.task_id, record)
-        self._advance(record)
+            new = ticker not in self._driving
+            self._driving.add(ticker)
+        if now or new:
+            self._launch([ticker])
         self.start()
 
     def _pump_loop(self) -> None:
         while not self._stop.wait(PUMP_INTERVAL_S):
             with self._lock:
-                records = list(self._driving.values())
-            for record in records:
-                try:
-                    self._pump_once(record)
-                except Exception as exc:  # the instance briefly unreachable: next round
-                    log.warning("task %s not advanced: %s", record.task_id, exc)
+                tickers = sorted(self._driving)
+            if not tickers or self._sensor_drives():
+                continue  # a daemon's sensor launches every plan (the same function)
+            try:
+                self._launch(tickers)
+            except Exception as exc:  # the instance briefly unreachable: next round
+                log.warning("plans of %s not advanced: %s", ", ".join(tickers), exc)
 
-    def _pump_once(self, record: TaskRecord) -> None:
-        if self._describe(record).terminal:
-            with self._lock:
-                self._driving.pop(record.task_id, None)
-            return
-        if time.time() - (record.driver_seen_at or 0) > DRIVER_HEARTBEAT_S:
-            record = replace(record, driver_seen_at=time.time())
-            self.store.save(record)  # the sensor leaves a plan to a live API driver
-            with self._lock:
-                self._driving[record.task_id] = record
-        self._advance(record)
-
-    def _advance(self, record: TaskRecord) -> None:
-        """Launch the plan's next step when it is ready (at most once: under the step's lock,
-        after checking nothing runs it)."""
-        facts = Facts.load(self.instance, [record.ticker, self.index])
-        found = facts.next_step(record.ticker, self.index, record.created_at, record.max_attempts)
-        if found is None or found[1] is not StepState.READY:
-            return
-        step = found[0]
-        try:
-            with self._locked(f"step:{step.key}", wait_s=0):
-                if self.launcher.busy(step.job_name, step.partition):
-                    return
-                facts = Facts.load(self.instance, [record.ticker, self.index])
-                if facts.state(step, record.created_at, record.max_attempts) is not StepState.READY:
-                    return  # another worker launched it meanwhile
-                task = record if step.name == onboarding.ONBOARD else None
-                launch = onboarding.launch_for(
-                    facts, step, trigger=names.API_TRIGGER, task=task, overrides=self.overrides
-                )
-                tags = self._tags(record, names.API_TRIGGER, launch.tags)
-                self._submit(
-                    RunSpec(
-                        step.job_name,
-                        step.partition,
-                        launch.run_config,
-                        tags,
-                        asset_selection=launch.assets,
+    def _launch(self, tickers: list[str]) -> None:
+        """The plan's one launch function (the sensor's), its runs submitted here. A run is
+        submitted once per run key (the step and its attempt), whichever worker gets there
+        first; a run of the step's job already busy on its partition is left alone."""
+        launches = onboarding_launches(
+            self.instance,
+            self._cursor,
+            tickers,
+            self.index,
+            trigger=names.API_TRIGGER,
+            overrides=self.overrides,
+        )
+        with self._lock:
+            self._driving -= self._cursor.done
+        for launch in launches:
+            try:
+                with self._locked(f"step:{launch.step.key}", wait_s=0):
+                    if self._launched(launch):
+                        continue
+                    self._submit(
+                        RunSpec(
+                            launch.step.job_name,
+                            launch.step.partition,
+                            launch.run_config,
+                            self._launch_tags(launch),
+                            asset_selection=launch.assets,
+                        )
                     )
-                )
-        except BusyError:
-            return  # another worker is launching it
+            except BusyError:
+                continue  # another worker is launching it
+
+    def _launched(self, launch: Launch) -> bool:
+        step = launch.step
+        if self.launcher.busy(step.job_name, step.partition):
+            return True
+        runs = self.instance.get_runs(
+            dg.RunsFilter(tags={names.RUN_KEY_TAG: launch.run_key}), limit=1
+        )
+        return bool(runs)
+
+    def _launch_tags(self, launch: Launch) -> dict[str, str]:
+        return {
+            names.SOURCE_TAG: "api",
+            names.TICKER_TAG: launch.step.partition,
+            **launch.tags,  # the task's ticker and id, when a task asked for it
+            names.RUN_KEY_TAG: launch.run_key,  # what the sensor's runs carry: one run per key
+        }
 
     # --- helpers ---------------------------------------------------------------------------------
     def _describe(self, record: TaskRecord) -> PlanView:
@@ -367,7 +382,7 @@ class TaskService:
     def _sensor_drives(self) -> bool:
         checked_at, drives = self._sensor_checked
         if time.monotonic() - checked_at > DRIVER_CHECK_S:
-            drives = onboarding.sensor_drives(self.instance)
+            drives = sensor_drives(self.instance)
             self._sensor_checked = (time.monotonic(), drives)
         return drives
 

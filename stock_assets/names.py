@@ -91,8 +91,10 @@ TRAINING_POOL = "training"
 # --- run tags -----------------------------------------------------------------------------------
 # Dagster's own: the partition a run materializes.
 PARTITION_TAG = "dagster/partition"
-# The ticker a run was launched for by something other than the onboarding sensor (the API); the
-# sensor leaves such tickers to their owner instead of launching twins.
+# Dagster's own: a sensor's run key; the API puts the same key on the onboarding runs it launches
+# (no daemon), so a step's attempt is launched once whoever launches it.
+RUN_KEY_TAG = "dagster/run_key"
+# The ticker whose task a run was launched for (the shared bootstrap carries the asking ticker's).
 TICKER_TAG = "stockops/ticker"
 # Why a run was launched: one of the *_TRIGGER values below (absent: by hand).
 TRIGGER_TAG = "stockops/trigger"

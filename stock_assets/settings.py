@@ -323,7 +323,10 @@ class Settings(BaseSettings):
         "(e.g. 2008-01-02); unset: live mode, every row the provider has.",
     )
     replay_tick_s: int = Field(
-        default=20, ge=1, description="Seconds between replay ticks (the sensor's interval)."
+        default=5,
+        ge=1,
+        description="Seconds between replay ticks (the sensor's interval; a tick also waits for "
+        "the previous session's runs, so a short interval costs one cheap query per look).",
     )
     replay_sessions_per_tick: int = Field(
         default=1, ge=1, le=20, description="NYSE sessions the replay clock advances per tick."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import dagster as dg
 import pytest
@@ -15,7 +16,8 @@ from stock_assets.defs.assets.market import INDICATORS_KEY
 from stock_assets.defs.assets.models import PARENT_KEY
 from stock_assets.defs.batches import BATCH_OP
 from stock_assets.defs.jobs import register_ticker
-from stock_assets.defs.onboarding import DRIVER_STALE_S, MAX_ATTEMPTS, TaskRecord, TaskStore
+from stock_assets.defs.onboarding import MAX_ATTEMPTS
+from stock_assets.defs.onboarding_tasks import TaskRecord, TaskStore
 from stock_assets.defs.registry import register_tickers, registered_tickers, unregister_ticker
 from stock_assets.defs.schedules import daily_refresh_schedule
 from stock_assets.defs.sensors.onboarding import (
@@ -177,11 +179,13 @@ def test_a_failed_step_is_retried_then_given_up_and_a_new_request_starts_afresh(
     assert again.tags[names.TASK_TAG] == task.task_id
 
 
-def test_the_sensor_leaves_a_plan_the_api_drives_alone(dagster_instance) -> None:  # type: ignore[no-untyped-def]
-    """No daemon was alive when the API took IBM's task: the API launches its runs, and the
-    sensor (once a daemon starts) leaves it to a driver that says it is alive."""
-    import dataclasses
-
+def test_a_task_the_api_took_is_launched_by_the_sensor_too_within_its_attempts(
+    dagster_instance,  # type: ignore[no-untyped-def]
+) -> None:
+    """One launch path: no daemon was alive when the API took IBM's task (one attempt: the API
+    reports a failure at once). Once a daemon runs, its sensor launches that plan with the same
+    function, key and task tag the API would; after the task's one failed attempt, nobody
+    launches it again until a new request."""
     register_tickers(dagster_instance, OfflineSampleProvider(), ["^GSPC", "IBM", "GOOG"])
     _bootstrapped(dagster_instance)
     store = TaskStore(dagster_instance)
@@ -189,13 +193,22 @@ def test_the_sensor_leaves_a_plan_the_api_drives_alone(dagster_instance) -> None
     store.save(task)
     store.set_active(task)
     requests = onboarding_requests(dagster_instance, OnboardingCursor(), ["IBM", "GOOG"])
-    assert [r.partition_key for r in requests] == ["GOOG"]
-    # A driver silent for longer than DRIVER_STALE_S has gone (the API stopped): the sensor
-    # takes its plan over.
-    stale = dataclasses.replace(task, driver_seen_at=task.created_at - DRIVER_STALE_S - 1)
-    store.save(stale)
-    taken = onboarding_requests(dagster_instance, OnboardingCursor(), ["IBM", "GOOG"])
-    assert sorted(r.partition_key for r in taken) == ["GOOG", "IBM"]
+    assert [r.partition_key for r in requests] == ["IBM", "GOOG"]
+    ibm = requests[0]
+    assert ibm.run_key == f"onboard:IBM:{int(task.created_at)}:attempt0"
+    assert (ibm.tags[names.TASK_TAG], ibm.tags[names.TICKER_TAG]) == (task.task_id, "IBM")
+    assert names.TASK_TAG not in requests[1].tags  # GOOG: registered, nobody asked for it
+
+    dagster_instance.add_run(
+        dg.DagsterRun(
+            job_name=names.ONBOARD_TICKER_JOB,
+            run_id=str(uuid.uuid4()),
+            status=dg.DagsterRunStatus.FAILURE,
+            tags={names.PARTITION_TAG: "IBM"},
+        )
+    )
+    after = onboarding_requests(dagster_instance, OnboardingCursor(), ["IBM", "GOOG"])
+    assert [r.partition_key for r in after] == ["GOOG"]
 
 
 def test_daily_schedule_requests_every_registered_ticker_in_batches(

@@ -1,6 +1,7 @@
-"""One onboarding plan, whoever launches it: a task joins the runs the sensor already started,
-counts the steps of the whole plan, and succeeds only once the ticker's forecast exists. With a
-daemon alive the sensor launches the plan and the API only records the task."""
+"""One onboarding plan and one launch function, whoever hosts it: a task joins the runs the sensor
+already started, counts the steps of the whole plan, and succeeds only once the ticker's forecast
+exists. With a daemon alive the sensor launches the plan and the API only records the task; with
+none, the API launches what the same function returns."""
 
 from __future__ import annotations
 
@@ -92,6 +93,25 @@ def test_a_request_joins_the_bootstrap_the_sensor_runs_and_the_plan_goes_on(
     (spec,) = launcher.specs
     assert (spec.job_name, spec.partition) == (names.ONBOARD_TICKER_JOB, "IBM")
     assert spec.tags[names.TASK_TAG] == task["task_id"]
+
+
+def test_with_no_daemon_the_api_launches_what_the_sensors_function_returns(
+    recorded: Recorded,
+) -> None:
+    """One launch path: with no daemon the API hosts the sensor's own function and launches
+    what it returns (the same job, partition, assets, run key and task tag), once."""
+    client, launcher, instance = recorded
+    _bootstrapped(instance)
+    task = client.post("/predict-child", json={"ticker": "IBM"}).json()
+    (spec,) = launcher.specs  # launched while answering the request
+    (request,) = onboarding_requests(instance, OnboardingCursor(), ["^GSPC", "IBM"])
+    assert (spec.job_name, spec.partition) == (request.job_name, request.partition_key)
+    assert list(spec.asset_selection or []) == list(request.asset_selection or [])
+    assert spec.tags[names.RUN_KEY_TAG] == request.run_key
+    assert spec.tags[names.TASK_TAG] == request.tags[names.TASK_TAG] == task["task_id"]
+    assert spec.tags[names.TRIGGER_TAG] == names.API_TRIGGER
+    time.sleep(1.5)  # the API's loop has called the function again: the step is busy
+    assert len(launcher.specs) == 1
 
 
 def test_a_task_succeeds_only_once_the_forecast_exists(recorded: Recorded) -> None:

@@ -1,22 +1,20 @@
 """The new-ticker sensor: launches every registered ticker's onboarding plan.
 
-Whoever registered the ticker (the CLI, the UI's ``register_ticker`` job, the API while a daemon
-runs), this sensor launches the plan's runs (``stock_assets.defs.onboarding``): the shared
-bootstrap once, then one run per ticker. A ticker whose plan is done is remembered in the cursor
-and never looked at again, so a tick with nothing new costs one query however many tickers there
-are.
+Whoever registered the ticker (the CLI, the UI's ``register_ticker`` job, the API), this sensor
+launches the plan's runs through the plan's one launch function
+(``stock_assets.defs.onboarding_tasks.onboarding_launches``; the API hosts the same call when no
+daemon runs): the shared bootstrap once, then one run per ticker. A ticker whose plan is done is
+remembered in the cursor and never looked at again, so a tick with nothing new costs one query
+however many tickers there are.
 """
 
 from __future__ import annotations
-
-import json
-from dataclasses import dataclass, field
 
 import dagster as dg
 
 from stock_assets import names
 from stock_assets.defs.jobs import bootstrap_job, onboard_ticker_job
-from stock_assets.defs.onboarding import Facts, TaskStore, pending_launches, plan_done
+from stock_assets.defs.onboarding_tasks import OnboardingCursor, onboarding_launches
 from stock_assets.defs.partitions import tickers_partitions
 from stock_assets.settings import get_settings
 
@@ -25,41 +23,14 @@ from stock_assets.settings import get_settings
 ONBOARDING_TICK_S = 5
 
 
-@dataclass
-class OnboardingCursor:
-    """The tickers whose plan is done (their forecast exists): never looked at again."""
-
-    done: set[str] = field(default_factory=set)
-
-    @classmethod
-    def parse(cls, text: str | None) -> OnboardingCursor:
-        if not text:
-            return cls()
-        if not text.startswith("{"):  # the first form (requested tickers): nothing known done
-            return cls()
-        return cls(set(json.loads(text).get("done", [])))
-
-    def dump(self) -> str:
-        return json.dumps({"done": sorted(self.done)})
-
-
 def onboarding_requests(
     instance: dg.DagsterInstance, cursor: OnboardingCursor, tickers: list[str]
 ) -> list[dg.RunRequest]:
-    """The runs the given (not yet onboarded) tickers' plans need now; updates ``cursor.done``.
-
-    A fixed number of queries answers for all tickers together; every request has a run key
-    that counts the attempts, so a step is never requested twice and a failed one is retried up
-    to ``MAX_ATTEMPTS`` times (counted since the ticker's latest task, if any).
-    """
+    """The plan's one launch function (``onboarding_launches``) as run requests; the daemon
+    launches each run key once."""
     settings = get_settings()
-    index = settings.index_ticker
-    facts = Facts.load(instance)
-    cursor.done |= {t for t in tickers if plan_done(facts, t, index)}
-    pending = [t for t in tickers if t not in cursor.done]
-    tasks = TaskStore(instance).active(pending)
-    launches = pending_launches(
-        facts, pending, index, tasks, overrides=settings.run_config_overrides
+    launches = onboarding_launches(
+        instance, cursor, tickers, settings.index_ticker, overrides=settings.run_config_overrides
     )
     return [launch.run_request() for launch in launches]
 

@@ -16,7 +16,8 @@ import dagster as dg
 from stock_assets import names
 from stock_assets.defs.assets.models import CHILD_KEY
 from stock_assets.defs.batches import batch_requests, ticker_batch
-from stock_assets.defs.onboarding import Facts, TaskStore, waiting_tickers
+from stock_assets.defs.onboarding import Facts, waiting_tickers
+from stock_assets.defs.onboarding_tasks import TaskStore
 from stock_assets.defs.resources import market_data_from_settings
 from stock_assets.defs.run_state import IN_PROGRESS, materialized_partitions
 from stock_assets.domain.market_data import MarketDataError
