@@ -12,7 +12,7 @@ process group) and times how long it takes to exit. ``--quick``: the index and A
 model sizes, every service on a free port (a minute or two; not a measurement).
 
 ``--replay-minutes M`` (with ``--replay-start``, default 2008-09-02, and
-``--sessions-per-tick``, default 10): `make up` in replay mode, as the README's market replay
+``--sessions-per-tick``, default 20): `make up` in replay mode, as the README's market replay
 runs it; after the onboarding, M minutes of the replay running on its own, then the sessions a
 minute the replay clock advanced, the runs launched per tick and any that failed (written as
 ``replay_make_up``).
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="AAPL, tiny sizes, free ports")
     parser.add_argument("--replay-minutes", type=float, default=0.0)
     parser.add_argument("--replay-start", default="2008-09-02")
-    parser.add_argument("--sessions-per-tick", type=int, default=10)
+    parser.add_argument("--sessions-per-tick", type=int, default=20)
     args = parser.parse_args()
     import httpx
 

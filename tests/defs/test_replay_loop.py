@@ -11,6 +11,7 @@ the ``files`` provider over a folder holding the real sample history of AAPL and
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from stock_assets.defs.assets.live import (
     LIVE_SKILL_KEY,
 )
 from stock_assets.defs.assets.monitoring import DRIFT_CHECK, DRIFT_KEY
+from stock_assets.defs.batches import BATCH_OP
 from stock_assets.defs.jobs import REFRESH_ASSETS as REFRESH
 from stock_assets.defs.jobs import TRAINING_ASSETS
 from stock_assets.defs.sensors.replay import market_replay_sensor
@@ -314,3 +316,42 @@ def test_live_skill_is_served_by_the_api_and_exported_to_prometheus(replay: Repl
     assert 'stockops_live_coverage{horizon="7",ticker="AAPL",window="all"}' in metrics
     assert 'stockops_live_skill_decayed{ticker="AAPL"}' in metrics
     assert 'stockops_live_matured_forecasts{ticker="AAPL"}' in metrics
+
+
+def test_a_tick_waits_for_the_previous_runs_but_not_for_a_retrain(replay: Replay) -> None:
+    """A run of the previous session holds the clock; a ticker's retrain does not: that ticker
+    sits the tick out (its next refresh catches up) and the others go on."""
+    path = replay.settings.replay_clock_path
+    clock = read_clock(path)
+    instance = replay.instance
+
+    def in_progress(job: str, partition: str | None = None) -> dg.DagsterRun:
+        run = dg.DagsterRun(
+            job_name=job,
+            run_id=str(uuid.uuid4()),
+            status=dg.DagsterRunStatus.STARTED,
+            tags={names.PARTITION_TAG: partition} if partition else {},
+        )
+        instance.add_run(run)
+        return run
+
+    batch = in_progress(names.TICKER_BATCH_JOB)
+    training = in_progress(names.TICKER_TRAINING_JOB, TICKER)
+    try:
+        held = market_replay_sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(held, dg.SkipReason)
+        assert "waiting for 1 run(s)" in (held.skip_message or "")
+        assert read_clock(path) == clock
+        instance.report_run_canceled(batch)
+        moved = market_replay_sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(moved, dg.SensorResult), moved
+        assert session_number(read_clock(path).as_of) > session_number(clock.as_of)
+        asked = [
+            t
+            for r in moved.run_requests or []
+            for t in r.run_config["ops"][BATCH_OP]["config"]["tickers"]
+        ]
+        assert asked == [INDEX]  # TICKER is retraining
+    finally:
+        instance.report_run_canceled(training)
+        write_clock(path, clock)

@@ -2,7 +2,8 @@
 
 In replay mode (``STOCKOPS_REPLAY_START``) the market-data resource cuts every ticker's history
 at the clock's as-of session. Each tick of this sensor, once onboarding is done and the previous
-session's runs have finished, advances the clock and asks for a ``ticker_refresh`` run of every
+session's runs have finished (a retrain is not waited for: its ticker sits the tick out and
+catches up at the next), advances the clock and asks for a ``ticker_refresh`` run of every
 ticker, in a few batch runs (``defs/batches.py``: each ticker a run of its own inside one): new
 rows, indicators extended, the online store updated, a forecast made and archived, matured
 forecasts scored, drift measured. The retrain sensor reacts to what those runs find, so the whole
@@ -77,10 +78,21 @@ def market_replay_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     tickers = list(instance.get_dynamic_partitions(names.TICKERS_PARTITION))
     if not tickers:
         return dg.SkipReason(f"At {clock.as_of}: no ticker registered yet.")
-    running = instance.get_runs_count(dg.RunsFilter(statuses=IN_PROGRESS))
-    if running:
-        return dg.SkipReason(f"At {clock.as_of}: waiting for {running} run(s) to finish.")
-    pending = onboarding_pending(instance, tickers, settings.index_ticker)
+    busy = instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS))
+    # A tick waits for the previous session's runs, not for a retrain: a ticker whose training
+    # run is in progress sits this tick out (nothing else writes its forecast meanwhile) and its
+    # next refresh catches the sessions in between up.
+    training = {
+        r.tags.get(names.PARTITION_TAG) for r in busy if r.job_name == names.TICKER_TRAINING_JOB
+    }
+    waiting = [r for r in busy if r.job_name != names.TICKER_TRAINING_JOB]
+    if waiting:
+        return dg.SkipReason(f"At {clock.as_of}: waiting for {len(waiting)} run(s) to finish.")
+    if all(t in training for t in tickers):
+        return dg.SkipReason(f"At {clock.as_of}: every ticker is retraining.")
+    # A retraining ticker was onboarded (its first model came from `onboard_ticker`).
+    ready = [t for t in tickers if t not in training]
+    pending = onboarding_pending(instance, ready, settings.index_ticker)
     if pending:
         return dg.SkipReason(f"At {clock.as_of}: onboarding not finished ({', '.join(pending)}).")
     end = replay_end(settings, tickers)
@@ -88,9 +100,13 @@ def market_replay_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     if end is not None and following.as_of > end:
         return dg.SkipReason(f"The replay reached the end of the data ({clock.as_of}).")
     write_clock(settings.replay_clock_path, following)
-    context.log.info(f"replay: {clock.as_of} -> {following.as_of}")
+    retraining = sorted(t for t in tickers if t in training)
+    context.log.info(
+        f"replay: {clock.as_of} -> {following.as_of}"
+        + (f" ({', '.join(retraining)} retraining: refreshed next tick)" if retraining else "")
+    )
     requests = batch_requests(
-        tickers,
+        ready,
         materialized_partitions(instance, CHILD_KEY),
         size=settings.run_batch_size,
         spread=settings.run_batch_spread,
