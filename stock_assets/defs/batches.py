@@ -31,7 +31,7 @@ import dagster as dg
 
 from stock_assets import names
 from stock_assets.defs.jobs import DATA_ASSETS
-from stock_assets.defs.run_state import run_error
+from stock_assets.defs.run_state import IN_PROGRESS, run_error
 from stock_assets.settings import get_settings
 
 # Run tags a ticker's run takes from its batch (why it ran, at which replayed session); Dagster's
@@ -90,9 +90,12 @@ class TickerOutcome:
     ok: bool
     seconds: float
     reason: str = ""
+    skipped: bool = False
 
     @property
     def word(self) -> str:
+        if self.skipped:
+            return "skipped"
         return "success" if self.ok else "failure"
 
 
@@ -118,6 +121,12 @@ def run_tickers(
     )
     outcomes = []
     for ticker in share.tickers:
+        if job.name == names.TICKER_REFRESH_JOB and _retraining(instance, ticker):
+            # Its training run writes the same forecast: two writers would race. It sits this
+            # batch out; its next refresh catches up the sessions in between.
+            why = "retraining: its training run is queued or running"
+            outcomes.append(TickerOutcome(ticker, True, 0.0, why, skipped=True))
+            continue
         begun = time.perf_counter()
         reason = ""
         try:
@@ -137,6 +146,15 @@ def run_tickers(
         seconds = round(time.perf_counter() - begun, 3)
         outcomes.append(TickerOutcome(ticker, not reason, seconds, reason))
     return outcomes
+
+
+def _retraining(instance: dg.DagsterInstance, ticker: str) -> bool:
+    filters = dg.RunsFilter(
+        job_name=names.TICKER_TRAINING_JOB,
+        tags={names.PARTITION_TAG: ticker},
+        statuses=IN_PROGRESS,
+    )
+    return instance.get_runs_count(filters) > 0
 
 
 def _run_in_worker(instance_ref: Any, job_name: str, share: TickerShare) -> list[TickerOutcome]:
@@ -198,9 +216,7 @@ def run_ticker_batch(context: dg.OpExecutionContext, config: TickerBatchConfig) 
     order = {t: i for i, t in enumerate(tickers)}
     outcomes.sort(key=lambda o: order[o.ticker])
     for o in outcomes:
-        context.log.info(
-            f"batch: {o.ticker} {'success' if o.ok else 'failure'} in {o.seconds:.2f} s"
-        )
+        context.log.info(f"batch: {o.ticker} {o.word} in {o.seconds:.2f} s {o.reason}".rstrip())
     metadata = _batch_metadata(outcomes, total)
     failed = [o for o in outcomes if not o.ok]
     if failed:

@@ -11,6 +11,7 @@ vendor's broken rows).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,6 +152,34 @@ def test_the_bad_ticker_fails_alone_with_its_reason(
     # In the check's own words, not only Dagster's "1 blocking asset check failed".
     assert "ohlcv check ohlc_consistency failed: 3 row(s) break OHLC ordering" in said.description
     assert said.metadata["failed"].value == 1 and said.metadata["tickers"].value == 4
+
+
+def test_a_ticker_retraining_sits_the_batch_out(
+    refreshed: tuple[TinyPlatform, BatchOutcome],
+) -> None:
+    """Its training run writes the same forecast: the batch leaves it alone (said so in the
+    batch's table) and refreshes the others."""
+    platform, _ = refreshed
+    instance = platform.instance
+    training = dg.DagsterRun(
+        job_name=names.TICKER_TRAINING_JOB,
+        run_id=str(uuid.uuid4()),
+        status=dg.DagsterRunStatus.STARTED,
+        tags={names.PARTITION_TAG: "MSFT"},
+    )
+    instance.add_run(training)
+    try:
+        when = dt.datetime(2026, 11, 25, 17, 30, tzinfo=dt.UTC)
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        (request,) = daily_refresh_schedule(context)
+        again = platform.run_batch(request)
+        assert "MSFT" not in again.runs and {"^GSPC", "IBM"} <= set(again.runs)
+        # BROKE fails again, so the batch ends in its failure, with the table.
+        (failure,) = [e for e in again.result.all_events if e.event_type_value == "STEP_FAILURE"]
+        table = failure.event_specific_data.user_failure_data.metadata["runs"].value
+        assert "| MSFT | skipped |" in table and "retraining" in table
+    finally:
+        instance.report_run_canceled(training)
 
 
 def test_batches_split_evenly_and_keep_each_ticker_once() -> None:
