@@ -11,7 +11,10 @@ the most recent fifth as validation), every epoch to the end (no early stopping)
 - ``as served``: the default configuration;
 - ``h=1 only``: one horizon instead of seven (does the multi-horizon loss crowd the signal out?);
 - ``nonlinear head``: a ReLU layer of 32 units beside the linear head (is the head too plain?);
-- ``learning rate x5``: more movement per step (is it simply under-trained?).
+- ``learning rate x5``: more movement per step (is it simply under-trained?);
+- ``nonlinear head, returns only`` and ``nonlinear head, returns and volatility``: the same head
+  on fewer inputs (the daily log return, and its 20-day volatility) instead of the seven model
+  features (are the indicators, smooth functions of the same returns, in the way?).
 
 After every epoch: the validation pinball loss, and the correlation of the h=1 median with the
 oracle's conditional mean on the training windows (what it has fitted) and on the validation
@@ -48,9 +51,21 @@ from stock_assets.domain.ml.synthetic import make_series
 from stock_assets.domain.ml.trainer import train
 
 ROWS, QUICK_ROWS = 3000, 1200
-EPOCHS, QUICK_EPOCHS = 40, 4
+EPOCHS, QUICK_EPOCHS = 60, 4
 HEAD_UNITS = 32
-VARIANTS = ("as served", "h=1 only", "nonlinear head", "learning rate x5")
+VARIANTS = (
+    "as served",
+    "h=1 only",
+    "nonlinear head",
+    "learning rate x5",
+    "nonlinear head, returns only",
+    "nonlinear head, returns and volatility",
+)
+# The inputs of the variants that change them (the others keep the model's seven features).
+INPUTS = {
+    "nonlinear head, returns only": ("log_return",),
+    "nonlinear head, returns and volatility": ("log_return", "volatility_20"),
+}
 
 
 class NonlinearHead(nn.Module):
@@ -80,8 +95,10 @@ def _variant(name: str, base: ModelConfig, epochs: int) -> tuple[ModelConfig, LS
         config = config.replace(horizon=1)
     if name == "learning rate x5":
         config = config.replace(learning_rate=base.learning_rate * 5)
+    if name in INPUTS:
+        config = config.replace(feature_columns=INPUTS[name])
     model = build_model(config)
-    if name == "nonlinear head":
+    if name.startswith("nonlinear head"):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             head = NonlinearHead(model.head.in_features, model.head.out_features)
