@@ -17,13 +17,12 @@ pods a refresh starts are the tickers divided by the batch size.
 # No `from __future__ import annotations`: Dagster reads the op's config class from its
 # annotation at definition time.
 
-import contextlib
 import itertools
 import json
 import math
 import multiprocessing
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import dagster as dg
 
 from stock_assets import names
+from stock_assets.defs.instance_memo import partition_lookups_remembered, schema_checks_remembered
 from stock_assets.defs.jobs import DATA_ASSETS
 from stock_assets.defs.run_state import IN_PROGRESS, run_error
 from stock_assets.settings import get_settings
@@ -121,62 +121,40 @@ def run_tickers(
         statement_timeout=STATEMENT_TIMEOUT_MS, pool_recycle=3600, max_overflow=4
     )
     outcomes = []
-    for ticker in share.tickers:
-        if job.name == names.TICKER_REFRESH_JOB and _retraining(instance, ticker):
-            # Its training run writes the same forecast: two writers would race. It sits this
-            # batch out; its next refresh catches up the sessions in between.
-            why = "retraining: its training run is queued or running"
-            outcomes.append(TickerOutcome(ticker, True, 0.0, why, skipped=True))
-            continue
-        begun = time.perf_counter()
-        reason = ""
-        try:
-            selection = DATA_ASSETS if ticker in share.data_only else None
-            with partition_lookups_cached(instance):
-                result = job.execute_in_process(
-                    run_config=_selected_config(share.run_config, job, selection),
-                    instance=instance,
-                    partition_key=ticker,
-                    asset_selection=selection,
-                    tags=share.tags,
-                    raise_on_error=False,
-                )
-            if not result.success:
-                reason = _failure_reason(instance, result)
-        except Exception as exc:  # a ticker's own problem (its config, its partition) only
-            reason = f"{type(exc).__name__}: {exc}"
-        seconds = round(time.perf_counter() - begun, 3)
-        outcomes.append(TickerOutcome(ticker, not reason, seconds, reason))
+    with schema_checks_remembered(instance):
+        for ticker in share.tickers:
+            outcomes.append(_run_ticker(instance, job, share, ticker))
     return outcomes
 
 
-@contextlib.contextmanager
-def partition_lookups_cached(instance: dg.DagsterInstance) -> Iterator[None]:
-    """For one run: a ticker found in the dynamic partitions is not looked up again.
-
-    Dagster checks the run's partition key against the storage at every step, input, output and
-    check (about 75 queries in a refresh run with a model, each a round trip to the run storage).
-    Within one run the answer cannot usefully change: a ticker removed mid-run fails the run's
-    later steps either way. Only found keys are kept, and only until the run ends.
-    """
-    lookup = instance.has_dynamic_partition
-    found: set[tuple[str, str]] = set()
-
-    def has_dynamic_partition(partitions_def_name: str, partition_key: str) -> bool:
-        if (partitions_def_name, partition_key) in found:
-            return True
-        exists = lookup(partitions_def_name, partition_key)
-        if exists:
-            found.add((partitions_def_name, partition_key))
-        return exists
-
-    # The instance object is the run's own (execute_in_process): the attribute shadows the
-    # method for this run only and is removed after it.
-    instance.has_dynamic_partition = has_dynamic_partition  # type: ignore[method-assign]
+def _run_ticker(
+    instance: dg.DagsterInstance, job: dg.JobDefinition, share: TickerShare, ticker: str
+) -> TickerOutcome:
+    """One ticker's run; its failure is its outcome."""
+    if job.name == names.TICKER_REFRESH_JOB and _retraining(instance, ticker):
+        # Its training run writes the same forecast: two writers would race. It sits this batch
+        # out; its next refresh catches up the sessions in between.
+        why = "retraining: its training run is queued or running"
+        return TickerOutcome(ticker, True, 0.0, why, skipped=True)
+    begun = time.perf_counter()
+    reason = ""
     try:
-        yield
-    finally:
-        del instance.has_dynamic_partition
+        selection = DATA_ASSETS if ticker in share.data_only else None
+        with partition_lookups_remembered(instance):
+            result = job.execute_in_process(
+                run_config=_selected_config(share.run_config, job, selection),
+                instance=instance,
+                partition_key=ticker,
+                asset_selection=selection,
+                tags=share.tags,
+                raise_on_error=False,
+            )
+        if not result.success:
+            reason = _failure_reason(instance, result)
+    except Exception as exc:  # a ticker's own problem (its config, its partition) only
+        reason = f"{type(exc).__name__}: {exc}"
+    seconds = round(time.perf_counter() - begun, 3)
+    return TickerOutcome(ticker, not reason, seconds, reason)
 
 
 def _retraining(instance: dg.DagsterInstance, ticker: str) -> bool:

@@ -25,7 +25,7 @@ from devkit.servers import REPO, postgres_storage, scratch_database
 from stock_assets import names
 from stock_assets.defs.assets.features import FEATURE_DEFINITIONS_KEY
 from stock_assets.defs.assets.market import INDICATORS_KEY, OHLCV_KEY
-from stock_assets.defs.batches import batches, partition_lookups_cached
+from stock_assets.defs.batches import batches
 from stock_assets.defs.schedules import daily_refresh_schedule
 from stock_assets.domain.market_data import OfflineSampleProvider
 from stock_assets.domain.symbols import ticker_slug
@@ -195,22 +195,3 @@ def test_batches_split_evenly_and_keep_each_ticker_once() -> None:
     assert sorted(len(b) for b in batches(tickers, 3, spread=2)) == [1, 2, 2, 2]
     assert len(batches([f"T{i}" for i in range(501)], 250, spread=2)) == 4
     assert len(batches([f"T{i}" for i in range(5000)], 250, spread=2)) == 20
-
-
-def test_a_run_looks_a_found_ticker_up_once_and_a_missing_one_every_time() -> None:
-    """Within one ticker's run a found partition is not queried again (the storage is asked
-    once, not at every step); a missing one is asked each time; after the run, the storage
-    answers again."""
-    partitions = names.TICKERS_PARTITION
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions(partitions, ["AAPL"])
-        with partition_lookups_cached(instance):
-            assert instance.has_dynamic_partition(partitions, "AAPL")
-            instance.delete_dynamic_partition(partitions, "AAPL")
-            assert instance.has_dynamic_partition(partitions, "AAPL")  # kept for the run
-            assert not instance.has_dynamic_partition(partitions, "MSFT")
-            instance.add_dynamic_partitions(partitions, ["MSFT"])
-            assert instance.has_dynamic_partition(partitions, "MSFT")  # asked again
-        assert "has_dynamic_partition" not in vars(instance)
-        assert not instance.has_dynamic_partition(partitions, "AAPL")
-        assert instance.has_dynamic_partition(partitions, "MSFT")
