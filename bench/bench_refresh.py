@@ -104,9 +104,11 @@ def spread(tickers: list[str], k: int) -> list[str]:
 
 def _result_name(args: argparse.Namespace) -> str:
     """``refresh`` (SQLite, the local default), ``refresh_postgres``, ``..._pod`` when each batch
-    run uses two processes as a 2-vCPU pod does."""
+    run uses two processes as a 2-vCPU pod does, ``..._5000`` for 5,000 tickers."""
     name = "refresh" if args.storage == "sqlite" else f"refresh_{args.storage}"
-    return f"{name}_pod" if args.workers > 1 else name
+    name = f"{name}_pod" if args.workers > 1 else name
+    # 500 tickers is the default measurement; another count keeps its own results file.
+    return name if args.quick or args.tickers == 500 else f"{name}_{args.tickers}"
 
 
 def main() -> None:
