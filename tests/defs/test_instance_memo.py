@@ -66,6 +66,7 @@ def test_a_table_the_storage_has_is_looked_up_once(
         assert asked > 0
         assert storage.has_table(table_name="asset_check_executions")
         assert storage.supports_asset_checks
+        assert len(statements) == asked  # remembered, however it is asked: no query
         assert instance.run_storage.has_run_stats_index_cols()
         after_first = len(statements)
         assert instance.run_storage.has_run_stats_index_cols()
