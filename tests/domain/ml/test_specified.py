@@ -49,6 +49,18 @@ def test_the_sign_asymmetric_slopes_are_recovered() -> None:
     assert after_rise == pytest.approx(-0.3, abs=0.15)
 
 
+def test_the_volatility_forms_find_their_signs() -> None:
+    # Volatility in the mean: the mean rises with the volatility (loading 1 on sigma).
+    in_mean = _fitted("volatility_in_mean", seed=5)
+    assert in_mean.coef is not None
+    assert in_mean.coef[0][1] == pytest.approx(1.0, abs=0.5)
+    # Regime switching: momentum while calm, reversal while turbulent (phi 0.3 and -0.3).
+    regimes = _fitted("regime_switching_ar", seed=5)
+    assert regimes.coef is not None
+    calm, turbulent = regimes.coef[0]
+    assert calm > 0.1 and turbulent < -0.1, (calm, turbulent)
+
+
 def test_no_form_means_no_signal_claimed() -> None:
     assert basis("random_walk", np.ones(4), np.ones(4), 1.0, 0.0).shape == (4, 0)
     fitted = _fitted("random_walk", seed=5)
