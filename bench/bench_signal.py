@@ -33,7 +33,6 @@ import time
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from scipy.stats import norm
 
@@ -45,7 +44,7 @@ from stock_assets.domain.ml.backtest import CandidateSpec, WalkForwardResult, ru
 from stock_assets.domain.ml.candidates import baseline_specs, lstm_spec
 from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.policy import compare, decide, plan_summary
-from stock_assets.domain.ml.significance import newey_west_variance, truncated_variance
+from stock_assets.domain.ml.significance import long_run_variance
 from stock_assets.domain.ml.specified import SpecifiedForecaster
 from stock_assets.domain.ml.synthetic import NONLINEAR, PROCESSES, make_series
 
@@ -70,9 +69,7 @@ def coverage_z(result: WalkForwardResult, plan: tuple[str, ...] | list[str]) -> 
         hits = (
             (sel["actual_lr"] >= sel["lower_lr"]) & (sel["actual_lr"] <= sel["upper_lr"])
         ).to_numpy(dtype=float)
-        var = truncated_variance(hits, h - 1)
-        if var <= 0:
-            var = newey_west_variance(hits, h - 1)
+        var = long_run_variance(hits, h - 1)
         out.append(abs(float(hits.mean()) - NOMINAL) / math.sqrt(var) if var > 0 else 0.0)
     return out
 
@@ -81,18 +78,13 @@ def gap_from_top_fifth(result: WalkForwardResult, candidate: str) -> float:
     """The part of ``candidate``'s h=1 relative-MAE gap to the oracle that comes from the fifth of
     windows where the oracle forecasts the largest rise: where a volatile spell is followed by a
     rebound, a tree can forecast no more than the largest rebound of its training windows."""
-    p = result.predictions[result.predictions["horizon"] == 1]
-    by = {c: g.set_index("anchor") for c, g in p.groupby("candidate")}
-    oracle = by["oracle"]
-    anchors = oracle.index
-
-    def errors(name: str) -> pd.Series:
-        table = by[name].loc[anchors]
-        return (table["median_lr"] - table["actual_lr"]).abs()
-
-    top = oracle["median_lr"] >= oracle["median_lr"].quantile(0.8)
-    excess = errors(candidate) - errors("oracle")
-    return float(excess[top].sum() / errors("naive").sum())
+    p = result.predictions
+    forecast = p[(p["candidate"] == "oracle") & (p["horizon"] == 1)].set_index("anchor")
+    rise = forecast["median_lr"]
+    oracle = result.abs_errors("oracle", 1).reindex(rise.index)
+    excess = result.abs_errors(candidate, 1).reindex(rise.index) - oracle
+    top = rise >= rise.quantile(0.8)
+    return float(excess[top].sum() / result.abs_errors("naive", 1).reindex(rise.index).sum())
 
 
 def evaluate(process: str, seed: int, config: ModelConfig, rows: int) -> dict[str, Any]:

@@ -61,6 +61,13 @@ def truncated_variance(d: ArrayLike, lag: int) -> float:
     return total / n
 
 
+def long_run_variance(d: ArrayLike, lag: int) -> float:
+    """Variance of the mean of ``d`` with equal weights up to ``lag``, or Newey-West's Bartlett
+    weights in the rare sample where that estimate is not positive (0 when neither is)."""
+    var = truncated_variance(d, lag)
+    return var if var > 0.0 else newey_west_variance(d, lag)
+
+
 def diebold_mariano(loss_a: ArrayLike, loss_b: ArrayLike, horizon: int) -> DMResult:
     """DM test of equal expected loss for ``horizon``-step forecasts (lag ``horizon - 1``).
 
@@ -77,9 +84,7 @@ def diebold_mariano(loss_a: ArrayLike, loss_b: ArrayLike, horizon: int) -> DMRes
         raise ValueError(f"need at least 3 paired losses, got {n}")
     lag = max(int(horizon) - 1, 0)
     mean = float(d.mean())
-    var = truncated_variance(d, lag)
-    if var <= 0.0:
-        var = newey_west_variance(d, lag)
+    var = long_run_variance(d, lag)
     if var <= 0.0 or not math.isfinite(var):
         return DMResult(0.0, 0.5, 0.5, mean, n, lag)
     h = lag + 1
