@@ -26,14 +26,6 @@ import pandas as pd
 
 from stock_assets.domain.ml.forecasters import BaselineForecaster, FloatArray, IntArray
 
-# Forms with a basis; any other process (random walk, GARCH) has no signal in its level: zero.
-FORMS: tuple[str, ...] = (
-    "ar_returns",
-    "threshold_ar",
-    "sign_asymmetric_ar",
-    "volatility_in_mean",
-    "regime_switching_ar",
-)
 # The threshold AR's threshold is searched over these quantiles of the training |r|.
 THRESHOLD_GRID = np.linspace(0.50, 0.98, 25)
 
@@ -55,7 +47,7 @@ def basis(
     if process == "regime_switching_ar":
         calm = var < long_run_var
         return np.stack([r * calm, r * ~calm], axis=1)
-    return np.zeros((len(r), 0))
+    return np.zeros((len(r), 0))  # random walk, GARCH: no signal in the level
 
 
 def weighted_fit(x: FloatArray, y: FloatArray, weight: FloatArray) -> tuple[FloatArray, float]:
@@ -99,13 +91,14 @@ class SpecifiedForecaster(BaselineForecaster):
         r, var = self._state(frame, anchors)
         weight = 1.0 / var
         if self.process == "threshold_ar":
-            candidates = np.quantile(np.abs(r), THRESHOLD_GRID)
+            assert self.scale is not None
+            long_run = self.scale.long_run_var
 
             def sse(k: float) -> float:
-                self.threshold = float(k)
-                return weighted_fit(self._basis(r, var), targets[:, 0], weight)[1]
+                x = basis(self.process, r, var, long_run, float(k))
+                return weighted_fit(x, targets[:, 0], weight)[1]
 
-            self.threshold = float(min(candidates, key=sse))
+            self.threshold = float(min(np.quantile(np.abs(r), THRESHOLD_GRID), key=sse))
         x = self._basis(r, var)
         self.coef = np.stack(
             [weighted_fit(x, targets[:, h], weight)[0] for h in range(self.horizon)]
