@@ -44,6 +44,7 @@ from serving_api.forecasting import ForecastService
 from serving_api.kv import KeyValueStore
 from serving_api.logging import RequestIdMiddleware, setup_logging
 from serving_api.monitoring import PLATFORM_STATE
+from serving_api.parse_lock import serialise_ast_parse
 from serving_api.predictions import PredictionService
 from serving_api.ratelimit import RateLimiter
 from serving_api.routes import analyze, catalog, history, monitor, predict, system, tasks
@@ -232,6 +233,7 @@ def create_app(
             "an open API. Set the keys (comma-separated) or unset the requirement."
         )
     setup_logging(settings)  # JSON lines with request ids (STOCKOPS_LOG_FORMAT)
+    serialise_ast_parse()  # runs, requests and the warm-up import libraries on threads at once
     # Built here, not on first use: an LLM misconfiguration (unknown provider, missing key)
     # stops the start-up with its message instead of failing requests later.
     analysts = agents or AnalystService(settings)
