@@ -12,6 +12,7 @@ import pandas as pd
 
 from stock_assets.domain import layout
 from stock_assets.domain.feature_store.definitions import FeatureDefinitions, build_definitions
+from stock_assets.domain.feature_store.retrievals import KeptJoins
 from stock_assets.domain.feature_store.store import open_store
 from stock_assets.domain.market_data import (
     FileMarketData,
@@ -119,6 +120,10 @@ class FeastResource(dg.ConfigurableResource):
 
     def definitions(self) -> FeatureDefinitions:
         return build_definitions(Path(self.indicators_dir))
+
+    def kept_joins(self) -> KeptJoins:
+        """Training-set joins already made, kept beside the registry (``retrievals``)."""
+        return KeptJoins(Path(self.feast_dir))
 
 
 def table_path(base_dir: str, asset_key: dg.AssetKey, partition_key: str | None) -> Path:

@@ -35,7 +35,7 @@ PROGRESS_PREFIX = "progress"
 
 def feast_training_set(feast: FeastResource, ticker: str, timestamps: pd.Series) -> pd.DataFrame:
     """Point-in-time training set for ``ticker`` at ``timestamps``, rows without data dropped."""
-    frame = training_frame(feast.store(), ticker, timestamps)
+    frame = training_frame(feast.store(), ticker, timestamps, feast.kept_joins())
     frame = frame.dropna(subset=["close"]).reset_index(drop=True)
     if frame.empty:
         raise dg.Failure(

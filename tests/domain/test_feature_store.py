@@ -14,6 +14,7 @@ from stock_assets.domain.feature_store.definitions import (
     SERVED_COLUMNS,
     build_definitions,
 )
+from stock_assets.domain.feature_store.retrievals import KeptJoins
 from stock_assets.domain.feature_store.store import (
     apply_definitions,
     close_timestamps,
@@ -120,3 +121,60 @@ def test_chunked_join_equals_one_join(store_with_rows, monkeypatch) -> None:  # 
     chunked = training_frame(store, "AAPL", rows["AAPL"]["event_timestamp"])
     pd.testing.assert_frame_equal(whole, chunked)
     assert len(chunked) == 60
+
+
+class _CountingJoins:
+    """Counts the entity rows Feast is asked to join (the store's own method, wrapped)."""
+
+    def __init__(self, store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        self.rows: list[int] = []
+        original = store.get_historical_features
+
+        def counted(entity_df, **kwargs):  # type: ignore[no-untyped-def]
+            self.rows.append(len(entity_df))
+            return original(entity_df=entity_df, **kwargs)
+
+        monkeypatch.setattr(store, "get_historical_features", counted)
+
+
+def test_kept_joins_equal_feasts_and_join_each_timestamp_once(  # type: ignore[no-untyped-def]
+    store_with_rows, tmp_path: Path, monkeypatch
+) -> None:
+    store, rows = store_with_rows
+    kept = KeptJoins(tmp_path / "feast")
+    stamps = rows["AAPL"]["event_timestamp"]
+    # Entity rows between closes too: the join is as of any time, not only on stored rows.
+    asked = pd.concat([stamps.iloc[:40], stamps.iloc[5:8] + pd.Timedelta(hours=3)])
+    direct = training_frame(store, "AAPL", asked)
+    feast = _CountingJoins(store, monkeypatch)
+
+    first = training_frame(store, "AAPL", asked, kept)
+    pd.testing.assert_frame_equal(first, direct)
+    assert feast.rows == [43]
+    subset = training_frame(store, "AAPL", stamps.iloc[10:30], kept)
+    pd.testing.assert_frame_equal(subset, training_frame(store, "AAPL", stamps.iloc[10:30]))
+    assert feast.rows == [43, 20]  # the second is the direct join just above
+    wider = training_frame(store, "AAPL", stamps, kept)
+    assert feast.rows == [43, 20, 20]  # only the 20 timestamps never joined
+    pd.testing.assert_frame_equal(wider, training_frame(store, "AAPL", stamps))
+
+
+def test_a_new_indicator_table_is_joined_afresh(  # type: ignore[no-untyped-def]
+    store_with_rows, tmp_path: Path, monkeypatch
+) -> None:
+    store, rows = store_with_rows
+    kept = KeptJoins(tmp_path / "feast")
+    stamps = rows["AAPL"]["event_timestamp"]
+    before = training_frame(store, "AAPL", stamps, kept)
+    # A restated close (a split adjustment, a corrected print): the same timestamps, new values.
+    restated = rows["AAPL"].assign(close=rows["AAPL"]["close"] * 0.5)
+    indicators_dir = tmp_path / "tables" / names.INDICATORS
+    atomic_write_parquet(restated, indicators_dir / "AAPL.parquet")
+    feast = _CountingJoins(store, monkeypatch)
+    after = training_frame(store, "AAPL", stamps, kept)
+    assert feast.rows == [60]
+    np.testing.assert_allclose(after["close"], before["close"] * 0.5)
+    assert len(list((tmp_path / "feast" / "kept_joins" / "AAPL").glob("*.parquet"))) == 1
+    # Another ticker's table is its own: the index's rows never come from AAPL's join.
+    index = training_frame(store, "^GSPC", rows["^GSPC"]["event_timestamp"], kept)
+    assert (index["close"] >= 2000).all()

@@ -24,6 +24,7 @@ from stock_assets.domain.feature_store.definitions import (
     TIMESTAMP_FIELD,
     FeatureDefinitions,
 )
+from stock_assets.domain.feature_store.retrievals import KeptJoins
 from stock_assets.domain.symbols import normalize_ticker
 from stock_assets.settings import Settings
 
@@ -181,16 +182,24 @@ def historical_features(
 
 
 def training_frame(
-    store: FeatureStore, ticker: str, timestamps: Sequence[pd.Timestamp] | pd.Series
+    store: FeatureStore,
+    ticker: str,
+    timestamps: Sequence[pd.Timestamp] | pd.Series,
+    kept: KeptJoins | None = None,
 ) -> pd.DataFrame:
-    """A ticker's training set from the offline store, point-in-time correct at each timestamp."""
+    """A ticker's training set from the offline store, point-in-time correct at each timestamp.
+
+    With ``kept``, rows already joined for this ticker's source and definitions come from there
+    and Feast joins only the timestamps never joined (``retrievals``)."""
     entity_df = pd.DataFrame(
         {
             ENTITY_NAME: normalize_ticker(ticker),
             TIMESTAMP_FIELD: pd.to_datetime(timestamps, utc=True),
         }
     )
-    return historical_features(store, entity_df)
+    if kept is None or entity_df.empty:
+        return historical_features(store, entity_df)
+    return kept.join(store, entity_df, MODEL_SERVICE, lambda rows: historical_features(store, rows))
 
 
 class OnlineFeatureReader:
