@@ -17,7 +17,8 @@ import pandas as pd
 
 from stock_assets.defs.plots import loss_curve
 from stock_assets.defs.resources import FeastResource
-from stock_assets.domain.calendar import trading_days
+from stock_assets.domain import layout
+from stock_assets.domain.feature_store.definitions import TIMESTAMP_FIELD
 from stock_assets.domain.feature_store.store import close_timestamps, training_frame
 from stock_assets.domain.ml.artifacts import new_version, save_bundle
 from stock_assets.domain.ml.config import ModelConfig, Strategy
@@ -35,8 +36,10 @@ PROGRESS_PREFIX = "progress"
 
 def feast_training_set(feast: FeastResource, ticker: str, timestamps: pd.Series) -> pd.DataFrame:
     """Point-in-time training set for ``ticker`` at ``timestamps``, rows without data dropped."""
-    frame = training_frame(feast.store(), ticker, timestamps, feast.kept_joins())
-    frame = frame.dropna(subset=["close"]).reset_index(drop=True)
+    frame = pd.DataFrame(columns=["close"])
+    if len(timestamps):
+        frame = training_frame(feast.store(), ticker, timestamps, feast.kept_joins())
+        frame = frame.dropna(subset=["close"]).reset_index(drop=True)
     if frame.empty:
         raise dg.Failure(
             f"The Feast offline store has no features for {ticker}: materialize its "
@@ -48,9 +51,19 @@ def feast_training_set(feast: FeastResource, ticker: str, timestamps: pd.Series)
 def index_training_set(
     feast: FeastResource, index_ticker: str, start: pd.Timestamp, end_exclusive: pd.Timestamp
 ) -> pd.DataFrame:
-    """The index's training set on NYSE sessions in [start, end_exclusive)."""
-    sessions = trading_days(start, end_exclusive - pd.Timedelta(days=1))
-    stamps = close_timestamps(pd.Series(sessions))
+    """The index's training set on its stored sessions in [start, end_exclusive): the parent's
+    own training timestamps, cut, so the join the parent made answers it."""
+    stored = layout.read_table(
+        Path(feast.indicators_dir).parent,
+        layout.INDICATORS,
+        index_ticker,
+        columns=[TIMESTAMP_FIELD],
+    )
+    stamps = pd.Series([], dtype="datetime64[ns, UTC]")
+    if stored is not None:
+        stamps = pd.to_datetime(stored[TIMESTAMP_FIELD], utc=True)
+        low, high = close_timestamps(pd.Series([start, end_exclusive]))
+        stamps = stamps[(stamps >= low) & (stamps < high)]
     return feast_training_set(feast, index_ticker, stamps)
 
 
