@@ -137,11 +137,15 @@ class _CountingJoins:
         monkeypatch.setattr(store, "get_historical_features", counted)
 
 
+@pytest.fixture
+def kept(tmp_path: Path) -> KeptJoins:
+    return KeptJoins(tmp_path / "feast")
+
+
 def test_kept_joins_equal_feasts_and_join_each_timestamp_once(  # type: ignore[no-untyped-def]
-    store_with_rows, tmp_path: Path, monkeypatch
+    store_with_rows, kept: KeptJoins, monkeypatch
 ) -> None:
     store, rows = store_with_rows
-    kept = KeptJoins(tmp_path / "feast")
     stamps = rows["AAPL"]["event_timestamp"]
     # Entity rows between closes too: the join is as of any time, not only on stored rows.
     asked = pd.concat([stamps.iloc[:40], stamps.iloc[5:8] + pd.Timedelta(hours=3)])
@@ -160,18 +164,16 @@ def test_kept_joins_equal_feasts_and_join_each_timestamp_once(  # type: ignore[n
 
 
 def test_a_new_indicator_table_is_joined_afresh(  # type: ignore[no-untyped-def]
-    store_with_rows, tmp_path: Path, monkeypatch
+    store_with_rows, kept: KeptJoins, tmp_path: Path, monkeypatch
 ) -> None:
     store, rows = store_with_rows
-    kept = KeptJoins(tmp_path / "feast")
-    stamps = rows["AAPL"]["event_timestamp"]
-    before = training_frame(store, "AAPL", stamps, kept)
+    before = training_frame(store, "AAPL", rows["AAPL"]["event_timestamp"], kept)
     # A restated close (a split adjustment, a corrected print): the same timestamps, new values.
     restated = rows["AAPL"].assign(close=rows["AAPL"]["close"] * 0.5)
     indicators_dir = tmp_path / "tables" / names.INDICATORS
     atomic_write_parquet(restated, indicators_dir / "AAPL.parquet")
     feast = _CountingJoins(store, monkeypatch)
-    after = training_frame(store, "AAPL", stamps, kept)
+    after = training_frame(store, "AAPL", rows["AAPL"]["event_timestamp"], kept)
     assert feast.rows == [60]
     np.testing.assert_allclose(after["close"], before["close"] * 0.5)
     assert len(list((tmp_path / "feast" / "kept_joins" / "AAPL").glob("*.parquet"))) == 1
