@@ -180,3 +180,28 @@ def test_a_new_indicator_table_is_joined_afresh(  # type: ignore[no-untyped-def]
     # Another ticker's table is its own: the index's rows never come from AAPL's join.
     index = training_frame(store, "^GSPC", rows["^GSPC"]["event_timestamp"], kept)
     assert (index["close"] >= 2000).all()
+
+
+def test_a_table_rewritten_during_the_join_is_not_kept(  # type: ignore[no-untyped-def]
+    store_with_rows, kept: KeptJoins, tmp_path: Path
+) -> None:
+    from stock_assets.domain.feature_store.store import historical_features
+
+    store, rows = store_with_rows
+    stamps = rows["AAPL"]["event_timestamp"]
+    training_frame(store, "AAPL", stamps.iloc[:30], kept)  # the first half is kept
+    table = tmp_path / "tables" / names.INDICATORS / "AAPL.parquet"
+
+    def rewritten_while_joining(entity_df: pd.DataFrame) -> pd.DataFrame:
+        restated = rows["AAPL"].assign(close=rows["AAPL"]["close"] * 2)
+        atomic_write_parquet(restated, table)
+        return historical_features(store, entity_df)
+
+    entity_df = pd.DataFrame({"ticker": "AAPL", "event_timestamp": stamps})
+    frame = kept.join(store, entity_df, "lstm_inputs", rewritten_while_joining)
+    # One version of the table throughout: the restated one, for old timestamps and new alike.
+    np.testing.assert_allclose(frame["close"], rows["AAPL"]["close"].to_numpy() * 2)
+    pd.testing.assert_frame_equal(frame, training_frame(store, "AAPL", stamps))
+    # Nothing of the racing join was kept: only the first half, under the old table's digest.
+    (kept_file,) = (tmp_path / "feast" / "kept_joins" / "AAPL").glob("*.parquet")
+    assert len(pd.read_parquet(kept_file)) == 30

@@ -85,10 +85,12 @@ class KeptJoins:
         if len(missing):
             fresh = feast_join(pd.DataFrame({ENTITY_NAME: ticker, TIMESTAMP_FIELD: missing}))
             fresh[TIMESTAMP_FIELD] = fresh[TIMESTAMP_FIELD].astype(STAMP_DTYPE)
+            if _file_digest(source) != before:
+                # The table was rewritten while Feast read it: kept rows and fresh ones would
+                # come from two versions of it. Nothing is kept; Feast answers the whole request.
+                return feast_join(entity_df)
             kept = fresh if kept is None else pd.concat([kept, fresh], ignore_index=True)
-            # Kept only if the source did not change while Feast read it.
-            if _file_digest(source) == before:
-                self._write(kept, path)
+            self._write(kept, path)
         assert kept is not None
         wanted = pd.DataFrame(
             {
