@@ -78,9 +78,11 @@ class SpecifiedForecaster(BaselineForecaster):
         var = self.scale.h_day_std(returns[:last], 1)[anchors, 0] ** 2
         return np.nan_to_num(returns[anchors]), var
 
-    def _basis(self, r: FloatArray, var: FloatArray) -> FloatArray:
+    def _basis(self, r: FloatArray, var: FloatArray, threshold: float | None = None) -> FloatArray:
+        """The basis at the fitted threshold, or at ``threshold`` (the search's candidates)."""
         assert self.scale is not None
-        return basis(self.process, r, var, self.scale.long_run_var, self.threshold)
+        k = self.threshold if threshold is None else threshold
+        return basis(self.process, r, var, self.scale.long_run_var, k)
 
     def _fit_point(
         self, frame: pd.DataFrame, train: IntArray, y: FloatArray, val: IntArray, y_val: FloatArray
@@ -91,12 +93,9 @@ class SpecifiedForecaster(BaselineForecaster):
         r, var = self._state(frame, anchors)
         weight = 1.0 / var
         if self.process == "threshold_ar":
-            assert self.scale is not None
-            long_run = self.scale.long_run_var
 
             def sse(k: float) -> float:
-                x = basis(self.process, r, var, long_run, float(k))
-                return weighted_fit(x, targets[:, 0], weight)[1]
+                return weighted_fit(self._basis(r, var, float(k)), targets[:, 0], weight)[1]
 
             self.threshold = float(min(np.quantile(np.abs(r), THRESHOLD_GRID), key=sse))
         x = self._basis(r, var)
