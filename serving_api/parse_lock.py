@@ -14,6 +14,7 @@ milliseconds, so a process-wide lock costs nothing measurable.
 from __future__ import annotations
 
 import ast
+import functools
 import threading
 from typing import Any
 
@@ -21,12 +22,11 @@ _LOCK = threading.RLock()  # re-entrant: a finalizer run mid-parse may itself pa
 
 
 def _serialised(original: Any) -> Any:
+    @functools.wraps(original)
     def parse(*args: Any, **kwargs: Any) -> Any:
         with _LOCK:
             return original(*args, **kwargs)
 
-    parse.__wrapped__ = original  # type: ignore[attr-defined]
-    parse.__doc__ = original.__doc__
     parse._stockops_serialised = True  # type: ignore[attr-defined]
     return parse
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from stock_assets.domain import layout
 from stock_assets.domain.feature_store.definitions import (
     ENTITY_NAME,
     INDICATOR_VIEW,
@@ -72,7 +73,7 @@ class KeptJoins:
         row."""
         (ticker,) = entity_df[ENTITY_NAME].unique()
         definitions, source_dir = self._definitions_digest(store, service)
-        source = source_dir / f"{ticker_slug(ticker)}.parquet"
+        source = layout.table_path(source_dir.parent, source_dir.name, ticker)
         before = _file_digest(source)
         if before is None:  # nothing to key on: the join finds no rows anyway
             return feast_join(entity_df)
