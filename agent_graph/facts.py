@@ -84,7 +84,7 @@ class Facts:
     last_close: float
     model_version: str | None
     bundle_version: str
-    model: str  # what serves: lstm, a baseline (naive, drift, linear, boosted) or mix
+    model: str  # what serves: lstm, a baseline (naive, drift, linear, additive, boosted) or mix
     model_kind: str  # learned, baseline or mixed
     skill: str | None  # the evaluation's one-sentence skill statement
     nominal_coverage: float

@@ -114,6 +114,7 @@ MODEL_LABELS = {
     "naive": "the naive forecast (last close), the best baseline",
     "drift": "the drift baseline (constant trend), the best baseline",
     "linear": "the linear baseline, the best baseline",
+    "additive": "the additive (spline) baseline, the best baseline",
     "boosted": "the boosted-trees baseline, the best baseline",
     "mix": "one model per horizon, each where it earned its place (see the backtest table)",
 }

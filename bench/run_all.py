@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "request_id": ("bench.bench_request_id", ["--quick"]),
     "graph": ("bench.bench_graph", ["--quick"]),
     "signal": ("bench.bench_signal", ["--quick"]),
+    "null": ("bench.bench_null", ["--quick"]),
     "lstm_fit": ("bench.bench_lstm_fit", ["--quick"]),
     "models": ("bench.bench_models", ["--quick"]),
     "transfer": ("bench.bench_transfer", ["--quick"]),

@@ -82,8 +82,8 @@ class PredictResponse(BaseModel):
     bundle_version: str
     model: str = Field(
         description="What serves: lstm, or the baseline the promotion policy chose (naive, drift, "
-        "linear or boosted) when no learned model beat it, or mix when the horizons are served "
-        "by different models (each point names its own)."
+        "linear, additive or boosted) when no learned model beat it, or mix when the horizons are "
+        "served by different models (each point names its own)."
     )
     model_kind: Literal["learned", "baseline", "mixed"]
     skill: str | None = Field(
@@ -294,8 +294,8 @@ class ModelSummary(BaseModel):
     serving_model_version: str | None
     serving_bundle_version: str | None
     model: str | None = Field(
-        description="What serves: lstm, a baseline (naive, drift, linear or boosted), or mix "
-        "(one model per horizon: see backtest[].model)."
+        description="What serves: lstm, a baseline (naive, drift, linear, additive or boosted), or "
+        "mix (one model per horizon: see backtest[].model)."
     )
     model_kind: str | None
     skill: str | None = Field(description="The served model's measured skill, in one sentence.")

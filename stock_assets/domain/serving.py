@@ -40,8 +40,8 @@ class ServingModel:
 
     @property
     def model(self) -> str:
-        """``lstm``, the baseline's name (``naive``, ``drift``, ``linear``, ``boosted``) or
-        ``mix``."""
+        """``lstm``, the baseline's name (``naive``, ``drift``, ``linear``, ``additive``,
+        ``boosted``) or ``mix``."""
         return self.bundle.candidate
 
     @property

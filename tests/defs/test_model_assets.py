@@ -123,7 +123,7 @@ def test_real_policy_serves_the_best_baseline_and_a_worse_retrain_changes_nothin
     assert meta["policy_version"] == POLICY_VERSION
     # The evidence: every candidate, every horizon, with p-values against naive.
     table = pd.read_parquet(platform.settings.tables_dir / names.BACKTEST / "AAPL.parquet")
-    assert set(table["candidate"]) == {"naive", "drift", "linear", "boosted", "lstm"}
+    assert set(table["candidate"]) == {"naive", "drift", "linear", "additive", "boosted", "lstm"}
     assert list(table[table["candidate"] == "lstm"]["horizon"]) == list(range(1, 8))
     assert table.loc[table["candidate"] == "lstm", "p_vs_naive"].between(0, 1).all()
     # The backtest parent never saw the test period: its data ends before the first test input.

@@ -2,8 +2,8 @@
 decide.
 
 The ``backtest`` asset re-runs, on the same folds: the latest child's recipe (the challenger),
-the baselines (naive, drift, linear, boosted), and the current champion's recipe when it is a
-different learned one. The promotion policy (``stock_assets.domain.ml.policy``, versioned, not
+the baselines (naive, drift, linear, additive, boosted), and the current champion's recipe when it
+is a different learned one. The promotion policy (``stock_assets.domain.ml.policy``, versioned, not
 configurable) turns that evidence into a decision; ``champion_model`` carries it out on the MLflow
 alias ``champion``, which is what serves, whether it points at an LSTM or a baseline.
 """

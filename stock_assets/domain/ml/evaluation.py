@@ -82,6 +82,7 @@ MODEL_NAMES = {
     "naive": "the naive forecast (the last close)",
     "drift": "the drift baseline (a constant trend)",
     "linear": "the linear baseline (ridge on lagged returns and indicators)",
+    "additive": "the additive baseline (penalised splines in the last return and volatility)",
     "boosted": "the boosted-trees baseline (gradient-boosted trees on lagged returns, indicators "
     "and volatility)",
 }

@@ -46,7 +46,7 @@ class ForecastResult:
     points: tuple[ForecastPoint, ...]
     ticker: str | None = None
     model_version: str | None = None
-    model: str | None = None  # lstm, a baseline (naive, drift, linear, boosted) or mix
+    model: str | None = None  # lstm, a baseline (naive, drift, linear, additive, boosted) or mix
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -13,8 +13,11 @@ Baselines (all cheap, all servable, all backtested on the very folds the LSTM is
   ``LINEAR_LAGS`` daily log returns and the model's indicator features at the anchor, without an
   intercept: like the LSTM (``dataset.FeatureScaler``) it forecasts deviations from a zero drift,
   and the trend is the ``drift`` baseline's to claim;
-- ``boosted``: gradient-boosted trees on the same inputs plus the volatility forecast, with an
-  intercept: the nonlinear candidate (kinks, thresholds, volatility in the mean, regimes).
+- ``additive``: penalised regression splines (``additive``) in the last return and the volatility
+  forecast, and their product, beside the linear inputs, with an intercept: smooth nonlinear
+  shapes (kinks, volatility in the mean, regimes) with straight tails;
+- ``boosted``: gradient-boosted trees on the linear inputs plus the volatility forecast, with an
+  intercept: the nonlinear candidate for shapes splines in two inputs cannot hold.
 
 Their intervals share one scale model: a GARCH(1,1) (``arch``) fitted on the training returns,
 filtered forward causally, gives each anchor's h-day standard deviation; the empirical quantiles
@@ -33,6 +36,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from stock_assets.domain.ml.additive import PenalisedFit, SplineBasis, fit_penalised
 from stock_assets.domain.ml.dataset import log_return_targets
 from stock_assets.domain.ml.trees import TreeEnsemble, fit_trees
 
@@ -41,7 +45,7 @@ FloatArray = NDArray[np.float64]
 
 LINEAR_LAGS = 5
 RIDGE_ALPHA = 1.0
-BASELINES: tuple[str, ...] = ("naive", "drift", "linear", "boosted")
+BASELINES: tuple[str, ...] = ("naive", "drift", "linear", "additive", "boosted")
 
 
 @dataclass(frozen=True)
@@ -345,6 +349,77 @@ class LinearForecaster(BaselineForecaster):
         self.coef = np.asarray(state["coef"], dtype=float)
 
 
+def relative_volatility(scale: GarchScale, frame: pd.DataFrame, anchors: IntArray) -> FloatArray:
+    """The next day's GARCH volatility over its long-run level at each anchor: scale-free, known
+    at the anchor's close."""
+    returns = frame["log_return"].to_numpy(dtype=float)
+    last = int(np.max(anchors)) + 1 if len(anchors) else 0
+    return scale.h_day_std(returns[:last], 1)[anchors, 0] / np.sqrt(scale.long_run_var)
+
+
+class AdditiveForecaster(BaselineForecaster):
+    """Penalised regression splines in the last return and the relative volatility, their
+    product, and the linear inputs (``additive``), one ridge penalty per horizon chosen by
+    cross-validation on the training anchors; least squares weighted by the inverse h-day
+    forecast variance."""
+
+    name = "additive"
+
+    def __init__(self, horizon: int, quantiles: tuple[float, ...]) -> None:
+        super().__init__(horizon, quantiles)
+        self.basis: SplineBasis | None = None
+        self.fitted: PenalisedFit | None = None
+        self.columns: list[str] = []
+
+    def _inputs(self, frame: pd.DataFrame, anchors: IntArray) -> tuple[FloatArray, FloatArray]:
+        assert self.scale is not None
+        last_return = np.nan_to_num(frame["log_return"].to_numpy(dtype=float)[anchors])
+        return last_return, relative_volatility(self.scale, frame, anchors)
+
+    def _design(self, frame: pd.DataFrame, anchors: IntArray) -> FloatArray:
+        assert self.basis is not None
+        return self.basis.expand(linear_design(frame, anchors), *self._inputs(frame, anchors))
+
+    def _weights(self, frame: pd.DataFrame, anchors: IntArray) -> FloatArray:
+        assert self.scale is not None
+        returns = frame["log_return"].to_numpy(dtype=float)
+        return (
+            1.0
+            / self.scale.h_day_std(returns[: int(np.max(anchors)) + 1], self.horizon)[anchors] ** 2
+        )
+
+    def _fit_point(
+        self, frame: pd.DataFrame, train: IntArray, y: FloatArray, val: IntArray, y_val: FloatArray
+    ) -> None:
+        self.columns = list(frame.columns)
+        self.basis = SplineBasis.fit(*self._inputs(frame, train))
+        linear_inputs, design = linear_design(frame, train), self._design(frame, train)
+        self.fitted = fit_penalised(
+            design, y, self._weights(frame, train), self.basis.column_scales(linear_inputs, design)
+        )
+
+    def _point(self, frame: pd.DataFrame, anchors: IntArray) -> FloatArray:
+        assert self.fitted is not None
+        if list(frame.columns) != self.columns:
+            raise ValueError(f"additive baseline was fit on columns {self.columns}")
+        if len(anchors) == 0:
+            return np.zeros((0, self.horizon))
+        return self.fitted.predict(self._design(frame, anchors))
+
+    def _point_state(self) -> dict[str, Any]:
+        assert self.basis is not None and self.fitted is not None
+        return {
+            "columns": self.columns,
+            "basis": self.basis.to_dict(),
+            "fit": self.fitted.to_dict(),
+        }
+
+    def _load_point_state(self, state: dict[str, Any]) -> None:
+        self.columns = list(state["columns"])
+        self.basis = SplineBasis.from_dict(state["basis"])
+        self.fitted = PenalisedFit.from_dict(state["fit"])
+
+
 class BoostedForecaster(BaselineForecaster):
     """Gradient-boosted trees (one ensemble per horizon) on the linear baseline's inputs plus the
     GARCH forecast of the next day's volatility, with an intercept.
@@ -364,12 +439,7 @@ class BoostedForecaster(BaselineForecaster):
 
     def _design(self, frame: pd.DataFrame, anchors: IntArray) -> FloatArray:
         assert self.scale is not None
-        returns = frame["log_return"].to_numpy(dtype=float)
-        last = int(np.max(anchors)) + 1 if len(anchors) else 0
-        # Next day's volatility over its long-run level: scale-free, known at the anchor's close.
-        relative_vol = self.scale.h_day_std(returns[:last], 1)[anchors, 0] / np.sqrt(
-            self.scale.long_run_var
-        )
+        relative_vol = relative_volatility(self.scale, frame, anchors)
         return np.concatenate([linear_design(frame, anchors), relative_vol[:, None]], axis=1)
 
     def _fit_point(
@@ -399,6 +469,7 @@ _BASELINE_CLASSES: dict[str, type[BaselineForecaster]] = {
     "naive": NaiveForecaster,
     "drift": DriftForecaster,
     "linear": LinearForecaster,
+    "additive": AdditiveForecaster,
     "boosted": BoostedForecaster,
 }
 

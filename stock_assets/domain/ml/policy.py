@@ -15,9 +15,14 @@ slow mean reversion), and the product forecasts the whole week:
    ``alpha``; the other horizons, with Holm's step-down method, at all of ``alpha`` when horizon 1
    was won and at the rest of it when not (so a signal that only shows further out can still be
    served, on stronger evidence).
-2. **Best baseline, per horizon.** Starts from ``naive`` (the random walk) and moves to a more
-   elaborate baseline (``drift``, then ``linear``, then the nonlinear ``boosted`` trees) at the
-   horizons where that one *beats* the current best.
+2. **Best baseline, per horizon.** ``naive`` (the random walk), unless a more elaborate baseline
+   (``drift``, ``linear``, the ``additive`` splines, the ``boosted`` trees) *beats* it there; of
+   those that do, the one with the least MAE. Each is tested against naive, not against the one
+   before it: two baselines that both hold the signal differ by less than either differs from
+   naive, and a chain that asked the better one to beat the simpler one with significance kept
+   serving the simpler one where the better was as close to the optimum as the data allowed.
+   Under no signal the two rules make the same tests (every rung against naive), so the chance
+   of serving anything but naive on a random walk is the same.
 3. **Leakage blocks.** A learned candidate whose MAE is far below the best baseline's of the same
    windows (ratio <= ``leakage_mae_ratio``) or whose direction is far above the best of a constant
    call (always up, or always down) and the baselines' (by ``leakage_direction_margin``) is treated
@@ -60,7 +65,7 @@ from stock_assets.domain.ml.backtest import WalkForwardResult
 from stock_assets.domain.ml.forecasters import BASELINES
 from stock_assets.domain.ml.significance import DMResult, diebold_mariano
 
-POLICY_VERSION = "2026.12-horizons2"
+POLICY_VERSION = "2026.12-additive"
 CHAMPION = (
     "champion"  # candidate name of the champion's recipe when it is re-run beside the challenger
 )
@@ -248,7 +253,7 @@ def against(
 
 
 def _baselines(result: WalkForwardResult, policy: PromotionPolicy) -> list[str]:
-    """The backtest's baselines, simplest first (the order of the policy's chain)."""
+    """The backtest's baselines, simplest first: the first (naive) is what the others must beat."""
     available = [b for b in policy.baseline_order if b in result.candidates]
     if not available:
         raise ValueError("the backtest has no baseline candidates")
@@ -258,32 +263,29 @@ def _baselines(result: WalkForwardResult, policy: PromotionPolicy) -> list[str]:
 def best_baseline(
     result: WalkForwardResult, policy: PromotionPolicy = POLICY
 ) -> tuple[str, list[Verdict]]:
-    """The whole-model reading: the simplest baseline that no more elaborate one beats at the
-    primary horizon (``Verdict.beats``), and the comparisons made. What the benchmarks report;
-    the policy itself picks per horizon (``best_baselines``)."""
-    available = _baselines(result, policy)
-    best, verdicts = available[0], []
-    for name in available[1:]:
-        verdict = compare(result, name, best, policy)
-        verdicts.append(verdict)
-        if verdict.beats:
-            best = name
-    return best, verdicts
+    """The whole-model reading: of the baselines that beat naive at the primary horizon
+    (``Verdict.beats``), the one with the least MAE there, else naive; and the comparisons made.
+    What the benchmarks report; the policy itself picks per horizon (``best_baselines``)."""
+    plan, verdicts = best_baselines(result, policy)
+    return plan[policy.primary_horizon - 1], verdicts
 
 
 def best_baselines(
     result: WalkForwardResult, policy: PromotionPolicy = POLICY
 ) -> tuple[tuple[str, ...], list[Verdict]]:
-    """Per horizon, the simplest baseline that no more elaborate one beats there (adjusted over the
-    horizons at every step of the chain), and the comparisons made."""
+    """Per horizon, of the baselines that beat naive there (adjusted over the horizons, each
+    baseline its own family), the one with the least MAE, else naive; and the comparisons made."""
     available = _baselines(result, policy)
-    best = [available[0]] * result.horizon
+    reference = available[0]
+    mae = result.metrics.set_index(["candidate", "horizon"])["mae_log_return"]
+    best = [reference] * result.horizon
     verdicts = []
     for name in available[1:]:
-        verdict = compare(result, name, tuple(best), policy)
+        verdict = compare(result, name, reference, policy)
         verdicts.append(verdict)
         for h in verdict.beats_at:
-            best[h - 1] = name
+            if float(mae[(name, h)]) < float(mae[(best[h - 1], h)]):
+                best[h - 1] = name
     return tuple(best), verdicts
 
 

@@ -15,6 +15,7 @@ from stock_assets.domain.ml.candidates import fit_production_baseline, productio
 from stock_assets.domain.ml.config import ModelConfig
 from stock_assets.domain.ml.dataset import clean_frame, log_return_targets
 from stock_assets.domain.ml.forecasters import (
+    AdditiveForecaster,
     BaselineForecaster,
     BoostedForecaster,
     GarchScale,
@@ -26,6 +27,7 @@ from stock_assets.domain.ml.synthetic import (
     garch_returns,
     random_walk,
     sign_asymmetric_ar,
+    volatility_in_mean,
 )
 
 CFG = ModelConfig()
@@ -112,7 +114,53 @@ def test_boosted_trees_find_nothing_in_a_random_walk() -> None:
     assert forecast.std() < 0.15 * frame["log_return"].std()
 
 
-@pytest.mark.parametrize("name", ["naive", "drift", "linear", "boosted"])
+def test_additive_splines_learn_the_kink_and_its_straight_tails() -> None:
+    """The same kink as the trees': slopes of opposite sign after falls and rises, and a forecast
+    that keeps following the fall's slope beyond the largest falls of the training windows."""
+    series = sign_asymmetric_ar(2000, seed=7)
+    frame = _cleaned(series.ohlcv)
+    additive, linear = _fit("additive", frame), _fit("linear", frame)
+    assert isinstance(additive, AdditiveForecaster)
+    anchors = np.arange(200, 1800)
+    today = frame["log_return"].to_numpy()[anchors]
+    forecast = additive.predict(frame, anchors).median[:, 0]
+    falls, rises = today < -0.005, today > 0.005
+    assert np.polyfit(today[falls], forecast[falls], 1)[0] > 0.25
+    assert np.polyfit(today[rises], forecast[rises], 1)[0] < 0.0
+    truth = series.oracle(CFG.horizon, CFG.quantiles).predict(frame, anchors).median[:, 0]
+    linear_forecast = linear.predict(frame, anchors).median[:, 0]
+    assert np.mean((forecast - truth) ** 2) < 0.5 * np.mean((linear_forecast - truth) ** 2)
+    # A fall twice the largest one seen: the forecast falls further, where a tree's stays put.
+    crash = frame.copy()
+    crash.loc[1799, "log_return"] = 2 * today.min()
+    at_crash = additive.predict(crash, np.array([1799])).median[0, 0]
+    assert at_crash < forecast[today.argmin()] < 0
+
+
+def test_additive_splines_see_volatility_in_the_mean() -> None:
+    """Rebounds after volatile spells: no function of the returns' signs holds it, a spline in
+    the volatility forecast does."""
+    series = volatility_in_mean(2500, seed=7)
+    frame = _cleaned(series.ohlcv)
+    additive, linear = _fit("additive", frame), _fit("linear", frame)
+    anchors = np.arange(300, 2300)
+    truth = series.oracle(CFG.horizon, CFG.quantiles).predict(frame, anchors).median[:, 0]
+    forecast = additive.predict(frame, anchors).median[:, 0]
+    linear_forecast = linear.predict(frame, anchors).median[:, 0]
+    assert np.corrcoef(forecast, truth)[0, 1] > 0.7
+    assert np.mean((forecast - truth) ** 2) < 0.5 * np.mean((linear_forecast - truth) ** 2)
+
+
+def test_additive_splines_find_nothing_in_a_random_walk() -> None:
+    """The penalty chosen on the validation anchors shrinks a basis of 40 columns to near a
+    constant where returns are noise."""
+    frame = _cleaned(random_walk(2000, seed=8).ohlcv)
+    additive = _fit("additive", frame)
+    forecast = additive.predict(frame, np.arange(200, 1800)).median[:, 0]
+    assert forecast.std() < 0.15 * frame["log_return"].std()
+
+
+@pytest.mark.parametrize("name", ["naive", "drift", "linear", "additive", "boosted"])
 def test_a_baseline_reads_no_row_after_its_anchor(name: str, ar_frame: pd.DataFrame) -> None:
     baseline = _fit(name, ar_frame.iloc[:1500])
     anchors = np.arange(1200, 1400)
@@ -123,7 +171,7 @@ def test_a_baseline_reads_no_row_after_its_anchor(name: str, ar_frame: pd.DataFr
     np.testing.assert_array_equal(baseline.predict(changed, anchors).values, before)
 
 
-@pytest.mark.parametrize("name", ["linear", "boosted"])
+@pytest.mark.parametrize("name", ["linear", "additive", "boosted"])
 def test_a_baseline_bundle_round_trips(name: str, tmp_path: Path, ar_frame: pd.DataFrame) -> None:
     baseline, window = fit_production_baseline(name, ar_frame, CFG, timestamp_column="date")
     save_bundle(tmp_path, "SYN", "v1", baseline=baseline, config=CFG, metadata=window)

@@ -35,7 +35,7 @@ def test_candidates_share_folds_and_anchors(indicator_frame: FrameFactory) -> No
     result = run_walk_forward(
         frame, _specs(), CFG, test_years=1.0, progress_callback=progress.append
     )
-    assert set(result.candidates) == {"naive", "drift", "linear", "boosted", "lstm"}
+    assert set(result.candidates) == {"naive", "drift", "linear", "additive", "boosted", "lstm"}
     assert result.n_folds == 4 and len(result.folds) == 4
     anchors = {
         name: tuple(group["anchor"].unique())
