@@ -86,20 +86,25 @@ def test_garch_scale_is_causal_and_tracks_volatility() -> None:
     assert corr > 0.9 and scale.alpha + scale.beta < 1
 
 
-def test_boosted_trees_learn_a_kink_the_linear_baseline_averages_away() -> None:
+@pytest.mark.parametrize(
+    ("name", "kind"), [("boosted", BoostedForecaster), ("additive", AdditiveForecaster)]
+)
+def test_a_nonlinear_baseline_learns_a_kink_the_linear_baseline_averages_away(
+    name: str, kind: type[BaselineForecaster]
+) -> None:
     """Falls continue (0.5 x) and rises fade (-0.25 x): the h=1 forecast after a fall is about
     half the fall, after a rise a quarter of it reversed. The linear fit sees one slope."""
     series = sign_asymmetric_ar(2000, seed=7)
     frame = _cleaned(series.ohlcv)
-    boosted, linear = _fit("boosted", frame), _fit("linear", frame)
-    assert isinstance(boosted, BoostedForecaster)
+    model, linear = _fit(name, frame), _fit("linear", frame)
+    assert isinstance(model, kind)
     anchors = np.arange(200, 1800)
     today = frame["log_return"].to_numpy()[anchors]
-    forecast = boosted.predict(frame, anchors).median[:, 0]
+    forecast = model.predict(frame, anchors).median[:, 0]
     falls, rises = today < -0.005, today > 0.005
     assert np.polyfit(today[falls], forecast[falls], 1)[0] > 0.25
     assert np.polyfit(today[rises], forecast[rises], 1)[0] < 0.0
-    # The truth at h=1 is the oracle's mean: the trees are far closer to it than the ridge.
+    # The truth at h=1 is the oracle's mean: the model is far closer to it than the ridge.
     truth = series.oracle(CFG.horizon, CFG.quantiles).predict(frame, anchors).median[:, 0]
     linear_forecast = linear.predict(frame, anchors).median[:, 0]
     assert np.mean((forecast - truth) ** 2) < 0.5 * np.mean((linear_forecast - truth) ** 2)
@@ -114,23 +119,14 @@ def test_boosted_trees_find_nothing_in_a_random_walk() -> None:
     assert forecast.std() < 0.15 * frame["log_return"].std()
 
 
-def test_additive_splines_learn_the_kink_and_its_straight_tails() -> None:
-    """The same kink as the trees': slopes of opposite sign after falls and rises, and a forecast
-    that keeps following the fall's slope beyond the largest falls of the training windows."""
-    series = sign_asymmetric_ar(2000, seed=7)
-    frame = _cleaned(series.ohlcv)
-    additive, linear = _fit("additive", frame), _fit("linear", frame)
-    assert isinstance(additive, AdditiveForecaster)
+def test_additive_splines_keep_the_slope_beyond_the_largest_fall() -> None:
+    """A fall twice the largest one the training windows saw: the forecast falls further,
+    following the fitted slope, where a tree's would stay at its last leaf."""
+    frame = _cleaned(sign_asymmetric_ar(2000, seed=7).ohlcv)
+    additive = _fit("additive", frame)
     anchors = np.arange(200, 1800)
     today = frame["log_return"].to_numpy()[anchors]
     forecast = additive.predict(frame, anchors).median[:, 0]
-    falls, rises = today < -0.005, today > 0.005
-    assert np.polyfit(today[falls], forecast[falls], 1)[0] > 0.25
-    assert np.polyfit(today[rises], forecast[rises], 1)[0] < 0.0
-    truth = series.oracle(CFG.horizon, CFG.quantiles).predict(frame, anchors).median[:, 0]
-    linear_forecast = linear.predict(frame, anchors).median[:, 0]
-    assert np.mean((forecast - truth) ** 2) < 0.5 * np.mean((linear_forecast - truth) ** 2)
-    # A fall twice the largest one seen: the forecast falls further, where a tree's stays put.
     crash = frame.copy()
     crash.loc[1799, "log_return"] = 2 * today.min()
     at_crash = additive.predict(crash, np.array([1799])).median[0, 0]
