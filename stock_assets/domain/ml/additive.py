@@ -5,9 +5,10 @@ The basis is generic, not a guess of any one process: piecewise-linear splines (
 quantiles of the training inputs) in the last daily return ``u`` and in the relative volatility
 ``s`` (the GARCH forecast of the next day's standard deviation over its long-run level), and the
 last return times a spline in ``s`` (dynamics that change with the volatility regime). Beside them
-the linear baseline's own inputs (lagged returns, indicators) enter linearly. Every column is
-standardised on the training anchors and the coefficients are shrunk by a ridge penalty chosen on
-cross-validation on the training anchors, per horizon.
+the linear baseline's own inputs (lagged returns, indicators) enter linearly. Each linear input
+is scaled by its own spread, every spline column by its input's (``fit_penalised``), and the
+coefficients are shrunk by a ridge penalty chosen per horizon by cross-validation on the training
+anchors.
 
 A hinge basis is linear beyond its outermost knots, so the forecast after the largest move or the
 most volatile spell follows the slope the training windows showed, where a tree's forecast stays
@@ -125,7 +126,7 @@ class PenalisedFit:
     scale: FloatArray
     coef: FloatArray  # (horizon, p)
     intercept: FloatArray  # (horizon,)
-    penalty: FloatArray  # (horizon,): the ridge penalty the validation anchors chose
+    penalty: FloatArray  # (horizon,): the ridge penalty cross-validation chose
 
     def predict(self, x: FloatArray) -> FloatArray:
         """``(n, horizon)``."""
