@@ -22,6 +22,9 @@ fold's training anchors. Its gap to the oracle is what this much data costs a mo
 form; a learner's gap beyond it is the learner's own shortfall. Coverage is read two ways: the
 worst gap to 80% in points (the target), and in standard errors of overlapping h-step windows,
 beside the bound that many tests could reach by chance.
+``--test-years``: the same with more (or fewer) years of test windows, the same four folds, into
+``signal_recovery_<N>y``: what the policy's test can tell with more windows (the backtest's
+default is two years).
 ``--quick``: one seed at the tiny model sizes on shorter series (seconds; not a measurement).
 """
 
@@ -53,6 +56,7 @@ QUICK_ROWS = 1200  # enough for four folds over the two years the backtest tests
 SIGNAL = ("ar_returns", *NONLINEAR)
 NOMINAL = 0.8
 NO_SIGNAL = ("random_walk", "garch_returns")
+TEST_YEARS = 2.0  # the backtest's default
 
 
 def coverage_z(result: WalkForwardResult, plan: tuple[str, ...] | list[str]) -> list[float]:
@@ -87,7 +91,9 @@ def gap_from_top_fifth(result: WalkForwardResult, candidate: str) -> float:
     return float(excess[top].sum() / result.abs_errors("naive", 1).reindex(rise.index).sum())
 
 
-def evaluate(process: str, seed: int, config: ModelConfig, rows: int) -> dict[str, Any]:
+def evaluate(
+    process: str, seed: int, config: ModelConfig, rows: int, test_years: float = TEST_YEARS
+) -> dict[str, Any]:
     series = make_series(process, n=rows, seed=seed)
     oracle = CandidateSpec(
         "oracle", "oracle", lambda fold, progress: series.oracle(config.horizon, config.quantiles)
@@ -106,7 +112,11 @@ def evaluate(process: str, seed: int, config: ModelConfig, rows: int) -> dict[st
     ]
     started = time.perf_counter()
     result = run_walk_forward(
-        compute_indicators(series.ohlcv), specs, config, timestamp_column="date"
+        compute_indicators(series.ohlcv),
+        specs,
+        config,
+        timestamp_column="date",
+        test_years=test_years,
     )
     decision = decide(result)
     # The policy's own test, asked of the true conditional mean: where even the oracle does not
@@ -230,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed, tiny sizes")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument(
+        "--test-years",
+        type=float,
+        default=TEST_YEARS,
+        help="years of walk-forward test windows (another value writes its own results file)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.quick:
@@ -239,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for process in PROCESSES:
         for seed in seeds:
-            run = evaluate(process, seed, config, rows)
+            run = evaluate(process, seed, config, rows, args.test_years)
             runs.append(run)
             print(
                 f"{process:14s} seed {seed}: oracle {run['oracle_rel_mae_h1']:.3f} additive "
@@ -352,8 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         },
         *coverage_figures(runs),
     ]
-    extra = results_extra(config, runs, rows=rows)
-    write_results("signal_recovery", figures, extra, markdown(runs), quick=args.quick)
+    extra = results_extra(config, runs, rows=rows, test_years=args.test_years)
+    name = "signal_recovery"
+    if args.test_years != TEST_YEARS:
+        name += f"_{args.test_years:g}y"
+    write_results(name, figures, extra, markdown(runs), quick=args.quick)
     return 0
 
 
