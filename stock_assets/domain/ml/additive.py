@@ -80,23 +80,25 @@ class SplineBasis:
             axis=1,
         )
 
-    def column_scales(self, linear_inputs: FloatArray, design: FloatArray) -> FloatArray:
-        """Per design column, the scale its penalty is measured in: each linear input its own
-        spread; every spline column of the return the return's, of the volatility the
-        volatility's, of the product the product's (``fit_penalised``)."""
-        n_linear = linear_inputs.shape[1]
+    def column_scales(self, design: FloatArray) -> FloatArray:
+        """Per column of a design from ``expand``, the scale its penalty is measured in: each
+        linear input its own spread; every spline column of the return the return's (linear
+        input 0), of the volatility the volatility's, of the product the product's
+        (``fit_penalised``)."""
         n_return, n_vol = len(self.return_knots), 1 + len(self.volatility_knots)
+        # ``expand``'s order: linear inputs, return hinges, volatility spline, product.
+        vol_start = design.shape[1] - 2 * n_vol
+        product_start = vol_start + n_vol
+        n_linear = vol_start - n_return
 
         def spread(column: FloatArray) -> float:
             std = float(np.std(column))
             return std if std > 0 else 1.0
 
-        vol_start = n_linear + n_return
-        product_start = vol_start + n_vol
         return np.concatenate(
             [
-                [spread(linear_inputs[:, k]) for k in range(n_linear)],
-                [spread(linear_inputs[:, 0])] * n_return,  # the last return is linear input 0
+                [spread(design[:, k]) for k in range(n_linear)],
+                [spread(design[:, 0])] * n_return,
                 [spread(design[:, vol_start])] * n_vol,
                 [spread(design[:, product_start])] * n_vol,
             ]

@@ -393,9 +393,9 @@ class AdditiveForecaster(BaselineForecaster):
     ) -> None:
         self.columns = list(frame.columns)
         self.basis = SplineBasis.fit(*self._inputs(frame, train))
-        linear_inputs, design = linear_design(frame, train), self._design(frame, train)
+        design = self._design(frame, train)
         self.fitted = fit_penalised(
-            design, y, self._weights(frame, train), self.basis.column_scales(linear_inputs, design)
+            design, y, self._weights(frame, train), self.basis.column_scales(design)
         )
 
     def _point(self, frame: pd.DataFrame, anchors: IntArray) -> FloatArray:
