@@ -45,14 +45,19 @@ CFG = ModelConfig()
 ROWS = 2500
 
 
+def _oracle(series: SyntheticSeries) -> CandidateSpec:
+    """The process's true conditional quantiles, as a backtest candidate."""
+    return CandidateSpec(
+        "oracle", "oracle", lambda fold, progress: series.oracle(CFG.horizon, CFG.quantiles)
+    )
+
+
 def _evaluate(
     series: SyntheticSeries,
     strategy: str = "scratch",
     parent: dict[str, torch.Tensor] | None = None,
 ) -> tuple[WalkForwardResult, Decision]:
-    oracle = CandidateSpec(
-        "oracle", "oracle", lambda fold, progress: series.oracle(CFG.horizon, CFG.quantiles)
-    )
+    oracle = _oracle(series)
     specs = [*baseline_specs(CFG), lstm_spec("lstm", CFG, strategy, parent), oracle]
     result = run_walk_forward(compute_indicators(series.ohlcv), specs, CFG, timestamp_column="date")
     return result, decide(result)
@@ -99,9 +104,7 @@ def test_what_serves_on_an_autoregression_is_near_the_oracle(
 def _baselines_and_oracle(series: SyntheticSeries) -> WalkForwardResult:
     """Baselines only (the LSTM adds minutes and serves only if it beats what serves here), and
     the oracle, through the real walk-forward."""
-    oracle = CandidateSpec(
-        "oracle", "oracle", lambda fold, progress: series.oracle(CFG.horizon, CFG.quantiles)
-    )
+    oracle = _oracle(series)
     return run_walk_forward(
         compute_indicators(series.ohlcv),
         [*baseline_specs(CFG), oracle],
@@ -142,9 +145,7 @@ def test_the_additive_splines_learn_each_nonlinear_form_as_well_as_the_data_allo
             "oracle",
             lambda fold, progress: SpecifiedForecaster(process, CFG.horizon, CFG.quantiles),
         ),
-        CandidateSpec(
-            "oracle", "oracle", lambda fold, progress: series.oracle(CFG.horizon, CFG.quantiles)
-        ),
+        _oracle(series),
     ]
     result = run_walk_forward(compute_indicators(series.ohlcv), specs, CFG, timestamp_column="date")
     additive, form, best = (_h1(result, n) for n in ("additive", "specified", "oracle"))
