@@ -77,7 +77,9 @@ def share(runs: list[dict[str, Any]], key: str, horizons: slice) -> dict[str, An
     return {"hits": hits, "n": len(runs), "low": low, "high": high}
 
 
-def figure(text: str, counted: dict[str, Any], target: str = "-", met: bool | None = None) -> dict:
+def figure(
+    text: str, counted: dict[str, Any], target: str = "-", met: bool | None = None
+) -> dict[str, Any]:
     return {
         "figure": text,
         "value": f"{counted['hits']} of {counted['n']} "
